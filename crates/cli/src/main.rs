@@ -1,0 +1,107 @@
+//! `smbus-proxy`: serve a Linux I2C/SMBus bus, or a simulated one, over gRPC.
+
+use clap::{Parser, Subcommand};
+use smbus_proxy_server::{Backend, Server};
+use smbus_proxy_sim::Config;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tracing::{Level, error};
+
+#[derive(Parser)]
+#[command(version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve buses over gRPC (smbus.v1, with health and reflection).
+    Serve(Serve),
+}
+
+#[derive(clap::Args)]
+struct Serve {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:50051", env = "SMBUS_PROXY_LISTEN")]
+    listen: SocketAddr,
+
+    /// Serve simulated buses: from a TOML file, or without one the built-in demo bus 1
+    /// (Si4703 at 0x10, PCF8574 at 0x20, register file at 0x48, 24C02 EEPROM at 0x50).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, required = true)]
+    simulate: Option<Option<PathBuf>>,
+
+    /// How long a session lives without a sign of life, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    lease_ms: u64,
+
+    /// The log level of each bus operation (the server logs at info unless RUST_LOG says
+    /// otherwise, so `--log-ops info` shows every operation).
+    #[arg(long, value_name = "LEVEL", default_value = "debug")]
+    log_ops: Level,
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to stderr, coloured only on a terminal, so they can be piped and parsed.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
+    let config = match args.simulate.flatten() {
+        Some(path) => Config::load(&path)?,
+        None => Config::demo(),
+    };
+    let backends = config.build().into_iter().map(|b| Box::new(b) as Box<dyn Backend>).collect();
+    let server = Server::new(backends).lease(Duration::from_millis(args.lease_ms)).op_log_level(args.log_ops);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        server.serve(listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM (what systemd and `kill` send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,51 @@
+//! The seam between the server and a bus: everything the server needs from an adapter.
+//!
+//! A backend is driven from one thread at a time (its bus's executor), so it takes `&mut self`
+//! and may block: a Linux adapter sleeps in the kernel for the whole transfer.
+
+use smbus_proxy_sim::SimBus;
+use smbus_proxy_wire::{Errno, Op, Reply};
+use std::time::Duration;
+
+pub trait Backend: Send + 'static {
+    /// The N of /dev/i2c-N.
+    fn number(&self) -> u32;
+    /// The adapter's name.
+    fn name(&self) -> &str;
+    /// The adapter's functionality (`I2C_FUNCS`).
+    fn funcs(&self) -> u64;
+    /// The adapter timeout (`I2C_TIMEOUT`); the kernel keeps it per adapter, not per caller.
+    fn set_timeout(&mut self, timeout: Duration) -> Result<(), Errno>;
+    /// Retries on arbitration loss (`I2C_RETRIES`), also per adapter.
+    fn set_retries(&mut self, retries: u32) -> Result<(), Errno>;
+    /// Runs one validated operation, returning the kernel's errno on failure.
+    fn execute(&mut self, op: &Op) -> Result<Reply, Errno>;
+}
+
+impl Backend for SimBus {
+    fn number(&self) -> u32 {
+        SimBus::number(self)
+    }
+
+    fn name(&self) -> &str {
+        SimBus::name(self)
+    }
+
+    fn funcs(&self) -> u64 {
+        SimBus::funcs(self)
+    }
+
+    fn set_timeout(&mut self, timeout: Duration) -> Result<(), Errno> {
+        SimBus::set_timeout(self, timeout);
+        Ok(())
+    }
+
+    fn set_retries(&mut self, retries: u32) -> Result<(), Errno> {
+        SimBus::set_retries(self, retries);
+        Ok(())
+    }
+
+    fn execute(&mut self, op: &Op) -> Result<Reply, Errno> {
+        SimBus::execute(self, op)
+    }
+}

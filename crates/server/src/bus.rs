@@ -1,0 +1,194 @@
+//! One bus: its executor thread, its queue, and its exclusive lock.
+//!
+//! Each bus owns one OS thread that runs its backend. Transactions queue up in a channel and
+//! run one at a time, whole, so two clients' operations never interleave, while distinct buses
+//! run in parallel. A thread rather than a tokio task, because a Linux adapter blocks in the
+//! kernel for the whole transfer and must not stall the runtime.
+
+use crate::backend::Backend;
+use crate::lock;
+use crate::session::{Params, Session, SessionId};
+use smbus_proxy_wire::{Errno, Op, Reply, pb};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+use tokio::sync::{Notify, oneshot};
+use tracing::Level;
+
+/// What a transaction did: the replies of the operations that ran and, if one failed, its
+/// index and errno. Operations after a failed one do not run.
+#[derive(Debug)]
+pub struct Outcome {
+    pub replies: Vec<Reply>,
+    pub failed: Option<(usize, Errno)>,
+}
+
+/// Why a transaction never reached the bus.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Another live session holds the bus exclusively.
+    Locked,
+    /// The executor is gone (the server is shutting down).
+    Stopped,
+}
+
+struct Job {
+    session: SessionId,
+    params: Params,
+    ops: Vec<Op>,
+    reply: oneshot::Sender<Result<Outcome, Refused>>,
+}
+
+pub struct Bus {
+    pub info: pb::BusInfo,
+    jobs: mpsc::Sender<Job>,
+    /// The session holding the bus exclusively, if any. Only a live holder counts: a holder
+    /// whose lease ran out has lost the lock, whether or not the reaper got to it yet.
+    holder: Mutex<Option<Arc<Session>>>,
+    released: Notify,
+}
+
+impl Bus {
+    /// Starts the bus's executor thread; it ends when the last handle to the bus is dropped.
+    pub fn start(backend: Box<dyn Backend>, op_log: Level) -> std::io::Result<Arc<Bus>> {
+        let info =
+            pb::BusInfo { number: backend.number(), name: backend.name().to_owned(), funcs: backend.funcs() };
+        let (jobs, queue) = mpsc::channel();
+        let bus = Arc::new(Bus { info, jobs, holder: Mutex::new(None), released: Notify::new() });
+        let weak = Arc::downgrade(&bus);
+        std::thread::Builder::new()
+            .name(format!("i2c-{}", bus.info.number))
+            .spawn(move || Executor { backend, op_log, applied: Params::default() }.run(queue, weak))?;
+        Ok(bus)
+    }
+
+    pub fn number(&self) -> u32 {
+        self.info.number
+    }
+
+    /// Runs `ops` as one transaction for `session`.
+    pub async fn run(&self, session: SessionId, params: Params, ops: Vec<Op>) -> Result<Outcome, Refused> {
+        let (reply, outcome) = oneshot::channel();
+        self.jobs.send(Job { session, params, ops, reply }).map_err(|_| Refused::Stopped)?;
+        outcome.await.map_err(|_| Refused::Stopped)?
+    }
+
+    /// Who holds the bus, if it is someone other than `session`.
+    fn held_by_other(&self, session: SessionId) -> bool {
+        lock(&self.holder).as_ref().is_some_and(|h| h.id != session && h.alive())
+    }
+
+    /// Takes the bus exclusively for `session`, waiting up to `wait` for another holder to go.
+    pub async fn lock(&self, session: &Arc<Session>, wait: Duration) -> Result<(), Refused> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            let holder_left = {
+                let mut holder = lock(&self.holder);
+                match &*holder {
+                    Some(h) if h.id != session.id && h.alive() => h.remaining(),
+                    _ => {
+                        *holder = Some(session.clone());
+                        return Ok(());
+                    }
+                }
+            };
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(Refused::Locked);
+            }
+            // Wake when the holder lets go, or when its lease would run out.
+            let _ = tokio::time::timeout_at(deadline.min(now + holder_left), released).await;
+        }
+    }
+
+    /// Frees the bus if `session` holds it; true if it did.
+    pub fn release(&self, session: SessionId) -> bool {
+        let mut holder = lock(&self.holder);
+        if holder.as_ref().is_some_and(|h| h.id == session) {
+            *holder = None;
+            drop(holder);
+            self.released.notify_waiters();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The executor thread's state.
+struct Executor {
+    backend: Box<dyn Backend>,
+    op_log: Level,
+    /// The adapter settings last applied, so an unchanged setting costs no ioctl.
+    applied: Params,
+}
+
+impl Executor {
+    fn run(mut self, queue: mpsc::Receiver<Job>, bus: std::sync::Weak<Bus>) {
+        while let Ok(job) = queue.recv() {
+            // A caller that gave up (deadline, disconnect) must not have its writes done late.
+            if job.reply.is_closed() {
+                continue;
+            }
+            let Some(bus) = bus.upgrade() else { return };
+            // The lock is checked here, at the moment the bus would run, so a transaction
+            // queued before someone took the lock cannot slip in after.
+            let result = if bus.held_by_other(job.session) {
+                Err(Refused::Locked)
+            } else {
+                Ok(self.transaction(job.session, job.params, &job.ops))
+            };
+            drop(bus);
+            let _ = job.reply.send(result);
+        }
+    }
+
+    fn transaction(&mut self, session: SessionId, params: Params, ops: &[Op]) -> Outcome {
+        let mut replies = Vec::with_capacity(ops.len());
+        if let Err(errno) = self.apply(params) {
+            return Outcome { replies, failed: Some((0, errno)) };
+        }
+        for (i, op) in ops.iter().enumerate() {
+            let result = self.backend.execute(op);
+            log_op(self.op_log, session, self.backend.number(), op, &result);
+            match result {
+                Ok(reply) => replies.push(reply),
+                Err(errno) => return Outcome { replies, failed: Some((i, errno)) },
+            }
+        }
+        Outcome { replies, failed: None }
+    }
+
+    fn apply(&mut self, wanted: Params) -> Result<(), Errno> {
+        if let Some(ms) = wanted.timeout_ms.filter(|&ms| self.applied.timeout_ms != Some(ms)) {
+            self.backend.set_timeout(Duration::from_millis(ms.into()))?;
+            self.applied.timeout_ms = Some(ms);
+        }
+        if let Some(n) = wanted.retries.filter(|&n| self.applied.retries != Some(n)) {
+            self.backend.set_retries(n)?;
+            self.applied.retries = Some(n);
+        }
+        Ok(())
+    }
+}
+
+fn log_op(level: Level, session: SessionId, bus: u32, op: &Op, result: &Result<Reply, Errno>) {
+    // `event!` needs its level at compile time; the arms differ only in that.
+    macro_rules! event {
+        ($lvl:expr) => {
+            match result {
+                Ok(reply) => tracing::event!($lvl, bus, session = %format_args!("{session:032x}"), "{op} → {reply}"),
+                Err(errno) => tracing::event!($lvl, bus, session = %format_args!("{session:032x}"), "{op} → {errno}"),
+            }
+        };
+    }
+    match level {
+        Level::ERROR => event!(Level::ERROR),
+        Level::WARN => event!(Level::WARN),
+        Level::INFO => event!(Level::INFO),
+        Level::DEBUG => event!(Level::DEBUG),
+        Level::TRACE => event!(Level::TRACE),
+    }
+}

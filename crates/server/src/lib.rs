@@ -1,0 +1,149 @@
+//! The smbus-proxy server: executes SMBus and I2C operations on local buses for remote clients.
+//!
+//! How a call travels through this crate (see ARCHITECTURE.md for the whole trip):
+//! - [`service`]: the `smbus.v1.Smbus` gRPC service. It checks every argument (through
+//!   `smbus_proxy_wire::decode`) and the session, then hands the transaction to the bus.
+//! - [`session`]: sessions and their leases; a session that shows no sign of life for its
+//!   lease is dead, and whatever it held is freed.
+//! - [`bus`]: one executor thread per bus, a queue in front of it, and the exclusive lock.
+//!   Transactions run whole and one at a time per bus; distinct buses run in parallel.
+//! - [`backend`]: the trait a bus implements; the simulator (`smbus_proxy_sim`) is one.
+//!
+//! This crate owns the network-facing side. It must not validate arguments itself (the wire
+//! crate does, in one place) nor know how a device behaves (backends do).
+
+pub mod backend;
+pub mod bus;
+pub mod service;
+pub mod session;
+
+pub use backend::Backend;
+
+use bus::Bus;
+use service::Service;
+use session::Sessions;
+use smbus_proxy_wire::pb;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
+use tracing::{Level, info};
+
+/// The default session lease: how long a session lives without a sign of life.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("bus {0} is configured twice")]
+    DuplicateBus(u32),
+    #[error("no bus to serve")]
+    NoBus,
+    #[error("cannot start the executor thread: {0}")]
+    Thread(std::io::Error),
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error(transparent)]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// A server ready to serve its buses.
+pub struct Server {
+    backends: Vec<Box<dyn Backend>>,
+    lease: Duration,
+    op_log: Level,
+}
+
+impl Server {
+    pub fn new(backends: Vec<Box<dyn Backend>>) -> Self {
+        Server { backends, lease: DEFAULT_LEASE, op_log: Level::DEBUG }
+    }
+
+    /// How long a session lives without a sign of life.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// The level at which every bus operation is logged.
+    pub fn op_log_level(mut self, level: Level) -> Self {
+        self.op_log = level;
+        self
+    }
+
+    /// Serves until `shutdown` completes, then finishes the calls in flight and returns.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        if self.backends.is_empty() {
+            return Err(Error::NoBus);
+        }
+        let mut buses = BTreeMap::new();
+        for backend in self.backends {
+            let n = backend.number();
+            if buses.contains_key(&n) {
+                return Err(Error::DuplicateBus(n));
+            }
+            buses.insert(n, Bus::start(backend, self.op_log).map_err(Error::Thread)?);
+        }
+        let sessions = Arc::new(Sessions::new(self.lease));
+        let reaper = tokio::spawn(reap(sessions.clone()));
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<pb::smbus_server::SmbusServer<Service>>().await;
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1alpha = reflection().build_v1alpha()?;
+        let reflection_v1 = reflection().build_v1()?;
+
+        let addr = listener.local_addr().ok();
+        for bus in buses.values() {
+            info!(bus = bus.info.number, name = %bus.info.name, funcs = %format_args!("{:#010x}", bus.info.funcs), "serving bus");
+        }
+        match addr {
+            Some(addr) => info!(%addr, lease_ms = self.lease.as_millis() as u64, "server started"),
+            None => info!("server started"),
+        }
+        let service = Service::new(Arc::new(buses), sessions);
+        // We build the listener ourselves, so TCP_NODELAY is ours to set: without it every
+        // small reply waits for the peer's delayed ACK.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let result = tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(pb::smbus_server::SmbusServer::new(service))
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await;
+        reaper.abort();
+        info!("server stopped");
+        Ok(result?)
+    }
+}
+
+/// Removes dead sessions and says so. Their locks are already void; this frees the memory
+/// and leaves a trace in the log.
+async fn reap(sessions: Arc<Sessions>) {
+    let tick = (sessions.lease / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        for s in sessions.reap() {
+            info!(
+                session = %smbus_proxy_wire::encode::session_id(s.id),
+                "session expired after {} ms of inactivity; bus {} freed",
+                sessions.lease.as_millis(),
+                s.bus.number()
+            );
+        }
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: every critical section here leaves its data consistent
+/// at each step, so a panic elsewhere is no reason to stop serving.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

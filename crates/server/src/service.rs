@@ -1,0 +1,186 @@
+//! The `smbus.v1.Smbus` gRPC service: turns requests into session and bus calls.
+//!
+//! Everything that can be refused is refused here, before the bus is touched: malformed
+//! arguments (through `smbus_proxy_wire::decode`), unknown buses, unknown or expired sessions.
+
+use crate::bus::{Bus, Refused};
+use crate::session::{Params, Session, Sessions};
+use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
+use smbus_proxy_wire::{ArgError, decode, encode};
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+use tracing::info;
+
+#[derive(Clone)]
+pub struct Service {
+    buses: Arc<BTreeMap<u32, Arc<Bus>>>,
+    sessions: Arc<Sessions>,
+}
+
+fn invalid(e: ArgError) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+impl Service {
+    pub fn new(buses: Arc<BTreeMap<u32, Arc<Bus>>>, sessions: Arc<Sessions>) -> Self {
+        Service { buses, sessions }
+    }
+
+    fn session(&self, id: &str) -> Result<Arc<Session>, Status> {
+        let id = decode::session_id("session", id).map_err(invalid)?;
+        self.sessions.get(id).ok_or_else(|| {
+            Status::not_found(format!(
+                "session {}: unknown or expired (sessions end {} ms after their last call); open the bus again",
+                encode::session_id(id),
+                self.sessions.lease.as_millis()
+            ))
+        })
+    }
+
+    fn lease_ms(&self) -> u32 {
+        self.sessions.lease.as_millis().try_into().unwrap_or(u32::MAX)
+    }
+
+    /// One transaction: the body of both `Execute` and `ExecuteStream`.
+    async fn execute_one(&self, req: pb::ExecuteRequest) -> Result<pb::ExecuteResponse, Status> {
+        let session = self.session(&req.session)?;
+        let ops = decode::ops(req.ops).map_err(invalid)?;
+        let outcome =
+            session.bus.run(session.id, session.params, ops).await.map_err(|r| refused(&session, r))?;
+        // A long transaction is a sign of life too.
+        session.touch();
+        Ok(pb::ExecuteResponse {
+            results: outcome.replies.into_iter().map(encode::reply).collect(),
+            error: outcome.failed.map(|(i, errno)| encode::op_error(i, errno)),
+        })
+    }
+}
+
+fn refused(session: &Session, r: Refused) -> Status {
+    match r {
+        Refused::Locked => Status::aborted(format!(
+            "bus {} is locked by another session until it unlocks, closes, or its lease runs out",
+            session.bus.number()
+        )),
+        Refused::Stopped => Status::unavailable("the server is shutting down"),
+    }
+}
+
+type ReplyStream = Pin<Box<dyn Stream<Item = Result<pb::StreamReply, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Smbus for Service {
+    async fn list_buses(
+        &self,
+        _: Request<pb::ListBusesRequest>,
+    ) -> Result<Response<pb::ListBusesResponse>, Status> {
+        let buses = self.buses.values().map(|b| b.info.clone()).collect();
+        Ok(Response::new(pb::ListBusesResponse { buses }))
+    }
+
+    async fn open(&self, req: Request<pb::OpenRequest>) -> Result<Response<pb::OpenResponse>, Status> {
+        let peer = req.remote_addr();
+        let req = req.into_inner();
+        let bus = self.buses.get(&req.bus).ok_or_else(|| {
+            let known: Vec<String> = self.buses.keys().map(u32::to_string).collect();
+            Status::not_found(format!(
+                "bus: {} does not exist; this server exposes bus {}",
+                req.bus,
+                known.join(", ")
+            ))
+        })?;
+        let params = Params {
+            timeout_ms: req.timeout_ms.map(decode::timeout_ms).transpose().map_err(invalid)?,
+            retries: req.retries.map(decode::retries).transpose().map_err(invalid)?,
+        };
+        let session = self.sessions.open(bus.clone(), peer, params);
+        let id = encode::session_id(session.id);
+        match peer {
+            Some(peer) => info!(session = %id, %peer, "new client requests bus {}", req.bus),
+            None => info!(session = %id, "new client requests bus {}", req.bus),
+        }
+        Ok(Response::new(pb::OpenResponse {
+            session: id,
+            bus: Some(bus.info.clone()),
+            lease_ms: self.lease_ms(),
+        }))
+    }
+
+    async fn close(&self, req: Request<pb::CloseRequest>) -> Result<Response<pb::CloseResponse>, Status> {
+        let session = self.session(&req.get_ref().session)?;
+        self.sessions.close(session.id);
+        info!(session = %encode::session_id(session.id), "client closed bus {}", session.bus.number());
+        Ok(Response::new(pb::CloseResponse {}))
+    }
+
+    async fn keep_alive(
+        &self,
+        req: Request<pb::KeepAliveRequest>,
+    ) -> Result<Response<pb::KeepAliveResponse>, Status> {
+        self.session(&req.get_ref().session)?;
+        Ok(Response::new(pb::KeepAliveResponse { lease_ms: self.lease_ms() }))
+    }
+
+    async fn lock(&self, req: Request<pb::LockRequest>) -> Result<Response<pb::LockResponse>, Status> {
+        let req = req.into_inner();
+        let session = self.session(&req.session)?;
+        let wait = decode::wait_ms(req.wait_ms).map_err(invalid)?;
+        session
+            .bus
+            .lock(&session, Duration::from_millis(wait.into()))
+            .await
+            .map_err(|r| refused(&session, r))?;
+        session.touch();
+        info!(session = %encode::session_id(session.id), "client locked bus {}", session.bus.number());
+        Ok(Response::new(pb::LockResponse {}))
+    }
+
+    async fn unlock(&self, req: Request<pb::UnlockRequest>) -> Result<Response<pb::UnlockResponse>, Status> {
+        let session = self.session(&req.get_ref().session)?;
+        if !session.bus.release(session.id) {
+            return Err(Status::failed_precondition(format!(
+                "session: does not hold bus {}",
+                session.bus.number()
+            )));
+        }
+        info!(session = %encode::session_id(session.id), "client unlocked bus {}", session.bus.number());
+        Ok(Response::new(pb::UnlockResponse {}))
+    }
+
+    async fn execute(
+        &self,
+        req: Request<pb::ExecuteRequest>,
+    ) -> Result<Response<pb::ExecuteResponse>, Status> {
+        self.execute_one(req.into_inner()).await.map(Response::new)
+    }
+
+    type ExecuteStreamStream = ReplyStream;
+
+    async fn execute_stream(
+        &self,
+        req: Request<Streaming<pb::ExecuteRequest>>,
+    ) -> Result<Response<ReplyStream>, Status> {
+        use pb::stream_reply::Reply;
+        let service = self.clone();
+        // Requests are answered one by one, in order, on the stream's own task: no spawn and no
+        // channel hop per call.
+        let replies = req.into_inner().then(move |req| {
+            let service = service.clone();
+            async move {
+                let reply = match service.execute_one(req?).await {
+                    Ok(response) => Reply::Response(response),
+                    Err(status) => Reply::Rejected(pb::Rejection {
+                        code: status.code() as i32,
+                        message: status.message().into(),
+                    }),
+                };
+                Ok(pb::StreamReply { reply: Some(reply) })
+            }
+        });
+        Ok(Response::new(Box::pin(replies)))
+    }
+}

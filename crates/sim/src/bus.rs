@@ -1,0 +1,734 @@
+//! [`SimBus`]: one simulated adapter and the chips on it.
+//!
+//! An operation goes through what the kernel and the hardware would do, in order: i2c-dev
+//! refuses what the adapter cannot do (EOPNOTSUPP) and addresses a kernel driver owns
+//! (EBUSY, unless forced); injected faults strike; then the operation goes on the wire as one
+//! combined transfer, messages joined by repeated starts. SMBus commands are lowered to the
+//! messages `i2c_smbus_xfer_emulated` sends, so a device only ever sees I2C messages. A
+//! message whose address nobody acknowledges fails with ENXIO and ends the transfer, as in
+//! the kernel; messages before it have already reached their devices.
+//!
+//! PEC is transparent: host and simulated device would both compute it correctly, so an
+//! operation with PEC behaves as the plain one (it still needs the adapter's SMBUS_PEC bit).
+
+use crate::config::BusConfig;
+use crate::devices::{self, Device};
+use crate::timing::Wire;
+use bytes::Bytes;
+use smbus_proxy_wire::op::{BLOCK_MAX, msg_flags};
+use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target};
+use std::fmt;
+use std::time::Duration;
+
+/// Linux adapters' usual default (`HZ` jiffies).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A simulated I2C adapter: `/dev/i2c-{number}` with its devices and faults.
+pub struct SimBus {
+    number: u32,
+    name: String,
+    funcs: u64,
+    speed_khz: Option<u32>,
+    nack: Vec<u16>,
+    fail_every: u64,
+    fail_errno: Errno,
+    timeout: Duration,
+    retries: u32,
+    /// Operations that reached the bus, which is what `fail_every` counts.
+    ops: u64,
+    devices: Vec<Slot>,
+}
+
+struct Slot {
+    addr: u16,
+    ten_bit: bool,
+    busy: bool,
+    device: Box<dyn Device>,
+}
+
+impl SimBus {
+    /// The bus a configuration describes, its devices freshly powered up.
+    pub fn new(config: &BusConfig) -> SimBus {
+        SimBus {
+            number: config.number,
+            name: config.name.clone(),
+            funcs: config.funcs,
+            speed_khz: config.speed_khz,
+            nack: config.nack.clone(),
+            fail_every: config.fail_every,
+            fail_errno: config.fail_errno,
+            timeout: DEFAULT_TIMEOUT,
+            retries: 0,
+            ops: 0,
+            devices: config
+                .devices
+                .iter()
+                .map(|d| Slot {
+                    addr: d.addr,
+                    ten_bit: d.ten_bit,
+                    busy: d.busy,
+                    device: devices::build(&d.model),
+                })
+                .collect(),
+        }
+    }
+
+    /// The N of /dev/i2c-N.
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The `I2C_FUNC_*` mask, as the `I2C_FUNCS` ioctl reports it.
+    pub fn funcs(&self) -> u64 {
+        self.funcs
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The adapter timeout (`I2C_TIMEOUT`): an operation whose wire time would exceed it
+    /// holds the bus for the timeout and fails with ETIMEDOUT. One second until set.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// The retry count (`I2C_RETRIES`), kept so it reads back as set. Adapters retry only
+    /// after losing arbitration, which cannot happen with one simulated master.
+    pub fn set_retries(&mut self, retries: u32) {
+        self.retries = retries;
+    }
+
+    /// Runs one operation, sleeping for its wire time if the bus has a clock speed.
+    pub fn execute(&mut self, op: &Op) -> Result<Reply, Errno> {
+        if op.required_func() & !self.funcs != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        // No kernel drivers exist here, so force has nothing to override except a device
+        // configured busy. I2C_RDWR ignores driver ownership in the kernel, and so here.
+        if let Op::Smbus { target, .. } = op
+            && !target.force
+            && self.devices.iter().any(|s| s.busy && s.addr == target.addr && s.ten_bit == target.ten_bit)
+        {
+            return Err(Errno::EBUSY);
+        }
+        self.ops += 1;
+        if self.fail_every != 0 && self.ops.is_multiple_of(self.fail_every) {
+            return Err(self.fail_errno);
+        }
+
+        let mut xfer = Xfer {
+            devices: &mut self.devices,
+            nack: &self.nack,
+            wire: Wire::new(self.speed_khz, self.timeout),
+        };
+        let result = match op {
+            Op::Smbus { target, command } => xfer.smbus(target, command),
+            Op::Transfer(msgs) => xfer.transfer(msgs),
+        };
+        let stopped = xfer.wire.stop();
+        xfer.wire.sleep();
+        result.and_then(|reply| stopped.map(|()| reply))
+    }
+}
+
+impl fmt::Debug for SimBus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimBus")
+            .field("number", &self.number)
+            .field("name", &self.name)
+            .field("funcs", &format_args!("{:#x}", self.funcs))
+            .field("devices", &self.devices.iter().map(|s| format!("{:#x}", s.addr)).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One combined transfer on the wire, timed as it goes.
+struct Xfer<'a> {
+    devices: &'a mut [Slot],
+    nack: &'a [u16],
+    wire: Wire,
+}
+
+impl Xfer<'_> {
+    /// A (repeated) start and the address: the device that acknowledges it, if any. A
+    /// `nack` address stays silent whether or not a device sits there.
+    fn address(&mut self, addr: u16, ten_bit: bool) -> Result<Option<usize>, Errno> {
+        self.wire.address(ten_bit)?;
+        if self.nack.contains(&addr) {
+            return Ok(None);
+        }
+        Ok(self.devices.iter().position(|s| s.addr == addr && s.ten_bit == ten_bit))
+    }
+
+    fn write(&mut self, t: &Target, data: &[u8]) -> Result<(), Errno> {
+        let i = self.address(t.addr, t.ten_bit)?.ok_or(Errno::ENXIO)?;
+        self.wire.bytes(data.len())?;
+        self.devices[i].device.write(data)
+    }
+
+    fn read(&mut self, t: &Target, buf: &mut [u8]) -> Result<(), Errno> {
+        let i = self.address(t.addr, t.ten_bit)?.ok_or(Errno::ENXIO)?;
+        self.wire.bytes(buf.len())?;
+        self.devices[i].device.read(buf)
+    }
+
+    fn read_array<const N: usize>(&mut self, t: &Target) -> Result<[u8; N], Errno> {
+        let mut buf = [0; N];
+        self.read(t, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// An SMBus block read: one read message whose first byte says how many follow, so the
+    /// device is asked for the count and then, continuing the same message, for the data.
+    fn read_block(&mut self, t: &Target) -> Result<Bytes, Errno> {
+        let i = self.address(t.addr, t.ten_bit)?.ok_or(Errno::ENXIO)?;
+        self.wire.bytes(1)?;
+        let mut count = [0];
+        self.devices[i].device.read(&mut count)?;
+        let count = usize::from(count[0]);
+        if !(1..=BLOCK_MAX).contains(&count) {
+            return Err(Errno::EPROTO);
+        }
+        self.wire.bytes(count)?;
+        let mut data = vec![0; count];
+        self.devices[i].device.read_more(&mut data)?;
+        Ok(data.into())
+    }
+
+    /// The messages of `i2c_smbus_xfer_emulated` for each command.
+    fn smbus(&mut self, t: &Target, command: &Command) -> Result<Reply, Errno> {
+        // Block lengths are 1–32, checked when the Op was made.
+        let block = |reg: u8, data: &[u8]| [&[reg, data.len() as u8][..], data].concat();
+        let word = |reg: u8, value: u16| {
+            let [lo, hi] = value.to_le_bytes();
+            [reg, lo, hi]
+        };
+        // Reads return what they read; every other command is a write and answers Done.
+        match command {
+            // The address alone: the acknowledge is the whole answer.
+            Command::WriteQuick { bit: 0 } => self.write(t, &[])?,
+            Command::WriteQuick { .. } => self.read(t, &mut [])?,
+            Command::ReadByte => return Ok(Reply::Byte(self.read_array::<1>(t)?[0])),
+            Command::WriteByte { value } => self.write(t, &[*value])?,
+            Command::ReadByteData { reg } => {
+                self.write(t, &[*reg])?;
+                return Ok(Reply::Byte(self.read_array::<1>(t)?[0]));
+            }
+            Command::WriteByteData { reg, value } => self.write(t, &[*reg, *value])?,
+            Command::ReadWordData { reg } => {
+                self.write(t, &[*reg])?;
+                return Ok(Reply::Word(u16::from_le_bytes(self.read_array(t)?)));
+            }
+            Command::WriteWordData { reg, value } => self.write(t, &word(*reg, *value))?,
+            Command::ProcessCall { reg, value } => {
+                self.write(t, &word(*reg, *value))?;
+                return Ok(Reply::Word(u16::from_le_bytes(self.read_array(t)?)));
+            }
+            Command::ReadBlockData { reg } => {
+                self.write(t, &[*reg])?;
+                return Ok(Reply::Block(self.read_block(t)?));
+            }
+            Command::WriteBlockData { reg, data } => self.write(t, &block(*reg, data))?,
+            Command::BlockProcessCall { reg, data } => {
+                self.write(t, &block(*reg, data))?;
+                return Ok(Reply::Block(self.read_block(t)?));
+            }
+            Command::ReadI2cBlockData { reg, len } => {
+                self.write(t, &[*reg])?;
+                let mut data = vec![0; usize::from(*len)];
+                self.read(t, &mut data)?;
+                return Ok(Reply::Block(data.into()));
+            }
+            Command::WriteI2cBlockData { reg, data } => self.write(t, &[&[*reg][..], data].concat())?,
+        }
+        Ok(Reply::Done)
+    }
+
+    /// An I2C_RDWR transfer.
+    ///
+    /// IGNORE_NAK lets a message go on without an acknowledge: its writes go nowhere and its
+    /// reads see the idle, pulled-up bus (0xFF). NOSTART joins a message to the one before
+    /// it when both go the same way, so the device sees one message; on the first message, or
+    /// across a change of direction, it is an ordinary message. STOP, NO_RD_ACK and
+    /// REV_DIR_ADDR change only electrical details no simulated device can observe, so they
+    /// are accepted and have no effect.
+    fn transfer(&mut self, msgs: &[Msg]) -> Result<Reply, Errno> {
+        let mut reads = Vec::new();
+        let continues = |a: &Msg, b: &Msg| b.flags & msg_flags::NOSTART != 0 && is_read(a) == is_read(b);
+        for joined in msgs.chunk_by(continues) {
+            let first = &joined[0];
+            let device = match self.address(first.addr, first.ten_bit())? {
+                Some(i) => Some(i),
+                None if first.flags & msg_flags::IGNORE_NAK != 0 => None,
+                None => return Err(Errno::ENXIO),
+            };
+            if is_read(first) {
+                for (k, len) in joined.iter().filter_map(read_len).enumerate() {
+                    self.wire.bytes(len)?;
+                    let mut buf = vec![0xFF; len];
+                    if let Some(i) = device {
+                        let device = &mut self.devices[i].device;
+                        if k == 0 { device.read(&mut buf) } else { device.read_more(&mut buf) }?;
+                    }
+                    reads.push(Bytes::from(buf));
+                }
+            } else {
+                let data: Vec<u8> = joined.iter().flat_map(written).copied().collect();
+                self.wire.bytes(data.len())?;
+                if let Some(i) = device {
+                    self.devices[i].device.write(&data)?;
+                }
+            }
+        }
+        Ok(Reply::Transfer(reads))
+    }
+}
+
+fn is_read(m: &Msg) -> bool {
+    matches!(m.dir, Dir::Read(_))
+}
+
+fn read_len(m: &Msg) -> Option<usize> {
+    match m.dir {
+        Dir::Read(n) => Some(usize::from(n)),
+        Dir::Write(_) => None,
+    }
+}
+
+fn written(m: &Msg) -> &[u8] {
+    match &m.dir {
+        Dir::Write(data) => data,
+        Dir::Read(_) => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use std::time::Instant;
+
+    const LAB: &str = r#"
+        [[bus]]
+        number = 1
+
+        [[bus.device]]
+        model = "si4703"
+        addr = 0x10
+
+        [[bus.device]]
+        model = "pcf8574"
+        addr = 0x20
+        inputs = 0xF0
+
+        [[bus.device]]
+        model = "register-file"
+        addr = 0x48
+        registers = [0x11, 0x22, 0x33, 0x44]
+
+        [[bus.device]]
+        model = "eeprom-24c02"
+        addr = 0x50
+
+        [[bus.device]]
+        model = "register-file"
+        addr = 0x048
+        ten_bit = true
+        registers = [0xA0]
+
+        [[bus.device]]
+        model = "register-file"
+        addr = 0x36
+        busy = true
+        registers = [0x36]
+    "#;
+
+    fn bus(toml: &str) -> SimBus {
+        Config::parse(toml).unwrap().build().remove(0)
+    }
+
+    fn lab() -> SimBus {
+        bus(LAB)
+    }
+
+    /// A one-bus config with `extra` bus settings and a register file at 0x48.
+    fn with(extra: &str) -> SimBus {
+        bus(&format!(
+            "[[bus]]\nnumber = 1\n{extra}\n[[bus.device]]\nmodel = \"register-file\"\naddr = 0x48\n"
+        ))
+    }
+
+    fn run(bus: &mut SimBus, addr: u16, command: Command) -> Result<Reply, Errno> {
+        bus.execute(&Op::smbus(addr, command))
+    }
+
+    fn block(data: &[u8]) -> Reply {
+        Reply::Block(Bytes::copy_from_slice(data))
+    }
+
+    fn byte_at(bus: &mut SimBus, addr: u16, reg: u8) -> u8 {
+        match run(bus, addr, Command::ReadByteData { reg }) {
+            Ok(Reply::Byte(b)) => b,
+            other => panic!("read_byte_data: {other:?}"),
+        }
+    }
+
+    fn transfer(bus: &mut SimBus, msgs: Vec<Msg>) -> Result<Vec<Vec<u8>>, Errno> {
+        match bus.execute(&Op::Transfer(msgs))? {
+            Reply::Transfer(reads) => Ok(reads.into_iter().map(|b| b.to_vec()).collect()),
+            other => panic!("transfer answered {other:?}"),
+        }
+    }
+
+    fn flagged(mut msg: Msg, flags: u16) -> Msg {
+        msg.flags = flags;
+        msg
+    }
+
+    #[test]
+    fn si4703_dump_as_real_hardware_showed_it() {
+        let mut bus = lab();
+        let dump = run(&mut bus, 0x10, Command::ReadI2cBlockData { reg: 0x0A, len: 32 }).unwrap();
+        #[rustfmt::skip]
+        let expected = [
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 0x0A–0x0F
+            0x12, 0x42, 0x12, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 0x00–0x05
+            0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,                         // 0x06–0x09
+        ];
+        assert_eq!(dump, block(&expected));
+    }
+
+    #[test]
+    fn demo_bus_has_the_si4703() {
+        let mut buses = Config::demo().build();
+        assert_eq!(buses.len(), 1);
+        let bus = &mut buses[0];
+        assert_eq!((bus.number(), bus.name()), (1, "smbus-proxy simulated bus 1"));
+        assert_eq!(bus.funcs(), crate::config::FUNCS_FULL);
+        let dump = run(bus, 0x10, Command::ReadI2cBlockData { reg: 0x0A, len: 32 }).unwrap();
+        assert_eq!(
+            dump,
+            block(&[[0; 12].as_slice(), &[0x12, 0x42, 0x12, 0x00, 0x0a], &[0; 9], &[1], &[0; 5]].concat())
+        );
+        for addr in [0x20, 0x48, 0x50] {
+            assert_eq!(run(bus, addr, Command::WriteQuick { bit: 0 }), Ok(Reply::Done), "{addr:#x}");
+        }
+    }
+
+    #[test]
+    fn si4703_ignores_the_command_byte_and_has_no_block_count() {
+        let mut bus = lab();
+        assert_eq!(run(&mut bus, 0x10, Command::ReadWordData { reg: 0x00 }), Ok(Reply::Word(0x0000)));
+        // The count byte is register 0x0A's high byte, 0: not a valid block.
+        assert_eq!(run(&mut bus, 0x10, Command::ReadBlockData { reg: 0x0A }), Err(Errno::EPROTO));
+        // write_word_data(0x40, 0x0001) is three bytes into 0x02 high, 0x02 low, 0x03 high.
+        run(&mut bus, 0x10, Command::WriteWordData { reg: 0x40, value: 0x0001 }).unwrap();
+        let regs = transfer(&mut bus, vec![Msg::read(0x10, 32)]).unwrap().remove(0);
+        assert_eq!(regs[16..20], [0x40, 0x01, 0x00, 0x00]);
+    }
+
+    #[test]
+    fn register_file_every_smbus_command() {
+        let mut bus = lab();
+        let mut run = |command| run(&mut bus, 0x48, command);
+        assert_eq!(run(Command::WriteQuick { bit: 0 }), Ok(Reply::Done));
+        assert_eq!(run(Command::WriteQuick { bit: 1 }), Ok(Reply::Done));
+        assert_eq!(run(Command::ReadByte), Ok(Reply::Byte(0x11)));
+        assert_eq!(run(Command::ReadByte), Ok(Reply::Byte(0x22)));
+        assert_eq!(run(Command::WriteByte { value: 0x03 }), Ok(Reply::Done));
+        assert_eq!(run(Command::ReadByte), Ok(Reply::Byte(0x44)));
+        assert_eq!(run(Command::ReadByteData { reg: 2 }), Ok(Reply::Byte(0x33)));
+        assert_eq!(run(Command::WriteByteData { reg: 5, value: 0x55 }), Ok(Reply::Done));
+        assert_eq!(run(Command::ReadByteData { reg: 5 }), Ok(Reply::Byte(0x55)));
+        assert_eq!(run(Command::ReadWordData { reg: 0 }), Ok(Reply::Word(0x2211)));
+        assert_eq!(run(Command::WriteWordData { reg: 0x10, value: 0xBEEF }), Ok(Reply::Done));
+        assert_eq!(run(Command::ReadI2cBlockData { reg: 0x10, len: 2 }), Ok(block(&[0xEF, 0xBE])));
+
+        // process_call writes the word to reg, reg+1 and reads the next two.
+        run(Command::WriteI2cBlockData { reg: 0x22, data: Bytes::from_static(&[0x78, 0x56]) }).unwrap();
+        assert_eq!(run(Command::ProcessCall { reg: 0x20, value: 0x1234 }), Ok(Reply::Word(0x5678)));
+        assert_eq!(run(Command::ReadWordData { reg: 0x20 }), Ok(Reply::Word(0x1234)));
+
+        // A block write stores the count too; a block read takes its length from the device.
+        let data = Bytes::from_static(&[1, 2, 3]);
+        assert_eq!(run(Command::WriteBlockData { reg: 0x30, data }), Ok(Reply::Done));
+        assert_eq!(run(Command::ReadI2cBlockData { reg: 0x30, len: 4 }), Ok(block(&[3, 1, 2, 3])));
+        assert_eq!(run(Command::ReadBlockData { reg: 0x30 }), Ok(block(&[1, 2, 3])));
+
+        run(Command::WriteI2cBlockData { reg: 0x42, data: Bytes::from_static(&[2, 7, 8, 9]) }).unwrap();
+        let data = Bytes::from_static(&[0xCC]);
+        assert_eq!(run(Command::BlockProcessCall { reg: 0x40, data }), Ok(block(&[7, 8])));
+        assert_eq!(run(Command::ReadI2cBlockData { reg: 0x40, len: 2 }), Ok(block(&[1, 0xCC])));
+
+        // Counts outside 1–32 are a protocol error.
+        run(Command::WriteByteData { reg: 0x60, value: 33 }).unwrap();
+        assert_eq!(run(Command::ReadBlockData { reg: 0x60 }), Err(Errno::EPROTO));
+        assert_eq!(run(Command::ReadBlockData { reg: 0x61 }), Err(Errno::EPROTO));
+        run(Command::WriteByteData { reg: 0x60, value: 32 }).unwrap();
+        assert_eq!(run(Command::ReadBlockData { reg: 0x60 }), Ok(block(&[0; 32])));
+    }
+
+    #[test]
+    fn register_file_auto_increment_wraps() {
+        let mut bus = lab();
+        let data = Bytes::from_static(&[1, 2, 3]);
+        run(&mut bus, 0x48, Command::WriteI2cBlockData { reg: 0xFE, data }).unwrap();
+        assert_eq!(
+            run(&mut bus, 0x48, Command::ReadI2cBlockData { reg: 0xFF, len: 3 }),
+            Ok(block(&[2, 3, 0x22]))
+        );
+        assert_eq!(run(&mut bus, 0x48, Command::ReadWordData { reg: 0xFF }), Ok(Reply::Word(0x0302)));
+    }
+
+    #[test]
+    fn eeprom_page_write_wraps_and_sequential_read_does_not() {
+        let mut bus = lab();
+        let data = Bytes::from_static(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        run(&mut bus, 0x50, Command::WriteI2cBlockData { reg: 0x06, data }).unwrap();
+        // 0 and 1 went to 0x06 and 0x07, then 2..=9 to 0x00..=0x07 of the same page.
+        let all = run(&mut bus, 0x50, Command::ReadI2cBlockData { reg: 0x00, len: 10 }).unwrap();
+        assert_eq!(all, block(&[2, 3, 4, 5, 6, 7, 8, 9, 0xFF, 0xFF]));
+        // A random read is a dummy write of the address, then a sequential read.
+        let reads = transfer(&mut bus, vec![Msg::write(0x50, vec![0x07]), Msg::read(0x50, 2)]).unwrap();
+        assert_eq!(reads, [vec![9, 0xFF]]);
+        assert_eq!(run(&mut bus, 0x50, Command::ReadByte), Ok(Reply::Byte(0xFF)));
+        assert_eq!(run(&mut bus, 0x50, Command::ReadByteData { reg: 0x03 }), Ok(Reply::Byte(5)));
+    }
+
+    #[test]
+    fn pcf8574_reads_latch_and_inputs() {
+        let mut bus = lab();
+        assert_eq!(run(&mut bus, 0x20, Command::ReadByte), Ok(Reply::Byte(0xF0)));
+        run(&mut bus, 0x20, Command::WriteByte { value: 0x3C }).unwrap();
+        assert_eq!(run(&mut bus, 0x20, Command::ReadByte), Ok(Reply::Byte(0x30)));
+        // Several bytes in one message: each is latched in turn, each read samples the port.
+        let reads = transfer(&mut bus, vec![Msg::write(0x20, vec![0x00, 0xFF, 0xA5]), Msg::read(0x20, 2)]);
+        assert_eq!(reads, Ok(vec![vec![0xA0, 0xA0]]));
+    }
+
+    #[test]
+    fn transfer_replies_one_buffer_per_read_in_order() {
+        let mut bus = lab();
+        let reads = transfer(
+            &mut bus,
+            vec![
+                Msg::write(0x48, vec![0x02]),
+                Msg::read(0x48, 2),
+                Msg::write(0x48, vec![0x00]),
+                Msg::read(0x48, 1),
+                Msg::read(0x48, 0),
+                Msg::write(0x50, vec![]),
+            ],
+        );
+        assert_eq!(reads, Ok(vec![vec![0x33, 0x44], vec![0x11], vec![]]));
+        assert_eq!(transfer(&mut bus, vec![Msg::write(0x48, vec![0x09, 0x99])]), Ok(vec![]));
+        assert_eq!(byte_at(&mut bus, 0x48, 0x09), 0x99);
+    }
+
+    #[test]
+    fn nostart_continues_the_message_before() {
+        let mut bus = lab();
+        let msgs = vec![
+            Msg::write(0x48, vec![0x70]),
+            flagged(Msg::write(0x48, vec![0x5A, 0x5B]), msg_flags::NOSTART),
+        ];
+        transfer(&mut bus, msgs).unwrap();
+        assert_eq!((byte_at(&mut bus, 0x48, 0x70), byte_at(&mut bus, 0x48, 0x71)), (0x5A, 0x5B));
+        // The Si4703 restarts at 0x0A for each read message, not for a continued one.
+        let msgs =
+            vec![Msg::read(0x10, 12), flagged(Msg::read(0x10, 2), msg_flags::NOSTART), Msg::read(0x10, 2)];
+        let reads = transfer(&mut bus, msgs).unwrap();
+        assert_eq!(reads[1..], [vec![0x12, 0x42], vec![0x00, 0x00]]);
+    }
+
+    #[test]
+    fn no_device_means_enxio() {
+        let mut bus = lab();
+        for command in [Command::WriteQuick { bit: 0 }, Command::ReadByte, Command::ReadByteData { reg: 0 }] {
+            assert_eq!(run(&mut bus, 0x49, command), Err(Errno::ENXIO));
+        }
+        assert_eq!(transfer(&mut bus, vec![Msg::read(0x77, 1)]), Err(Errno::ENXIO));
+    }
+
+    #[test]
+    fn a_failed_message_ends_the_transfer() {
+        let mut bus = lab();
+        let msgs = vec![
+            Msg::write(0x48, vec![0x60, 0xAA]),
+            Msg::write(0x49, vec![1]),
+            Msg::write(0x48, vec![0x61, 0xBB]),
+        ];
+        assert_eq!(transfer(&mut bus, msgs), Err(Errno::ENXIO));
+        assert_eq!((byte_at(&mut bus, 0x48, 0x60), byte_at(&mut bus, 0x48, 0x61)), (0xAA, 0x00));
+    }
+
+    #[test]
+    fn nack_list_silences_present_devices() {
+        let mut bus = with("nack = [0x48, 0x30]");
+        assert_eq!(run(&mut bus, 0x48, Command::ReadByte), Err(Errno::ENXIO));
+        assert_eq!(run(&mut bus, 0x30, Command::WriteQuick { bit: 0 }), Err(Errno::ENXIO));
+        assert_eq!(transfer(&mut bus, vec![Msg::write(0x48, vec![0])]), Err(Errno::ENXIO));
+    }
+
+    #[test]
+    fn ignore_nak_reads_the_idle_bus() {
+        let mut bus = with("nack = [0x48]");
+        let msgs = vec![
+            flagged(Msg::write(0x48, vec![0x00, 0x12]), msg_flags::IGNORE_NAK),
+            flagged(Msg::read(0x49, 3), msg_flags::IGNORE_NAK),
+        ];
+        assert_eq!(transfer(&mut bus, msgs), Ok(vec![vec![0xFF; 3]]));
+        // The write went nowhere: the device NACKed its address and heard nothing.
+        let mut bus_without_nack = with("");
+        let msgs =
+            vec![flagged(Msg::write(0x48, vec![0x00, 0x12]), msg_flags::IGNORE_NAK), Msg::read(0x48, 1)];
+        assert_eq!(transfer(&mut bus_without_nack, msgs), Ok(vec![vec![0x00]]));
+        assert_eq!(transfer(&mut bus, vec![Msg::write(0x00, vec![0x00])]), Err(Errno::ENXIO));
+    }
+
+    #[test]
+    fn fail_every_counts_every_op_that_reaches_the_bus() {
+        let mut bus =
+            bus("[[bus]]\nnumber = 1\nfuncs = \"bcm2835\"\nfail_every = 3\nfail_errno = \"EAGAIN\"\n\
+             [[bus.device]]\nmodel = \"register-file\"\naddr = 0x48\n");
+        let read = Command::ReadByte;
+        assert_eq!(run(&mut bus, 0x48, read.clone()), Ok(Reply::Byte(0)));
+        assert_eq!(run(&mut bus, 0x49, read.clone()), Err(Errno::ENXIO));
+        assert_eq!(run(&mut bus, 0x48, read.clone()), Err(Errno::EAGAIN));
+        // Refused by the kernel before reaching the bus: not counted.
+        assert_eq!(run(&mut bus, 0x48, Command::ReadBlockData { reg: 0 }), Err(Errno::EOPNOTSUPP));
+        assert_eq!(run(&mut bus, 0x48, read.clone()), Ok(Reply::Byte(0)));
+        assert_eq!(run(&mut bus, 0x48, read.clone()), Ok(Reply::Byte(0)));
+        assert_eq!(run(&mut bus, 0x48, read.clone()), Err(Errno::EAGAIN));
+        // The injected failure never reached the device.
+        assert_eq!(run(&mut bus, 0x48, Command::WriteByteData { reg: 1, value: 1 }), Ok(Reply::Done));
+        assert_eq!(run(&mut bus, 0x48, Command::WriteByteData { reg: 2, value: 2 }), Ok(Reply::Done));
+        assert_eq!(run(&mut bus, 0x48, Command::WriteByteData { reg: 3, value: 3 }), Err(Errno::EAGAIN));
+        assert_eq!(run(&mut bus, 0x48, Command::ReadI2cBlockData { reg: 1, len: 3 }), Ok(block(&[1, 2, 0])));
+    }
+
+    #[test]
+    fn adapter_functionality_is_enforced() {
+        let mut pi = with("funcs = \"bcm2835\"");
+        assert_eq!(run(&mut pi, 0x48, Command::ReadBlockData { reg: 0 }), Err(Errno::EOPNOTSUPP));
+        let data = Bytes::from_static(&[1]);
+        assert_eq!(run(&mut pi, 0x48, Command::BlockProcessCall { reg: 0, data }), Err(Errno::EOPNOTSUPP));
+        let ten_bit = Target { ten_bit: true, ..Target::new(0x48) };
+        assert_eq!(
+            pi.execute(&Op::Smbus { target: ten_bit, command: Command::ReadByte }),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(transfer(&mut pi, vec![Msg::read(0x48, 1)]), Ok(vec![vec![0]]));
+        let mangled = flagged(Msg::read(0x48, 1), msg_flags::IGNORE_NAK);
+        assert_eq!(transfer(&mut pi, vec![mangled]), Err(Errno::EOPNOTSUPP));
+
+        let mut pc = with("funcs = \"i801\"");
+        assert_eq!(transfer(&mut pc, vec![Msg::read(0x48, 1)]), Err(Errno::EOPNOTSUPP));
+        assert_eq!(run(&mut pc, 0x48, Command::ReadBlockData { reg: 0 }), Err(Errno::EPROTO));
+        assert_eq!(run(&mut pc, 0x48, Command::ProcessCall { reg: 0, value: 0 }), Err(Errno::EOPNOTSUPP));
+
+        let mut bare = with(&format!("funcs = {}", smbus_proxy_wire::funcs::SMBUS_BYTE));
+        assert_eq!(run(&mut bare, 0x48, Command::ReadByte), Ok(Reply::Byte(0)));
+        let pec = Target { pec: true, ..Target::new(0x48) };
+        assert_eq!(
+            bare.execute(&Op::Smbus { target: pec, command: Command::ReadByte }),
+            Err(Errno::EOPNOTSUPP)
+        );
+    }
+
+    #[test]
+    fn pec_is_transparent() {
+        let mut bus = lab();
+        let target = Target { pec: true, ..Target::new(0x48) };
+        let op = Op::Smbus { target, command: Command::WriteWordData { reg: 0x08, value: 0xCAFE } };
+        assert_eq!(bus.execute(&op), Ok(Reply::Done));
+        let op = Op::Smbus { target, command: Command::ReadWordData { reg: 0x08 } };
+        assert_eq!(bus.execute(&op), Ok(Reply::Word(0xCAFE)));
+    }
+
+    #[test]
+    fn busy_address_needs_force_for_smbus_only() {
+        let mut bus = lab();
+        assert_eq!(run(&mut bus, 0x36, Command::ReadByte), Err(Errno::EBUSY));
+        assert_eq!(run(&mut bus, 0x36, Command::WriteQuick { bit: 0 }), Err(Errno::EBUSY));
+        let forced = Target { force: true, ..Target::new(0x36) };
+        assert_eq!(
+            bus.execute(&Op::Smbus { target: forced, command: Command::ReadByte }),
+            Ok(Reply::Byte(0x36))
+        );
+        assert_eq!(transfer(&mut bus, vec![Msg::read(0x36, 1)]), Ok(vec![vec![0]]));
+        // Force changes nothing elsewhere: an empty address still NACKs.
+        let forced = Target { force: true, ..Target::new(0x37) };
+        assert_eq!(bus.execute(&Op::Smbus { target: forced, command: Command::ReadByte }), Err(Errno::ENXIO));
+    }
+
+    #[test]
+    fn ten_bit_and_seven_bit_addresses_are_different_devices() {
+        let mut bus = lab();
+        let ten = Target { ten_bit: true, ..Target::new(0x048) };
+        assert_eq!(
+            bus.execute(&Op::Smbus { target: ten, command: Command::ReadByte }),
+            Ok(Reply::Byte(0xA0))
+        );
+        assert_eq!(run(&mut bus, 0x48, Command::ReadByte), Ok(Reply::Byte(0x11)));
+        let ten = |msg| flagged(msg, msg_flags::TEN);
+        let reads =
+            transfer(&mut bus, vec![ten(Msg::write(0x048, vec![0x00, 0xA1])), ten(Msg::read(0x048, 1))]);
+        assert_eq!(reads, Ok(vec![vec![0x00]]));
+        assert_eq!(byte_at(&mut bus, 0x48, 0x00), 0x11);
+        assert_eq!(transfer(&mut bus, vec![ten(Msg::read(0x10, 1))]), Err(Errno::ENXIO));
+        let far = Target { ten_bit: true, ..Target::new(0x3FF) };
+        assert_eq!(bus.execute(&Op::Smbus { target: far, command: Command::ReadByte }), Err(Errno::ENXIO));
+    }
+
+    #[test]
+    fn timeout_cuts_an_op_short() {
+        // At 1 kHz a bit lasts 1 ms; write_byte_data is 31 bits, 31 ms.
+        let mut bus = bus("[[bus]]\nnumber = 1\nspeed_khz = 1\n\
+             [[bus.device]]\nmodel = \"register-file\"\naddr = 0x48\nregisters = [0x10, 0x20]\n");
+        bus.set_timeout(Duration::from_millis(20));
+        assert_eq!(bus.timeout(), Duration::from_millis(20));
+        let start = Instant::now();
+        // The address (11 ms) fits, the message with its two bytes (29 ms) does not, so the
+        // chip never sees it.
+        assert_eq!(
+            run(&mut bus, 0x48, Command::WriteByteData { reg: 0x01, value: 0x42 }),
+            Err(Errno::ETIMEDOUT)
+        );
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        // The register message (20 ms) fits exactly; the read message after it does not.
+        assert_eq!(run(&mut bus, 0x48, Command::ReadByteData { reg: 0x01 }), Err(Errno::ETIMEDOUT));
+        bus.set_timeout(Duration::from_secs(1));
+        // So the pointer moved to 0x01, and 0x01 still holds its initial value.
+        assert_eq!(run(&mut bus, 0x48, Command::ReadByte), Ok(Reply::Byte(0x20)));
+        assert_eq!(run(&mut bus, 0x48, Command::ReadByteData { reg: 0x00 }), Ok(Reply::Byte(0x10)));
+    }
+
+    #[test]
+    fn wire_time_is_slept() {
+        // read_byte_data at 100 kHz: 42 bits, 420 µs.
+        let mut bus = with("speed_khz = 100");
+        let start = Instant::now();
+        for _ in 0..10 {
+            run(&mut bus, 0x48, Command::ReadByteData { reg: 0 }).unwrap();
+        }
+        assert!(start.elapsed() >= Duration::from_micros(4200), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn retries_are_kept() {
+        let mut bus = lab();
+        bus.set_retries(3);
+        assert_eq!(bus.retries(), 3);
+        assert_eq!(run(&mut bus, 0x48, Command::ReadByte), Ok(Reply::Byte(0x11)));
+    }
+}

@@ -1,0 +1,562 @@
+//! The simulator's TOML configuration: which buses exist, what sits on them, and which faults
+//! to inject.
+//!
+//! The file is read into private `Raw*` structs that mirror it, then validated into the public
+//! [`Config`]; holding a `Config` means every bus and device in it is usable, as holding an
+//! `Op` does for operations. Mistakes are reported, never clamped, with the bus and device
+//! they are in. `examples/lab.toml` shows every option.
+
+use crate::bus::SimBus;
+use serde::Deserialize;
+use smbus_proxy_wire::Errno;
+use smbus_proxy_wire::funcs::*;
+use smbus_proxy_wire::op::{MAX_ADDR_7, MAX_ADDR_10};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Everything an adapter can do: plain I2C with all its options, and every SMBus command by
+/// emulation (PEC included).
+pub const FUNCS_FULL: u64 = I2C | TEN_BIT_ADDR | PROTOCOL_MANGLING | NOSTART | SMBUS_EMUL_ALL;
+/// A Raspberry Pi's bcm2835: plain I2C and the SMBus the kernel emulates on it, which leaves
+/// out SMBus block read and block process call.
+pub const FUNCS_BCM2835: u64 = I2C | SMBUS_EMUL;
+/// A PC's Intel i801 SMBus controller: SMBus commands only, no plain I2C.
+pub const FUNCS_I801: u64 = SMBUS_QUICK
+    | SMBUS_BYTE
+    | SMBUS_BYTE_DATA
+    | SMBUS_WORD_DATA
+    | SMBUS_BLOCK_DATA
+    | SMBUS_I2C_BLOCK
+    | SMBUS_PEC;
+
+const PRESETS: &[(&str, u64)] = &[("full", FUNCS_FULL), ("bcm2835", FUNCS_BCM2835), ("i801", FUNCS_I801)];
+
+/// Every chip model holds at most this many bytes of initial contents.
+const MEMORY: usize = 256;
+
+/// A validated simulator configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub buses: Vec<BusConfig>,
+}
+
+/// One simulated adapter, `/dev/i2c-{number}` to clients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BusConfig {
+    pub number: u32,
+    pub name: String,
+    /// The `I2C_FUNC_*` mask the adapter reports and enforces.
+    pub funcs: u64,
+    /// The bus clock; `None` runs at full speed, with no wire time and no timeouts.
+    pub speed_khz: Option<u32>,
+    /// Addresses that never acknowledge, device or not, in 7-bit and 10-bit mode alike.
+    pub nack: Vec<u16>,
+    /// Every Nth operation fails with `fail_errno`; 0 is never.
+    pub fail_every: u64,
+    pub fail_errno: Errno,
+    pub devices: Vec<DeviceConfig>,
+}
+
+/// One chip on a bus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceConfig {
+    pub addr: u16,
+    pub ten_bit: bool,
+    /// A kernel driver owns the address: SMBus operations get EBUSY unless forced.
+    pub busy: bool,
+    pub model: Model,
+}
+
+/// A chip model and its power-on state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// 256 8-bit registers from register 0; the rest are 0.
+    RegisterFile {
+        registers: Vec<u8>,
+    },
+    /// 256 bytes from address 0; the rest are erased (0xFF).
+    Eeprom24c02 {
+        contents: Vec<u8>,
+    },
+    /// What the outside circuit drives onto the pins (1 = high or floating).
+    Pcf8574 {
+        inputs: u8,
+    },
+    Si4703,
+}
+
+impl Model {
+    /// The name the config file uses.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Model::RegisterFile { .. } => "register-file",
+            Model::Eeprom24c02 { .. } => "eeprom-24c02",
+            Model::Pcf8574 { .. } => "pcf8574",
+            Model::Si4703 => "si4703",
+        }
+    }
+}
+
+/// Why a configuration was refused. Each message is complete on its own, path, bus and
+/// device included, so it can be shown to the user as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: PathBuf, error: std::io::Error },
+    /// A problem inside a file [`Config::load`] read.
+    #[error("{}: {error}", path.display())]
+    File { path: PathBuf, error: Box<ConfigError> },
+    /// Not TOML, or not the shape of a config (unknown field, wrong type, unknown model).
+    #[error("{0}")]
+    Syntax(toml::de::Error),
+    /// Well-formed, but not usable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Parses and validates a configuration.
+    pub fn parse(toml: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(toml).map_err(ConfigError::Syntax)?;
+        raw.validate().map_err(ConfigError::Invalid)
+    }
+
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| ConfigError::Read { path: path.to_owned(), error })?;
+        Config::parse(&text)
+            .map_err(|error| ConfigError::File { path: path.to_owned(), error: Box::new(error) })
+    }
+
+    /// The built-in demo: bus 1 (like a Pi's), funcs "full", with an Si4703 at 0x10, a
+    /// PCF8574 at 0x20, a register-file chip at 0x48 and a 24C02 EEPROM at 0x50.
+    ///
+    /// It runs at full speed, with no faults, so that benchmarks measure the proxy, not sleeps.
+    pub fn demo() -> Config {
+        let device = |addr, model| DeviceConfig { addr, ten_bit: false, busy: false, model };
+        Config {
+            buses: vec![BusConfig {
+                number: 1,
+                name: default_name(1),
+                funcs: FUNCS_FULL,
+                speed_khz: None,
+                nack: Vec::new(),
+                fail_every: 0,
+                fail_errno: Errno::EIO,
+                devices: vec![
+                    device(0x10, Model::Si4703),
+                    device(0x20, Model::Pcf8574 { inputs: 0xFF }),
+                    device(0x48, Model::RegisterFile { registers: Vec::new() }),
+                    device(0x50, Model::Eeprom24c02 { contents: Vec::new() }),
+                ],
+            }],
+        }
+    }
+
+    /// One freshly powered-up bus per configured bus, in the order of the file.
+    pub fn build(&self) -> Vec<SimBus> {
+        self.buses.iter().map(SimBus::new).collect()
+    }
+}
+
+fn default_name(number: u32) -> String {
+    format!("smbus-proxy simulated bus {number}")
+}
+
+/// An address as it is written in messages: 7-bit as 0x48, 10-bit as 0x1a5.
+fn show(addr: u16, ten_bit: bool) -> String {
+    if ten_bit { format!("{addr:#05x}") } else { format!("{addr:#04x}") }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    bus: Vec<RawBus>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBus {
+    number: u32,
+    name: Option<String>,
+    /// A preset name or an integer mask, told apart in validation for a clearer message.
+    funcs: Option<toml::Value>,
+    speed_khz: Option<u32>,
+    #[serde(default)]
+    nack: Vec<u16>,
+    #[serde(default)]
+    fail_every: u64,
+    /// An errno name or number.
+    fail_errno: Option<toml::Value>,
+    #[serde(default)]
+    device: Vec<RawDevice>,
+}
+
+/// Flat rather than an enum tagged by `model`: serde cannot deny unknown fields in a
+/// flattened enum, and a misplaced field deserves its own message.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDevice {
+    model: ModelName,
+    addr: u16,
+    #[serde(default)]
+    ten_bit: bool,
+    #[serde(default)]
+    busy: bool,
+    registers: Option<Vec<u8>>,
+    contents: Option<Vec<u8>>,
+    inputs: Option<u8>,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+enum ModelName {
+    #[serde(rename = "register-file")]
+    RegisterFile,
+    #[serde(rename = "eeprom-24c02")]
+    Eeprom24c02,
+    #[serde(rename = "pcf8574")]
+    Pcf8574,
+    #[serde(rename = "si4703")]
+    Si4703,
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, String> {
+        if self.bus.is_empty() {
+            return Err("no buses configured: add a [[bus]] table".into());
+        }
+        let mut numbers = HashSet::new();
+        let mut buses = Vec::with_capacity(self.bus.len());
+        for bus in self.bus {
+            if !numbers.insert(bus.number) {
+                return Err(format!("bus {} appears twice", bus.number));
+            }
+            buses.push(bus.validate()?);
+        }
+        Ok(Config { buses })
+    }
+}
+
+impl RawBus {
+    fn validate(self) -> Result<BusConfig, String> {
+        let number = self.number;
+        let at = |message: String| format!("bus {number}: {message}");
+        let funcs = match self.funcs {
+            None => FUNCS_FULL,
+            Some(value) => funcs(&value).map_err(at)?,
+        };
+        if self.speed_khz == Some(0) {
+            return Err(at("speed_khz must be at least 1".into()));
+        }
+        if let Some(&addr) = self.nack.iter().find(|&&a| a > MAX_ADDR_10) {
+            return Err(at(format!("nack address {addr:#x} is out of range 0x000–0x3FF")));
+        }
+        let fail_errno = match self.fail_errno {
+            None => Errno::EIO,
+            Some(value) => errno(&value).ok_or_else(|| {
+                at(format!("fail_errno {} is not an errno name or number", show_value(&value)))
+            })?,
+        };
+        let mut seen = HashSet::new();
+        let mut devices = Vec::with_capacity(self.device.len());
+        for raw in self.device {
+            let device = raw.validate().map_err(|message| {
+                format!("bus {number}, device {}: {message}", show(raw.addr, raw.ten_bit))
+            })?;
+            if !seen.insert((device.addr, device.ten_bit)) {
+                let addr = show(device.addr, device.ten_bit);
+                return Err(format!("bus {number}, device {addr}: address {addr} appears twice"));
+            }
+            devices.push(device);
+        }
+        Ok(BusConfig {
+            number,
+            name: self.name.unwrap_or_else(|| default_name(number)),
+            funcs,
+            speed_khz: self.speed_khz,
+            nack: self.nack,
+            fail_every: self.fail_every,
+            fail_errno,
+            devices,
+        })
+    }
+}
+
+fn funcs(value: &toml::Value) -> Result<u64, String> {
+    let known = "a preset (full, bcm2835, i801) or an integer mask";
+    match value {
+        toml::Value::String(name) => PRESETS
+            .iter()
+            .find(|(preset, _)| preset == name)
+            .map(|&(_, mask)| mask)
+            .ok_or_else(|| format!("funcs {name:?} is not {known}")),
+        toml::Value::Integer(mask) => {
+            u64::try_from(*mask).map_err(|_| format!("funcs {mask} is not {known}"))
+        }
+        other => Err(format!("funcs must be {known}, not a {}", other.type_str())),
+    }
+}
+
+fn errno(value: &toml::Value) -> Option<Errno> {
+    match value {
+        toml::Value::String(name) => Errno::parse(name),
+        toml::Value::Integer(n) => Errno::parse(&n.to_string()),
+        _ => None,
+    }
+}
+
+fn show_value(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => format!("{s:?}"),
+        toml::Value::Integer(n) => n.to_string(),
+        other => format!("(a {})", other.type_str()),
+    }
+}
+
+impl RawDevice {
+    fn validate(&self) -> Result<DeviceConfig, String> {
+        let addr = self.addr;
+        if self.ten_bit && addr > MAX_ADDR_10 {
+            return Err(format!("addr {addr:#05x} is out of range 0x000–0x3FF"));
+        }
+        if !self.ten_bit && addr > MAX_ADDR_7 {
+            return Err(format!("addr {addr:#04x} is out of range 0x00–0x7F (set ten_bit for 0x000–0x3FF)"));
+        }
+        // Which data field this model takes; any other one is a mistake worth naming.
+        let (model, takes) = match self.model {
+            ModelName::RegisterFile => (
+                Model::RegisterFile { registers: memory("registers", self.registers.as_deref())? },
+                Some("registers"),
+            ),
+            ModelName::Eeprom24c02 => (
+                Model::Eeprom24c02 { contents: memory("contents", self.contents.as_deref())? },
+                Some("contents"),
+            ),
+            ModelName::Pcf8574 => (Model::Pcf8574 { inputs: self.inputs.unwrap_or(0xFF) }, Some("inputs")),
+            ModelName::Si4703 => (Model::Si4703, None),
+        };
+        let given = [
+            ("registers", self.registers.is_some()),
+            ("contents", self.contents.is_some()),
+            ("inputs", self.inputs.is_some()),
+        ];
+        if let Some((field, _)) = given.iter().find(|&&(field, set)| set && Some(field) != takes) {
+            let hint = takes.map_or("it takes no data".to_owned(), |takes| format!("use {takes}"));
+            return Err(format!("{field} is not a {} setting ({hint})", model.name()));
+        }
+        Ok(DeviceConfig { addr, ten_bit: self.ten_bit, busy: self.busy, model })
+    }
+}
+
+/// Initial contents for a 256-byte chip.
+fn memory(field: &str, data: Option<&[u8]>) -> Result<Vec<u8>, String> {
+    let data = data.unwrap_or_default();
+    if data.len() > MEMORY {
+        return Err(format!("{field} has {} bytes; the chip holds {MEMORY}", data.len()));
+    }
+    Ok(data.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(toml: &str) -> String {
+        Config::parse(toml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn example_file_parses_and_uses_every_model() {
+        let config = Config::parse(include_str!("../examples/lab.toml")).unwrap();
+        let models: HashSet<_> =
+            config.buses.iter().flat_map(|b| &b.devices).map(|d| d.model.name()).collect();
+        assert_eq!(models, HashSet::from(["register-file", "eeprom-24c02", "pcf8574", "si4703"]));
+        assert_eq!(config.build().len(), config.buses.len());
+    }
+
+    #[test]
+    fn defaults() {
+        let config =
+            Config::parse("[[bus]]\nnumber = 3\n[[bus.device]]\nmodel = \"pcf8574\"\naddr = 0x20\n").unwrap();
+        let bus = &config.buses[0];
+        assert_eq!(bus.name, "smbus-proxy simulated bus 3");
+        assert_eq!(bus.funcs, FUNCS_FULL);
+        assert_eq!((bus.speed_khz, bus.fail_every, bus.fail_errno), (None, 0, Errno::EIO));
+        assert!(bus.nack.is_empty());
+        assert_eq!(
+            bus.devices,
+            [DeviceConfig {
+                addr: 0x20,
+                ten_bit: false,
+                busy: false,
+                model: Model::Pcf8574 { inputs: 0xFF }
+            }]
+        );
+    }
+
+    #[test]
+    fn every_field() {
+        let config = Config::parse(
+            r#"
+            [[bus]]
+            number = 7
+            name = "bench"
+            funcs = 0x0F
+            speed_khz = 100
+            nack = [0x30, 0x2AA]
+            fail_every = 5
+            fail_errno = 121
+
+            [[bus.device]]
+            model = "register-file"
+            addr = 0x1A5
+            ten_bit = true
+            busy = true
+            registers = [1, 2]
+
+            [[bus.device]]
+            model = "eeprom-24c02"
+            addr = 0x50
+            contents = [0xAA]
+            "#,
+        )
+        .unwrap();
+        let bus = &config.buses[0];
+        assert_eq!((bus.number, bus.name.as_str(), bus.funcs), (7, "bench", 0x0F));
+        assert_eq!((bus.speed_khz, &bus.nack[..]), (Some(100), &[0x30, 0x2AA][..]));
+        assert_eq!((bus.fail_every, bus.fail_errno), (5, Errno::EREMOTEIO));
+        assert_eq!(
+            bus.devices[0],
+            DeviceConfig {
+                addr: 0x1A5,
+                ten_bit: true,
+                busy: true,
+                model: Model::RegisterFile { registers: vec![1, 2] }
+            }
+        );
+        assert_eq!(bus.devices[1].model, Model::Eeprom24c02 { contents: vec![0xAA] });
+    }
+
+    #[test]
+    fn presets() {
+        for (name, mask) in PRESETS {
+            let config = Config::parse(&format!("[[bus]]\nnumber = 1\nfuncs = \"{name}\"\n")).unwrap();
+            assert_eq!(config.buses[0].funcs, *mask);
+        }
+        assert_eq!(FUNCS_FULL & SMBUS_PEC, SMBUS_PEC);
+        // What i2cdetect -F shows on a Raspberry Pi.
+        assert_eq!(FUNCS_BCM2835, 0x0eff_0009);
+        assert_eq!(FUNCS_BCM2835 & (SMBUS_READ_BLOCK_DATA | SMBUS_BLOCK_PROC_CALL), 0);
+        assert_eq!(FUNCS_I801 & I2C, 0);
+    }
+
+    #[test]
+    fn demo_is_valid() {
+        let demo = Config::demo();
+        let addrs: Vec<_> = demo.buses[0].devices.iter().map(|d| (d.addr, d.model.name())).collect();
+        assert_eq!(
+            addrs,
+            [(0x10, "si4703"), (0x20, "pcf8574"), (0x48, "register-file"), (0x50, "eeprom-24c02")]
+        );
+        assert_eq!(demo.buses[0].number, 1);
+        assert_eq!(demo.buses[0].funcs, FUNCS_FULL);
+    }
+
+    #[test]
+    fn validation_messages() {
+        let dev = |body: &str| format!("[[bus]]\nnumber = 1\n[[bus.device]]\n{body}\n");
+        for (toml, message) in [
+            ("", "no buses configured: add a [[bus]] table".to_owned()),
+            ("[[bus]]\nnumber = 1\n[[bus]]\nnumber = 1\n", "bus 1 appears twice".into()),
+            (
+                &format!(
+                    "{}[[bus.device]]\nmodel = \"pcf8574\"\naddr = 0x48\n",
+                    dev("model = \"si4703\"\naddr = 0x48")
+                ),
+                "bus 1, device 0x48: address 0x48 appears twice".into(),
+            ),
+            (
+                &dev("model = \"si4703\"\naddr = 0x80"),
+                "bus 1, device 0x80: addr 0x80 is out of range 0x00–0x7F (set ten_bit for 0x000–0x3FF)"
+                    .into(),
+            ),
+            (
+                &dev("model = \"si4703\"\naddr = 0x400\nten_bit = true"),
+                "bus 1, device 0x400: addr 0x400 is out of range 0x000–0x3FF".into(),
+            ),
+            (
+                &dev(&format!("model = \"register-file\"\naddr = 0x48\nregisters = {:?}", vec![0; 257])),
+                "bus 1, device 0x48: registers has 257 bytes; the chip holds 256".into(),
+            ),
+            (
+                &dev("model = \"pcf8574\"\naddr = 0x20\nregisters = [1]"),
+                "bus 1, device 0x20: registers is not a pcf8574 setting (use inputs)".into(),
+            ),
+            (
+                &dev("model = \"si4703\"\naddr = 0x10\ncontents = [1]"),
+                "bus 1, device 0x10: contents is not a si4703 setting (it takes no data)".into(),
+            ),
+            (
+                "[[bus]]\nnumber = 1\nfail_errno = \"EFOO\"\n",
+                "bus 1: fail_errno \"EFOO\" is not an errno name or number".into(),
+            ),
+            (
+                "[[bus]]\nnumber = 1\nfail_errno = 0\n",
+                "bus 1: fail_errno 0 is not an errno name or number".into(),
+            ),
+            (
+                "[[bus]]\nnumber = 2\nfuncs = \"rpi\"\n",
+                "bus 2: funcs \"rpi\" is not a preset (full, bcm2835, i801) or an integer mask".into(),
+            ),
+            (
+                "[[bus]]\nnumber = 2\nfuncs = -1\n",
+                "bus 2: funcs -1 is not a preset (full, bcm2835, i801) or an integer mask".into(),
+            ),
+            (
+                "[[bus]]\nnumber = 2\nfuncs = true\n",
+                "bus 2: funcs must be a preset (full, bcm2835, i801) or an integer mask, not a boolean"
+                    .into(),
+            ),
+            ("[[bus]]\nnumber = 1\nspeed_khz = 0\n", "bus 1: speed_khz must be at least 1".into()),
+            (
+                "[[bus]]\nnumber = 1\nnack = [0x400]\n",
+                "bus 1: nack address 0x400 is out of range 0x000–0x3FF".into(),
+            ),
+        ] {
+            assert_eq!(error(toml), message, "{toml}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_come_from_toml() {
+        let unknown_model = error("[[bus]]\nnumber = 1\n[[bus.device]]\nmodel = \"lm75\"\naddr = 0x48\n");
+        assert!(
+            unknown_model.contains(
+                "unknown variant `lm75`, expected one of `register-file`, `eeprom-24c02`, `pcf8574`, `si4703`"
+            ),
+            "{unknown_model}"
+        );
+        let unknown_field = error("[[bus]]\nnumber = 1\nspeed = 100\n");
+        assert!(unknown_field.contains("unknown field `speed`"), "{unknown_field}");
+        let too_big = error(
+            "[[bus]]\nnumber = 1\n[[bus.device]]\nmodel = \"register-file\"\naddr = 0x48\nregisters = [256]\n",
+        );
+        assert!(too_big.contains("256"), "{too_big}");
+        assert!(error("[[bus]]\nname = \"x\"\n").contains("missing field `number`"));
+    }
+
+    #[test]
+    fn load_names_the_path() {
+        let missing = Path::new("/nonexistent/smbus-proxy-lab.toml");
+        let message = Config::load(missing).unwrap_err().to_string();
+        assert!(message.starts_with("cannot read /nonexistent/smbus-proxy-lab.toml: "), "{message}");
+
+        let path = std::env::temp_dir().join(format!("smbus-proxy-sim-{}.toml", std::process::id()));
+        std::fs::write(&path, "[[bus]]\nnumber = 1\nspeed_khz = 0\n").unwrap();
+        let message = Config::load(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(message, format!("{}: bus 1: speed_khz must be at least 1", path.display()));
+    }
+}

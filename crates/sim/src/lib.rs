@@ -1,0 +1,27 @@
+//! A simulated I2C bus for smbus-proxy: device models, fault injection and their TOML
+//! configuration, so the server runs (and tests run) without hardware.
+//!
+//! This crate owns what a bus does with an [`Op`](smbus_proxy_wire::Op): which device answers,
+//! what it answers, and which faults get in the way. It must not do networking, know about
+//! sessions or gRPC, or depend on the server; the server drives a [`SimBus`] exactly as it
+//! drives a Linux adapter, one operation at a time on the bus's own thread.
+//!
+//! The layout, from the outside in:
+//! - [`config`]: the TOML file ([`Config::parse`], [`Config::load`]), its validation, the
+//!   built-in [`Config::demo`], and the function presets; [`Config::build`] makes the buses.
+//! - [`bus`]: [`SimBus`], which checks an operation against the adapter's functionality,
+//!   injects faults, and lowers every SMBus command into the I2C messages the kernel's SMBus
+//!   emulation would send, so devices only ever see plain messages, as real chips do.
+//! - `timing`: the wire time of an operation at the configured clock, and the adapter timeout.
+//! - [`devices`]: the [`Device`] trait (one call per I2C message) and the models: a
+//!   register-file chip, a 24C02 EEPROM, a PCF8574 port expander and an Si4703 FM tuner.
+
+pub mod bus;
+pub mod config;
+pub mod devices;
+mod timing;
+
+pub use bus::SimBus;
+pub use config::{BusConfig, Config, ConfigError, DeviceConfig, Model};
+pub use devices::Device;
+pub use smbus_proxy_wire::Errno;

@@ -1,0 +1,304 @@
+//! Wire messages → the operation model. This is the one place arguments are validated: every
+//! check names the field and the allowed range, and nothing is truncated, clamped or wrapped.
+
+use crate::op::*;
+use crate::pb;
+use bytes::Bytes;
+use std::fmt;
+
+/// A bad argument: which field, and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgError {
+    /// The field's path in the request, such as `ops[3].smbus.addr`.
+    pub field: String,
+    pub problem: String,
+}
+
+impl ArgError {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        ArgError { field: field.into(), problem: problem.into() }
+    }
+
+    fn within(mut self, parent: &str) -> Self {
+        self.field = format!("{parent}.{}", self.field);
+        self
+    }
+}
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.problem)
+    }
+}
+
+impl std::error::Error for ArgError {}
+
+type Result<T> = std::result::Result<T, ArgError>;
+
+/// A byte-sized value such as a register or data byte, shown in hex.
+fn byte(field: &str, v: u32) -> Result<u8> {
+    u8::try_from(v).map_err(|_| ArgError::new(field, format!("{v:#x} is out of range 0x00–0xFF")))
+}
+
+fn word(field: &str, v: u32) -> Result<u16> {
+    u16::try_from(v).map_err(|_| ArgError::new(field, format!("{v:#x} is out of range 0x0000–0xFFFF")))
+}
+
+/// A count checked against an inclusive range, shown in decimal.
+fn count(field: &str, v: usize, lo: usize, hi: usize, what: &str) -> Result<usize> {
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ArgError::new(field, format!("{v} {what} is out of range {lo}–{hi}")))
+    }
+}
+
+fn address(field: &str, v: u32, ten_bit: bool) -> Result<u16> {
+    let (max, kind) = if ten_bit { (MAX_ADDR_10, "10-bit") } else { (MAX_ADDR_7, "7-bit") };
+    match u16::try_from(v) {
+        Ok(a) if a <= max => Ok(a),
+        _ => Err(ArgError::new(field, format!("{v:#x} is out of range for a {kind} address 0x00–{max:#x}"))),
+    }
+}
+
+fn block(field: &str, data: Bytes) -> Result<Bytes> {
+    count(field, data.len(), 1, BLOCK_MAX, "bytes")?;
+    Ok(data)
+}
+
+/// Validates a transaction's operations.
+pub fn ops(ops: Vec<pb::Op>) -> Result<Vec<Op>> {
+    count("ops", ops.len(), 1, MAX_OPS, "operations")?;
+    ops.into_iter().enumerate().map(|(i, o)| op(o).map_err(|e| e.within(&format!("ops[{i}]")))).collect()
+}
+
+/// Validates one operation; field paths are relative to the operation.
+pub fn op(op: pb::Op) -> Result<Op> {
+    match op.op {
+        Some(pb::op::Op::Smbus(s)) => smbus(s).map_err(|e| e.within("smbus")),
+        Some(pb::op::Op::Transfer(t)) => transfer(t).map_err(|e| e.within("transfer")),
+        None => Err(ArgError::new("op", "missing: set `smbus` or `transfer`")),
+    }
+}
+
+fn smbus(s: pb::SmbusOp) -> Result<Op> {
+    use pb::smbus_op::Command as C;
+    let target =
+        Target { addr: address("addr", s.addr, s.ten_bit)?, ten_bit: s.ten_bit, pec: s.pec, force: s.force };
+    let command = match s.command {
+        None => return Err(ArgError::new("command", "missing: set one operation such as `read_byte_data`")),
+        Some(C::WriteQuick(q)) => {
+            if q.bit > 1 {
+                return Err(ArgError::new("write_quick.bit", format!("{} is out of range 0–1", q.bit)));
+            }
+            Command::WriteQuick { bit: q.bit as u8 }
+        }
+        Some(C::ReadByte(_)) => Command::ReadByte,
+        Some(C::WriteByte(v)) => Command::WriteByte { value: byte("write_byte.value", v.value)? },
+        Some(C::ReadByteData(r)) => Command::ReadByteData { reg: byte("read_byte_data.reg", r.reg)? },
+        Some(C::WriteByteData(r)) => Command::WriteByteData {
+            reg: byte("write_byte_data.reg", r.reg)?,
+            value: byte("write_byte_data.value", r.value)?,
+        },
+        Some(C::ReadWordData(r)) => Command::ReadWordData { reg: byte("read_word_data.reg", r.reg)? },
+        Some(C::WriteWordData(r)) => Command::WriteWordData {
+            reg: byte("write_word_data.reg", r.reg)?,
+            value: word("write_word_data.value", r.value)?,
+        },
+        Some(C::ProcessCall(r)) => Command::ProcessCall {
+            reg: byte("process_call.reg", r.reg)?,
+            value: word("process_call.value", r.value)?,
+        },
+        Some(C::ReadBlockData(r)) => Command::ReadBlockData { reg: byte("read_block_data.reg", r.reg)? },
+        Some(C::WriteBlockData(r)) => Command::WriteBlockData {
+            reg: byte("write_block_data.reg", r.reg)?,
+            data: block("write_block_data.data", r.data)?,
+        },
+        Some(C::BlockProcessCall(r)) => Command::BlockProcessCall {
+            reg: byte("block_process_call.reg", r.reg)?,
+            data: block("block_process_call.data", r.data)?,
+        },
+        Some(C::ReadI2cBlockData(r)) => Command::ReadI2cBlockData {
+            reg: byte("read_i2c_block_data.reg", r.reg)?,
+            len: count("read_i2c_block_data.len", r.len as usize, 1, BLOCK_MAX, "bytes")? as u8,
+        },
+        Some(C::WriteI2cBlockData(r)) => Command::WriteI2cBlockData {
+            reg: byte("write_i2c_block_data.reg", r.reg)?,
+            data: block("write_i2c_block_data.data", r.data)?,
+        },
+    };
+    Ok(Op::Smbus { target, command })
+}
+
+fn transfer(t: pb::Transfer) -> Result<Op> {
+    count("msgs", t.msgs.len(), 1, MAX_MSGS, "messages")?;
+    let msgs =
+        t.msgs.into_iter().enumerate().map(|(i, m)| msg(m).map_err(|e| e.within(&format!("msgs[{i}]"))));
+    Ok(Op::Transfer(msgs.collect::<Result<_>>()?))
+}
+
+fn msg(m: pb::Msg) -> Result<Msg> {
+    use pb::msg::Dir as D;
+    let flags = u16::try_from(m.flags).ok().filter(|f| f & !msg_flags::ALLOWED == 0).ok_or_else(|| {
+        let hint = if m.flags & u32::from(msg_flags::RD) != 0 {
+            "; the direction is set by `read` or `write`, not I2C_M_RD"
+        } else {
+            ""
+        };
+        ArgError::new(
+            "flags",
+            format!(
+                "{:#x} has bits outside TEN 0x10 | NO_RD_ACK 0x800 | IGNORE_NAK 0x1000 | REV_DIR_ADDR 0x2000 | NOSTART 0x4000 | STOP 0x8000{hint}",
+                m.flags
+            ),
+        )
+    })?;
+    let addr = address("addr", m.addr, flags & msg_flags::TEN != 0)?;
+    let dir = match m.dir {
+        None => return Err(ArgError::new("dir", "missing: set `read` (a length) or `write` (the bytes)")),
+        Some(D::Read(n)) => Dir::Read(count("read", n as usize, 0, MAX_MSG_LEN, "bytes")? as u16),
+        Some(D::Write(data)) => {
+            count("write", data.len(), 0, MAX_MSG_LEN, "bytes")?;
+            Dir::Write(data)
+        }
+    };
+    Ok(Msg { addr, flags, dir })
+}
+
+/// Parses a session id: 32 hex digits.
+pub fn session_id(field: &str, s: &str) -> Result<u128> {
+    if s.is_empty() {
+        return Err(ArgError::new(field, "missing: pass the id that Open returned"));
+    }
+    match u128::from_str_radix(s, 16) {
+        Ok(id) if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(id),
+        _ => Err(ArgError::new(field, format!("{s:?} is not a session id (32 hex digits)"))),
+    }
+}
+
+/// The adapter timeout in milliseconds: the kernel counts in 10 ms units.
+pub fn timeout_ms(v: u32) -> Result<u32> {
+    if !(10..=60_000).contains(&v) || !v.is_multiple_of(10) {
+        return Err(ArgError::new(
+            "timeout_ms",
+            format!("{v} is out of range 10–60000 in steps of 10 (the kernel counts in 10 ms units)"),
+        ));
+    }
+    Ok(v)
+}
+
+pub fn retries(v: u32) -> Result<u32> {
+    count("retries", v as usize, 0, 16, "retries").map(|n| n as u32)
+}
+
+pub fn wait_ms(v: u32) -> Result<u32> {
+    count("wait_ms", v as usize, 0, 60_000, "ms").map(|n| n as u32)
+}
+
+/// A reply as the server sent it; for clients.
+pub fn reply(r: pb::OpResult) -> Result<Reply> {
+    use pb::op_result::Result as R;
+    Ok(match r.result {
+        Some(R::Done(_)) => Reply::Done,
+        Some(R::Byte(b)) => Reply::Byte(byte("byte", b)?),
+        Some(R::Word(w)) => Reply::Word(word("word", w)?),
+        Some(R::Block(b)) => Reply::Block(b),
+        Some(R::Transfer(t)) => Reply::Transfer(t.reads),
+        None => return Err(ArgError::new("result", "missing")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode;
+
+    #[test]
+    fn every_command_round_trips() {
+        let b = Bytes::from_static(&[1, 2, 3]);
+        let commands = [
+            Command::WriteQuick { bit: 1 },
+            Command::ReadByte,
+            Command::WriteByte { value: 0xAB },
+            Command::ReadByteData { reg: 0xFF },
+            Command::WriteByteData { reg: 1, value: 2 },
+            Command::ReadWordData { reg: 3 },
+            Command::WriteWordData { reg: 4, value: 0xBEEF },
+            Command::ProcessCall { reg: 5, value: 0x1234 },
+            Command::ReadBlockData { reg: 6 },
+            Command::WriteBlockData { reg: 7, data: b.clone() },
+            Command::BlockProcessCall { reg: 8, data: b.clone() },
+            Command::ReadI2cBlockData { reg: 9, len: 32 },
+            Command::WriteI2cBlockData { reg: 10, data: b.clone() },
+        ];
+        for command in commands {
+            let o =
+                Op::Smbus { target: Target { addr: 0x3FF, ten_bit: true, pec: true, force: true }, command };
+            assert_eq!(op(encode::op(&o)).unwrap(), o);
+        }
+        let t = Op::Transfer(vec![
+            Msg { addr: 0x50, flags: msg_flags::STOP, dir: Dir::Write(b) },
+            Msg { addr: 0x2AA, flags: msg_flags::TEN, dir: Dir::Read(8192) },
+        ]);
+        assert_eq!(op(encode::op(&t)).unwrap(), t);
+    }
+
+    fn err(o: Op, patch: impl FnOnce(&mut pb::Op)) -> String {
+        let mut p = encode::op(&o);
+        patch(&mut p);
+        ops(vec![encode::op(&Op::smbus(1, Command::ReadByte)), p]).unwrap_err().to_string()
+    }
+
+    fn smbus_mut(p: &mut pb::Op) -> &mut pb::SmbusOp {
+        match &mut p.op {
+            Some(pb::op::Op::Smbus(s)) => s,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn bad_arguments_name_field_and_range() {
+        let rbd = Op::smbus(0x48, Command::ReadByteData { reg: 0 });
+        assert_eq!(
+            err(rbd.clone(), |p| smbus_mut(p).addr = 0x80),
+            "ops[1].smbus.addr: 0x80 is out of range for a 7-bit address 0x00–0x7f"
+        );
+        assert_eq!(
+            err(rbd.clone(), |p| {
+                let s = smbus_mut(p);
+                s.addr = 0x400;
+                s.ten_bit = true
+            }),
+            "ops[1].smbus.addr: 0x400 is out of range for a 10-bit address 0x00–0x3ff"
+        );
+        assert_eq!(
+            err(rbd, |p| smbus_mut(p).command =
+                Some(pb::smbus_op::Command::ReadByteData(pb::Reg { reg: 0x100 }))),
+            "ops[1].smbus.read_byte_data.reg: 0x100 is out of range 0x00–0xFF"
+        );
+        let w = Op::smbus(0x48, Command::WriteI2cBlockData { reg: 0, data: Bytes::from(vec![0; 33]) });
+        assert_eq!(err(w, |_| {}), "ops[1].smbus.write_i2c_block_data.data: 33 bytes is out of range 1–32");
+        let r = Op::smbus(0x48, Command::ReadI2cBlockData { reg: 0, len: 0 });
+        assert_eq!(err(r, |_| {}), "ops[1].smbus.read_i2c_block_data.len: 0 bytes is out of range 1–32");
+        let t = Op::Transfer(vec![Msg::read(0x50, 1); 43]);
+        assert_eq!(err(t, |_| {}), "ops[1].transfer.msgs: 43 messages is out of range 1–42");
+        let t = Op::Transfer(vec![Msg::write(0x50, vec![0; 8193])]);
+        assert_eq!(err(t, |_| {}), "ops[1].transfer.msgs[0].write: 8193 bytes is out of range 0–8192");
+        assert!(ops(vec![]).unwrap_err().to_string().starts_with("ops: 0 operations is out of range 1–1024"));
+        assert_eq!(op(pb::Op { op: None }).unwrap_err().field, "op");
+    }
+
+    #[test]
+    fn session_ids() {
+        assert_eq!(
+            session_id("session", &"0f".repeat(16)).unwrap(),
+            0x0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f
+        );
+        assert_eq!(
+            session_id("session", "").unwrap_err().to_string(),
+            "session: missing: pass the id that Open returned"
+        );
+        assert!(session_id("session", &"g".repeat(32)).is_err());
+        assert!(session_id("session", "+0000000000000000000000000000001").is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! The error model, end to end: the kernel's errno is the truth, the kind says what it means.
+//!
+//! The errno ↔ kind mapping lives here and only here; the server puts both on the wire, the
+//! client turns the kind into embedded-hal's `ErrorKind`. The meanings follow the kernel's
+//! I2C fault codes: <https://docs.kernel.org/i2c/fault-codes.html>.
+
+use std::fmt;
+
+/// What an errno means for the caller, in embedded-hal's terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The address was not acknowledged: no device there.
+    NoAcknowledgeAddress,
+    /// A data byte was not acknowledged.
+    NoAcknowledgeData,
+    /// Another master won arbitration.
+    ArbitrationLoss,
+    /// The bus misbehaved: I/O error, timeout, protocol violation, bad PEC.
+    Bus,
+    /// Anything else, such as an operation the adapter cannot do or a busy address.
+    Other,
+}
+
+/// A kernel errno, kept exactly as the bus reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Errno(pub i32);
+
+/// (errno, symbolic name, meaning on an I2C bus, kind). Values are Linux's on every
+/// architecture the server runs on (asm-generic/errno*.h).
+const TABLE: &[(i32, &str, &str, ErrorKind)] = &[
+    (1, "EPERM", "operation not permitted", ErrorKind::Other),
+    (5, "EIO", "I/O error on the bus", ErrorKind::Bus),
+    (6, "ENXIO", "no device acknowledged the address", ErrorKind::NoAcknowledgeAddress),
+    (11, "EAGAIN", "arbitration lost", ErrorKind::ArbitrationLoss),
+    (13, "EACCES", "permission denied", ErrorKind::Other),
+    (16, "EBUSY", "address in use by a kernel driver, or bus busy", ErrorKind::Other),
+    (19, "ENODEV", "data byte not acknowledged", ErrorKind::NoAcknowledgeData),
+    (22, "EINVAL", "invalid argument", ErrorKind::Other),
+    (71, "EPROTO", "protocol violation (bad block length or similar)", ErrorKind::Bus),
+    (74, "EBADMSG", "packet error check (PEC) failed", ErrorKind::Bus),
+    (75, "EOVERFLOW", "message too long for the adapter", ErrorKind::Other),
+    (95, "EOPNOTSUPP", "not supported by this adapter", ErrorKind::Other),
+    (110, "ETIMEDOUT", "bus operation timed out", ErrorKind::Bus),
+    (121, "EREMOTEIO", "no device acknowledged the address", ErrorKind::NoAcknowledgeAddress),
+];
+
+impl Errno {
+    pub const EPERM: Errno = Errno(1);
+    pub const EIO: Errno = Errno(5);
+    pub const ENXIO: Errno = Errno(6);
+    pub const EAGAIN: Errno = Errno(11);
+    pub const EACCES: Errno = Errno(13);
+    pub const EBUSY: Errno = Errno(16);
+    pub const ENODEV: Errno = Errno(19);
+    pub const EINVAL: Errno = Errno(22);
+    pub const EPROTO: Errno = Errno(71);
+    pub const EBADMSG: Errno = Errno(74);
+    pub const EOVERFLOW: Errno = Errno(75);
+    pub const EOPNOTSUPP: Errno = Errno(95);
+    pub const ETIMEDOUT: Errno = Errno(110);
+    pub const EREMOTEIO: Errno = Errno(121);
+
+    fn entry(self) -> Option<&'static (i32, &'static str, &'static str, ErrorKind)> {
+        TABLE.iter().find(|e| e.0 == self.0)
+    }
+
+    /// What this errno means on an I2C bus.
+    pub fn kind(self) -> ErrorKind {
+        self.entry().map_or(ErrorKind::Other, |e| e.3)
+    }
+
+    /// The symbolic name (`"ENXIO"`), if the errno is one an I2C bus reports.
+    pub fn name(self) -> Option<&'static str> {
+        self.entry().map(|e| e.1)
+    }
+
+    /// Parses a symbolic name (`"EIO"`) or a number (`"5"`).
+    pub fn parse(s: &str) -> Option<Errno> {
+        if let Ok(n) = s.parse::<i32>() {
+            return (n > 0).then_some(Errno(n));
+        }
+        TABLE.iter().find(|e| e.1.eq_ignore_ascii_case(s)).map(|e| Errno(e.0))
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.entry() {
+            Some((n, name, meaning, _)) => write!(f, "{name} ({n}): {meaning}"),
+            None => write!(f, "errno {}", self.0),
+        }
+    }
+}
+
+impl std::error::Error for Errno {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brief_error_table() {
+        use ErrorKind::*;
+        for (errno, kind) in [
+            (Errno::ENXIO, NoAcknowledgeAddress),
+            (Errno::EREMOTEIO, NoAcknowledgeAddress),
+            (Errno::ENODEV, NoAcknowledgeData),
+            (Errno::EAGAIN, ArbitrationLoss),
+            (Errno::EIO, Bus),
+            (Errno::ETIMEDOUT, Bus),
+            (Errno::EPROTO, Bus),
+            (Errno::EBADMSG, Bus),
+            (Errno::EBUSY, Other),
+            (Errno::EOPNOTSUPP, Other),
+            (Errno(4242), Other),
+        ] {
+            assert_eq!(errno.kind(), kind, "{errno}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for (n, name, _, _) in TABLE {
+            assert_eq!(Errno::parse(name), Some(Errno(*n)));
+            assert_eq!(Errno(*n).name(), Some(*name));
+        }
+        assert_eq!(Errno::parse("121"), Some(Errno::EREMOTEIO));
+        assert_eq!(Errno::parse("0"), None);
+        assert_eq!(Errno::parse("ENOPE"), None);
+        assert_eq!(Errno::ENXIO.to_string(), "ENXIO (6): no device acknowledged the address");
+    }
+}

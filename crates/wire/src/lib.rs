@@ -1,0 +1,32 @@
+//! smbus-proxy's wire protocol, shared by the server and every client.
+//!
+//! This crate owns:
+//! - [`pb`]: the gRPC types and service stubs generated from `proto/smbus/v1/smbus.proto`
+//!   (compiled at build time with protox, so no system `protoc` is needed);
+//! - [`op`]: the one operation model ([`Op`], [`Command`], [`Msg`], [`Reply`]) with the kernel's
+//!   limits;
+//! - [`decode`]: wire → model, the one place arguments are validated ([`ArgError`] names the
+//!   field and the allowed range); [`encode`]: model → wire;
+//! - [`errno`]: the errno ↔ [`ErrorKind`] mapping; [`funcs`]: the `I2C_FUNC_*` bits.
+//!
+//! It must not do I/O, hold state, or depend on anything platform-specific: clients on
+//! macOS and Windows build it too.
+
+pub mod decode;
+pub mod encode;
+pub mod errno;
+pub mod funcs;
+pub mod op;
+
+pub use decode::ArgError;
+pub use errno::{Errno, ErrorKind};
+pub use op::{Command, Dir, Msg, Op, Reply, Target};
+
+/// Generated protobuf types and gRPC stubs for `smbus.v1`.
+pub mod pb {
+    #![allow(clippy::all)]
+    tonic::include_proto!("smbus.v1");
+
+    /// The encoded descriptor set of every `.proto`, for the gRPC reflection service.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
+}

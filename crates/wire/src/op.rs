@@ -1,0 +1,348 @@
+//! The operation model: what a client can ask of a bus, and what comes back.
+//!
+//! These types are the validated form of the wire messages: holding an [`Op`] means every
+//! argument is in range, so backends never check arguments again. The limits are the kernel's.
+
+use crate::funcs;
+use bytes::Bytes;
+use std::fmt;
+
+/// Most data bytes in an SMBus block (`I2C_SMBUS_BLOCK_MAX`).
+pub const BLOCK_MAX: usize = 32;
+/// Most messages in one I2C_RDWR transfer (`I2C_RDWR_IOCTL_MAX_MSGS`).
+pub const MAX_MSGS: usize = 42;
+/// Most bytes in one I2C_RDWR message (i2c-dev's limit).
+pub const MAX_MSG_LEN: usize = 8192;
+/// Most operations in one transaction.
+pub const MAX_OPS: usize = 1024;
+/// Highest 7-bit address.
+pub const MAX_ADDR_7: u16 = 0x7F;
+/// Highest 10-bit address.
+pub const MAX_ADDR_10: u16 = 0x3FF;
+
+/// The device an SMBus operation talks to, and how.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub addr: u16,
+    /// 10-bit addressing (`I2C_TENBIT`).
+    pub ten_bit: bool,
+    /// Packet error checking (`I2C_PEC`).
+    pub pec: bool,
+    /// Claim the address even if a kernel driver owns it (`I2C_SLAVE_FORCE`).
+    pub force: bool,
+}
+
+impl Target {
+    pub fn new(addr: u16) -> Self {
+        Target { addr, ..Target::default() }
+    }
+}
+
+/// One SMBus command, named as in smbus2 and the kernel's `i2c_smbus_*` helpers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// The address alone, with the R/W bit `bit` (0 = write, 1 = read).
+    WriteQuick {
+        bit: u8,
+    },
+    ReadByte,
+    WriteByte {
+        value: u8,
+    },
+    ReadByteData {
+        reg: u8,
+    },
+    WriteByteData {
+        reg: u8,
+        value: u8,
+    },
+    ReadWordData {
+        reg: u8,
+    },
+    WriteWordData {
+        reg: u8,
+        value: u16,
+    },
+    ProcessCall {
+        reg: u8,
+        value: u16,
+    },
+    /// The device sends the byte count (1–32).
+    ReadBlockData {
+        reg: u8,
+    },
+    WriteBlockData {
+        reg: u8,
+        data: Bytes,
+    },
+    BlockProcessCall {
+        reg: u8,
+        data: Bytes,
+    },
+    ReadI2cBlockData {
+        reg: u8,
+        len: u8,
+    },
+    WriteI2cBlockData {
+        reg: u8,
+        data: Bytes,
+    },
+}
+
+impl Command {
+    /// The functionality bit (`I2C_FUNC_*`) an adapter needs for this command.
+    pub fn required_func(&self) -> u64 {
+        match self {
+            Command::WriteQuick { .. } => funcs::SMBUS_QUICK,
+            Command::ReadByte => funcs::SMBUS_READ_BYTE,
+            Command::WriteByte { .. } => funcs::SMBUS_WRITE_BYTE,
+            Command::ReadByteData { .. } => funcs::SMBUS_READ_BYTE_DATA,
+            Command::WriteByteData { .. } => funcs::SMBUS_WRITE_BYTE_DATA,
+            Command::ReadWordData { .. } => funcs::SMBUS_READ_WORD_DATA,
+            Command::WriteWordData { .. } => funcs::SMBUS_WRITE_WORD_DATA,
+            Command::ProcessCall { .. } => funcs::SMBUS_PROC_CALL,
+            Command::ReadBlockData { .. } => funcs::SMBUS_READ_BLOCK_DATA,
+            Command::WriteBlockData { .. } => funcs::SMBUS_WRITE_BLOCK_DATA,
+            Command::BlockProcessCall { .. } => funcs::SMBUS_BLOCK_PROC_CALL,
+            Command::ReadI2cBlockData { .. } => funcs::SMBUS_READ_I2C_BLOCK,
+            Command::WriteI2cBlockData { .. } => funcs::SMBUS_WRITE_I2C_BLOCK,
+        }
+    }
+
+    /// The smbus2 name of this command, for logs and messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::WriteQuick { .. } => "write_quick",
+            Command::ReadByte => "read_byte",
+            Command::WriteByte { .. } => "write_byte",
+            Command::ReadByteData { .. } => "read_byte_data",
+            Command::WriteByteData { .. } => "write_byte_data",
+            Command::ReadWordData { .. } => "read_word_data",
+            Command::WriteWordData { .. } => "write_word_data",
+            Command::ProcessCall { .. } => "process_call",
+            Command::ReadBlockData { .. } => "read_block_data",
+            Command::WriteBlockData { .. } => "write_block_data",
+            Command::BlockProcessCall { .. } => "block_process_call",
+            Command::ReadI2cBlockData { .. } => "read_i2c_block_data",
+            Command::WriteI2cBlockData { .. } => "write_i2c_block_data",
+        }
+    }
+}
+
+/// `I2C_M_*` message flags from `linux/i2c.h`.
+pub mod msg_flags {
+    pub const RD: u16 = 0x0001;
+    pub const TEN: u16 = 0x0010;
+    pub const RECV_LEN: u16 = 0x0400;
+    pub const NO_RD_ACK: u16 = 0x0800;
+    pub const IGNORE_NAK: u16 = 0x1000;
+    pub const REV_DIR_ADDR: u16 = 0x2000;
+    pub const NOSTART: u16 = 0x4000;
+    pub const STOP: u16 = 0x8000;
+    /// The modifiers a client may set; the direction comes from [`super::Dir`].
+    pub const ALLOWED: u16 = TEN | NO_RD_ACK | IGNORE_NAK | REV_DIR_ADDR | NOSTART | STOP;
+}
+
+/// The direction and payload of one I2C message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// Read this many bytes.
+    Read(u16),
+    Write(Bytes),
+}
+
+/// One message of a combined I2C transfer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Msg {
+    pub addr: u16,
+    /// `I2C_M_*` modifiers from [`msg_flags::ALLOWED`]; never `I2C_M_RD`.
+    pub flags: u16,
+    pub dir: Dir,
+}
+
+impl Msg {
+    pub fn read(addr: u16, len: u16) -> Self {
+        Msg { addr, flags: 0, dir: Dir::Read(len) }
+    }
+
+    pub fn write(addr: u16, data: impl Into<Bytes>) -> Self {
+        Msg { addr, flags: 0, dir: Dir::Write(data.into()) }
+    }
+
+    pub fn ten_bit(&self) -> bool {
+        self.flags & msg_flags::TEN != 0
+    }
+}
+
+/// One operation of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    Smbus {
+        target: Target,
+        command: Command,
+    },
+    /// A combined transfer (I2C_RDWR): messages joined by repeated starts.
+    Transfer(Vec<Msg>),
+}
+
+impl Op {
+    pub fn smbus(addr: u16, command: Command) -> Self {
+        Op::Smbus { target: Target::new(addr), command }
+    }
+
+    /// The functionality an adapter needs to run this operation as it stands.
+    pub fn required_func(&self) -> u64 {
+        match self {
+            Op::Smbus { target, command } => {
+                let mut f = command.required_func();
+                if target.pec {
+                    f |= funcs::SMBUS_PEC;
+                }
+                if target.ten_bit {
+                    f |= funcs::TEN_BIT_ADDR;
+                }
+                f
+            }
+            Op::Transfer(msgs) => {
+                let mut f = funcs::I2C;
+                for m in msgs {
+                    if m.ten_bit() {
+                        f |= funcs::TEN_BIT_ADDR;
+                    }
+                    if m.flags & msg_flags::NOSTART != 0 {
+                        f |= funcs::NOSTART;
+                    }
+                    if m.flags & (msg_flags::NO_RD_ACK | msg_flags::IGNORE_NAK | msg_flags::REV_DIR_ADDR) != 0
+                    {
+                        f |= funcs::PROTOCOL_MANGLING;
+                    }
+                }
+                f
+            }
+        }
+    }
+
+    /// Whether this operation may change a device's state. An SMBus "read" with a command
+    /// byte still writes that byte, so only the address-only and bare-byte reads are pure.
+    pub fn writes(&self) -> bool {
+        match self {
+            Op::Smbus { command, .. } => {
+                !matches!(command, Command::ReadByte | Command::WriteQuick { bit: 1 })
+            }
+            Op::Transfer(msgs) => msgs.iter().any(|m| matches!(m.dir, Dir::Write(_))),
+        }
+    }
+
+    /// A short name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Smbus { command, .. } => command.name(),
+            Op::Transfer(_) => "transfer",
+        }
+    }
+}
+
+/// What an operation returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// A write completed.
+    Done,
+    Byte(u8),
+    Word(u16),
+    Block(Bytes),
+    /// The bytes of each read message of a transfer, in order.
+    Transfer(Vec<Bytes>),
+}
+
+/// Bytes as i2c-tools prints them: `[01 02 ff]`.
+struct Hex<'a>(&'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, b) in self.0.iter().enumerate() {
+            write!(f, "{}{b:02x}", if i == 0 { "" } else { " " })?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// One line for logs: `read_byte_data 0x48 reg=0x00`, `transfer w1@0x50 [00] r4@0x50`.
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (target, command) = match self {
+            Op::Smbus { target, command } => (target, command),
+            Op::Transfer(msgs) => {
+                f.write_str("transfer")?;
+                for m in msgs {
+                    match &m.dir {
+                        Dir::Read(n) => write!(f, " r{n}@{:#04x}", m.addr)?,
+                        Dir::Write(data) => write!(f, " w{}@{:#04x} {}", data.len(), m.addr, Hex(data))?,
+                    }
+                    if m.flags != 0 {
+                        write!(f, " flags={:#06x}", m.flags)?;
+                    }
+                }
+                return Ok(());
+            }
+        };
+        write!(f, "{} {:#04x}", command.name(), target.addr)?;
+        match command {
+            Command::WriteQuick { bit } => write!(f, " bit={bit}")?,
+            Command::ReadByte => {}
+            Command::WriteByte { value } => write!(f, " value={value:#04x}")?,
+            Command::ReadByteData { reg }
+            | Command::ReadWordData { reg }
+            | Command::ReadBlockData { reg } => write!(f, " reg={reg:#04x}")?,
+            Command::WriteByteData { reg, value } => write!(f, " reg={reg:#04x} value={value:#04x}")?,
+            Command::WriteWordData { reg, value } | Command::ProcessCall { reg, value } => {
+                write!(f, " reg={reg:#04x} value={value:#06x}")?
+            }
+            Command::WriteBlockData { reg, data }
+            | Command::BlockProcessCall { reg, data }
+            | Command::WriteI2cBlockData { reg, data } => write!(f, " reg={reg:#04x} data={}", Hex(data))?,
+            Command::ReadI2cBlockData { reg, len } => write!(f, " reg={reg:#04x} len={len}")?,
+        }
+        for (on, name) in [(target.ten_bit, " 10-bit"), (target.pec, " pec"), (target.force, " force")] {
+            if on {
+                f.write_str(name)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::Done => f.write_str("done"),
+            Reply::Byte(b) => write!(f, "{b:#04x}"),
+            Reply::Word(w) => write!(f, "{w:#06x}"),
+            Reply::Block(data) => write!(f, "{}", Hex(data)),
+            Reply::Transfer(reads) => {
+                for (i, r) in reads.iter().enumerate() {
+                    write!(f, "{}{}", if i == 0 { "" } else { " " }, Hex(r))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines() {
+        let w = Op::Smbus {
+            target: Target { addr: 0x48, pec: true, ..Target::default() },
+            command: Command::WriteI2cBlockData { reg: 1, data: Bytes::from_static(&[1, 0xAB]) },
+        };
+        assert_eq!(w.to_string(), "write_i2c_block_data 0x48 reg=0x01 data=[01 ab] pec");
+        let t = Op::Transfer(vec![Msg::write(0x50, vec![0]), Msg::read(0x50, 4)]);
+        assert_eq!(t.to_string(), "transfer w1@0x50 [00] r4@0x50");
+        assert_eq!(Reply::Transfer(vec![Bytes::from_static(&[0xff, 1])]).to_string(), "[ff 01]");
+        assert_eq!(Reply::Word(0xBEEF).to_string(), "0xbeef");
+    }
+}
