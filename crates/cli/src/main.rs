@@ -1,7 +1,7 @@
 //! `smbus-proxy`: serve a Linux I2C/SMBus bus, or a simulated one, over gRPC.
 
 use clap::{Parser, Subcommand};
-use smbus_proxy_server::{Backend, Server};
+use smbus_proxy_server::Server;
 use smbus_proxy_sim::Config;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -71,8 +71,8 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => Config::load(&path)?,
         None => Config::demo(),
     };
-    let backends = config.build().into_iter().map(|b| Box::new(b) as Box<dyn Backend>).collect();
-    let server = Server::new(backends).lease(Duration::from_millis(args.lease_ms)).op_log_level(args.log_ops);
+    let server =
+        Server::simulated(&config).lease(Duration::from_millis(args.lease_ms)).op_log_level(args.log_ops);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)

@@ -6,7 +6,7 @@
 //!
 //!     cargo bench -p smbus-proxy-server --bench transport [-- ITERATIONS]
 
-use smbus_proxy_server::{Backend, Server};
+use smbus_proxy_server::Server;
 use smbus_proxy_sim::Config;
 use smbus_proxy_wire::pb::{self, smbus_client::SmbusClient};
 use smbus_proxy_wire::{Command, Op, encode};
@@ -75,10 +75,8 @@ fn start_server(threads: usize) -> SocketAddr {
         }
         .unwrap();
         rt.block_on(async {
-            let backends =
-                Config::demo().build().into_iter().map(|b| Box::new(b) as Box<dyn Backend>).collect();
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            Server::new(backends).serve(listener, std::future::pending()).await.unwrap();
+            Server::simulated(&Config::demo()).serve(listener, std::future::pending()).await.unwrap();
         });
     });
     addr

@@ -25,6 +25,8 @@ use session::Sessions;
 use smbus_proxy_wire::pb;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -34,14 +36,19 @@ use tracing::{Level, info};
 /// The default session lease: how long a session lives without a sign of life.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
 
+/// How long calls in flight may take to finish once shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("bus {0} is configured twice")]
     DuplicateBus(u32),
     #[error("no bus to serve")]
     NoBus,
-    #[error("cannot start the executor thread: {0}")]
-    Thread(std::io::Error),
+    #[error("cannot start serving: {0}")]
+    Start(std::io::Error),
+    #[error("the server thread panicked")]
+    Panicked,
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error(transparent)]
@@ -53,17 +60,55 @@ pub struct Server {
     backends: Vec<Box<dyn Backend>>,
     lease: Duration,
     op_log: Level,
+    stats: Arc<Stats>,
+}
+
+/// Counters of what the server did, readable while it serves.
+#[derive(Debug, Default)]
+pub struct Stats {
+    transactions: AtomicU64,
+    operations: AtomicU64,
+}
+
+impl Stats {
+    /// Transactions received (each `Execute` call or `ExecuteStream` message), valid or not.
+    pub fn transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
+    }
+
+    /// Operations in the transactions that passed validation.
+    pub fn operations(&self) -> u64 {
+        self.operations.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn transaction(&self) {
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn operations_checked(&self, n: usize) {
+        self.operations.fetch_add(n as u64, Ordering::Relaxed);
+    }
 }
 
 impl Server {
     pub fn new(backends: Vec<Box<dyn Backend>>) -> Self {
-        Server { backends, lease: DEFAULT_LEASE, op_log: Level::DEBUG }
+        Server { backends, lease: DEFAULT_LEASE, op_log: Level::DEBUG, stats: Arc::default() }
+    }
+
+    /// A server on the simulated buses a configuration describes.
+    pub fn simulated(config: &smbus_proxy_sim::Config) -> Self {
+        Self::new(config.build().into_iter().map(|bus| Box::new(bus) as Box<dyn Backend>).collect())
     }
 
     /// How long a session lives without a sign of life.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
+    }
+
+    /// The server's counters.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.stats.clone()
     }
 
     /// The level at which every bus operation is logged.
@@ -83,7 +128,7 @@ impl Server {
             if buses.contains_key(&n) {
                 return Err(Error::DuplicateBus(n));
             }
-            buses.insert(n, Bus::start(backend, self.op_log).map_err(Error::Thread)?);
+            buses.insert(n, Bus::start(backend, self.op_log).map_err(Error::Start)?);
         }
         let sessions = Arc::new(Sessions::new(self.lease));
         let reaper = tokio::spawn(reap(sessions.clone()));
@@ -106,20 +151,104 @@ impl Server {
             Some(addr) => info!(%addr, lease_ms = self.lease.as_millis() as u64, "server started"),
             None => info!("server started"),
         }
-        let service = Service::new(Arc::new(buses), sessions);
+        // Shutting down: streams end after the call in flight, and whatever is still open after
+        // the grace period (a Lock waiting its turn, an idle client that never answers the
+        // GOAWAY) is closed.
+        let (stopping, stop_seen) = tokio::sync::watch::channel(false);
+        let service = Service::new(Arc::new(buses), sessions, self.stats, stop_seen.clone());
         // We build the listener ourselves, so TCP_NODELAY is ours to set: without it every
         // small reply waits for the peer's delayed ACK.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let result = tonic::transport::Server::builder()
+        let serving = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(pb::smbus_server::SmbusServer::new(service))
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await;
+            .serve_with_incoming_shutdown(incoming, async move {
+                shutdown.await;
+                let _ = stopping.send(true);
+            });
+        let grace_over = async move {
+            let mut stop_seen = stop_seen;
+            let _ = stop_seen.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        let result = tokio::select! {
+            result = serving => result,
+            () = grace_over => {
+                tracing::warn!(
+                    "closed the connections and calls still open {} ms after the shutdown signal",
+                    SHUTDOWN_GRACE.as_millis()
+                );
+                Ok(())
+            }
+        };
         reaper.abort();
         info!("server stopped");
         Ok(result?)
+    }
+}
+
+impl Server {
+    /// Serves on its own thread and single-thread runtime until the returned handle is
+    /// stopped or dropped: for embedding a server in a program, an example or a test.
+    pub fn spawn(self, listen: SocketAddr) -> std::io::Result<Running> {
+        let listener = std::net::TcpListener::bind(listen)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let thread = std::thread::Builder::new().name("smbus-proxy server".into()).spawn(move || {
+            runtime.block_on(async {
+                let listener = TcpListener::from_std(listener).map_err(Error::Start)?;
+                self.serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+            })
+        })?;
+        Ok(Running { addr, stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+/// A server running on its own thread; dropping it stops the server and waits for it.
+pub struct Running {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), Error>>>,
+}
+
+impl Running {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL clients connect to.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server gracefully and reports how serving went.
+    pub fn stop(mut self) -> Result<(), Error> {
+        self.shut_down()
+    }
+
+    fn shut_down(&mut self) -> Result<(), Error> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Error::Panicked),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.shut_down();
     }
 }
 

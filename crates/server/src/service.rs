@@ -3,14 +3,18 @@
 //! Everything that can be refused is refused here, before the bus is touched: malformed
 //! arguments (through `smbus_proxy_wire::decode`), unknown buses, unknown or expired sessions.
 
+use crate::Stats;
 use crate::bus::{Bus, Refused};
 use crate::session::{Params, Session, Sessions};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
 use smbus_proxy_wire::{ArgError, decode, encode};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
@@ -19,6 +23,9 @@ use tracing::info;
 pub struct Service {
     buses: Arc<BTreeMap<u32, Arc<Bus>>>,
     sessions: Arc<Sessions>,
+    stats: Arc<Stats>,
+    /// Turns true when the server begins to shut down.
+    stopping: watch::Receiver<bool>,
 }
 
 fn invalid(e: ArgError) -> Status {
@@ -26,8 +33,13 @@ fn invalid(e: ArgError) -> Status {
 }
 
 impl Service {
-    pub fn new(buses: Arc<BTreeMap<u32, Arc<Bus>>>, sessions: Arc<Sessions>) -> Self {
-        Service { buses, sessions }
+    pub fn new(
+        buses: Arc<BTreeMap<u32, Arc<Bus>>>,
+        sessions: Arc<Sessions>,
+        stats: Arc<Stats>,
+        stopping: watch::Receiver<bool>,
+    ) -> Self {
+        Service { buses, sessions, stats, stopping }
     }
 
     fn session(&self, id: &str) -> Result<Arc<Session>, Status> {
@@ -47,8 +59,10 @@ impl Service {
 
     /// One transaction: the body of both `Execute` and `ExecuteStream`.
     async fn execute_one(&self, req: pb::ExecuteRequest) -> Result<pb::ExecuteResponse, Status> {
+        self.stats.transaction();
         let session = self.session(&req.session)?;
         let ops = decode::ops(req.ops).map_err(invalid)?;
+        self.stats.operations_checked(ops.len());
         let outcome =
             session.bus.run(session.id, session.params, ops).await.map_err(|r| refused(&session, r))?;
         // A long transaction is a sign of life too.
@@ -166,9 +180,16 @@ impl Smbus for Service {
     ) -> Result<Response<ReplyStream>, Status> {
         use pb::stream_reply::Reply;
         let service = self.clone();
+        let mut stopping = self.stopping.clone();
+        let requests = UntilStopped {
+            requests: req.into_inner(),
+            stopped: Box::pin(async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            }),
+        };
         // Requests are answered one by one, in order, on the stream's own task: no spawn and no
         // channel hop per call.
-        let replies = req.into_inner().then(move |req| {
+        let replies = requests.then(move |req| {
             let service = service.clone();
             async move {
                 let reply = match service.execute_one(req?).await {
@@ -182,5 +203,23 @@ impl Smbus for Service {
             }
         });
         Ok(Response::new(Box::pin(replies)))
+    }
+}
+
+/// A stream of requests that ends when the server begins to shut down, so that a client
+/// keeping its stream open does not hold the shutdown up.
+struct UntilStopped<S> {
+    requests: S,
+    stopped: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl<S: Stream + Unpin> Stream for UntilStopped<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        if self.stopped.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Pin::new(&mut self.requests).poll_next(cx)
     }
 }

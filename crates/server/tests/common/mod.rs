@@ -1,7 +1,7 @@
 //! A real server on a real loopback socket, and helpers to talk to it with the generated client.
 #![allow(dead_code)]
 
-use smbus_proxy_server::{Backend, Server};
+use smbus_proxy_server::Server;
 use smbus_proxy_sim::Config;
 use smbus_proxy_wire::pb::{self, smbus_client::SmbusClient};
 use smbus_proxy_wire::{Command, Op, encode};
@@ -79,11 +79,10 @@ impl TestServer {
 
     pub async fn start_with(config: &str, lease: Duration) -> TestServer {
         let config = Config::parse(config).expect("test config");
-        let backends = config.build().into_iter().map(|b| Box::new(b) as Box<dyn Backend>).collect();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = Server::new(backends).lease(lease);
+        let server = Server::simulated(&config).lease(lease);
         let task = tokio::spawn(async move {
             server
                 .serve(listener, async {

@@ -1,0 +1,222 @@
+//! The blocking client: the same [`Client`] and [`Bus`] for code that is not async.
+//!
+//! Each client owns a private single-thread tokio runtime and runs every call on the calling
+//! thread with `block_on`, so a call costs no hop between threads. A small thread renews the
+//! leases of idle sessions. Use it from plain `fn main`, not from inside an async runtime.
+
+use crate::batch::{Batch, Results};
+use crate::bus::BusOptions;
+use crate::error::{Error, Result};
+use bytes::Bytes;
+use smbus_proxy_wire::{Msg, Op, Reply, Target, pb};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+use tokio::runtime::Runtime;
+
+/// A connection to an smbus-proxy server, for blocking code.
+pub struct Client {
+    rt: Arc<Shared>,
+    inner: crate::Client,
+}
+
+/// What the client and its buses share: the runtime, and the keep-alive's life line.
+pub(crate) struct Shared {
+    rt: Runtime,
+    /// Dropped with the last client or bus, which wakes the keep-alive thread to end.
+    _keep_alive: mpsc::Sender<()>,
+}
+
+impl Shared {
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.rt.block_on(future)
+    }
+}
+
+impl Client {
+    /// Connects to the server at `url` (`http://host:port`).
+    pub fn connect(url: impl Into<String>) -> Result<Client> {
+        let url = url.into();
+        let failed = |what: &str, e: std::io::Error| Error::Connect {
+            url: url.clone(),
+            reason: format!("{what}: {e}"),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| failed("cannot start the I/O runtime", e))?;
+        let inner = rt.block_on(crate::Client::connect_quietly(url.clone()))?;
+        let (keep_alive, ended) = mpsc::channel();
+        let rt = Arc::new(Shared { rt, _keep_alive: keep_alive });
+        let (shared, client) = (Arc::downgrade(&rt), Arc::downgrade(&inner.inner));
+        std::thread::Builder::new()
+            .name("smbus-proxy keep-alive".into())
+            .spawn(move || {
+                let mut wait = Duration::from_millis(10);
+                // Runs until every client and bus is gone, which disconnects the channel.
+                while let Err(mpsc::RecvTimeoutError::Timeout) = ended.recv_timeout(wait) {
+                    let (Some(shared), Some(inner)) = (shared.upgrade(), client.upgrade()) else { return };
+                    wait = shared.block_on(inner.keep_alive_round());
+                }
+            })
+            .map_err(|e| failed("cannot start the keep-alive thread", e))?;
+        Ok(Client { rt, inner })
+    }
+
+    /// Connects to the server [`crate::server_url`] names when given no URL.
+    pub fn connect_default() -> Result<Client> {
+        Self::connect(crate::server_url(None))
+    }
+
+    /// The buses the server exposes.
+    pub fn list_buses(&self) -> Result<Vec<pb::BusInfo>> {
+        self.rt.block_on(self.inner.list_buses())
+    }
+
+    /// Opens bus `number`.
+    pub fn bus(&self, number: u32) -> Result<Bus> {
+        self.bus_with(number, BusOptions::default())
+    }
+
+    /// Opens bus `number` with adapter settings for this session.
+    pub fn bus_with(&self, number: u32, options: BusOptions) -> Result<Bus> {
+        let inner = self.rt.block_on(self.inner.bus_with(number, options))?;
+        Ok(Bus { rt: self.rt.clone(), inner })
+    }
+}
+
+/// A session on one remote bus, for blocking code. Dropping it ends the session.
+pub struct Bus {
+    pub(crate) rt: Arc<Shared>,
+    pub(crate) inner: crate::Bus,
+}
+
+/// Blocking twins of the async [`crate::Bus`] methods, documented there.
+macro_rules! blocking {
+    ($( fn $name:ident(&mut self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
+        $(
+            #[doc = concat!("See [`crate::Bus::", stringify!($name), "`].")]
+            pub fn $name(&mut self $(, $arg: $ty)*) -> Result<$ret> {
+                self.rt.block_on(self.inner.$name($($arg),*))
+            }
+        )*
+    };
+}
+
+impl Bus {
+    blocking! {
+        fn write_quick(&mut self, addr: u16) -> ();
+        fn read_byte(&mut self, addr: u16) -> u8;
+        fn write_byte(&mut self, addr: u16, value: u8) -> ();
+        fn read_byte_data(&mut self, addr: u16, reg: u8) -> u8;
+        fn write_byte_data(&mut self, addr: u16, reg: u8, value: u8) -> ();
+        fn read_word_data(&mut self, addr: u16, reg: u8) -> u16;
+        fn write_word_data(&mut self, addr: u16, reg: u8, value: u16) -> ();
+        fn process_call(&mut self, addr: u16, reg: u8, value: u16) -> u16;
+        fn read_block_data(&mut self, addr: u16, reg: u8) -> Bytes;
+        fn write_block_data(&mut self, addr: u16, reg: u8, data: &[u8]) -> ();
+        fn block_process_call(&mut self, addr: u16, reg: u8, data: &[u8]) -> Bytes;
+        fn read_i2c_block_data(&mut self, addr: u16, reg: u8, len: u8) -> Bytes;
+        fn write_i2c_block_data(&mut self, addr: u16, reg: u8, data: &[u8]) -> ();
+        fn i2c_rdwr(&mut self, msgs: Vec<Msg>) -> Vec<Bytes>;
+        fn run(&mut self, batch: Batch) -> Results;
+        fn execute(&mut self, ops: &[Op]) -> Vec<Reply>;
+    }
+
+    pub fn number(&self) -> u32 {
+        self.inner.number()
+    }
+
+    pub fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    pub fn funcs(&self) -> u64 {
+        self.inner.funcs()
+    }
+
+    pub fn set_pec(&mut self, on: bool) {
+        self.inner.set_pec(on)
+    }
+
+    pub fn pec(&self) -> bool {
+        self.inner.pec()
+    }
+
+    pub fn set_force(&mut self, on: bool) {
+        self.inner.set_force(on)
+    }
+
+    pub fn force(&self) -> bool {
+        self.inner.force()
+    }
+
+    pub fn set_ten_bit(&mut self, on: bool) {
+        self.inner.set_ten_bit(on)
+    }
+
+    pub fn ten_bit(&self) -> bool {
+        self.inner.ten_bit()
+    }
+
+    pub fn target(&self, addr: u16) -> Target {
+        self.inner.target(addr)
+    }
+
+    pub fn batch(&self) -> Batch {
+        self.inner.batch()
+    }
+
+    /// Takes the bus exclusively until the guard is dropped, waiting up to `wait` for another
+    /// session's lock to go.
+    pub fn lock(&mut self, wait: Duration) -> Result<LockGuard<'_>> {
+        self.rt.block_on(self.inner.lock_inner(wait))?;
+        Ok(LockGuard { bus: self })
+    }
+
+    /// Ends the session now.
+    pub fn close(mut self) -> Result<()> {
+        self.rt.block_on(self.inner.close_inner())
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.rt.block_on(self.inner.close_inner());
+    }
+}
+
+/// The bus held exclusively; derefs to the [`Bus`]. Dropping it releases the lock.
+pub struct LockGuard<'a> {
+    bus: &'a mut Bus,
+}
+
+impl LockGuard<'_> {
+    /// Releases the lock and reports how that went.
+    pub fn unlock(self) -> Result<()> {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        let bus = &mut *this.bus;
+        bus.rt.block_on(bus.inner.unlock_inner())
+    }
+}
+
+impl std::ops::Deref for LockGuard<'_> {
+    type Target = Bus;
+    fn deref(&self) -> &Bus {
+        self.bus
+    }
+}
+
+impl std::ops::DerefMut for LockGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Bus {
+        self.bus
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        if self.bus.inner.locked {
+            let bus = &mut *self.bus;
+            let _ = bus.rt.block_on(bus.inner.unlock_inner());
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The client's one error type.
+
+use smbus_proxy_wire::Errno;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bus refused an operation; `errno` is the kernel's, exactly as the server saw it.
+    #[error("{op} failed: {errno}")]
+    Bus {
+        errno: Errno,
+        /// The operation's name (`read_byte_data`, `transfer`, ...).
+        op: &'static str,
+        /// Its index in the transaction.
+        index: usize,
+    },
+    /// The adapter lacks a functionality bit the operation needs; nothing was sent.
+    #[error("{op} is not supported by this adapter: its I2C_FUNCS {funcs:#010x} lack {missing:#010x}")]
+    NotSupported { op: &'static str, funcs: u64, missing: u64 },
+    /// The server refused the request before it reached the bus: a bad argument
+    /// (`InvalidArgument`, the message names the field and range), an unknown bus
+    /// (`NotFound`), a bus another session has locked (`Aborted`), ...
+    #[error("{}: {message}", code_name(*.code))]
+    Rejected { code: tonic::Code, message: String },
+    /// The server cannot be reached.
+    #[error("cannot connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    /// The connection broke during a call that writes, so it may or may not have run; it
+    /// is not repeated behind your back.
+    #[error("the connection to the server broke during {op}; it may or may not have run: {detail}")]
+    OutcomeUnknown { op: &'static str, detail: String },
+    /// The session expired while it held the bus's exclusive lock, so the lock is gone and
+    /// another client may have used the bus since.
+    #[error("the session expired while holding bus {bus}'s exclusive lock; the lock is lost")]
+    LockLost { bus: u32 },
+    /// The server answered something this client does not understand.
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+}
+
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        InvalidArgument => "invalid argument",
+        NotFound => "not found",
+        Aborted => "aborted",
+        FailedPrecondition => "failed precondition",
+        PermissionDenied => "permission denied",
+        Unauthenticated => "unauthenticated",
+        ResourceExhausted => "resource exhausted",
+        DeadlineExceeded => "deadline exceeded",
+        Unavailable => "unavailable",
+        _ => "server error",
+    }
+}
+
+impl Error {
+    /// The kernel's errno, for errors the bus reported.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Bus { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn status(s: tonic::Status) -> Error {
+        Error::Rejected { code: s.code(), message: s.message().to_owned() }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,56 @@
+//! The client of smbus-proxy: a Linux I2C/SMBus bus on another machine, used as if it were
+//! local.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = smbus_proxy_server::Server::simulated(&smbus_proxy_sim::Config::demo())
+//! #     .spawn("127.0.0.1:0".parse()?)?;
+//! # let url = server.url();
+//! use smbus_proxy_client::blocking::Client;
+//!
+//! // The server: the URL given, else $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051.
+//! let client = Client::connect(url)?;
+//! let mut bus = client.bus(1)?;
+//!
+//! // smbus2's methods, with its names and meanings.
+//! bus.write_byte_data(0x48, 0x01, 0x60)?;
+//! assert_eq!(bus.read_byte_data(0x48, 0x01)?, 0x60);
+//!
+//! // A NACK keeps the kernel's errno.
+//! let err = bus.read_byte(0x33).unwrap_err();
+//! assert_eq!(err.errno(), Some(smbus_proxy_client::Errno::ENXIO));
+//!
+//! // embedded-hal 1.0: any driver crate runs on top of the bus.
+//! use embedded_hal::i2c::I2c;
+//! let mut word = [0u8; 2];
+//! bus.write_read(0x48u8, &[0x01], &mut word)?;
+//! assert_eq!(word, [0x60, 0x00]);
+//! # Ok(()) }
+//! ```
+//!
+//! The layout:
+//! - [`Client`]: the connection (async); [`Client::bus`] opens a session on one bus.
+//! - [`Bus`]: the session, with smbus2's methods, combined transfers ([`Bus::i2c_rdwr`]),
+//!   [`Batch`]es sent as one transaction in one round trip, and the exclusive lock as a
+//!   guard ([`Bus::lock`]). It keeps its lease alive while it exists and reopens an expired
+//!   session where that is safe.
+//! - [`blocking`]: the same, for code that is not async.
+//! - embedded-hal's `I2c` (7- and 10-bit), blocking on [`blocking::Bus`] and async on
+//!   [`Bus`]; errors keep the kernel's errno and map it to `ErrorKind` ([`hal::kind`]).
+//!
+//! This crate must not depend on anything Linux-only: it runs on Linux, macOS and Windows.
+
+mod batch;
+pub mod blocking;
+mod bus;
+mod client;
+mod error;
+pub mod hal;
+
+pub use batch::{Batch, FromReply, Results, Slot};
+pub use bus::{Bus, BusOptions, LockGuard};
+pub use bytes::Bytes;
+pub use client::{Client, DEFAULT_SERVER, SERVER_ENV, server_url};
+pub use error::{Error, Result};
+pub use smbus_proxy_wire::pb::BusInfo;
+pub use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target, funcs};
