@@ -1,7 +1,7 @@
 //! `smbus-proxy`: serve a Linux I2C/SMBus bus, or a simulated one, over gRPC.
 
 use clap::{Parser, Subcommand};
-use smbus_proxy_server::Server;
+use smbus_proxy_server::{Backend, Server};
 use smbus_proxy_sim::Config;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -29,9 +29,14 @@ struct Serve {
     #[arg(long, default_value = "127.0.0.1:50051", env = "SMBUS_PROXY_LISTEN")]
     listen: SocketAddr,
 
+    /// Serve these Linux buses (/dev/i2c-N), by number; repeat for several. Without --bus or
+    /// --simulate, every /dev/i2c-N there is.
+    #[arg(long = "bus", value_name = "N", conflicts_with = "simulate")]
+    buses: Vec<u32>,
+
     /// Serve simulated buses: from a TOML file, or without one the built-in demo bus 1
     /// (Si4703 at 0x10, PCF8574 at 0x20, register file at 0x48, 24C02 EEPROM at 0x50).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, required = true)]
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
     simulate: Option<Option<PathBuf>>,
 
     /// How long a session lives without a sign of life, in milliseconds.
@@ -67,12 +72,14 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
-    let config = match args.simulate.flatten() {
-        Some(path) => Config::load(&path)?,
-        None => Config::demo(),
+    let server = match args.simulate {
+        Some(file) => Server::simulated(&match file {
+            Some(path) => Config::load(&path)?,
+            None => Config::demo(),
+        }),
+        None => Server::new(linux_buses(args.buses)?),
     };
-    let server =
-        Server::simulated(&config).lease(Duration::from_millis(args.lease_ms)).op_log_level(args.log_ops);
+    let server = server.lease(Duration::from_millis(args.lease_ms)).op_log_level(args.log_ops);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -81,6 +88,33 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
         server.serve(listener, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// The named buses, or every /dev/i2c-N; each must open, or serving stops before it starts.
+#[cfg(target_os = "linux")]
+fn linux_buses(numbers: Vec<u32>) -> Result<Vec<Box<dyn Backend>>, Box<dyn std::error::Error>> {
+    use smbus_proxy_server::backend::linux::LinuxBus;
+    let numbers = if numbers.is_empty() {
+        let found = LinuxBus::discover().map_err(|e| format!("cannot list /dev: {e}"))?;
+        if found.is_empty() {
+            return Err("no /dev/i2c-N here: load i2c-dev (modprobe i2c-dev), enable the bus \
+                        (dtparam=i2c_arm=on on a Raspberry Pi), or serve --simulate"
+                .into());
+        }
+        found
+    } else {
+        numbers
+    };
+    let mut buses: Vec<Box<dyn Backend>> = Vec::new();
+    for n in numbers {
+        buses.push(Box::new(LinuxBus::open(n)?));
+    }
+    Ok(buses)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn linux_buses(_: Vec<u32>) -> Result<Vec<Box<dyn Backend>>, Box<dyn std::error::Error>> {
+    Err("real buses need Linux's i2c-dev; on this system, serve --simulate".into())
 }
 
 /// Ctrl-C or SIGTERM (what systemd and `kill` send).

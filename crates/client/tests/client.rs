@@ -38,6 +38,8 @@ addr = 0x48
 
 const RF: u16 = 0x48;
 
+mod suite;
+
 fn start(lease: Duration) -> (Running, Arc<Stats>) {
     let server = Server::simulated(&Config::parse(CONFIG).unwrap()).lease(lease);
     let stats = server.stats();
@@ -137,11 +139,21 @@ fn errors_keep_errno_and_kind() {
     let missing = client.bus(9).err().unwrap();
     assert!(missing.to_string().starts_with("not found: bus: 9 does not exist"), "{missing}");
 
-    // Bus 2 is SMBus-only: a transfer is refused before anything is sent.
+    // Bus 2 is SMBus-only: what it lacks is refused before anything is sent, and a transfer
+    // with no SMBus equivalent is refused by the server with EOPNOTSUPP.
     let mut smbus_only = client.bus(2).unwrap();
-    let err = smbus_only.i2c_rdwr(vec![Msg::read(RF, 1)]).unwrap_err();
-    assert!(matches!(err, Error::NotSupported { op: "transfer", missing: 1, .. }), "{err:?}");
-    assert!(err.to_string().starts_with("transfer is not supported by this adapter"), "{err}");
+    let err = smbus_only.block_process_call(RF, 0, &[1]).unwrap_err();
+    assert!(matches!(err, Error::NotSupported { op: "block_process_call", .. }), "{err:?}");
+    assert!(err.to_string().starts_with("block_process_call is not supported by this adapter"), "{err}");
+    let err = smbus_only.i2c_rdwr(vec![Msg::read(RF, 2)]).unwrap_err();
+    assert_eq!(err.errno(), Some(Errno::EOPNOTSUPP));
+    assert_eq!(err.to_string(), "transfer failed: EOPNOTSUPP (95): not supported by this adapter");
+    // embedded-hal's write_read has an exact SMBus equivalent, so drivers work here too.
+    use embedded_hal::i2c::I2c;
+    smbus_only.write_byte_data(RF, 0x05, 0x55).unwrap();
+    let mut byte = [0u8];
+    smbus_only.write_read(0x48u8, &[0x05], &mut byte).unwrap();
+    assert_eq!(byte, [0x55]);
 }
 
 #[test]
@@ -254,4 +266,13 @@ fn third_party_driver_eeprom24x_round_trip() {
     assert_eq!(&data, b"smbus!");
     assert_eq!(eeprom.read_byte(0x42).unwrap(), 0x99);
     assert_eq!(eeprom.read_current_address().unwrap(), 0xFF, "the pointer moved on to 0x43, erased");
+}
+
+/// The suite the real-kernel rig runs against i2c-stub, here against the simulator.
+#[test]
+fn shared_suite_on_the_simulator() {
+    let (server, _) = start(Duration::from_secs(5));
+    let client = blocking::Client::connect(server.url()).unwrap();
+    let chips = suite::Chips { chip: RF, busy: 0x36, empty: 0x33, nack: Errno::ENXIO };
+    suite::register_chip(&mut client.bus(1).unwrap(), &chips);
 }

@@ -6,9 +6,10 @@
 //! kernel for the whole transfer and must not stall the runtime.
 
 use crate::backend::Backend;
+use crate::fallback;
 use crate::lock;
 use crate::session::{Params, Session, SessionId};
-use smbus_proxy_wire::{Errno, Op, Reply, pb};
+use smbus_proxy_wire::{Errno, Op, Reply, funcs::I2C, pb};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
@@ -50,14 +51,14 @@ pub struct Bus {
 impl Bus {
     /// Starts the bus's executor thread; it ends when the last handle to the bus is dropped.
     pub fn start(backend: Box<dyn Backend>, op_log: Level) -> std::io::Result<Arc<Bus>> {
-        let info =
-            pb::BusInfo { number: backend.number(), name: backend.name().to_owned(), funcs: backend.funcs() };
+        let funcs = backend.funcs();
+        let info = pb::BusInfo { number: backend.number(), name: backend.name().to_owned(), funcs };
         let (jobs, queue) = mpsc::channel();
         let bus = Arc::new(Bus { info, jobs, holder: Mutex::new(None), released: Notify::new() });
         let weak = Arc::downgrade(&bus);
-        std::thread::Builder::new()
-            .name(format!("i2c-{}", bus.info.number))
-            .spawn(move || Executor { backend, op_log, applied: Params::default() }.run(queue, weak))?;
+        std::thread::Builder::new().name(format!("i2c-{}", bus.info.number)).spawn(move || {
+            Executor { backend, funcs, op_log, applied: Params::default() }.run(queue, weak)
+        })?;
         Ok(bus)
     }
 
@@ -120,6 +121,7 @@ impl Bus {
 /// The executor thread's state.
 struct Executor {
     backend: Box<dyn Backend>,
+    funcs: u64,
     op_log: Level,
     /// The adapter settings last applied, so an unchanged setting costs no ioctl.
     applied: Params,
@@ -151,7 +153,7 @@ impl Executor {
             return Outcome { replies, failed: Some((0, errno)) };
         }
         for (i, op) in ops.iter().enumerate() {
-            let result = self.backend.execute(op);
+            let result = self.execute(op);
             log_op(self.op_log, session, self.backend.number(), op, &result);
             match result {
                 Ok(reply) => replies.push(reply),
@@ -159,6 +161,16 @@ impl Executor {
             }
         }
         Outcome { replies, failed: None }
+    }
+
+    fn execute(&mut self, op: &Op) -> Result<Reply, Errno> {
+        if let Op::Transfer(msgs) = op
+            && self.funcs & I2C == 0
+            && let Some(smbus) = fallback::smbus_equivalent(msgs, self.funcs)
+        {
+            return self.backend.execute(&smbus).map(fallback::transfer_reply);
+        }
+        self.backend.execute(op)
     }
 
     fn apply(&mut self, wanted: Params) -> Result<(), Errno> {

@@ -7,13 +7,17 @@
 //!   lease is dead, and whatever it held is freed.
 //! - [`bus`]: one executor thread per bus, a queue in front of it, and the exclusive lock.
 //!   Transactions run whole and one at a time per bus; distinct buses run in parallel.
-//! - [`backend`]: the trait a bus implements; the simulator (`smbus_proxy_sim`) is one.
+//! - [`backend`]: the trait a bus implements: the simulator (`smbus_proxy_sim`) and, on
+//!   Linux, `/dev/i2c-N` through i2c-dev's ioctls ([`backend::linux`]).
+//! - `fallback`: transfers that have an exact SMBus equivalent run as SMBus on adapters
+//!   without plain I2C.
 //!
 //! This crate owns the network-facing side. It must not validate arguments itself (the wire
 //! crate does, in one place) nor know how a device behaves (backends do).
 
 pub mod backend;
 pub mod bus;
+mod fallback;
 pub mod service;
 pub mod session;
 

@@ -213,9 +213,36 @@ async fn device_and_adapter_errors_keep_their_errno() {
     let e = r.error.unwrap();
     assert_eq!((e.index, e.errno, e.kind()), (2, Errno::EIO.0, pb::ErrorKind::Bus));
 
-    // Bus 4 is an SMBus-only controller: no plain I2C.
+    // Bus 4 is an SMBus-only controller: a transfer with no SMBus equivalent is refused.
     let s4 = open(&mut c, 4).await;
-    let t = Op::Transfer(vec![Msg::read(RF, 1)]);
+    let t = Op::Transfer(vec![Msg::read(RF, 2)]);
     assert_eq!(errno_of(execute(&mut c, &s4, &[t]).await.unwrap()), Some(Errno::EOPNOTSUPP));
+    server.stop().await;
+}
+
+/// On an SMBus-only adapter, transfers with an exact SMBus equivalent run as SMBus, so
+/// embedded-hal drivers work there too.
+#[tokio::test]
+async fn transfers_fall_back_to_smbus_on_adapters_without_i2c() {
+    let server = TestServer::start(Duration::from_secs(5)).await;
+    let mut c = server.client().await;
+    let s = open(&mut c, 4).await;
+    let t = |msgs: Vec<Msg>| Op::Transfer(msgs);
+    assert_eq!(
+        run1(&mut c, &s, t(vec![Msg::write(RF, vec![0x10, 0xAB, 0xCD, 0xEF, 0x01])])).await,
+        Reply::Transfer(vec![])
+    );
+    assert_eq!(run1(&mut c, &s, t(vec![Msg::write(RF, vec![0x20, 0x42])])).await, Reply::Transfer(vec![]));
+    assert_eq!(run1(&mut c, &s, t(vec![Msg::write(RF, vec![0x11])])).await, Reply::Transfer(vec![]));
+    assert_eq!(run1(&mut c, &s, t(vec![Msg::read(RF, 1)])).await, Reply::Transfer(vec![b(&[0xCD])]));
+    let read = |n| t(vec![Msg::write(RF, vec![0x10]), Msg::read(RF, n)]);
+    assert_eq!(run1(&mut c, &s, read(1)).await, Reply::Transfer(vec![b(&[0xAB])]));
+    assert_eq!(run1(&mut c, &s, read(2)).await, Reply::Transfer(vec![b(&[0xAB, 0xCD])]));
+    assert_eq!(run1(&mut c, &s, read(4)).await, Reply::Transfer(vec![b(&[0xAB, 0xCD, 0xEF, 0x01])]));
+    assert_eq!(
+        run1(&mut c, &s, t(vec![Msg::write(RF, vec![0x20]), Msg::read(RF, 1)])).await,
+        Reply::Transfer(vec![b(&[0x42])])
+    );
+    assert_eq!(run1(&mut c, &s, t(vec![Msg::write(RF, vec![])])).await, Reply::Transfer(vec![]));
     server.stop().await;
 }

@@ -3,6 +3,9 @@
 //! A backend is driven from one thread at a time (its bus's executor), so it takes `&mut self`
 //! and may block: a Linux adapter sleeps in the kernel for the whole transfer.
 
+#[cfg(target_os = "linux")]
+pub mod linux;
+
 use smbus_proxy_sim::SimBus;
 use smbus_proxy_wire::{Errno, Op, Reply};
 use std::time::Duration;

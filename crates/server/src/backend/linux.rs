@@ -1,0 +1,333 @@
+//! The Linux backend: `/dev/i2c-N` driven with i2c-dev's ioctls
+//! (<https://docs.kernel.org/i2c/dev-interface.html>).
+//!
+//! One open file per bus. The address, 10-bit mode and PEC are properties of the open file in
+//! i2c-dev, so they are set only when an operation needs different ones than the last.
+
+use super::Backend;
+use smbus_proxy_wire::op::{BLOCK_MAX, msg_flags};
+use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The kernel's ABI from `linux/i2c-dev.h` and `linux/i2c.h`.
+mod sys {
+    use nix::libc::{c_int, c_ulong};
+
+    pub const SMBUS_READ: u8 = 1;
+    pub const SMBUS_WRITE: u8 = 0;
+
+    pub const SMBUS_QUICK: u32 = 0;
+    pub const SMBUS_BYTE: u32 = 1;
+    pub const SMBUS_BYTE_DATA: u32 = 2;
+    pub const SMBUS_WORD_DATA: u32 = 3;
+    pub const SMBUS_PROC_CALL: u32 = 4;
+    pub const SMBUS_BLOCK_DATA: u32 = 5;
+    pub const SMBUS_BLOCK_PROC_CALL: u32 = 7;
+    pub const SMBUS_I2C_BLOCK_DATA: u32 = 8;
+
+    /// `union i2c_smbus_data`: a byte, a word, or a block of a length byte, 32 data bytes and
+    /// one spare for PEC.
+    #[repr(C)]
+    pub union SmbusData {
+        pub byte: u8,
+        pub word: u16,
+        pub block: [u8; 34],
+    }
+
+    #[repr(C)]
+    pub struct SmbusIoctlData {
+        pub read_write: u8,
+        pub command: u8,
+        pub size: u32,
+        pub data: *mut SmbusData,
+    }
+
+    #[repr(C)]
+    pub struct I2cMsg {
+        pub addr: u16,
+        pub flags: u16,
+        pub len: u16,
+        pub buf: *mut u8,
+    }
+
+    #[repr(C)]
+    pub struct RdwrIoctlData {
+        pub msgs: *mut I2cMsg,
+        pub nmsgs: u32,
+    }
+
+    nix::ioctl_write_int_bad!(set_retries, 0x0701);
+    nix::ioctl_write_int_bad!(set_timeout, 0x0702);
+    nix::ioctl_write_int_bad!(set_slave, 0x0703);
+    nix::ioctl_write_int_bad!(set_tenbit, 0x0704);
+    nix::ioctl_read_bad!(get_funcs, 0x0705, c_ulong);
+    nix::ioctl_write_int_bad!(set_slave_force, 0x0706);
+    nix::ioctl_write_ptr_bad!(rdwr, 0x0707, RdwrIoctlData);
+    nix::ioctl_write_int_bad!(set_pec, 0x0708);
+    nix::ioctl_write_ptr_bad!(smbus, 0x0720, SmbusIoctlData);
+
+    pub type Int = c_int;
+}
+
+fn errno(e: nix::Error) -> Errno {
+    Errno(e as i32)
+}
+
+/// One adapter, `/dev/i2c-N`.
+pub struct LinuxBus {
+    number: u32,
+    name: String,
+    funcs: u64,
+    file: File,
+    /// The address the file is bound to, and whether it was forced.
+    slave: Option<(u16, bool)>,
+    ten_bit: bool,
+    pec: bool,
+}
+
+impl LinuxBus {
+    /// The device node of bus `number`.
+    pub fn path(number: u32) -> PathBuf {
+        PathBuf::from(format!("/dev/i2c-{number}"))
+    }
+
+    /// Opens `/dev/i2c-N` and asks the adapter what it can do.
+    pub fn open(number: u32) -> io::Result<LinuxBus> {
+        let path = Self::path(number);
+        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| {
+            let hint = match e.kind() {
+                io::ErrorKind::NotFound => " (is the adapter there, and the i2c-dev module loaded?)",
+                io::ErrorKind::PermissionDenied => " (run as a member of the i2c group, or as root)",
+                _ => "",
+            };
+            io::Error::new(e.kind(), format!("cannot open {}: {e}{hint}", path.display()))
+        })?;
+        let mut funcs: nix::libc::c_ulong = 0;
+        // SAFETY: I2C_FUNCS writes one unsigned long through the pointer, which is valid.
+        unsafe { sys::get_funcs(file.as_raw_fd(), &mut funcs) }
+            .map_err(|e| io::Error::other(format!("I2C_FUNCS on {}: {e}", path.display())))?;
+        let name = std::fs::read_to_string(format!("/sys/bus/i2c/devices/i2c-{number}/name"))
+            .map(|n| n.trim_end().to_owned())
+            .unwrap_or_else(|_| format!("i2c-{number}"));
+        Ok(LinuxBus { number, name, funcs: funcs as u64, file, slave: None, ten_bit: false, pec: false })
+    }
+
+    /// The bus numbers of every `/dev/i2c-N`, in order.
+    pub fn discover() -> io::Result<Vec<u32>> {
+        let mut numbers: Vec<u32> = std::fs::read_dir("/dev")?
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("i2c-")?.parse().ok())
+            .collect();
+        numbers.sort_unstable();
+        Ok(numbers)
+    }
+
+    fn fd(&self) -> sys::Int {
+        self.file.as_raw_fd()
+    }
+
+    /// Points the file at `target`: address, 10-bit mode and PEC, each only if it changed.
+    fn select(&mut self, target: &Target) -> Result<(), Errno> {
+        if target.ten_bit != self.ten_bit {
+            // SAFETY: plain integer argument.
+            unsafe { sys::set_tenbit(self.fd(), target.ten_bit.into()) }.map_err(errno)?;
+            self.ten_bit = target.ten_bit;
+            // The kernel checks the address against the mode when it is set.
+            self.slave = None;
+        }
+        if self.slave != Some((target.addr, target.force)) {
+            self.slave = None;
+            let addr = target.addr.into();
+            // SAFETY: plain integer arguments. I2C_SLAVE fails with EBUSY where a kernel
+            // driver owns the address; I2C_SLAVE_FORCE takes it anyway.
+            let set = if target.force {
+                unsafe { sys::set_slave_force(self.fd(), addr) }
+            } else {
+                unsafe { sys::set_slave(self.fd(), addr) }
+            };
+            set.map_err(errno)?;
+            self.slave = Some((target.addr, target.force));
+        }
+        if target.pec != self.pec {
+            // SAFETY: plain integer argument.
+            unsafe { sys::set_pec(self.fd(), target.pec.into()) }.map_err(errno)?;
+            self.pec = target.pec;
+        }
+        Ok(())
+    }
+
+    fn smbus_ioctl(
+        &self,
+        read_write: u8,
+        command: u8,
+        size: u32,
+        data: &mut sys::SmbusData,
+    ) -> Result<(), Errno> {
+        let args = sys::SmbusIoctlData { read_write, command, size, data };
+        // SAFETY: `args` and the union it points to live across the call; the kernel reads
+        // and writes at most the union's 34 bytes.
+        unsafe { sys::smbus(self.fd(), &args) }.map(drop).map_err(errno)
+    }
+
+    fn smbus(&mut self, target: &Target, command: &Command) -> Result<Reply, Errno> {
+        use sys::{SMBUS_READ as R, SMBUS_WRITE as W};
+        self.select(target)?;
+        let mut data = sys::SmbusData { block: [0; 34] };
+        let block = |data: &mut sys::SmbusData, bytes: &[u8]| {
+            // SAFETY (for every union access below): the union is plain bytes, fully
+            // initialised above, so any view of it is valid.
+            let block = unsafe { &mut data.block };
+            block[0] = bytes.len() as u8;
+            block[1..=bytes.len()].copy_from_slice(bytes);
+        };
+        let read_block = |data: &sys::SmbusData| -> Result<Reply, Errno> {
+            let block = unsafe { &data.block };
+            let n = usize::from(block[0]);
+            if !(1..=BLOCK_MAX).contains(&n) {
+                return Err(Errno::EPROTO);
+            }
+            Ok(Reply::Block(bytes::Bytes::copy_from_slice(&block[1..=n])))
+        };
+        match *command {
+            Command::WriteQuick { bit } => {
+                let args = sys::SmbusIoctlData {
+                    read_write: bit,
+                    command: 0,
+                    size: sys::SMBUS_QUICK,
+                    data: std::ptr::null_mut(),
+                };
+                // SAFETY: a quick command carries no data; the kernel does not touch the pointer.
+                unsafe { sys::smbus(self.fd(), &args) }.map_err(errno)?;
+                Ok(Reply::Done)
+            }
+            Command::ReadByte => {
+                self.smbus_ioctl(R, 0, sys::SMBUS_BYTE, &mut data)?;
+                Ok(Reply::Byte(unsafe { data.byte }))
+            }
+            Command::WriteByte { value } => {
+                self.smbus_ioctl(W, value, sys::SMBUS_BYTE, &mut data)?;
+                Ok(Reply::Done)
+            }
+            Command::ReadByteData { reg } => {
+                self.smbus_ioctl(R, reg, sys::SMBUS_BYTE_DATA, &mut data)?;
+                Ok(Reply::Byte(unsafe { data.byte }))
+            }
+            Command::WriteByteData { reg, value } => {
+                data.byte = value;
+                self.smbus_ioctl(W, reg, sys::SMBUS_BYTE_DATA, &mut data)?;
+                Ok(Reply::Done)
+            }
+            Command::ReadWordData { reg } => {
+                self.smbus_ioctl(R, reg, sys::SMBUS_WORD_DATA, &mut data)?;
+                Ok(Reply::Word(unsafe { data.word }))
+            }
+            Command::WriteWordData { reg, value } => {
+                data.word = value;
+                self.smbus_ioctl(W, reg, sys::SMBUS_WORD_DATA, &mut data)?;
+                Ok(Reply::Done)
+            }
+            Command::ProcessCall { reg, value } => {
+                data.word = value;
+                self.smbus_ioctl(W, reg, sys::SMBUS_PROC_CALL, &mut data)?;
+                Ok(Reply::Word(unsafe { data.word }))
+            }
+            Command::ReadBlockData { reg } => {
+                self.smbus_ioctl(R, reg, sys::SMBUS_BLOCK_DATA, &mut data)?;
+                read_block(&data)
+            }
+            Command::WriteBlockData { reg, data: ref bytes } => {
+                block(&mut data, bytes);
+                self.smbus_ioctl(W, reg, sys::SMBUS_BLOCK_DATA, &mut data)?;
+                Ok(Reply::Done)
+            }
+            Command::BlockProcessCall { reg, data: ref bytes } => {
+                block(&mut data, bytes);
+                self.smbus_ioctl(W, reg, sys::SMBUS_BLOCK_PROC_CALL, &mut data)?;
+                read_block(&data)
+            }
+            Command::ReadI2cBlockData { reg, len } => {
+                // The length wanted goes in the length byte.
+                unsafe { data.block[0] = len };
+                self.smbus_ioctl(R, reg, sys::SMBUS_I2C_BLOCK_DATA, &mut data)?;
+                read_block(&data)
+            }
+            Command::WriteI2cBlockData { reg, data: ref bytes } => {
+                block(&mut data, bytes);
+                self.smbus_ioctl(W, reg, sys::SMBUS_I2C_BLOCK_DATA, &mut data)?;
+                Ok(Reply::Done)
+            }
+        }
+    }
+
+    fn transfer(&mut self, msgs: &[Msg]) -> Result<Reply, Errno> {
+        let mut reads: Vec<Vec<u8>> = msgs
+            .iter()
+            .filter_map(|m| if let Dir::Read(n) = m.dir { Some(vec![0; n.into()]) } else { None })
+            .collect();
+        let mut next_read = reads.iter_mut();
+        let mut raw: Vec<sys::I2cMsg> = msgs
+            .iter()
+            .map(|m| match &m.dir {
+                // The kernel only reads a write message's buffer.
+                Dir::Write(data) => sys::I2cMsg {
+                    addr: m.addr,
+                    flags: m.flags,
+                    len: data.len() as u16,
+                    buf: data.as_ptr().cast_mut(),
+                },
+                Dir::Read(n) => {
+                    let buf = next_read.next().expect("one buffer per read message");
+                    sys::I2cMsg {
+                        addr: m.addr,
+                        flags: m.flags | msg_flags::RD,
+                        len: *n,
+                        buf: buf.as_mut_ptr(),
+                    }
+                }
+            })
+            .collect();
+        let args = sys::RdwrIoctlData { msgs: raw.as_mut_ptr(), nmsgs: raw.len() as u32 };
+        // SAFETY: every message points at a buffer of its `len` bytes that outlives the call
+        // (the request's bytes for writes, `reads` for reads); the kernel writes only into
+        // read messages' buffers.
+        unsafe { sys::rdwr(self.fd(), &args) }.map_err(errno)?;
+        Ok(Reply::Transfer(reads.into_iter().map(bytes::Bytes::from).collect()))
+    }
+}
+
+impl Backend for LinuxBus {
+    fn number(&self) -> u32 {
+        self.number
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn funcs(&self) -> u64 {
+        self.funcs
+    }
+
+    fn set_timeout(&mut self, timeout: Duration) -> Result<(), Errno> {
+        // The kernel counts in units of 10 ms; the protocol only allows multiples of 10 ms.
+        let units = (timeout.as_millis() / 10).try_into().map_err(|_| Errno::EINVAL)?;
+        // SAFETY: plain integer argument.
+        unsafe { sys::set_timeout(self.fd(), units) }.map(drop).map_err(errno)
+    }
+
+    fn set_retries(&mut self, retries: u32) -> Result<(), Errno> {
+        let retries = retries.try_into().map_err(|_| Errno::EINVAL)?;
+        // SAFETY: plain integer argument.
+        unsafe { sys::set_retries(self.fd(), retries) }.map(drop).map_err(errno)
+    }
+
+    fn execute(&mut self, op: &Op) -> Result<Reply, Errno> {
+        match op {
+            Op::Smbus { target, command } => self.smbus(target, command),
+            Op::Transfer(msgs) => self.transfer(msgs),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Boots a real Debian kernel under QEMU (q35, TCG) with a real I2C/SMBus stack, runs one shell
+# command in the guest, and powers off. The real-kernel tests of the Linux backend run here.
+#
+# usage: qemu-i2c-rig.sh [-b FILE]... [-f PORT]... [-s ADDRS] [-r] [-m MB] [-t SECS] [-H 'host cmd'] 'guest cmd'
+#   -b FILE   copy FILE into the guest's /bin (its shared libraries come along)
+#   -f PORT   forward host 127.0.0.1:PORT to guest port PORT (user networking, guest 10.0.2.15)
+#   -s ADDRS  i2c-stub chip addresses (default 0x1c,0x50; '' for no stub)
+#   -r        add an ATI rv100 with radeonfb: bit-banged buses with plain I2C (I2C_RDWR) and an
+#             EDID EEPROM at 0x50 on "radeonfb dvi"
+#   -H CMD    run CMD on the host once the guest command has started, then stop the guest;
+#             the exit status is CMD's
+#   -t SECS   overall timeout (default 240)
+# Guest buses: i2c-0 "SMBus I801 adapter at 0700" (SPD EEPROMs at 0x50-0x57, 256 writable bytes
+# each); "SMBus stub driver" (i2c-stub, every functionality). With -r the radeonfb buses come
+# between them, so look buses up by name, never by number.
+#
+# Needs root for apt-get the first time (qemu-system-x86, busybox-static, the kernel package).
+# Gotchas: nested KVM hangs in SeaBIOS here, so TCG only (a boot takes ~10 s); lm75/jc42 are
+# not loaded because their probing of the idle radeonfb buses costs ~10 s.
+set -euo pipefail
+CACHE=${SMBUS_PROXY_RIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/smbus-proxy-rig}
+EXTRA=(); FWD=(); STUB=0x1c,0x50; RADEON=0; MEM=512; TMO=240; HOSTCMD=
+while getopts "b:f:s:rm:t:H:" o; do case $o in
+  b) EXTRA+=("$OPTARG");; f) FWD+=("$OPTARG");; s) STUB=$OPTARG;; r) RADEON=1;;
+  m) MEM=$OPTARG;; t) TMO=$OPTARG;; H) HOSTCMD=$OPTARG;; *) sed -n '2,20p' "$0"; exit 2;; esac; done
+shift $((OPTIND-1)); GCMD=${*:-"i2cdetect -l"}
+mkdir -p "$CACHE/debs"
+
+# ---- 1. what the rig needs, once ----
+if ! command -v qemu-system-x86_64 >/dev/null || [ ! -x /bin/busybox ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends qemu-system-x86 busybox-static >/dev/null
+fi
+if [ ! -f "$CACHE/kernel.stamp" ]; then
+  ( cd "$CACHE/debs"
+    kpkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
+    KPKG=$(kpkg); [ -n "$KPKG" ] || { apt-get update -q >/dev/null; KPKG=$(kpkg); }
+    apt-get download -q "$KPKG" i2c-tools libi2c0 2>&1 | grep -v 'Download is performed unsandboxed' || true
+    rm -rf "$CACHE/k" "$CACHE/i2ct"; mkdir -p "$CACHE/k" "$CACHE/i2ct"
+    dpkg -x "$KPKG"_*_amd64.deb "$CACHE/k"
+    dpkg -x i2c-tools_*.deb "$CACHE/i2ct"; dpkg -x libi2c0_*.deb "$CACHE/i2ct" )
+  touch "$CACHE/kernel.stamp"
+fi
+KV=$(ls "$CACHE/k/lib/modules" | head -1); MD=$CACHE/k/lib/modules/$KV/kernel
+
+# ---- 2. the initramfs: busybox, modules, i2c-tools, the files asked for ----
+T=$(mktemp -d); LOG=$(mktemp); INITRD=$(mktemp --suffix=.cpio.gz); QPID=
+cleanup() { [ -n "$QPID" ] && kill "$QPID" 2>/dev/null || true; rm -rf "$T" "$LOG" "$INITRD"; }
+trap cleanup EXIT
+mkdir -p "$T"/{bin,lib/modules,lib64,lib/x86_64-linux-gnu,usr/sbin}
+cp /bin/busybox "$T/bin/"
+MODS="i2c/i2c-smbus i2c/busses/i2c-i801 i2c/i2c-dev i2c/i2c-stub misc/eeprom/at24 misc/eeprom/ee1004 net/ethernet/intel/e1000/e1000"
+[ $RADEON = 1 ] && MODS="$MODS i2c/algos/i2c-algo-bit video/fbdev/core/fb_ddc video/fbdev/aty/radeonfb"
+for m in $MODS; do cp "$MD/drivers/$m.ko" "$T/lib/modules/"; done
+cp "$CACHE"/i2ct/usr/sbin/i2c{detect,dump,get,set,transfer} "$T/usr/sbin/"
+copylibs() { ldd "$1" 2>/dev/null | grep -o '/[^ ]*' | while read -r l; do
+  case $l in */ld-linux*) cp -Ln "$l" "$T/lib64/";; *) cp -Ln "$l" "$T/lib/x86_64-linux-gnu/";; esac; done || true; }
+cp -L "$CACHE"/i2ct/usr/lib/x86_64-linux-gnu/libi2c.so.0 "$T/lib/x86_64-linux-gnu/"
+LD_LIBRARY_PATH="$CACHE/i2ct/usr/lib/x86_64-linux-gnu" copylibs "$CACHE/i2ct/usr/sbin/i2cdetect"
+for f in ${EXTRA[@]+"${EXTRA[@]}"}; do cp -L "$f" "$T/bin/"; copylibs "$f"; done
+printf '%s\n' "$GCMD" > "$T/cmd.sh"
+cat > "$T/init" <<INIT
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+mkdir -p /proc /sys /dev /tmp /run /root
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+# i2c-i801 needs i2c-smbus first; i2c-algo-bit and fb_ddc before radeonfb.
+for m in i2c-smbus i2c-i801 i2c-dev at24 ee1004 e1000 i2c-algo-bit fb_ddc radeonfb; do
+  [ -f /lib/modules/\$m.ko ] && { insmod /lib/modules/\$m.ko || echo "RIG: insmod \$m failed"; }
+done
+[ -n "$STUB" ] && { insmod /lib/modules/i2c-stub.ko chip_addr=$STUB functionality=0xffffffff || echo "RIG: insmod i2c-stub failed"; }
+ip link set lo up
+if ip link set eth0 up 2>/dev/null; then ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2; fi
+echo "RIG: ready after \$(cut -d' ' -f1 /proc/uptime)s"
+echo "===RIG-CMD-BEGIN==="
+cd /root; sh /cmd.sh; echo "===RIG-CMD-END rc=\$?==="
+poweroff -f
+INIT
+chmod +x "$T/init"
+(cd "$T" && find . | busybox cpio -o -H newc 2>/dev/null) | gzip -1 > "$INITRD"
+
+# ---- 3. boot ----
+NET=(-nic none); HF=
+for p in ${FWD[@]+"${FWD[@]}"}; do HF="$HF,hostfwd=tcp:127.0.0.1:$p-:$p"; done
+[ ${#FWD[@]} -gt 0 ] && NET=(-netdev "user,id=n0$HF" -device e1000,netdev=n0,romfile=)
+VGA=(); [ $RADEON = 1 ] && VGA=(-vga none -device ati-vga,model=rv100)
+timeout "$TMO" qemu-system-x86_64 -M q35 -accel tcg -m "$MEM" -smp 1 -no-reboot \
+  -display none -monitor none -serial "file:$LOG" ${VGA[@]+"${VGA[@]}"} "${NET[@]}" \
+  -kernel "$CACHE/k/boot/vmlinuz-$KV" -initrd "$INITRD" \
+  -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off" </dev/null &
+QPID=$!
+if [ -n "$HOSTCMD" ]; then
+  until grep -q "===RIG-CMD-BEGIN===" "$LOG" 2>/dev/null; do
+    kill -0 $QPID 2>/dev/null || { cat "$LOG"; echo "RIG: the guest died before its command" >&2; exit 1; }
+    sleep 0.2
+  done
+  set +e; bash -c "$HOSTCMD"; RC=$?; set -e
+  sleep 0.5; kill $QPID 2>/dev/null || true; wait $QPID 2>/dev/null || true; QPID=
+  sed -n '/===RIG-CMD-BEGIN===/,$p' "$LOG" | sed '1d' | tr -d '\r' | sed 's/^/guest| /'
+  exit $RC
+fi
+set +e; wait $QPID; QRC=$?; set -e; QPID=
+tr -d '\r' < "$LOG" | sed -n '/===RIG-CMD-BEGIN===/,/===RIG-CMD-END/p' | sed '1d;$d'
+grep "RIG: insmod" "$LOG" >&2 || true
+if [ $QRC = 124 ]; then echo "RIG: timeout after ${TMO}s" >&2; tail -20 "$LOG" >&2; exit 124; fi
+GRC=$(tr -d '\r' < "$LOG" | sed -n 's/.*===RIG-CMD-END rc=\([0-9]*\)===.*/\1/p')
+[ -n "$GRC" ] || { echo "RIG: the guest did not finish (qemu rc=$QRC)" >&2; tail -30 "$LOG" >&2; exit 1; }
+exit "$GRC"
