@@ -9,7 +9,7 @@
 mod suite;
 
 use embedded_hal::i2c::I2c;
-use smbus_proxy_client::{Bytes, Errno, Msg, blocking, funcs};
+use smbus_proxy_client::{BusOptions, Bytes, Errno, Msg, blocking, funcs};
 use std::time::{Duration, Instant};
 
 fn client() -> blocking::Client {
@@ -57,6 +57,12 @@ fn i801_smbus_operations_on_an_spd_eeprom() {
     assert_eq!(bus.read_byte_data(ee, 0x37).unwrap(), 8);
     // Nobody at 0x33: the i801 reports ENXIO.
     assert_eq!(bus.read_byte_data(0x33, 0).unwrap_err().errno(), Some(Errno::ENXIO));
+
+    // A session with its own adapter timeout and retries (I2C_TIMEOUT, I2C_RETRIES).
+    let number = bus.number();
+    let options = BusOptions { timeout: Some(Duration::from_millis(250)), retries: Some(3) };
+    let mut tuned = client.bus_with(number, options).unwrap();
+    assert_eq!(tuned.read_byte_data(ee, 0x10).unwrap(), 0xA5);
 }
 
 /// The i801 has no I2C_RDWR, but a write-then-read has an exact SMBus equivalent, so an
