@@ -1,0 +1,416 @@
+//! What a call through smbus-proxy costs, beside the floors it cannot go below.
+//!
+//! Starts this package's `smbus-proxy serve --simulate` as a process of its own (so its memory
+//! and CPU are its own) on simulated buses without injected latency, and measures, on loopback:
+//! - single operations, one sequential client, blocking and async: p50 and p99;
+//! - the floors: raw TCP ping-pong, and a bare echo over the same transport (the client's
+//!   ExecuteStream against a service that answers without a bus);
+//! - a transaction of 32 operations;
+//! - 1, 4, 16 and 32 concurrent clients on one bus and on distinct buses: operations per second;
+//! - the server's RSS idle and with 32 clients, and its CPU time per operation.
+//!
+//!     cargo bench -p smbus-proxy --bench proxy [-- --json]
+
+use embedded_hal::i2c::I2c;
+use smbus_proxy_client::{Client, blocking};
+use smbus_proxy_wire::pb::{self, smbus_server::Smbus, smbus_server::SmbusServer};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RF: u16 = 0x48;
+const BUSES: u32 = 32;
+
+fn main() {
+    let json = std::env::args().any(|a| a == "--json");
+    let n: usize = std::env::var("SMBUS_PROXY_BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
+    let mut report = Report::default();
+
+    let server = ServerProcess::start();
+    report.rss_idle_kib = server.rss_kib();
+
+    // The floors.
+    report.latency("raw TCP ping-pong, 16-byte messages", tcp_ping_pong(n));
+    let echo = EchoServer::start();
+    let client = blocking::Client::connect(echo.url()).unwrap();
+    let mut bus = client.bus(1).unwrap();
+    report.latency(
+        "bare echo over the same transport",
+        sample(n, || {
+            bus.read_byte_data(RF, 0).unwrap();
+        }),
+    );
+    drop((bus, client));
+
+    // Single operations through the proxy.
+    let client = blocking::Client::connect(server.url()).unwrap();
+    let mut bus = client.bus(1).unwrap();
+    report.latency(
+        "read_byte_data, blocking",
+        sample(n, || {
+            bus.read_byte_data(RF, 0).unwrap();
+        }),
+    );
+    report.latency("write_byte_data, blocking", sample(n, || bus.write_byte_data(RF, 1, 2).unwrap()));
+    report.latency(
+        "read_word_data, blocking",
+        sample(n, || {
+            bus.read_word_data(RF, 0).unwrap();
+        }),
+    );
+    report.latency(
+        "read_i2c_block_data(32), blocking",
+        sample(n, || drop(bus.read_i2c_block_data(RF, 0, 32).unwrap())),
+    );
+    let mut buf = [0u8; 2];
+    report.latency(
+        "embedded-hal write_read(1, 2), blocking",
+        sample(n, || bus.write_read(0x48u8, &[0], &mut buf).unwrap()),
+    );
+    let batch = || {
+        let mut b = smbus_proxy_client::Batch::default();
+        for i in 0..16u8 {
+            b.write_byte_data(RF, i, i);
+            b.read_byte_data(RF, i);
+        }
+        b
+    };
+    let tx = sample(n / 4, || drop(bus.run(batch()).unwrap()));
+    report.transaction = Some(percentiles(&tx));
+
+    // Server CPU per operation, over a sequential run.
+    let cpu_before = server.cpu_time();
+    let ops = 4 * n;
+    for _ in 0..ops {
+        bus.read_byte_data(RF, 0).unwrap();
+    }
+    report.cpu_us_per_op = (server.cpu_time() - cpu_before).as_secs_f64() * 1e6 / ops as f64;
+    drop((bus, client));
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let async_samples = rt.block_on(async {
+        let client = Client::connect(server.url()).await.unwrap();
+        let mut bus = client.bus(1).await.unwrap();
+        let mut samples = Vec::with_capacity(n);
+        for i in 0..n + n / 10 {
+            let t = Instant::now();
+            bus.read_byte_data(RF, 0).await.unwrap();
+            if i >= n / 10 {
+                samples.push(t.elapsed());
+            }
+        }
+        samples
+    });
+    report.latency("read_byte_data, async", async_samples);
+
+    // Concurrency.
+    for clients in [1, 4, 16, 32] {
+        let one = throughput(&server.url(), clients, |_| 1);
+        let distinct = throughput(&server.url(), clients, |i| 1 + i as u32 % BUSES);
+        report.throughput.push((clients, one, distinct));
+        if clients == 32 {
+            report.rss_32_kib = server.peak_rss_kib();
+        }
+    }
+
+    if json { report.print_json() } else { report.print_table() }
+}
+
+fn sample(n: usize, mut call: impl FnMut()) -> Vec<Duration> {
+    for _ in 0..n / 10 {
+        call();
+    }
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            call();
+            t.elapsed()
+        })
+        .collect()
+}
+
+fn percentiles(samples: &[Duration]) -> (f64, f64) {
+    let mut s = samples.to_vec();
+    s.sort();
+    let at = |p: f64| s[((s.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
+    (at(0.50), at(0.99))
+}
+
+/// `clients` threads, each with its own connection and session on `bus(i)`, each doing
+/// sequential read_byte_data for a second: total operations per second.
+fn throughput(url: &str, clients: usize, bus: impl Fn(usize) -> u32) -> f64 {
+    let run_for = Duration::from_secs(1);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(clients));
+    let threads: Vec<_> = (0..clients)
+        .map(|i| {
+            let (url, number, barrier) = (url.to_owned(), bus(i), barrier.clone());
+            std::thread::spawn(move || {
+                let client = blocking::Client::connect(url).unwrap();
+                let mut bus = client.bus(number).unwrap();
+                barrier.wait();
+                let start = Instant::now();
+                let mut ops = 0u64;
+                while start.elapsed() < run_for {
+                    bus.read_byte_data(RF, 0).unwrap();
+                    ops += 1;
+                }
+                (ops, start.elapsed())
+            })
+        })
+        .collect();
+    let results: Vec<(u64, Duration)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let ops: u64 = results.iter().map(|r| r.0).sum();
+    let wall = results.iter().map(|r| r.1).max().unwrap();
+    ops as f64 / wall.as_secs_f64()
+}
+
+fn tcp_ping_pong(n: usize) -> Vec<Duration> {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_nodelay(true).unwrap();
+        let mut buf = [0u8; 16];
+        while s.read_exact(&mut buf).is_ok() {
+            s.write_all(&buf).unwrap();
+        }
+    });
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    let mut buf = [7u8; 16];
+    sample(n, || {
+        s.write_all(&buf).unwrap();
+        s.read_exact(&mut buf).unwrap();
+    })
+}
+
+/// The server under test, as its own process.
+struct ServerProcess {
+    child: Child,
+    addr: String,
+    _config: tempfile::TempPath,
+}
+
+impl ServerProcess {
+    fn start() -> Self {
+        let mut toml = String::new();
+        for n in 1..=BUSES {
+            toml +=
+                &format!("[[bus]]\nnumber = {n}\n[[bus.device]]\nmodel = \"register-file\"\naddr = 0x48\n\n");
+        }
+        let mut config = tempfile::NamedTempFile::new().unwrap();
+        config.write_all(toml.as_bytes()).unwrap();
+        let config = config.into_temp_path();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_smbus-proxy"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--simulate"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start smbus-proxy");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("server output").unwrap();
+            if let Some(rest) = line.split("addr=").nth(1).filter(|_| line.contains("server started")) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        ServerProcess { child, addr, _config: config }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn status(&self, key: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    fn rss_kib(&self) -> u64 {
+        self.status("VmRSS:")
+    }
+
+    fn peak_rss_kib(&self) -> u64 {
+        self.status("VmHWM:")
+    }
+
+    /// User plus system CPU time so far.
+    fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name, which is in parentheses: utime and stime are the
+        // 12th and 13th, in clock ticks.
+        let fields: Vec<&str> = stat.rsplit(") ").next().unwrap().split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) } as u64;
+        Duration::from_secs_f64(ticks as f64 / hz as f64)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A service that answers every transaction at once, without a bus: the transport alone.
+#[derive(Clone)]
+struct Echo;
+
+struct EchoServer {
+    addr: std::net::SocketAddr,
+}
+
+impl EchoServer {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let incoming = tonic::transport::server::TcpIncoming::from(
+                    tokio::net::TcpListener::from_std(listener).unwrap(),
+                )
+                .with_nodelay(Some(true));
+                tonic::transport::Server::builder()
+                    .add_service(SmbusServer::new(Echo))
+                    .serve_with_incoming(incoming)
+                    .await
+                    .unwrap();
+            });
+        });
+        EchoServer { addr }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+type Res<T> = Result<tonic::Response<T>, tonic::Status>;
+type EchoStream =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::StreamReply, tonic::Status>> + Send>>;
+
+fn answer(req: &pb::ExecuteRequest) -> pb::ExecuteResponse {
+    let byte = pb::OpResult { result: Some(pb::op_result::Result::Byte(0)) };
+    pb::ExecuteResponse { results: vec![byte; req.ops.len()], error: None }
+}
+
+#[tonic::async_trait]
+impl Smbus for Echo {
+    async fn list_buses(&self, _: tonic::Request<pb::ListBusesRequest>) -> Res<pb::ListBusesResponse> {
+        Ok(tonic::Response::new(pb::ListBusesResponse { buses: vec![] }))
+    }
+    async fn open(&self, _: tonic::Request<pb::OpenRequest>) -> Res<pb::OpenResponse> {
+        let bus = pb::BusInfo { number: 1, name: "echo".into(), funcs: u64::from(u32::MAX) };
+        Ok(tonic::Response::new(pb::OpenResponse { session: "0".repeat(32), bus: Some(bus), lease_ms: 5000 }))
+    }
+    async fn close(&self, _: tonic::Request<pb::CloseRequest>) -> Res<pb::CloseResponse> {
+        Ok(tonic::Response::new(pb::CloseResponse {}))
+    }
+    async fn keep_alive(&self, _: tonic::Request<pb::KeepAliveRequest>) -> Res<pb::KeepAliveResponse> {
+        Ok(tonic::Response::new(pb::KeepAliveResponse { lease_ms: 5000 }))
+    }
+    async fn lock(&self, _: tonic::Request<pb::LockRequest>) -> Res<pb::LockResponse> {
+        Err(tonic::Status::unimplemented("the echo service has no bus to lock"))
+    }
+    async fn unlock(&self, _: tonic::Request<pb::UnlockRequest>) -> Res<pb::UnlockResponse> {
+        Err(tonic::Status::unimplemented("the echo service has no bus to lock"))
+    }
+    async fn execute(&self, req: tonic::Request<pb::ExecuteRequest>) -> Res<pb::ExecuteResponse> {
+        Ok(tonic::Response::new(answer(req.get_ref())))
+    }
+    type ExecuteStreamStream = EchoStream;
+    async fn execute_stream(
+        &self,
+        req: tonic::Request<tonic::Streaming<pb::ExecuteRequest>>,
+    ) -> Res<EchoStream> {
+        use tokio_stream::StreamExt;
+        let replies = req.into_inner().map(|r| {
+            r.map(|r| pb::StreamReply { reply: Some(pb::stream_reply::Reply::Response(answer(&r))) })
+        });
+        Ok(tonic::Response::new(Box::pin(replies)))
+    }
+}
+
+#[derive(Default)]
+struct Report {
+    latencies: Vec<(String, f64, f64)>,
+    transaction: Option<(f64, f64)>,
+    throughput: Vec<(usize, f64, f64)>,
+    rss_idle_kib: u64,
+    rss_32_kib: u64,
+    cpu_us_per_op: f64,
+}
+
+impl Report {
+    fn latency(&mut self, what: &str, samples: Vec<Duration>) {
+        let (p50, p99) = percentiles(&samples);
+        self.latencies.push((what.to_owned(), p50, p99));
+    }
+
+    fn p50(&self, what: &str) -> f64 {
+        self.latencies.iter().find(|l| l.0.starts_with(what)).map_or(f64::NAN, |l| l.1)
+    }
+
+    fn print_table(&self) {
+        let floor = self.p50("raw TCP");
+        let echo = self.p50("bare echo");
+        println!(
+            "{:<42} {:>9} {:>9} {:>9} {:>9}",
+            "one sequential client", "p50 µs", "p99 µs", "÷ TCP", "÷ echo"
+        );
+        for (what, p50, p99) in &self.latencies {
+            println!("{what:<42} {p50:>9.1} {p99:>9.1} {:>9.2} {:>9.2}", p50 / floor, p50 / echo);
+        }
+        if let Some((p50, p99)) = self.transaction {
+            let single = self.p50("read_byte_data, blocking");
+            println!(
+                "{:<42} {p50:>9.1} {p99:>9.1}   = {:.1} µs per op, {:.2}× a single op",
+                "transaction of 32 ops, blocking",
+                p50 / 32.0,
+                p50 / single
+            );
+        }
+        println!(
+            "\n{:<42} {:>12} {:>15}",
+            "concurrent clients (read_byte_data)", "one bus op/s", "own buses op/s"
+        );
+        for (clients, one, distinct) in &self.throughput {
+            println!("{clients:<42} {one:>12.0} {distinct:>15.0}");
+        }
+        println!("\nserver RSS idle {} KiB, peak with 32 clients {} KiB", self.rss_idle_kib, self.rss_32_kib);
+        println!("server CPU per operation {:.1} µs", self.cpu_us_per_op);
+    }
+
+    fn print_json(&self) {
+        let latencies: Vec<String> = self
+            .latencies
+            .iter()
+            .map(|(w, p50, p99)| format!("{{\"what\":{w:?},\"p50_us\":{p50:.1},\"p99_us\":{p99:.1}}}"))
+            .collect();
+        let throughput: Vec<String> = self
+            .throughput
+            .iter()
+            .map(|(c, one, d)| {
+                format!("{{\"clients\":{c},\"one_bus_ops\":{one:.0},\"distinct_buses_ops\":{d:.0}}}")
+            })
+            .collect();
+        let (tx50, tx99) = self.transaction.unwrap_or((f64::NAN, f64::NAN));
+        println!(
+            "{{\"latency\":[{}],\"transaction_32\":{{\"p50_us\":{tx50:.1},\"p99_us\":{tx99:.1}}},\"throughput\":[{}],\"rss_idle_kib\":{},\"rss_peak_32_clients_kib\":{},\"server_cpu_us_per_op\":{:.1}}}",
+            latencies.join(","),
+            throughput.join(","),
+            self.rss_idle_kib,
+            self.rss_32_kib,
+            self.cpu_us_per_op
+        );
+    }
+}
