@@ -1,9 +1,10 @@
-//! One bus: its executor thread, its queue, and its exclusive lock.
+//! One bus: its executor, and its exclusive lock.
 //!
-//! Each bus owns one OS thread that runs its backend. Transactions queue up in a channel and
-//! run one at a time, whole, so two clients' operations never interleave, while distinct buses
-//! run in parallel. A thread rather than a tokio task, because a Linux adapter blocks in the
-//! kernel for the whole transfer and must not stall the runtime.
+//! Transactions run one at a time per bus, whole, so two clients' operations never
+//! interleave. A backend that may block (a Linux adapter sleeps in the kernel for the whole
+//! transfer) gets an OS thread of its own with a queue in front, so it never stalls the
+//! network and distinct buses run in parallel. A backend that never blocks runs where the call
+//! arrives, under a mutex: two thread switches per call cost more than its operations.
 
 use crate::backend::Backend;
 use crate::fallback;
@@ -41,24 +42,41 @@ struct Job {
 
 pub struct Bus {
     pub info: pb::BusInfo,
-    jobs: mpsc::Sender<Job>,
+    runner: Runner,
     /// The session holding the bus exclusively, if any. Only a live holder counts: a holder
     /// whose lease ran out has lost the lock, whether or not the reaper got to it yet.
     holder: Mutex<Option<Arc<Session>>>,
     released: Notify,
 }
 
+/// Where a bus's transactions run.
+enum Runner {
+    /// On a thread of the bus's own, fed through a queue: for backends that block.
+    Thread(mpsc::Sender<Job>),
+    /// Right where the call arrives, one at a time: for backends that never block, which
+    /// return within microseconds.
+    Inline(Mutex<Executor>),
+}
+
 impl Bus {
-    /// Starts the bus's executor thread; it ends when the last handle to the bus is dropped.
+    /// Starts the bus's executor; a thread of its own ends when the last handle to the bus is
+    /// dropped.
     pub fn start(backend: Box<dyn Backend>, op_log: Level) -> std::io::Result<Arc<Bus>> {
         let funcs = backend.funcs();
         let info = pb::BusInfo { number: backend.number(), name: backend.name().to_owned(), funcs };
+        let executor =
+            Executor { blocks: backend.blocks(), backend, funcs, op_log, applied: Params::default() };
+        if !executor.blocks {
+            let runner = Runner::Inline(Mutex::new(executor));
+            return Ok(Arc::new(Bus { info, runner, holder: Mutex::new(None), released: Notify::new() }));
+        }
         let (jobs, queue) = mpsc::channel();
-        let bus = Arc::new(Bus { info, jobs, holder: Mutex::new(None), released: Notify::new() });
+        let runner = Runner::Thread(jobs);
+        let bus = Arc::new(Bus { info, runner, holder: Mutex::new(None), released: Notify::new() });
         let weak = Arc::downgrade(&bus);
-        std::thread::Builder::new().name(format!("i2c-{}", bus.info.number)).spawn(move || {
-            Executor { backend, funcs, op_log, applied: Params::default() }.run(queue, weak)
-        })?;
+        std::thread::Builder::new()
+            .name(format!("i2c-{}", bus.info.number))
+            .spawn(move || executor.run(queue, weak))?;
         Ok(bus)
     }
 
@@ -68,9 +86,30 @@ impl Bus {
 
     /// Runs `ops` as one transaction for `session`.
     pub async fn run(&self, session: SessionId, params: Params, ops: Vec<Op>) -> Result<Outcome, Refused> {
-        let (reply, outcome) = oneshot::channel();
-        self.jobs.send(Job { session, params, ops, reply }).map_err(|_| Refused::Stopped)?;
-        outcome.await.map_err(|_| Refused::Stopped)?
+        match &self.runner {
+            Runner::Inline(executor) => self.dispatch(&mut lock(executor), session, params, &ops),
+            Runner::Thread(jobs) => {
+                let (reply, outcome) = oneshot::channel();
+                jobs.send(Job { session, params, ops, reply }).map_err(|_| Refused::Stopped)?;
+                outcome.await.map_err(|_| Refused::Stopped)?
+            }
+        }
+    }
+
+    /// Runs a transaction unless another session holds the bus. The lock is checked here, at
+    /// the moment the bus would run, so a transaction queued before someone took the lock
+    /// cannot slip in after.
+    fn dispatch(
+        &self,
+        executor: &mut Executor,
+        session: SessionId,
+        params: Params,
+        ops: &[Op],
+    ) -> Result<Outcome, Refused> {
+        if self.held_by_other(session) {
+            return Err(Refused::Locked);
+        }
+        Ok(executor.transaction(session, params, ops))
     }
 
     /// Who holds the bus, if it is someone other than `session`.
@@ -121,6 +160,7 @@ impl Bus {
 /// The executor thread's state.
 struct Executor {
     backend: Box<dyn Backend>,
+    blocks: bool,
     funcs: u64,
     op_log: Level,
     /// The adapter settings last applied, so an unchanged setting costs no ioctl.
@@ -135,13 +175,7 @@ impl Executor {
                 continue;
             }
             let Some(bus) = bus.upgrade() else { return };
-            // The lock is checked here, at the moment the bus would run, so a transaction
-            // queued before someone took the lock cannot slip in after.
-            let result = if bus.held_by_other(job.session) {
-                Err(Refused::Locked)
-            } else {
-                Ok(self.transaction(job.session, job.params, &job.ops))
-            };
+            let result = bus.dispatch(&mut self, job.session, job.params, &job.ops);
             drop(bus);
             let _ = job.reply.send(result);
         }

@@ -5,7 +5,8 @@
 //!   `smbus_proxy_wire::decode`) and the session, then hands the transaction to the bus.
 //! - [`session`]: sessions and their leases; a session that shows no sign of life for its
 //!   lease is dead, and whatever it held is freed.
-//! - [`bus`]: one executor thread per bus, a queue in front of it, and the exclusive lock.
+//! - [`bus`]: each bus's executor (a thread of its own if its backend blocks) and its
+//!   exclusive lock.
 //!   Transactions run whole and one at a time per bus; distinct buses run in parallel.
 //! - [`backend`]: the trait a bus implements: the simulator (`smbus_proxy_sim`) and, on
 //!   Linux, `/dev/i2c-N` through i2c-dev's ioctls ([`backend::linux`]).

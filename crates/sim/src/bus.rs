@@ -87,6 +87,11 @@ impl SimBus {
         self.funcs
     }
 
+    /// Whether operations take wire time, sleeping the calling thread for it.
+    pub fn sleeps(&self) -> bool {
+        self.speed_khz.is_some()
+    }
+
     pub fn timeout(&self) -> Duration {
         self.timeout
     }

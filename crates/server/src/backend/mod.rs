@@ -23,6 +23,12 @@ pub trait Backend: Send + 'static {
     fn set_retries(&mut self, retries: u32) -> Result<(), Errno>;
     /// Runs one validated operation, returning the kernel's errno on failure.
     fn execute(&mut self, op: &Op) -> Result<Reply, Errno>;
+    /// Whether an operation may block the calling thread (in the kernel, or asleep for
+    /// simulated wire time). Such a bus gets a thread of its own; one that never blocks runs
+    /// on the server's own thread, which spares two thread switches per transaction.
+    fn blocks(&self) -> bool {
+        true
+    }
 }
 
 impl Backend for SimBus {
@@ -50,5 +56,9 @@ impl Backend for SimBus {
 
     fn execute(&mut self, op: &Op) -> Result<Reply, Errno> {
         SimBus::execute(self, op)
+    }
+
+    fn blocks(&self) -> bool {
+        self.sleeps()
     }
 }
