@@ -6,7 +6,7 @@ use std::{env, fs, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = [root.join("smbus/v1/smbus.proto")];
+    let files = [root.join("smbus/v1/smbus.proto"), root.join("legacy/smbus_rcp.proto")];
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }

@@ -8,6 +8,7 @@
 //! - [`bus`]: each bus's executor (a thread of its own if its backend blocks) and its
 //!   exclusive lock.
 //!   Transactions run whole and one at a time per bus; distinct buses run in parallel.
+//! - [`legacy`]: the original Python smbus-proxy's `SmbusRcp`, a thin adapter over the same.
 //! - [`backend`]: the trait a bus implements: the simulator (`smbus_proxy_sim`) and, on
 //!   Linux, `/dev/i2c-N` through i2c-dev's ioctls ([`backend::linux`]).
 //! - `fallback`: transfers that have an exact SMBus equivalent run as SMBus on adapters
@@ -19,6 +20,7 @@
 pub mod backend;
 pub mod bus;
 mod fallback;
+pub mod legacy;
 pub mod service;
 pub mod session;
 
@@ -27,6 +29,7 @@ pub use backend::Backend;
 use bus::Bus;
 use service::Service;
 use session::Sessions;
+use smbus_proxy_wire::legacy::smbus_rcp_server::SmbusRcpServer;
 use smbus_proxy_wire::pb;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -161,6 +164,7 @@ impl Server {
         // GOAWAY) is closed.
         let (stopping, stop_seen) = tokio::sync::watch::channel(false);
         let service = Service::new(Arc::new(buses), sessions, self.stats, stop_seen.clone());
+        let legacy = legacy::ToTrailers(SmbusRcpServer::new(legacy::Legacy::new(service.clone())));
         // We build the listener ourselves, so TCP_NODELAY is ours to set: without it every
         // small reply waits for the peer's delayed ACK.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -169,6 +173,7 @@ impl Server {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(pb::smbus_server::SmbusServer::new(service))
+            .add_service(legacy)
             .serve_with_incoming_shutdown(incoming, async move {
                 shutdown.await;
                 let _ = stopping.send(true);

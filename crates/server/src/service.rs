@@ -10,6 +10,7 @@ use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
 use smbus_proxy_wire::{ArgError, decode, encode};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -42,7 +43,7 @@ impl Service {
         Service { buses, sessions, stats, stopping }
     }
 
-    fn session(&self, id: &str) -> Result<Arc<Session>, Status> {
+    pub(crate) fn session(&self, id: &str) -> Result<Arc<Session>, Status> {
         let id = decode::session_id("session", id).map_err(invalid)?;
         self.sessions.get(id).ok_or_else(|| {
             Status::not_found(format!(
@@ -53,12 +54,42 @@ impl Service {
         })
     }
 
+    /// Opens a session on bus `number`: the one way in, for every protocol the server speaks.
+    pub(crate) fn open_session(
+        &self,
+        number: u32,
+        peer: Option<SocketAddr>,
+        params: Params,
+    ) -> Result<Arc<Session>, Status> {
+        let bus = self.buses.get(&number).ok_or_else(|| {
+            let known: Vec<String> = self.buses.keys().map(u32::to_string).collect();
+            Status::not_found(format!(
+                "bus: {number} does not exist; this server exposes bus {}",
+                known.join(", ")
+            ))
+        })?;
+        let session = self.sessions.open(bus.clone(), peer, params);
+        let id = encode::session_id(session.id);
+        match peer {
+            Some(peer) => info!(session = %id, %peer, "new client requests bus {number}"),
+            None => info!(session = %id, "new client requests bus {number}"),
+        }
+        Ok(session)
+    }
+
+    pub(crate) fn close_session(&self, id: &str) -> Result<(), Status> {
+        let session = self.session(id)?;
+        self.sessions.close(session.id);
+        info!(session = %encode::session_id(session.id), "client closed bus {}", session.bus.number());
+        Ok(())
+    }
+
     fn lease_ms(&self) -> u32 {
         self.sessions.lease.as_millis().try_into().unwrap_or(u32::MAX)
     }
 
     /// One transaction: the body of both `Execute` and `ExecuteStream`.
-    async fn execute_one(&self, req: pb::ExecuteRequest) -> Result<pb::ExecuteResponse, Status> {
+    pub(crate) async fn execute_one(&self, req: pb::ExecuteRequest) -> Result<pb::ExecuteResponse, Status> {
         self.stats.transaction();
         let session = self.session(&req.session)?;
         let ops = decode::ops(req.ops).map_err(invalid)?;
@@ -99,35 +130,20 @@ impl Smbus for Service {
     async fn open(&self, req: Request<pb::OpenRequest>) -> Result<Response<pb::OpenResponse>, Status> {
         let peer = req.remote_addr();
         let req = req.into_inner();
-        let bus = self.buses.get(&req.bus).ok_or_else(|| {
-            let known: Vec<String> = self.buses.keys().map(u32::to_string).collect();
-            Status::not_found(format!(
-                "bus: {} does not exist; this server exposes bus {}",
-                req.bus,
-                known.join(", ")
-            ))
-        })?;
         let params = Params {
             timeout_ms: req.timeout_ms.map(decode::timeout_ms).transpose().map_err(invalid)?,
             retries: req.retries.map(decode::retries).transpose().map_err(invalid)?,
         };
-        let session = self.sessions.open(bus.clone(), peer, params);
-        let id = encode::session_id(session.id);
-        match peer {
-            Some(peer) => info!(session = %id, %peer, "new client requests bus {}", req.bus),
-            None => info!(session = %id, "new client requests bus {}", req.bus),
-        }
+        let session = self.open_session(req.bus, peer, params)?;
         Ok(Response::new(pb::OpenResponse {
-            session: id,
-            bus: Some(bus.info.clone()),
+            session: encode::session_id(session.id),
+            bus: Some(session.bus.info.clone()),
             lease_ms: self.lease_ms(),
         }))
     }
 
     async fn close(&self, req: Request<pb::CloseRequest>) -> Result<Response<pb::CloseResponse>, Status> {
-        let session = self.session(&req.get_ref().session)?;
-        self.sessions.close(session.id);
-        info!(session = %encode::session_id(session.id), "client closed bus {}", session.bus.number());
+        self.close_session(&req.get_ref().session)?;
         Ok(Response::new(pb::CloseResponse {}))
     }
 

@@ -30,3 +30,9 @@ pub mod pb {
     /// The encoded descriptor set of every `.proto`, for the gRPC reflection service.
     pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 }
+
+/// The original Python smbus-proxy's interface (`proto/legacy/smbus_rcp.proto`, no package).
+pub mod legacy {
+    #![allow(clippy::all, non_camel_case_types)]
+    include!(concat!(env!("OUT_DIR"), "/_.rs"));
+}
