@@ -9,7 +9,7 @@
 #   -r        add an ATI rv100 with radeonfb: bit-banged buses with plain I2C (I2C_RDWR) and an
 #             EDID EEPROM at 0x50 on "radeonfb dvi"
 #   -H CMD    run CMD on the host once the guest command has started, then stop the guest;
-#             the exit status is CMD's
+#             the exit status is CMD's. $RIG_LOG names the guest's console log meanwhile.
 #   -t SECS   overall timeout (default 240)
 # Guest buses: i2c-0 "SMBus I801 adapter at 0700" (SPD EEPROMs at 0x50-0x57, 256 writable bytes
 # each); "SMBus stub driver" (i2c-stub, every functionality). With -r the radeonfb buses come
@@ -97,7 +97,7 @@ if [ -n "$HOSTCMD" ]; then
     kill -0 $QPID 2>/dev/null || { cat "$LOG"; echo "RIG: the guest died before its command" >&2; exit 1; }
     sleep 0.2
   done
-  set +e; bash -c "$HOSTCMD"; RC=$?; set -e
+  set +e; RIG_LOG="$LOG" bash -c "$HOSTCMD"; RC=$?; set -e
   sleep 0.5; kill $QPID 2>/dev/null || true; wait $QPID 2>/dev/null || true; QPID=
   sed -n '/===RIG-CMD-BEGIN===/,$p' "$LOG" | sed '1d' | tr -d '\r' | sed 's/^/guest| /'
   exit $RC

@@ -9,17 +9,34 @@ PORT=${SMBUS_PROXY_RIG_PORT:-50151}
 
 cargo build --locked -q -p smbus-proxy
 cargo test --locked -q -p smbus-proxy-client --test rig --no-run
+cargo test --locked -q -p smbus-proxy --test rig_tools --no-run
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 strip -o "$work/smbus-proxy" target/debug/smbus-proxy
 
-# In the guest: let at24 claim the stub chip at 0x50 (so plain access gets EBUSY), then serve
-# every bus until the host is done.
+# In the guest: let at24 claim the stub chip at 0x50 (so plain access gets EBUSY), print what
+# the real i2c-tools say about the buses (for crates/cli/tests/rig_tools.rs to compare), then
+# serve every bus until the host is done.
 guest='
 for d in /sys/bus/i2c/devices/i2c-*; do
-  [ "$(cat $d/name)" = "SMBus stub driver" ] && echo 24c02 0x50 > $d/new_device
+  n=${d##*-}
+  case "$(cat $d/name)" in
+    "SMBus stub driver") STUB=$n; echo 24c02 0x50 > $d/new_device;;
+    "SMBus I801 adapter at 0700") I801=$n;;
+    "radeonfb dvi") DVI=$n;;
+  esac
 done
+tool() { echo "===TOOL $*==="; /usr/sbin/i2c"$@"; echo "===END==="; }
+tool detect -y $I801
+tool detect -y -a $STUB
+tool detect -y -q $I801
+tool detect -y -r $STUB 0x10 0x60
+tool detect -y $DVI
+tool detect -F $STUB
+tool detect -F $DVI
 smbus-proxy serve --listen 0.0.0.0:'"$PORT"' --log-ops info &
 sleep 3600
 '
-host="SMBUS_PROXY_RIG=http://127.0.0.1:$PORT cargo test --locked -q -p smbus-proxy-client --test rig -- --ignored --test-threads 1"
+host="export SMBUS_PROXY_RIG=http://127.0.0.1:$PORT SMBUS_PROXY_RIG_LOG=\$RIG_LOG
+  cargo test --locked -q -p smbus-proxy-client --test rig -- --ignored --test-threads 1 &&
+  cargo test --locked -q -p smbus-proxy --test rig_tools -- --ignored --test-threads 1"
 exec rig/qemu-i2c-rig.sh -r -b "$work/smbus-proxy" -f "$PORT" -H "$host" "$guest"

@@ -1,5 +1,7 @@
 //! `smbus-proxy`: serve a Linux I2C/SMBus bus, or a simulated one, over gRPC.
 
+mod tools;
+
 use clap::{Parser, Subcommand};
 use smbus_proxy_server::{Backend, Server};
 use smbus_proxy_sim::Config;
@@ -21,6 +23,13 @@ struct Cli {
 enum Command {
     /// Serve buses over gRPC (smbus.v1, with health and reflection).
     Serve(Serve),
+    /// Scan a remote bus for devices, as i2cdetect does (`detect --help` for its options).
+    #[command(disable_help_flag = true)]
+    Detect {
+        /// i2cdetect's arguments: [-y] [-a] [-q|-r] I2CBUS [FIRST LAST], -F I2CBUS, -l, --server URL
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -61,6 +70,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Detect { args } => return tools::detect::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -120,6 +120,7 @@ impl Bus {
         fn i2c_rdwr(&mut self, msgs: Vec<Msg>) -> Vec<Bytes>;
         fn run(&mut self, batch: Batch) -> Results;
         fn execute(&mut self, ops: &[Op]) -> Vec<Reply>;
+        fn execute_each(&mut self, ops: &[Op]) -> Vec<std::result::Result<Reply, smbus_proxy_wire::Errno>>;
     }
 
     pub fn number(&self) -> u32 {

@@ -14,7 +14,7 @@ use crate::batch::{Batch, FromReply, Results};
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use smbus_proxy_wire::pb::{self, smbus_client::SmbusClient};
-use smbus_proxy_wire::{Command, Msg, Op, Reply, Target, decode, encode};
+use smbus_proxy_wire::{Command, Errno, Msg, Op, Reply, Target, decode, encode};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -285,15 +285,8 @@ impl Bus {
     /// Runs operations as one transaction and returns their replies; the first failing
     /// operation becomes [`Error::Bus`].
     pub async fn execute(&mut self, ops: &[Op]) -> Result<Vec<Reply>> {
-        for op in ops {
-            // Transfers are the server's to judge: on an adapter without plain I2C it runs
-            // those with an exact SMBus equivalent as SMBus.
-            let missing = op.required_func() & !self.info.funcs;
-            if missing != 0 && !matches!(op, Op::Transfer(_)) {
-                return Err(Error::NotSupported { op: op.name(), funcs: self.info.funcs, missing });
-            }
-        }
-        let response = self.round_trip(ops).await?;
+        self.check_funcs(ops)?;
+        let response = self.round_trip(ops, false).await?;
         if let Some(e) = response.error {
             let index = e.index as usize;
             let op = ops.get(index).map_or("operation", Op::name);
@@ -313,13 +306,47 @@ impl Bus {
             .collect()
     }
 
+    /// Runs every operation as one transaction even when some fail, and returns each one's
+    /// reply or errno: a bus scan in one round trip.
+    pub async fn execute_each(&mut self, ops: &[Op]) -> Result<Vec<Result<Reply, Errno>>> {
+        self.check_funcs(ops)?;
+        let response = self.round_trip(ops, true).await?;
+        if response.results.len() != ops.len() {
+            return Err(Error::Protocol(format!(
+                "{} results for {} operations",
+                response.results.len(),
+                ops.len()
+            )));
+        }
+        let each = response.results.into_iter().map(|r| match r.result {
+            Some(pb::op_result::Result::Failed(e)) => Ok(Err(Errno(e.errno))),
+            _ => decode::reply(r).map(Ok).map_err(|e| Error::Protocol(e.to_string())),
+        });
+        each.collect()
+    }
+
+    fn check_funcs(&self, ops: &[Op]) -> Result<()> {
+        for op in ops {
+            // Transfers are the server's to judge: on an adapter without plain I2C it runs
+            // those with an exact SMBus equivalent as SMBus.
+            let missing = op.required_func() & !self.info.funcs;
+            if missing != 0 && !matches!(op, Op::Transfer(_)) {
+                return Err(Error::NotSupported { op: op.name(), funcs: self.info.funcs, missing });
+            }
+        }
+        Ok(())
+    }
+
     /// Sends a transaction and waits for its answer, reopening what can safely be reopened.
-    async fn round_trip(&mut self, ops: &[Op]) -> Result<pb::ExecuteResponse> {
+    async fn round_trip(&mut self, ops: &[Op], keep_going: bool) -> Result<pb::ExecuteResponse> {
         let mut reopened = false;
         let mut reconnected = false;
         loop {
-            let request =
-                pb::ExecuteRequest { session: self.session.id(), ops: ops.iter().map(encode::op).collect() };
+            let request = pb::ExecuteRequest {
+                session: self.session.id(),
+                ops: ops.iter().map(encode::op).collect(),
+                keep_going,
+            };
             let reply = match self.send(request).await {
                 Ok(reply) => reply,
                 Err(detail) => {

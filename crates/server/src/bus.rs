@@ -16,12 +16,11 @@ use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
 use tracing::Level;
 
-/// What a transaction did: the replies of the operations that ran and, if one failed, its
-/// index and errno. Operations after a failed one do not run.
+/// What a transaction did: the result of each operation that ran, in order. Unless the
+/// transaction keeps going, a failure is the last of them: operations after it do not run.
 #[derive(Debug)]
 pub struct Outcome {
-    pub replies: Vec<Reply>,
-    pub failed: Option<(usize, Errno)>,
+    pub results: Vec<Result<Reply, Errno>>,
 }
 
 /// Why a transaction never reached the bus.
@@ -37,6 +36,7 @@ struct Job {
     session: SessionId,
     params: Params,
     ops: Vec<Op>,
+    keep_going: bool,
     reply: oneshot::Sender<Result<Outcome, Refused>>,
 }
 
@@ -85,12 +85,18 @@ impl Bus {
     }
 
     /// Runs `ops` as one transaction for `session`.
-    pub async fn run(&self, session: SessionId, params: Params, ops: Vec<Op>) -> Result<Outcome, Refused> {
+    pub async fn run(
+        &self,
+        session: SessionId,
+        params: Params,
+        ops: Vec<Op>,
+        keep_going: bool,
+    ) -> Result<Outcome, Refused> {
         match &self.runner {
-            Runner::Inline(executor) => self.dispatch(&mut lock(executor), session, params, &ops),
+            Runner::Inline(executor) => self.dispatch(&mut lock(executor), session, params, &ops, keep_going),
             Runner::Thread(jobs) => {
                 let (reply, outcome) = oneshot::channel();
-                jobs.send(Job { session, params, ops, reply }).map_err(|_| Refused::Stopped)?;
+                jobs.send(Job { session, params, ops, keep_going, reply }).map_err(|_| Refused::Stopped)?;
                 outcome.await.map_err(|_| Refused::Stopped)?
             }
         }
@@ -105,11 +111,12 @@ impl Bus {
         session: SessionId,
         params: Params,
         ops: &[Op],
+        keep_going: bool,
     ) -> Result<Outcome, Refused> {
         if self.held_by_other(session) {
             return Err(Refused::Locked);
         }
-        Ok(executor.transaction(session, params, ops))
+        Ok(executor.transaction(session, params, ops, keep_going))
     }
 
     /// Who holds the bus, if it is someone other than `session`.
@@ -175,26 +182,28 @@ impl Executor {
                 continue;
             }
             let Some(bus) = bus.upgrade() else { return };
-            let result = bus.dispatch(&mut self, job.session, job.params, &job.ops);
+            let result = bus.dispatch(&mut self, job.session, job.params, &job.ops, job.keep_going);
             drop(bus);
             let _ = job.reply.send(result);
         }
     }
 
-    fn transaction(&mut self, session: SessionId, params: Params, ops: &[Op]) -> Outcome {
-        let mut replies = Vec::with_capacity(ops.len());
+    fn transaction(&mut self, session: SessionId, params: Params, ops: &[Op], keep_going: bool) -> Outcome {
         if let Err(errno) = self.apply(params) {
-            return Outcome { replies, failed: Some((0, errno)) };
+            let failed = if keep_going { ops.len() } else { 1 };
+            return Outcome { results: vec![Err(errno); failed] };
         }
-        for (i, op) in ops.iter().enumerate() {
+        let mut results = Vec::with_capacity(ops.len());
+        for op in ops {
             let result = self.execute(op);
             log_op(self.op_log, session, self.backend.number(), op, &result);
-            match result {
-                Ok(reply) => replies.push(reply),
-                Err(errno) => return Outcome { replies, failed: Some((i, errno)) },
+            let failed = result.is_err();
+            results.push(result);
+            if failed && !keep_going {
+                break;
             }
         }
-        Outcome { replies, failed: None }
+        Outcome { results }
     }
 
     fn execute(&mut self, op: &Op) -> Result<Reply, Errno> {

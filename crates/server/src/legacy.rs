@@ -42,7 +42,7 @@ impl Legacy {
         };
         let response = self
             .core
-            .execute_one(pb::ExecuteRequest { session, ops: vec![op] })
+            .execute_one(pb::ExecuteRequest { session, ops: vec![op], keep_going: false })
             .await
             .map_err(|s| message(&s))?;
         if let Some(e) = response.error {

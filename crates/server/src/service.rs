@@ -94,14 +94,24 @@ impl Service {
         let session = self.session(&req.session)?;
         let ops = decode::ops(req.ops).map_err(invalid)?;
         self.stats.operations_checked(ops.len());
-        let outcome =
-            session.bus.run(session.id, session.params, ops).await.map_err(|r| refused(&session, r))?;
+        let keep_going = req.keep_going;
+        let outcome = session
+            .bus
+            .run(session.id, session.params, ops, keep_going)
+            .await
+            .map_err(|r| refused(&session, r))?;
         // A long transaction is a sign of life too.
         session.touch();
-        Ok(pb::ExecuteResponse {
-            results: outcome.replies.into_iter().map(encode::reply).collect(),
-            error: outcome.failed.map(|(i, errno)| encode::op_error(i, errno)),
-        })
+        let mut response =
+            pb::ExecuteResponse { results: Vec::with_capacity(outcome.results.len()), error: None };
+        for (i, result) in outcome.results.into_iter().enumerate() {
+            match result {
+                Ok(reply) => response.results.push(encode::reply(reply)),
+                Err(errno) if keep_going => response.results.push(encode::failed(i, errno)),
+                Err(errno) => response.error = Some(encode::op_error(i, errno)),
+            }
+        }
+        Ok(response)
     }
 }
 

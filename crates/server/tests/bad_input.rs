@@ -91,8 +91,10 @@ async fn every_bad_argument_class_is_refused_by_name() {
         ),
     ];
     for (bad, expected) in cases {
-        let status =
-            c.execute(pb::ExecuteRequest { session: s.clone(), ops: vec![bad] }).await.expect_err(expected);
+        let status = c
+            .execute(pb::ExecuteRequest { session: s.clone(), ops: vec![bad], keep_going: false })
+            .await
+            .expect_err(expected);
         assert_eq!(status.code(), Code::InvalidArgument, "{expected}");
         assert!(status.message().starts_with(expected), "got {:?}, want {expected:?}", status.message());
     }
@@ -118,7 +120,8 @@ async fn a_bad_op_anywhere_refuses_the_whole_transaction() {
     let s = open(&mut c, 1).await;
     let mut ops = vec![encode::op(&op(0x48, C::WriteByteData { reg: 9, value: 9 }))];
     ops.push(smbus(0x48, PC::ReadByteData(pb::Reg { reg: 0x1FF })));
-    let status = c.execute(pb::ExecuteRequest { session: s.clone(), ops }).await.unwrap_err();
+    let status =
+        c.execute(pb::ExecuteRequest { session: s.clone(), ops, keep_going: false }).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().starts_with("ops[1].smbus.read_byte_data.reg"), "{}", status.message());
     assert_eq!(

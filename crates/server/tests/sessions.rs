@@ -172,6 +172,7 @@ async fn stream_answers_in_order_and_rejects_in_band() {
     let req = |ops: &[Op], session: &str| pb::ExecuteRequest {
         session: session.into(),
         ops: ops.iter().map(encode::op).collect(),
+        keep_going: false,
     };
     let requests = vec![
         req(&[op(RF, C::WriteByteData { reg: 3, value: 0x33 })], &s),

@@ -206,6 +206,7 @@ pub fn reply(r: pb::OpResult) -> Result<Reply> {
         Some(R::Word(w)) => Reply::Word(word("word", w)?),
         Some(R::Block(b)) => Reply::Block(b),
         Some(R::Transfer(t)) => Reply::Transfer(t.reads),
+        Some(R::Failed(_)) => return Err(ArgError::new("result", "a failure where a value was expected")),
         None => return Err(ArgError::new("result", "missing")),
     })
 }

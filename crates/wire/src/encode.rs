@@ -61,6 +61,11 @@ pub fn reply(r: Reply) -> pb::OpResult {
     pb::OpResult { result: Some(result) }
 }
 
+/// A failed operation in the results of a transaction that keeps going.
+pub fn failed(index: usize, errno: crate::Errno) -> pb::OpResult {
+    pb::OpResult { result: Some(pb::op_result::Result::Failed(op_error(index, errno))) }
+}
+
 /// A failed operation, as the wire carries it.
 pub fn op_error(index: usize, errno: crate::Errno) -> pb::OpError {
     pb::OpError {

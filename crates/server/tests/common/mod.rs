@@ -115,7 +115,10 @@ pub async fn execute(
     ops: &[Op],
 ) -> Result<pb::ExecuteResponse, tonic::Status> {
     let ops = ops.iter().map(encode::op).collect();
-    client.execute(pb::ExecuteRequest { session: session.into(), ops }).await.map(|r| r.into_inner())
+    client
+        .execute(pb::ExecuteRequest { session: session.into(), ops, keep_going: false })
+        .await
+        .map(|r| r.into_inner())
 }
 
 /// Runs one op that must succeed and returns its reply.

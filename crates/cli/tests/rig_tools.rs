@@ -1,0 +1,50 @@
+//! The remote i2c-tools against the real ones, on a real kernel: run by `rig/test.sh`, whose
+//! guest prints what `/usr/sbin/i2c*` say about its buses between `===TOOL cmd args===` and
+//! `===END===` on its console ($SMBUS_PROXY_RIG_LOG), then serves the same buses at
+//! $SMBUS_PROXY_RIG. Each tool's output from the host must be byte-identical.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// (the guest's command line, what it printed), in order.
+fn guest_outputs(log: &str) -> Vec<(String, String)> {
+    let log = log.replace('\r', "");
+    let mut outputs = Vec::new();
+    let mut lines = log.lines();
+    while let Some(line) = lines.next() {
+        let Some(cmd) = line.strip_prefix("===TOOL ").and_then(|l| l.strip_suffix("===")) else { continue };
+        let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "===END===").collect();
+        outputs.push((cmd.to_owned(), body.iter().map(|l| format!("{l}\n")).collect()));
+    }
+    outputs
+}
+
+#[test]
+#[ignore = "needs the QEMU rig: rig/test.sh"]
+fn remote_tools_print_what_the_real_ones_print() {
+    let url = std::env::var("SMBUS_PROXY_RIG").expect("run by rig/test.sh");
+    let log_path = std::env::var("SMBUS_PROXY_RIG_LOG").expect("run by rig/test.sh");
+    // The guest prints the real tools' outputs, then starts the server: wait for it.
+    let start = Instant::now();
+    let run = |cmd: &str| {
+        let args: Vec<&str> = cmd.split_whitespace().collect();
+        Command::new(env!("CARGO_BIN_EXE_smbus-proxy"))
+            .args(&args[..1])
+            .args(["--server", &url])
+            .args(&args[1..])
+            .output()
+            .unwrap()
+    };
+    while !run("detect -l").status.success() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the guest's server did not come up");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let outputs = guest_outputs(&std::fs::read_to_string(log_path).unwrap());
+    assert!(outputs.len() >= 7, "the guest printed {} tool outputs", outputs.len());
+    for (cmd, real) in outputs {
+        let ours = run(&cmd);
+        assert!(ours.status.success(), "{cmd}: {}", String::from_utf8_lossy(&ours.stderr));
+        assert_eq!(String::from_utf8(ours.stdout).unwrap(), real, "smbus-proxy {cmd} differs from i2c{cmd}");
+        eprintln!("identical: i2c{cmd}");
+    }
+}
