@@ -25,7 +25,7 @@ for d in /sys/bus/i2c/devices/i2c-*; do
     "radeonfb dvi") DVI=$n;;
   esac
 done
-tool() { echo "===TOOL $*==="; /usr/sbin/i2c"$@"; echo "===END==="; }
+tool() { echo "===TOOL $*==="; /usr/sbin/i2c"$@" 2>/dev/null; echo "===END rc=$?==="; }
 tool detect -y $I801
 tool detect -y -a $STUB
 tool detect -y -q $I801
@@ -33,6 +33,22 @@ tool detect -y -r $STUB 0x10 0x60
 tool detect -y $DVI
 tool detect -F $STUB
 tool detect -F $DVI
+tool set -y -r $I801 0x53 0x10 0xa5
+tool set -y -m 0x0f -r $I801 0x53 0x10 0x3c
+tool get -y $I801 0x53 0x10
+tool set -y -r $I801 0x53 0x20 0x1234 w
+tool get -y $I801 0x53 0x20 w
+tool set -y $I801 0x53 0x30 1 2 3 4 i
+tool get -y $I801 0x53 0x30 i 4
+tool get -y $I801 0x53 0x30 i
+tool set -y $STUB 0x1c 0x05 0x42
+tool get -y $STUB 0x1c 0x05 c
+tool get -y $STUB 0x1c
+tool set -y $STUB 0x1c 0x40 7 8 9 s
+tool get -y $STUB 0x1c 0x40 s
+tool get -y $STUB 0x50 0x00
+tool get -y -f $STUB 0x50 0x00
+tool get -y $I801 0x33 0x00
 smbus-proxy serve --listen 0.0.0.0:'"$PORT"' --log-ops info &
 sleep 3600
 '

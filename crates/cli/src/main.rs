@@ -30,6 +30,20 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Read a register, as i2cget does.
+    #[command(disable_help_flag = true)]
+    Get {
+        /// i2cget's arguments: [-f] [-y] [-a] I2CBUS CHIP-ADDRESS [DATA-ADDRESS [MODE [LENGTH]]], --server URL
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Write a register, as i2cset does.
+    #[command(disable_help_flag = true)]
+    Set {
+        /// i2cset's arguments: [-f] [-y] [-m MASK] [-r] [-a] I2CBUS CHIP-ADDRESS DATA-ADDRESS [VALUE]... [MODE], --server URL
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -71,6 +85,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Detect { args } => return tools::detect::run(args),
+        Command::Get { args } => return tools::get::run(args),
+        Command::Set { args } => return tools::set::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

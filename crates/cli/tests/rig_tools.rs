@@ -1,20 +1,30 @@
 //! The remote i2c-tools against the real ones, on a real kernel: run by `rig/test.sh`, whose
 //! guest prints what `/usr/sbin/i2c*` say about its buses between `===TOOL cmd args===` and
-//! `===END===` on its console ($SMBUS_PROXY_RIG_LOG), then serves the same buses at
-//! $SMBUS_PROXY_RIG. Each tool's output from the host must be byte-identical.
+//! `===END rc=N===` on its console ($SMBUS_PROXY_RIG_LOG), then serves the same buses at
+//! $SMBUS_PROXY_RIG. Each tool's output from the host must be byte-identical, and its exit
+//! status the same. The writes among them are idempotent, so running them twice is fine.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// (the guest's command line, what it printed), in order.
-fn guest_outputs(log: &str) -> Vec<(String, String)> {
+/// (the guest's command line, what it printed on stdout, its exit status), in order.
+fn guest_outputs(log: &str) -> Vec<(String, String, i32)> {
     let log = log.replace('\r', "");
     let mut outputs = Vec::new();
     let mut lines = log.lines();
     while let Some(line) = lines.next() {
         let Some(cmd) = line.strip_prefix("===TOOL ").and_then(|l| l.strip_suffix("===")) else { continue };
-        let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "===END===").collect();
-        outputs.push((cmd.to_owned(), body.iter().map(|l| format!("{l}\n")).collect()));
+        let mut body = String::new();
+        let mut rc = None;
+        for l in lines.by_ref() {
+            if let Some(code) = l.strip_prefix("===END rc=").and_then(|l| l.strip_suffix("===")) {
+                rc = code.parse().ok();
+                break;
+            }
+            body += l;
+            body.push('\n');
+        }
+        outputs.push((cmd.to_owned(), body, rc.expect("an exit status")));
     }
     outputs
 }
@@ -40,11 +50,16 @@ fn remote_tools_print_what_the_real_ones_print() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let outputs = guest_outputs(&std::fs::read_to_string(log_path).unwrap());
-    assert!(outputs.len() >= 7, "the guest printed {} tool outputs", outputs.len());
-    for (cmd, real) in outputs {
+    assert!(outputs.len() >= 23, "the guest printed {} tool outputs", outputs.len());
+    for (cmd, real, rc) in outputs {
         let ours = run(&cmd);
-        assert!(ours.status.success(), "{cmd}: {}", String::from_utf8_lossy(&ours.stderr));
-        assert_eq!(String::from_utf8(ours.stdout).unwrap(), real, "smbus-proxy {cmd} differs from i2c{cmd}");
+        let stderr = String::from_utf8_lossy(&ours.stderr);
+        assert_eq!(
+            String::from_utf8(ours.stdout).unwrap(),
+            real,
+            "smbus-proxy {cmd} differs from i2c{cmd}: {stderr}"
+        );
+        assert_eq!(ours.status.code(), Some(rc), "smbus-proxy {cmd} exits unlike i2c{cmd}: {stderr}");
         eprintln!("identical: i2c{cmd}");
     }
 }

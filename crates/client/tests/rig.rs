@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 fn client() -> blocking::Client {
     let url = std::env::var("SMBUS_PROXY_RIG").expect("run by rig/test.sh, which sets SMBUS_PROXY_RIG");
-    // The guest's server may still be starting.
+    // The guest's server may still be starting; QEMU accepts the connection for it meanwhile,
+    // so only an answer proves it is there.
     let start = Instant::now();
     loop {
-        match blocking::Client::connect(url.clone()) {
+        match blocking::Client::connect(url.clone()).and_then(|c| c.list_buses().map(|_| c)) {
             Ok(c) => return c,
             Err(e) if start.elapsed() < Duration::from_secs(60) => {
                 eprintln!("waiting for the guest's server: {e}");

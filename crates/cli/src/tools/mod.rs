@@ -2,6 +2,8 @@
 //! plus `--server URL` (else `$SMBUS_PROXY_SERVER`, else the local default).
 
 pub mod detect;
+pub mod get;
+pub mod set;
 
 use smbus_proxy_client::{BusInfo, blocking::Client, server_url};
 use std::process::ExitCode;
@@ -18,6 +20,18 @@ impl Args {
     /// Parses `args` against `letters` (the flags this tool knows, as in getopt's optstring,
     /// without values). Options may come anywhere, bundled (`-ya`), until `--`.
     pub fn parse(tool: &str, letters: &str, args: Vec<String>) -> Result<Args, String> {
+        Self::parse_with_values(tool, letters, "", args).map(|(args, _)| args)
+    }
+
+    /// As [`Args::parse`], where the letters of `valued` take a value (`-m MASK`, `-mMASK`);
+    /// returns those values by letter.
+    pub fn parse_with_values(
+        tool: &str,
+        letters: &str,
+        valued: &str,
+        args: Vec<String>,
+    ) -> Result<(Args, Vec<(char, String)>), String> {
+        let mut values = Vec::new();
         let mut flags = Vec::new();
         let mut positional = Vec::new();
         let mut server = None;
@@ -34,7 +48,17 @@ impl Args {
             } else if arg.starts_with("--") {
                 return Err(format!("{tool}: unrecognized option '{arg}'"));
             } else if let Some(letters_given) = arg.strip_prefix('-').filter(|l| !l.is_empty()) {
-                for c in letters_given.chars() {
+                for (i, c) in letters_given.char_indices() {
+                    if valued.contains(c) {
+                        let rest = &letters_given[i + c.len_utf8()..];
+                        let value = if rest.is_empty() {
+                            args.next().ok_or(format!("{tool}: option requires an argument -- '{c}'"))?
+                        } else {
+                            rest.to_owned()
+                        };
+                        values.push((c, value));
+                        break;
+                    }
                     if !letters.contains(c) {
                         return Err(format!("{tool}: invalid option -- '{c}'"));
                     }
@@ -44,7 +68,7 @@ impl Args {
                 positional.push(arg);
             }
         }
-        Ok(Args { flags, positional, server: server_url(server.as_deref()) })
+        Ok((Args { flags, positional, server: server_url(server.as_deref()) }, values))
     }
 
     pub fn has(&self, flag: char) -> bool {
@@ -93,15 +117,46 @@ pub fn fail(message: &str) -> ExitCode {
 
 /// Asks on the terminal, as i2c-tools do without `-y`; true to go on.
 pub fn confirm() -> bool {
+    ask(true)
+}
+
+/// Asks `Continue?`; an empty answer means `default_yes`.
+pub fn ask(default_yes: bool) -> bool {
     use std::io::Write;
-    eprint!("Continue? [Y/n] ");
+    eprint!("Continue? [{}] ", if default_yes { "Y/n" } else { "y/N" });
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
-    if std::io::stdin().read_line(&mut answer).is_ok()
-        && matches!(answer.chars().next(), Some('\n' | 'y' | 'Y'))
-    {
-        return true;
+    let yes = std::io::stdin().read_line(&mut answer).is_ok()
+        && match answer.chars().next() {
+            Some('y' | 'Y') => true,
+            Some('\n') => default_yes,
+            _ => false,
+        };
+    if !yes {
+        eprintln!("Aborting on user request.");
     }
-    eprintln!("Aborting on user request.");
-    false
+    yes
+}
+
+/// A `CHIP-ADDRESS` argument: 0x08–0x77, or 0x00–0x7f with `-a`.
+pub fn chip_address(arg: &str, all: bool) -> Result<u16, String> {
+    let (min, max) = if all { (0x00, 0x7f) } else { (0x08, 0x77) };
+    match parse_int(arg) {
+        None => Err("Error: Chip address is not a number!".into()),
+        Some(a) if a < min || a > max => {
+            Err(format!("Error: Chip address out of range (0x{min:02x}-0x{max:02x})!"))
+        }
+        Some(a) => Ok(a as u16),
+    }
+}
+
+/// A `DATA-ADDRESS` argument: a register, 0x00–0xff.
+pub fn data_address(arg: &str) -> Option<u8> {
+    parse_int(arg).and_then(|a| u8::try_from(a).ok())
+}
+
+/// An errno's meaning, for messages that i2c-tools print with strerror.
+pub fn strerror(errno: smbus_proxy_client::Errno) -> String {
+    let text = errno.to_string();
+    text.split_once(": ").map_or(text.clone(), |(_, meaning)| meaning.to_owned())
 }
