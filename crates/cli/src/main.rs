@@ -37,6 +37,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Send a combined I2C transfer, as i2ctransfer does.
+    #[command(disable_help_flag = true)]
+    Transfer {
+        /// i2ctransfer's arguments: [-f] [-y] [-v] [-a] I2CBUS DESC [DATA] [DESC [DATA]]..., --server URL
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Write a register, as i2cset does.
     #[command(disable_help_flag = true)]
     Set {
@@ -87,6 +94,7 @@ fn main() -> ExitCode {
         Command::Detect { args } => return tools::detect::run(args),
         Command::Get { args } => return tools::get::run(args),
         Command::Set { args } => return tools::set::run(args),
+        Command::Transfer { args } => return tools::transfer::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

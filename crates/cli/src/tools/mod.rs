@@ -4,6 +4,7 @@
 pub mod detect;
 pub mod get;
 pub mod set;
+pub mod transfer;
 
 use smbus_proxy_client::{BusInfo, blocking::Client, server_url};
 use std::process::ExitCode;
