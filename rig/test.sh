@@ -14,8 +14,9 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 strip -o "$work/smbus-proxy" target/debug/smbus-proxy
 
 # In the guest: let at24 claim the stub chip at 0x50 (so plain access gets EBUSY), print what
-# the real i2c-tools say about the buses (for crates/cli/tests/rig_tools.rs to compare), then
-# serve every bus until the host is done.
+# the real i2c-tools say about the buses (crates/cli/tests/rig_tools.rs repeats each from the
+# host, first, so the buses are as the guest left them), then serve every bus until the host
+# is done.
 guest='
 for d in /sys/bus/i2c/devices/i2c-*; do
   n=${d##*-}
@@ -49,6 +50,19 @@ tool get -y $STUB 0x1c 0x40 s
 tool get -y $STUB 0x50 0x00
 tool get -y -f $STUB 0x50 0x00
 tool get -y $I801 0x33 0x00
+tool set -y $I801 0x54 0x40 0x73 0x6d 0x62 0x75 0x73 0x7f 0x0a i
+tool dump -y $I801 0x54
+tool dump -y $I801 0x54 b
+tool dump -y -r 0x05-0x12 $I801 0x54 b
+tool dump -y -r 0x10-0x2f $I801 0x54 w
+tool dump -y -r 0x00-0x1f $I801 0x54 W
+tool dump -y -r 0x20-0x47 $I801 0x54 c
+tool dump -y $I801 0x54 i
+tool dump -y $I801 0x33 b
+tool dump -y $STUB 0x1c
+tool dump -y $STUB 0x50
+tool dump -y -f -r 0x00-0x0f $STUB 0x50
+tool dump -y $DVI 0x50 i
 tool transfer -y $DVI w1@0x50 0x00 r8
 tool transfer -y -v $DVI w1@0x50 0x00 r8@0x50 r2
 tool transfer -y -v $DVI w5@0x50 0x80 0xff- w1 0x80 r5
@@ -60,6 +74,6 @@ smbus-proxy serve --listen 0.0.0.0:'"$PORT"' --log-ops info &
 sleep 3600
 '
 host="export SMBUS_PROXY_RIG=http://127.0.0.1:$PORT SMBUS_PROXY_RIG_LOG=\$RIG_LOG
-  cargo test --locked -q -p smbus-proxy-client --test rig -- --ignored --test-threads 1 &&
-  cargo test --locked -q -p smbus-proxy --test rig_tools -- --ignored --test-threads 1"
+  cargo test --locked -q -p smbus-proxy --test rig_tools -- --ignored --test-threads 1 &&
+  cargo test --locked -q -p smbus-proxy-client --test rig -- --ignored --test-threads 1"
 exec rig/qemu-i2c-rig.sh -r -b "$work/smbus-proxy" -f "$PORT" -H "$host" "$guest"

@@ -30,6 +30,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Dump a device's registers, as i2cdump does.
+    #[command(disable_help_flag = true)]
+    Dump {
+        /// i2cdump's arguments: [-f] [-y] [-r first-last] [-a] I2CBUS ADDRESS [MODE], --server URL
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Read a register, as i2cget does.
     #[command(disable_help_flag = true)]
     Get {
@@ -92,6 +99,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Detect { args } => return tools::detect::run(args),
+        Command::Dump { args } => return tools::dump::run(args),
         Command::Get { args } => return tools::get::run(args),
         Command::Set { args } => return tools::set::run(args),
         Command::Transfer { args } => return tools::transfer::run(args),

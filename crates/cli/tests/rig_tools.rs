@@ -50,7 +50,7 @@ fn remote_tools_print_what_the_real_ones_print() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let outputs = guest_outputs(&std::fs::read_to_string(log_path).unwrap());
-    assert!(outputs.len() >= 30, "the guest printed {} tool outputs", outputs.len());
+    assert!(outputs.len() >= 43, "the guest printed {} tool outputs", outputs.len());
     for (cmd, real, rc) in outputs {
         let ours = run(&cmd);
         let stderr = String::from_utf8_lossy(&ours.stderr);

@@ -2,6 +2,7 @@
 //! plus `--server URL` (else `$SMBUS_PROXY_SERVER`, else the local default).
 
 pub mod detect;
+pub mod dump;
 pub mod get;
 pub mod set;
 pub mod transfer;

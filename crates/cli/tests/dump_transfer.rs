@@ -1,0 +1,114 @@
+//! `smbus-proxy dump` and `transfer` against a real server on the simulator.
+
+use smbus_proxy_server::{Running, Server};
+use smbus_proxy_sim::Config;
+use std::process::Command;
+
+const CONFIG: &str = r#"
+[[bus]]
+number = 1
+[[bus.device]]
+model = "register-file"
+addr = 0x48
+registers = [0x73, 0x6d, 0x62, 0x75, 0x73, 0x00, 0xff, 0x0a, 0x7f]
+[[bus.device]]
+model = "eeprom-24c02"
+addr = 0x50
+"#;
+
+fn server() -> Running {
+    Server::simulated(&Config::parse(CONFIG).unwrap()).spawn("127.0.0.1:0".parse().unwrap()).unwrap()
+}
+
+fn run(server: &Running, args: &[&str]) -> (String, String, i32) {
+    let o = Command::new(env!("CARGO_BIN_EXE_smbus-proxy"))
+        .args(&args[..1])
+        .args(["--server", &server.url()])
+        .args(&args[1..])
+        .output()
+        .unwrap();
+    (String::from_utf8(o.stdout).unwrap(), String::from_utf8(o.stderr).unwrap(), o.status.code().unwrap())
+}
+
+#[test]
+fn dump_tables() {
+    let s = server();
+    let (out, err, code) = run(&s, &["dump", "-y", "-r", "0x00-0x12", "1", "0x48"]);
+    assert_eq!((err.as_str(), code), ("No size specified (using byte-data access)\n", 0));
+    assert_eq!(
+        out,
+        "     0  1  2  3  4  5  6  7  8  9  a  b  c  d  e  f    0123456789abcdef\n\
+         00: 73 6d 62 75 73 00 ff 0a 7f 00 00 00 00 00 00 00    smbus..??.......\n\
+         10: 00 00 00                                           ...             \n"
+    );
+    let (out, _, _) = run(&s, &["dump", "-y", "-r", "0x00-0x09", "1", "0x48", "w"]);
+    assert_eq!(
+        out,
+        "     0,8  1,9  2,a  3,b  4,c  5,d  6,e  7,f\n\
+         00: 6d73 626d 7562 7375 0073 ff00 0aff 7f0a \n\
+         08: 007f 0000                               \n"
+    );
+    let (out, _, _) = run(&s, &["dump", "-y", "-r", "0x04-0x07", "1", "0x48", "W"]);
+    let row = format!(
+        "00: {}73 00 ff 0a {}   {}s..?{}",
+        " ".repeat(12),
+        " ".repeat(24),
+        " ".repeat(4),
+        " ".repeat(8)
+    );
+    assert_eq!(out.lines().nth(1).unwrap(), row);
+    let (i, _, _) = run(&s, &["dump", "-y", "1", "0x48", "i"]);
+    let (c, _, _) = run(&s, &["dump", "-y", "1", "0x48", "c"]);
+    let (b, _, _) = run(&s, &["dump", "-y", "1", "0x48", "b"]);
+    assert_eq!((i.as_str(), c.as_str()), (b.as_str(), b.as_str()), "every mode sees the same registers");
+    let (out, _, code) = run(&s, &["dump", "-y", "-r", "0x00-0x0f", "1", "0x33"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines().nth(1).unwrap(),
+        "00: XX XX XX XX XX XX XX XX XX XX XX XX XX XX XX XX    XXXXXXXXXXXXXXXX"
+    );
+}
+
+#[test]
+fn dump_grammar() {
+    let s = server();
+    for (args, expected) in [
+        (&["dump", "-y", "-r", "0x10", "1", "0x48", "b"][..], "Error: Invalid range parameter!\n"),
+        (&["dump", "-y", "-r", "0x20-0x10", "1", "0x48", "b"], "Error: Invalid range parameter!\n"),
+        (
+            &["dump", "-y", "-r", "0x01-0x10", "1", "0x48", "W"],
+            "Error: Range parameter must be even/odd for W mode!\n",
+        ),
+        (
+            &["dump", "-y", "-r", "0x00-0x10", "1", "0x48", "s"],
+            "Error: Range parameter not compatible with selected mode!\n",
+        ),
+        (&["dump", "-y", "1", "0x48", "x"], "Error: Invalid mode!\n"),
+        (&["dump", "-y", "1"], "Error: No address specified!\n"),
+    ] {
+        let (out, err, code) = run(&s, args);
+        assert_eq!((out.as_str(), code), ("", 1), "{args:?}");
+        assert!(err.starts_with(expected), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn transfer_writes_and_reads_with_repeated_starts() {
+    let s = server();
+    assert_eq!(
+        run(&s, &["transfer", "-y", "1", "w5@0x50", "0x10", "0xa0+"]),
+        (String::new(), String::new(), 0)
+    );
+    assert_eq!(run(&s, &["transfer", "-y", "1", "w1@0x50", "0x10", "r4"]).0, "0xa0 0xa1 0xa2 0xa3\n");
+    assert_eq!(
+        run(&s, &["transfer", "-y", "-v", "1", "w1@0x50", "0x10", "r2", "r0@0x48"]).0,
+        "msg 0: addr 0x50, write, len 1, buf 0x10\n\
+         msg 1: addr 0x50, read, len 2, buf 0xa0 0xa1\n\
+         msg 2: addr 0x48, read, len 0\n"
+    );
+    let (out, err, code) = run(&s, &["transfer", "-y", "1", "w1@0x33", "0x00"]);
+    assert_eq!((out.as_str(), code), ("", 1));
+    assert_eq!(err, "Error: Sending messages failed: no device acknowledged the address\n");
+    let (_, err, code) = run(&s, &["transfer", "-y", "1", "r1"]);
+    assert_eq!((err.as_str(), code), ("Error: No address given\nError: faulty argument is 'r1'\n", 1));
+}
