@@ -106,9 +106,18 @@ fn transfer_writes_and_reads_with_repeated_starts() {
          msg 1: addr 0x50, read, len 2, buf 0xa0 0xa1\n\
          msg 2: addr 0x48, read, len 0\n"
     );
+    let binary = Command::new(env!("CARGO_BIN_EXE_smbus-proxy"))
+        .args(["transfer", "--server", &s.url(), "-y", "-b", "1", "w1@0x50", "0x10", "r3", "r0", "r1"])
+        .output()
+        .unwrap();
+    assert_eq!(binary.stdout, [0xa0, 0xa1, 0xa2, 0xa3], "every read message's bytes, raw");
     let (out, err, code) = run(&s, &["transfer", "-y", "1", "w1@0x33", "0x00"]);
     assert_eq!((out.as_str(), code), ("", 1));
     assert_eq!(err, "Error: Sending messages failed: no device acknowledged the address\n");
+    let many: Vec<&str> =
+        ["transfer", "-y", "1", "r1@0x50"].into_iter().chain(std::iter::repeat_n("r1", 42)).collect();
+    let (_, err, code) = run(&s, &many);
+    assert_eq!((err.as_str(), code), ("Error: Too many messages (max: 42)\n", 1));
     let (_, err, code) = run(&s, &["transfer", "-y", "1", "r1"]);
     assert_eq!((err.as_str(), code), ("Error: No address given\nError: faulty argument is 'r1'\n", 1));
 }

@@ -19,6 +19,13 @@ addr = 0x50
 model = "register-file"
 addr = 0x68
 busy = true
+
+[[bus]]
+number = 2
+funcs = "bcm2835"
+[[bus.device]]
+model = "register-file"
+addr = 0x48
 "#;
 
 fn server() -> Running {
@@ -115,6 +122,22 @@ fn grammar_errors() {
         (&["set", "-y", "-m", "0x100", "1", "0x48", "0x05", "1"], "Error: Data value mask out of range!\n"),
         (&["set", "-y", "1", "0x48", "0x05", "1", "ip"], "Error: PEC not supported for I2C block writes!\n"),
         (&["set", "-y", "1", "0x48"], "Error: Missing I2CBUS, CHIP-ADDRESS or DATA-ADDRESS!\n"),
+        (&["set", "-y", "1", "0x48", "0x05", "i"], "Error: Missing data value(s)!\n"),
+        (&["set", "-y", "1", "0x48", "0x05", "1", "2", "c"], "Error: Too many arguments!\n"),
+        (&["set", "-y", "1", "0x48", "0x05", "1", "2", "w"], "Error: Too many arguments!\n"),
+        (&["set", "-y", "1", "0x48", "0x05", "zz"], "Error: Data value invalid!\n"),
+        (
+            &["get", "-y", "2", "0x48", "0x05", "s"],
+            "Error: Adapter does not have SMBus block read capability\n",
+        ),
+        (
+            &[
+                "set", "-y", "1", "0x48", "0x05", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11",
+                "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "26",
+                "27", "28", "29", "30", "31", "32", "33", "i",
+            ],
+            "Error: Too many arguments!\n",
+        ),
         (&["set", "-y", "-m"], "set: option requires an argument -- 'm'\n"),
     ];
     for (args, expected) in cases {

@@ -60,21 +60,25 @@ pub fn run(args: Vec<String>) -> ExitCode {
     // What follows DATA-ADDRESS: nothing (a plain byte write of it), one value, or values
     // ended by a mode letter.
     let rest = &p[3..];
+    let letter = |m: &str| match m.chars().next() {
+        Some('c') => Some(Mode::Byte),
+        Some('b') => Some(Mode::ByteData),
+        Some('w') => Some(Mode::Word),
+        Some('s') => Some(Mode::Block),
+        Some('i') => Some(Mode::I2cBlock),
+        _ => None,
+    };
     let (mode, pec, given) = match rest {
         [] => (Mode::Byte, false, &rest[..0]),
-        [only] if only.starts_with('c') => (Mode::Byte, only[1..].starts_with('p'), &rest[..0]),
-        [_] => (Mode::ByteData, false, rest),
-        [values @ .., m] => {
-            let mode = match m.chars().next() {
-                Some('c') => Mode::Byte,
-                Some('b') => Mode::ByteData,
-                Some('w') => Mode::Word,
-                Some('s') => Mode::Block,
-                Some('i') => Mode::I2cBlock,
-                _ => return usage_error(&format!("Error: Invalid mode '{m}'!")),
-            };
-            (mode, m[1..].starts_with('p'), values)
+        // A mode alone: right for c, short of values for the others.
+        [only] if letter(only).is_some() => {
+            (letter(only).unwrap_or(Mode::Byte), only[1..].starts_with('p'), &rest[..0])
         }
+        [_] => (Mode::ByteData, false, rest),
+        [values @ .., m] => match letter(m) {
+            Some(mode) => (mode, m[1..].starts_with('p'), values),
+            None => return usage_error(&format!("Error: Invalid mode '{m}'!")),
+        },
     };
     let mut block = Vec::new();
     let mut value: i64 = -1;

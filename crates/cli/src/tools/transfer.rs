@@ -6,7 +6,8 @@ use smbus_proxy_wire::op::{MAX_MSG_LEN, MAX_MSGS};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-Usage: smbus-proxy transfer [-f] [-y] [-v] [-V] [-a] I2CBUS DESC [DATA] [DESC [DATA]]...
+Usage: smbus-proxy transfer [-f] [-y] [-v] [-b] [-V] [-a] I2CBUS DESC [DATA] [DESC [DATA]]...
+  -b prints the bytes read as they are (binary), not as hex
   I2CBUS is an integer or an I2C bus name
   DESC describes the transfer in the form: {r|w}LENGTH[@address]
     1) read/write-flag 2) LENGTH (range 0-65535)
@@ -146,7 +147,7 @@ fn print_msgs(msgs: &[Msg], reads: &[Bytes], header: bool, write_bufs: bool, rea
 }
 
 pub fn run(args: Vec<String>) -> ExitCode {
-    let args = match Args::parse("transfer", "fyvVa", args) {
+    let args = match Args::parse("transfer", "fyvbVa", args) {
         Ok(args) => args,
         Err(e) => return fail(&format!("{e}\n{USAGE}")),
     };
@@ -188,6 +189,14 @@ pub fn run(args: Vec<String>) -> ExitCode {
         Err(e) => return fail(&format!("Error: Could not open {file}: {e}")),
     };
     match bus.i2c_rdwr(msgs.clone()) {
+        Ok(reads) if args.has('b') => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            match reads.iter().try_for_each(|r| out.write_all(r)).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("Error: cannot write the bytes read: {e}")),
+            }
+        }
         Ok(reads) => {
             print!("{}", print_msgs(&msgs, &reads, args.has('v'), args.has('v'), true));
             ExitCode::SUCCESS
