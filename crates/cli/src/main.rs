@@ -80,6 +80,16 @@ struct Serve {
     #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     lease_ms: u64,
 
+    /// Require every client to send this token (`authorization: Bearer <token>`): a file
+    /// whose first line is the token. Else $SMBUS_PROXY_TOKEN, if set.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+
+    /// Listen on an address beyond loopback without a token. Anyone who reaches the port can
+    /// then read and write every chip on the served buses.
+    #[arg(long)]
+    insecure_network: bool,
+
     /// The log level of each bus operation (the server logs at info unless RUST_LOG says
     /// otherwise, so `--log-ops info` shows every operation).
     #[arg(long, value_name = "LEVEL", default_value = "debug")]
@@ -121,7 +131,32 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
         }),
         None => Server::new(linux_buses(args.buses)?),
     };
-    let server = server.lease(Duration::from_millis(args.lease_ms)).op_log_level(args.log_ops);
+    let token = match &args.token_file {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let token = text.lines().next().unwrap_or("").trim().to_owned();
+            if token.is_empty() {
+                return Err(format!("{}: the first line holds no token", path.display()).into());
+            }
+            Some(token)
+        }
+        None => smbus_proxy_client::token(None),
+    };
+    // A bus on the network is a door to every chip on it: open it only on purpose.
+    if !args.listen.ip().is_loopback() && token.is_none() {
+        if !args.insecure_network {
+            return Err(format!(
+                "refusing to listen on {} without a token: anyone who reaches it could write to every chip \
+                 on the bus. Give --token-file FILE (or SMBUS_PROXY_TOKEN), or --insecure-network to accept \
+                 the risk",
+                args.listen
+            )
+            .into());
+        }
+        tracing::warn!(listen = %args.listen, "listening beyond loopback without a token: anyone who reaches this port can write to the bus");
+    }
+    let server = server.lease(Duration::from_millis(args.lease_ms)).op_log_level(args.log_ops).token(token);
     // One thread for the network: measured (benches/proxy.rs), it answers a call sooner and
     // with a third less CPU than a multi-thread runtime, whose wake-ups cross threads. Buses
     // that block get threads of their own, so they still run in parallel.

@@ -33,8 +33,14 @@ impl Shared {
 }
 
 impl Client {
-    /// Connects to the server at `url` (`http://host:port`).
+    /// Connects to the server at `url` (`http://host:port`), with the token in
+    /// `$SMBUS_PROXY_TOKEN` if there is one.
     pub fn connect(url: impl Into<String>) -> Result<Client> {
+        Self::connect_with_token(url, crate::client::token(None))
+    }
+
+    /// Connects with this token (`authorization: Bearer <token>` on every call), or none.
+    pub fn connect_with_token(url: impl Into<String>, token: Option<String>) -> Result<Client> {
         let url = url.into();
         let failed = |what: &str, e: std::io::Error| Error::Connect {
             url: url.clone(),
@@ -44,7 +50,7 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| failed("cannot start the I/O runtime", e))?;
-        let inner = rt.block_on(crate::Client::connect_quietly(url.clone()))?;
+        let inner = rt.block_on(crate::Client::connect_quietly(url.clone(), token))?;
         let (keep_alive, ended) = mpsc::channel();
         let rt = Arc::new(Shared { rt, _keep_alive: keep_alive });
         let (shared, client) = (Arc::downgrade(&rt), Arc::downgrade(&inner.inner));

@@ -11,15 +11,15 @@
 
 use crate::Client;
 use crate::batch::{Batch, FromReply, Results};
+use crate::client::Grpc;
 use crate::error::{Error, Result};
 use bytes::Bytes;
-use smbus_proxy_wire::pb::{self, smbus_client::SmbusClient};
+use smbus_proxy_wire::pb;
 use smbus_proxy_wire::{Command, Errno, Msg, Op, Reply, Target, decode, encode};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use tonic::transport::Channel;
 
 /// Adapter settings for a session (see `OpenRequest` in the protocol).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -55,7 +55,7 @@ impl Session {
         Duration::from_micros(now_us().saturating_sub(self.last_used_us.load(Ordering::Relaxed)))
     }
 
-    pub(crate) async fn keep_alive(&self, mut grpc: SmbusClient<Channel>) {
+    pub(crate) async fn keep_alive(&self, mut grpc: Grpc) {
         // A failure needs no handling here: the next call finds the session gone and reopens it.
         if grpc.keep_alive(pb::KeepAliveRequest { session: self.id() }).await.is_ok() {
             self.touch();
@@ -72,7 +72,7 @@ struct Stream {
 pub struct Bus {
     /// Keeps the connection and its keep-alive running as long as any bus is open.
     _client: Client,
-    grpc: SmbusClient<Channel>,
+    grpc: Grpc,
     info: pb::BusInfo,
     options: BusOptions,
     session: Arc<Session>,
@@ -414,7 +414,7 @@ impl Bus {
 }
 
 async fn open_session(
-    mut grpc: SmbusClient<Channel>,
+    mut grpc: Grpc,
     number: u32,
     options: BusOptions,
 ) -> Result<(String, pb::BusInfo, Duration)> {

@@ -6,10 +6,35 @@ use crate::error::{Error, Result};
 use smbus_proxy_wire::pb::{self, smbus_client::SmbusClient};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::{Interceptor, interceptor::InterceptedService};
 use tonic::transport::Channel;
 
 /// The environment variable that names the server when no URL is given.
 pub const SERVER_ENV: &str = "SMBUS_PROXY_SERVER";
+/// The environment variable that holds the server's token when none is given.
+pub const TOKEN_ENV: &str = "SMBUS_PROXY_TOKEN";
+
+/// The gRPC client, with the token on every request.
+pub(crate) type Grpc = SmbusClient<InterceptedService<Channel, Bearer>>;
+
+/// Adds `authorization: Bearer <token>` to each request, if there is a token.
+#[derive(Clone)]
+pub(crate) struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            req.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// The token: the one given, else `$SMBUS_PROXY_TOKEN`, else none.
+pub fn token(explicit: Option<&str>) -> Option<String> {
+    explicit.map(str::to_owned).or_else(|| std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()))
+}
 /// The server when neither a URL nor [`SERVER_ENV`] says otherwise.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 
@@ -31,16 +56,22 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
-    pub(crate) grpc: SmbusClient<Channel>,
+    pub(crate) grpc: Grpc,
     /// The sessions of the buses opened through this client, for the keep-alive.
     sessions: Mutex<Vec<Weak<Session>>>,
 }
 
 impl Client {
-    /// Connects to the server at `url` (`http://host:port`), and keeps the sessions of the
-    /// buses opened through it alive from a task on the current tokio runtime.
+    /// Connects to the server at `url` (`http://host:port`), with the token in
+    /// `$SMBUS_PROXY_TOKEN` if there is one, and keeps the sessions of the buses opened
+    /// through it alive from a task on the current tokio runtime.
     pub async fn connect(url: impl Into<String>) -> Result<Client> {
-        let client = Self::connect_quietly(url.into()).await?;
+        Self::connect_with_token(url, token(None)).await
+    }
+
+    /// Connects with this token (`authorization: Bearer <token>` on every call), or none.
+    pub async fn connect_with_token(url: impl Into<String>, token: Option<String>) -> Result<Client> {
+        let client = Self::connect_quietly(url.into(), token).await?;
         tokio::spawn(keep_alive(Arc::downgrade(&client.inner)));
         Ok(client)
     }
@@ -51,12 +82,22 @@ impl Client {
     }
 
     /// Connects without starting the keep-alive task; the blocking client runs it itself.
-    pub(crate) async fn connect_quietly(url: String) -> Result<Client> {
+    pub(crate) async fn connect_quietly(url: String, token: Option<String>) -> Result<Client> {
+        let bearer = match token {
+            None => None,
+            Some(t) => {
+                Some(format!("Bearer {t}").parse::<MetadataValue<Ascii>>().map_err(|_| Error::Connect {
+                    url: url.clone(),
+                    reason: "the token has characters an HTTP header cannot carry".into(),
+                })?)
+            }
+        };
         let endpoint = Channel::from_shared(url.clone())
             .map_err(|e| Error::Connect { url: url.clone(), reason: format!("not a URL: {e}") })?;
         let channel =
             endpoint.connect().await.map_err(|e| Error::Connect { url, reason: source_chain(&e) })?;
-        let inner = Inner { grpc: SmbusClient::new(channel), sessions: Mutex::new(Vec::new()) };
+        let grpc = SmbusClient::with_interceptor(channel, Bearer(bearer));
+        let inner = Inner { grpc, sessions: Mutex::new(Vec::new()) };
         Ok(Client { inner: Arc::new(inner) })
     }
 

@@ -276,3 +276,21 @@ fn shared_suite_on_the_simulator() {
     let chips = suite::Chips { chip: RF, busy: 0x36, empty: 0x33, nack: Errno::ENXIO };
     suite::register_chip(&mut client.bus(1).unwrap(), &chips);
 }
+
+#[test]
+fn a_token_opens_a_server_that_requires_one() {
+    let server = Server::simulated(&Config::parse(CONFIG).unwrap())
+        .token(Some("s3cret".into()))
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .unwrap();
+    let client = blocking::Client::connect_with_token(server.url(), Some("s3cret".into())).unwrap();
+    assert_eq!(client.bus(1).unwrap().read_byte_data(RF, 0).unwrap(), 0);
+    let wrong = blocking::Client::connect_with_token(server.url(), Some("guess".into())).unwrap();
+    let err = wrong.bus(1).err().unwrap();
+    assert!(matches!(&err, Error::Rejected { code: tonic::Code::Unauthenticated, .. }), "{err:?}");
+    assert_eq!(err.to_string(), "unauthenticated: authorization: wrong token");
+    let none = blocking::Client::connect_with_token(server.url(), None).unwrap();
+    assert!(
+        none.list_buses().unwrap_err().to_string().starts_with("unauthenticated: authorization: missing")
+    );
+}

@@ -17,6 +17,7 @@
 //! This crate owns the network-facing side. It must not validate arguments itself (the wire
 //! crate does, in one place) nor know how a device behaves (backends do).
 
+pub mod auth;
 pub mod backend;
 pub mod bus;
 mod fallback;
@@ -69,6 +70,7 @@ pub struct Server {
     lease: Duration,
     op_log: Level,
     stats: Arc<Stats>,
+    token: Option<String>,
 }
 
 /// Counters of what the server did, readable while it serves.
@@ -100,7 +102,7 @@ impl Stats {
 
 impl Server {
     pub fn new(backends: Vec<Box<dyn Backend>>) -> Self {
-        Server { backends, lease: DEFAULT_LEASE, op_log: Level::DEBUG, stats: Arc::default() }
+        Server { backends, lease: DEFAULT_LEASE, op_log: Level::DEBUG, stats: Arc::default(), token: None }
     }
 
     /// A server on the simulated buses a configuration describes.
@@ -111,6 +113,12 @@ impl Server {
     /// How long a session lives without a sign of life.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
+        self
+    }
+
+    /// Requires every call to the bus services to carry `authorization: Bearer <token>`.
+    pub fn token(mut self, token: Option<String>) -> Self {
+        self.token = token;
         self
     }
 
@@ -156,7 +164,12 @@ impl Server {
             info!(bus = bus.info.number, name = %bus.info.name, funcs = %format_args!("{:#010x}", bus.info.funcs), "serving bus");
         }
         match addr {
-            Some(addr) => info!(%addr, lease_ms = self.lease.as_millis() as u64, "server started"),
+            Some(addr) => info!(
+                %addr,
+                lease_ms = self.lease.as_millis() as u64,
+                auth = if self.token.is_some() { "token" } else { "none" },
+                "server started"
+            ),
             None => info!("server started"),
         }
         // Shutting down: streams end after the call in flight, and whatever is still open after
@@ -164,7 +177,11 @@ impl Server {
         // GOAWAY) is closed.
         let (stopping, stop_seen) = tokio::sync::watch::channel(false);
         let service = Service::new(Arc::new(buses), sessions, self.stats, stop_seen.clone());
-        let legacy = legacy::ToTrailers(SmbusRcpServer::new(legacy::Legacy::new(service.clone())));
+        let auth = auth::Auth::new(self.token.as_deref());
+        let legacy = tonic::service::interceptor::InterceptedService::new(
+            legacy::ToTrailers(SmbusRcpServer::new(legacy::Legacy::new(service.clone()))),
+            auth.clone(),
+        );
         // We build the listener ourselves, so TCP_NODELAY is ours to set: without it every
         // small reply waits for the peer's delayed ACK.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -172,7 +189,7 @@ impl Server {
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(pb::smbus_server::SmbusServer::new(service))
+            .add_service(pb::smbus_server::SmbusServer::with_interceptor(service, auth))
             .add_service(legacy)
             .serve_with_incoming_shutdown(incoming, async move {
                 shutdown.await;
