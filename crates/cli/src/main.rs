@@ -90,6 +90,14 @@ struct Serve {
     #[arg(long)]
     insecure_network: bool,
 
+    /// Most sessions open at once; more get RESOURCE_EXHAUSTED.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    max_sessions: u32,
+
+    /// Most sessions open at once from one client host.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    max_sessions_per_peer: u32,
+
     /// The log level of each bus operation (the server logs at info unless RUST_LOG says
     /// otherwise, so `--log-ops info` shows every operation).
     #[arg(long, value_name = "LEVEL", default_value = "debug")]
@@ -156,7 +164,13 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
         }
         tracing::warn!(listen = %args.listen, "listening beyond loopback without a token: anyone who reaches this port can write to the bus");
     }
-    let server = server.lease(Duration::from_millis(args.lease_ms)).op_log_level(args.log_ops).token(token);
+    let server =
+        server.lease(Duration::from_millis(args.lease_ms)).op_log_level(args.log_ops).token(token).limits(
+            smbus_proxy_server::session::Limits {
+                sessions: args.max_sessions as usize,
+                sessions_per_peer: args.max_sessions_per_peer as usize,
+            },
+        );
     // One thread for the network: measured (benches/proxy.rs), it answers a call sooner and
     // with a third less CPU than a multi-thread runtime, whose wake-ups cross threads. Buses
     // that block get threads of their own, so they still run in parallel.

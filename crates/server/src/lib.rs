@@ -71,6 +71,7 @@ pub struct Server {
     op_log: Level,
     stats: Arc<Stats>,
     token: Option<String>,
+    limits: session::Limits,
 }
 
 /// Counters of what the server did, readable while it serves.
@@ -102,7 +103,14 @@ impl Stats {
 
 impl Server {
     pub fn new(backends: Vec<Box<dyn Backend>>) -> Self {
-        Server { backends, lease: DEFAULT_LEASE, op_log: Level::DEBUG, stats: Arc::default(), token: None }
+        Server {
+            backends,
+            lease: DEFAULT_LEASE,
+            op_log: Level::DEBUG,
+            stats: Arc::default(),
+            token: None,
+            limits: session::Limits::default(),
+        }
     }
 
     /// A server on the simulated buses a configuration describes.
@@ -119,6 +127,12 @@ impl Server {
     /// Requires every call to the bus services to carry `authorization: Bearer <token>`.
     pub fn token(mut self, token: Option<String>) -> Self {
         self.token = token;
+        self
+    }
+
+    /// How many sessions may be open, in all and per client host.
+    pub fn limits(mut self, limits: session::Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -146,7 +160,7 @@ impl Server {
             }
             buses.insert(n, Bus::start(backend, self.op_log).map_err(Error::Start)?);
         }
-        let sessions = Arc::new(Sessions::new(self.lease));
+        let sessions = Arc::new(Sessions::new(self.lease, self.limits));
         let reaper = tokio::spawn(reap(sessions.clone()));
 
         let (health, health_service) = tonic_health::server::health_reporter();

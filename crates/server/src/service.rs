@@ -5,7 +5,7 @@
 
 use crate::Stats;
 use crate::bus::{Bus, Refused};
-use crate::session::{Params, Session, Sessions};
+use crate::session::{LimitHit, Params, Session, Sessions};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
 use smbus_proxy_wire::{ArgError, decode, encode};
 use std::collections::BTreeMap;
@@ -68,7 +68,17 @@ impl Service {
                 known.join(", ")
             ))
         })?;
-        let session = self.sessions.open(bus.clone(), peer, params);
+        let session = self.sessions.open(bus.clone(), peer, params).map_err(|hit| {
+            Status::resource_exhausted(match hit {
+                LimitHit::Sessions(n) => {
+                    format!("sessions: {n} are open, the server's limit; close one or let an idle one expire")
+                }
+                LimitHit::SessionsPerPeer(n) => format!(
+                    "sessions: {n} are open from {}, the limit per client host; close one or let an idle one expire",
+                    peer.map_or_else(|| "this client".to_owned(), |p| p.ip().to_string())
+                ),
+            })
+        })?;
         let id = encode::session_id(session.id);
         match peer {
             Some(peer) => info!(session = %id, %peer, "new client requests bus {number}"),

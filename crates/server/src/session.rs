@@ -58,18 +58,61 @@ impl Session {
     }
 }
 
+/// How many sessions may be open at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub sessions: usize,
+    /// Per client host (IP address), so one client cannot take every session.
+    pub sessions_per_peer: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { sessions: 256, sessions_per_peer: 64 }
+    }
+}
+
+/// Which limit an open would exceed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitHit {
+    Sessions(usize),
+    SessionsPerPeer(usize),
+}
+
 /// Every open session, by id.
 pub struct Sessions {
     map: Mutex<HashMap<SessionId, Arc<Session>>>,
     pub lease: Duration,
+    limits: Limits,
 }
 
 impl Sessions {
-    pub fn new(lease: Duration) -> Self {
-        Sessions { map: Mutex::new(HashMap::new()), lease }
+    pub fn new(lease: Duration, limits: Limits) -> Self {
+        Sessions { map: Mutex::new(HashMap::new()), lease, limits }
     }
 
-    pub fn open(&self, bus: Arc<Bus>, peer: Option<SocketAddr>, params: Params) -> Arc<Session> {
+    pub fn open(
+        &self,
+        bus: Arc<Bus>,
+        peer: Option<SocketAddr>,
+        params: Params,
+    ) -> Result<Arc<Session>, LimitHit> {
+        let mut map = lock(&self.map);
+        // Dead sessions the reaper has not removed yet do not count.
+        let live = map.values().filter(|s| s.alive());
+        let (mut all, mut from_peer) = (0, 0);
+        for s in live {
+            all += 1;
+            if peer.is_some() && s.peer.map(|p| p.ip()) == peer.map(|p| p.ip()) {
+                from_peer += 1;
+            }
+        }
+        if all >= self.limits.sessions {
+            return Err(LimitHit::Sessions(self.limits.sessions));
+        }
+        if from_peer >= self.limits.sessions_per_peer {
+            return Err(LimitHit::SessionsPerPeer(self.limits.sessions_per_peer));
+        }
         let session = Arc::new(Session {
             id: new_id(),
             bus,
@@ -78,8 +121,8 @@ impl Sessions {
             lease_us: self.lease.as_micros() as u64,
             last_seen: AtomicU64::new(now_us()),
         });
-        lock(&self.map).insert(session.id, session.clone());
-        session
+        map.insert(session.id, session.clone());
+        Ok(session)
     }
 
     /// The live session with this id, its lease renewed.
