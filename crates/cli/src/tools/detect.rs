@@ -1,7 +1,7 @@
 //! `smbus-proxy detect`: i2cdetect over the network. The whole scan is one transaction that
 //! keeps going past addresses nobody answers, so it costs one round trip.
 
-use super::{Args, confirm, connect, fail, find_bus, parse_int};
+use super::{Args, confirm, connect, connect_bus, fail, parse_int};
 use smbus_proxy_client::{Command, Errno, Op, Target, funcs};
 use std::process::ExitCode;
 
@@ -40,7 +40,7 @@ enum Mode {
 }
 
 fn usage_error(message: &str) -> ExitCode {
-    fail(&format!("{message}\n{USAGE}"))
+    super::usage_error(message, USAGE)
 }
 
 pub fn run(args: Vec<String>) -> ExitCode {
@@ -97,12 +97,8 @@ pub fn run(args: Vec<String>) -> ExitCode {
         if i == 1 { first = value } else { last = value }
     }
 
-    let client = match connect(&args.server) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let info = match find_bus(&client, bus_arg) {
-        Ok(info) => info,
+    let (client, info) = match connect_bus(&args.server, bus_arg) {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let file = format!("/dev/i2c-{}", info.number);

@@ -1,7 +1,7 @@
 //! `smbus-proxy dump`: i2cdump over the network. The whole dump is one transaction that keeps
 //! going past registers that fail, so it costs one round trip.
 
-use super::{Args, ask, chip_address, connect, fail, find_bus, parse_int};
+use super::{Args, ask, chip_address, connect_bus, fail, parse_int};
 use smbus_proxy_client::{Command, Errno, Op, Reply, Target, funcs};
 use std::process::ExitCode;
 
@@ -30,7 +30,7 @@ enum Mode {
 }
 
 fn usage_error(message: &str) -> ExitCode {
-    fail(&format!("{message}\n{USAGE}"))
+    super::usage_error(message, USAGE)
 }
 
 /// `-r first-last`.
@@ -93,12 +93,8 @@ pub fn run(args: Vec<String>) -> ExitCode {
         },
     };
 
-    let client = match connect(&args.server) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let info = match find_bus(&client, bus_arg) {
-        Ok(info) => info,
+    let (client, info) = match connect_bus(&args.server, bus_arg) {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let (needs, name) = match mode {

@@ -1,6 +1,6 @@
 //! `smbus-proxy get`: i2cget over the network.
 
-use super::{Args, ask, chip_address, connect, data_address, fail, find_bus, parse_int};
+use super::{Args, ask, chip_address, connect_bus, data_address, fail, parse_int};
 use smbus_proxy_client::{Command, Errno, Op, Reply, Target, blocking::Bus, funcs};
 use std::process::ExitCode;
 
@@ -29,7 +29,7 @@ enum Mode {
 }
 
 fn usage_error(message: &str) -> ExitCode {
-    fail(&format!("{message}\n{USAGE}"))
+    super::usage_error(message, USAGE)
 }
 
 pub fn run(args: Vec<String>) -> ExitCode {
@@ -76,12 +76,8 @@ pub fn run(args: Vec<String>) -> ExitCode {
         }
     }
 
-    let client = match connect(&args.server) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let info = match find_bus(&client, &p[0]) {
-        Ok(info) => info,
+    let (client, info) = match connect_bus(&args.server, &p[0]) {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let (needs, name) = match (mode, daddress) {

@@ -99,16 +99,23 @@ pub fn connect(url: &str) -> Result<Client, ExitCode> {
     Client::connect(url).map_err(|e| fail(&format!("Error: {e}")))
 }
 
-/// The bus an `I2CBUS` argument names: a number, or an adapter's name.
-pub fn find_bus(client: &Client, arg: &str) -> Result<BusInfo, ExitCode> {
+/// Connects, and finds the bus an `I2CBUS` argument names: a number, or an adapter's name.
+pub fn connect_bus(url: &str, arg: &str) -> Result<(Client, BusInfo), ExitCode> {
+    let client = connect(url)?;
     let buses = client.list_buses().map_err(|e| fail(&format!("Error: {e}")))?;
     let found = match parse_int(arg) {
         Some(n) => buses.into_iter().find(|b| i64::from(b.number) == n),
         None => buses.into_iter().find(|b| b.name == arg),
     };
-    found.ok_or_else(|| {
+    let info = found.ok_or_else(|| {
         fail(&format!("Error: Could not open file `/dev/i2c-{arg}' on the server: no such bus"))
-    })
+    })?;
+    Ok((client, info))
+}
+
+/// A bad command line: the error, then the tool's usage, as i2c-tools print them.
+pub fn usage_error(message: &str, usage: &str) -> ExitCode {
+    fail(&format!("{message}\n{usage}"))
 }
 
 /// Prints an error to stderr; the exit code of a failed tool.

@@ -1,6 +1,6 @@
 //! `smbus-proxy set`: i2cset over the network.
 
-use super::{Args, ask, chip_address, connect, data_address, fail, find_bus, parse_int, strerror};
+use super::{Args, ask, chip_address, connect_bus, data_address, fail, parse_int, strerror};
 use smbus_proxy_client::{Bytes, Command, Errno, Op, Reply, Target, funcs};
 use std::process::ExitCode;
 
@@ -27,7 +27,7 @@ enum Mode {
 }
 
 fn usage_error(message: &str) -> ExitCode {
-    fail(&format!("{message}\n{USAGE}"))
+    super::usage_error(message, USAGE)
 }
 
 /// The width i2cset prints a value with.
@@ -138,12 +138,8 @@ pub fn run(args: Vec<String>) -> ExitCode {
         },
     };
 
-    let client = match connect(&args.server) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let info = match find_bus(&client, &p[0]) {
-        Ok(info) => info,
+    let (client, info) = match connect_bus(&args.server, &p[0]) {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let (needs, name) = match mode {

@@ -1,6 +1,6 @@
 //! `smbus-proxy transfer`: i2ctransfer over the network, one combined I2C transfer.
 
-use super::{Args, ask, chip_address, connect, fail, find_bus, strerror};
+use super::{Args, ask, chip_address, connect_bus, fail, strerror};
 use smbus_proxy_client::{Bytes, Dir, Msg};
 use smbus_proxy_wire::op::{MAX_MSG_LEN, MAX_MSGS};
 use std::process::ExitCode;
@@ -149,21 +149,17 @@ fn print_msgs(msgs: &[Msg], reads: &[Bytes], header: bool, write_bufs: bool, rea
 pub fn run(args: Vec<String>) -> ExitCode {
     let args = match Args::parse("transfer", "fyvbVa", args) {
         Ok(args) => args,
-        Err(e) => return fail(&format!("{e}\n{USAGE}")),
+        Err(e) => return super::usage_error(&e, USAGE),
     };
     if args.has('V') {
         eprintln!("smbus-proxy transfer version {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
     let Some((bus_arg, descs)) = args.positional.split_first() else {
-        return fail(&format!("Error: No i2c-bus specified!\n{USAGE}"));
+        return super::usage_error("Error: No i2c-bus specified!", USAGE);
     };
-    let client = match connect(&args.server) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let info = match find_bus(&client, bus_arg) {
-        Ok(info) => info,
+    let (client, info) = match connect_bus(&args.server, bus_arg) {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let msgs = match parse(descs, args.has('a')) {
