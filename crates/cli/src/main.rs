@@ -3,7 +3,7 @@
 mod tools;
 
 use clap::{Parser, Subcommand};
-use smbus_proxy_server::{Backend, Server};
+use smbus_proxy_server::{Backend, Server, Tls};
 use smbus_proxy_sim::Config;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -22,39 +22,39 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve buses over gRPC (smbus.v1, with health and reflection).
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// Scan a remote bus for devices, as i2cdetect does (`detect --help` for its options).
     #[command(disable_help_flag = true)]
     Detect {
-        /// i2cdetect's arguments: [-y] [-a] [-q|-r] I2CBUS [FIRST LAST], -F I2CBUS, -l, --server URL
+        /// i2cdetect's arguments: [-y] [-a] [-q|-r] I2CBUS [FIRST LAST], -F I2CBUS, -l, --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Dump a device's registers, as i2cdump does.
     #[command(disable_help_flag = true)]
     Dump {
-        /// i2cdump's arguments: [-f] [-y] [-r first-last] [-a] I2CBUS ADDRESS [MODE], --server URL
+        /// i2cdump's arguments: [-f] [-y] [-r first-last] [-a] I2CBUS ADDRESS [MODE], --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Read a register, as i2cget does.
     #[command(disable_help_flag = true)]
     Get {
-        /// i2cget's arguments: [-f] [-y] [-a] I2CBUS CHIP-ADDRESS [DATA-ADDRESS [MODE [LENGTH]]], --server URL
+        /// i2cget's arguments: [-f] [-y] [-a] I2CBUS CHIP-ADDRESS [DATA-ADDRESS [MODE [LENGTH]]], --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Send a combined I2C transfer, as i2ctransfer does.
     #[command(disable_help_flag = true)]
     Transfer {
-        /// i2ctransfer's arguments: [-f] [-y] [-v] [-a] I2CBUS DESC [DATA] [DESC [DATA]]..., --server URL
+        /// i2ctransfer's arguments: [-f] [-y] [-v] [-a] I2CBUS DESC [DATA] [DESC [DATA]]..., --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Write a register, as i2cset does.
     #[command(disable_help_flag = true)]
     Set {
-        /// i2cset's arguments: [-f] [-y] [-m MASK] [-r] [-a] I2CBUS CHIP-ADDRESS DATA-ADDRESS [VALUE]... [MODE], --server URL
+        /// i2cset's arguments: [-f] [-y] [-m MASK] [-r] [-a] I2CBUS CHIP-ADDRESS DATA-ADDRESS [VALUE]... [MODE], --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -85,10 +85,41 @@ struct Serve {
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
 
-    /// Listen on an address beyond loopback without a token. Anyone who reaches the port can
-    /// then read and write every chip on the served buses.
+    /// Serve over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Mutual TLS: require every client to present a certificate signed by this CA (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+
+    /// Listen on an address beyond loopback with no client authentication (neither a token
+    /// nor --tls-client-ca). Anyone who reaches the port can then read and write every chip
+    /// on the served buses.
     #[arg(long)]
     insecure_network: bool,
+
+    /// Access policy per bus (TOML): allowed addresses, read-only, force, PEC, operations per
+    /// transaction. Breaking a rule gets PERMISSION_DENIED.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+
+    /// Most operations in one transaction; more get RESOURCE_EXHAUSTED.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    max_ops: u32,
+
+    /// Most bytes in one request message; larger ones get RESOURCE_EXHAUSTED.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u32).range(1024..=(64 << 20)))]
+    max_message_bytes: u32,
+
+    /// The adapter timeout for every operation (I2C_TIMEOUT, in steps of 10 ms): a device
+    /// that holds the bus longer fails with ETIMEDOUT. Sessions may ask for less, not more.
+    #[arg(long, value_name = "MS", value_parser = op_timeout)]
+    op_timeout_ms: Option<u32>,
 
     /// Most sessions open at once; more get RESOURCE_EXHAUSTED.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
@@ -115,7 +146,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Detect { args } => return tools::detect::run(args),
         Command::Dump { args } => return tools::dump::run(args),
         Command::Get { args } => return tools::get::run(args),
@@ -131,14 +162,53 @@ fn main() -> ExitCode {
     }
 }
 
+fn op_timeout(s: &str) -> Result<u32, String> {
+    let ms = s.parse().map_err(|_| format!("{s} is not a number of milliseconds"))?;
+    smbus_proxy_wire::decode::timeout_ms(ms).map_err(|e| e.to_string())
+}
+
 fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
-    let server = match args.simulate {
+    let server = match &args.simulate {
         Some(file) => Server::simulated(&match file {
-            Some(path) => Config::load(&path)?,
+            Some(path) => Config::load(path)?,
             None => Config::demo(),
         }),
-        None => Server::new(linux_buses(args.buses)?),
+        None => Server::new(linux_buses(args.buses.clone())?),
     };
+    let (token, tls) = credentials(&args)?;
+    let policy = match &args.policy {
+        Some(path) => smbus_proxy_server::Policy::load(path)?,
+        None => smbus_proxy_server::Policy::default(),
+    };
+    let server = server
+        .lease(Duration::from_millis(args.lease_ms))
+        .op_log_level(args.log_ops)
+        .token(token)
+        .tls(tls)
+        .policy(policy)
+        .limits(smbus_proxy_server::Limits {
+            sessions: args.max_sessions as usize,
+            sessions_per_peer: args.max_sessions_per_peer as usize,
+            ops_per_transaction: args.max_ops as usize,
+            message_bytes: args.max_message_bytes as usize,
+            op_timeout: args.op_timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+        });
+    // One thread for the network: measured (benches/proxy.rs), it answers a call sooner and
+    // with a third less CPU than a multi-thread runtime, whose wake-ups cross threads. Buses
+    // that block get threads of their own, so they still run in parallel.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        server.serve(listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// The token and TLS identity to serve with, and the check that a server reachable from the
+/// network asks clients who they are.
+fn credentials(args: &Serve) -> Result<(Option<String>, Option<Tls>), Box<dyn std::error::Error>> {
     let token = match &args.token_file {
         Some(path) => {
             let text =
@@ -151,37 +221,31 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => smbus_proxy_client::token(None),
     };
-    // A bus on the network is a door to every chip on it: open it only on purpose.
-    if !args.listen.ip().is_loopback() && token.is_none() {
-        if !args.insecure_network {
-            return Err(format!(
-                "refusing to listen on {} without a token: anyone who reaches it could write to every chip \
-                 on the bus. Give --token-file FILE (or SMBUS_PROXY_TOKEN), or --insecure-network to accept \
-                 the risk",
-                args.listen
-            )
-            .into());
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Tls::load(cert, key, args.tls_client_ca.as_deref())?),
+        _ => None,
+    };
+    // A bus on the network is a door to every chip on it: open it only on purpose. TLS alone
+    // hides the traffic but lets anyone in, so it is no answer here; a token or a client
+    // certificate is.
+    let authenticated = token.is_some() || tls.as_ref().is_some_and(Tls::requires_client_cert);
+    if !args.listen.ip().is_loopback() {
+        if !authenticated {
+            if !args.insecure_network {
+                return Err(format!(
+                    "refusing to listen on {} without client authentication: anyone who reaches it could \
+                     write to every chip on the bus. Give --token-file FILE (or SMBUS_PROXY_TOKEN) or \
+                     --tls-client-ca FILE, or --insecure-network to accept the risk",
+                    args.listen
+                )
+                .into());
+            }
+            tracing::warn!(listen = %args.listen, "listening beyond loopback without client authentication: anyone who reaches this port can write to the bus");
+        } else if tls.is_none() {
+            tracing::warn!(listen = %args.listen, "the token crosses the network in clear text; add --tls-cert and --tls-key");
         }
-        tracing::warn!(listen = %args.listen, "listening beyond loopback without a token: anyone who reaches this port can write to the bus");
     }
-    let server =
-        server.lease(Duration::from_millis(args.lease_ms)).op_log_level(args.log_ops).token(token).limits(
-            smbus_proxy_server::session::Limits {
-                sessions: args.max_sessions as usize,
-                sessions_per_peer: args.max_sessions_per_peer as usize,
-            },
-        );
-    // One thread for the network: measured (benches/proxy.rs), it answers a call sooner and
-    // with a third less CPU than a multi-thread runtime, whose wake-ups cross threads. Buses
-    // that block get threads of their own, so they still run in parallel.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        server.serve(listener, shutdown_signal()).await?;
-        Ok(())
-    })
+    Ok((token, tls))
 }
 
 /// The named buses, or every /dev/i2c-N; each must open, or serving stops before it starts.

@@ -4,6 +4,7 @@
 //! thread with `block_on`, so a call costs no hop between threads. A small thread renews the
 //! leases of idle sessions. Use it from plain `fn main`, not from inside an async runtime.
 
+use crate::Credentials;
 use crate::batch::{Batch, Results};
 use crate::bus::BusOptions;
 use crate::error::{Error, Result};
@@ -33,14 +34,20 @@ impl Shared {
 }
 
 impl Client {
-    /// Connects to the server at `url` (`http://host:port`), with the token in
-    /// `$SMBUS_PROXY_TOKEN` if there is one.
+    /// Connects to the server at `url` (`http://host:port` or `https://host:port`) with the
+    /// [`Credentials`] the environment gives.
     pub fn connect(url: impl Into<String>) -> Result<Client> {
-        Self::connect_with_token(url, crate::client::token(None))
+        Self::connect_with(url, Credentials::from_env())
     }
 
-    /// Connects with this token (`authorization: Bearer <token>` on every call), or none.
+    /// Connects with this token (`authorization: Bearer <token>` on every call), or none, and
+    /// the TLS settings of the environment.
     pub fn connect_with_token(url: impl Into<String>, token: Option<String>) -> Result<Client> {
+        Self::connect_with(url, Credentials::from_env().with_token(token))
+    }
+
+    /// Connects with these credentials.
+    pub fn connect_with(url: impl Into<String>, credentials: Credentials) -> Result<Client> {
         let url = url.into();
         let failed = |what: &str, e: std::io::Error| Error::Connect {
             url: url.clone(),
@@ -50,7 +57,7 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| failed("cannot start the I/O runtime", e))?;
-        let inner = rt.block_on(crate::Client::connect_quietly(url.clone(), token))?;
+        let inner = rt.block_on(crate::Client::connect_quietly(url.clone(), &credentials))?;
         let (keep_alive, ended) = mpsc::channel();
         let rt = Arc::new(Shared { rt, _keep_alive: keep_alive });
         let (shared, client) = (Arc::downgrade(&rt), Arc::downgrade(&inner.inner));

@@ -15,7 +15,7 @@ use crate::client::Grpc;
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use smbus_proxy_wire::pb;
-use smbus_proxy_wire::{Command, Errno, Msg, Op, Reply, Target, decode, encode};
+use smbus_proxy_wire::{Command, Errno, Msg, Op, Reply, Sends, Target, decode, encode};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -351,7 +351,9 @@ impl Bus {
                 Ok(reply) => reply,
                 Err(detail) => {
                     self.stream = None;
-                    let writes = ops.iter().any(Op::writes);
+                    // A read may run twice if the connection broke after the server ran it;
+                    // sending a register number again is harmless, sending data is not.
+                    let writes = ops.iter().any(|op| op.sends() > Sends::Register);
                     if writes || reconnected {
                         let op = ops.first().map_or("transaction", Op::name);
                         return Err(Error::OutcomeUnknown { op, detail });
@@ -392,7 +394,7 @@ impl Bus {
                 .grpc
                 .execute_stream(tokio_stream::wrappers::ReceiverStream::new(queue))
                 .await
-                .map_err(|s| s.message().to_owned())?
+                .map_err(|s| crate::error::detail(&s))?
                 .into_inner();
             self.stream = Some(Stream { requests, replies });
         }
@@ -401,7 +403,7 @@ impl Bus {
         match stream.replies.message().await {
             Ok(Some(reply)) => Ok(reply),
             Ok(None) => Err("the server ended the stream".into()),
-            Err(status) => Err(status.message().to_owned()),
+            Err(status) => Err(crate::error::detail(&status)),
         }
     }
 

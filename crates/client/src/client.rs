@@ -2,18 +2,87 @@
 //! through it.
 
 use crate::bus::{Bus, BusOptions, Session};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, source_chain};
 use smbus_proxy_wire::pb::{self, smbus_client::SmbusClient};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::{Interceptor, interceptor::InterceptedService};
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 /// The environment variable that names the server when no URL is given.
 pub const SERVER_ENV: &str = "SMBUS_PROXY_SERVER";
 /// The environment variable that holds the server's token when none is given.
 pub const TOKEN_ENV: &str = "SMBUS_PROXY_TOKEN";
+/// The environment variable naming the CA file that signed an `https://` server's certificate.
+pub const CA_ENV: &str = "SMBUS_PROXY_CA";
+/// The environment variables naming this client's certificate and key, for mutual TLS.
+pub const CERT_ENV: &str = "SMBUS_PROXY_CERT";
+pub const KEY_ENV: &str = "SMBUS_PROXY_KEY";
+
+/// How the client proves who it is, and how it checks the server: a bearer token, and for
+/// `https://` URLs the CA behind the server's certificate (the system's roots if none) and a
+/// certificate of its own for servers that require mutual TLS. Files are PEM.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub token: Option<String>,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+impl Credentials {
+    /// From `$SMBUS_PROXY_TOKEN`, `$SMBUS_PROXY_CA`, `$SMBUS_PROXY_CERT` and `$SMBUS_PROXY_KEY`.
+    pub fn from_env() -> Credentials {
+        let path = |var| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+        Credentials { token: token(None), ca: path(CA_ENV), cert: path(CERT_ENV), key: path(KEY_ENV) }
+    }
+
+    /// The same, with this token or none.
+    pub fn with_token(self, token: Option<String>) -> Credentials {
+        Credentials { token, ..self }
+    }
+
+    /// The bearer header, and for `https://` the TLS settings.
+    fn apply(
+        &self,
+        url: &str,
+    ) -> std::result::Result<(Option<MetadataValue<Ascii>>, Option<ClientTlsConfig>), String> {
+        let bearer = match &self.token {
+            None => None,
+            Some(t) => Some(
+                format!("Bearer {t}")
+                    .parse::<MetadataValue<Ascii>>()
+                    .map_err(|_| "the token has characters an HTTP header cannot carry".to_owned())?,
+            ),
+        };
+        let read = |what: &str, path: &Path| {
+            std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))
+        };
+        if !url.starts_with("https://") {
+            if self.ca.is_some() || self.cert.is_some() {
+                return Err(format!(
+                    "a CA or client certificate is set ({CA_ENV}, {CERT_ENV} or their options), \
+                     but the URL is not https://"
+                ));
+            }
+            return Ok((bearer, None));
+        }
+        let mut tls = match &self.ca {
+            Some(ca) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read("CA file", ca)?)),
+            None => ClientTlsConfig::new().with_native_roots(),
+        };
+        match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => {
+                tls = tls.identity(Identity::from_pem(read("certificate", cert)?, read("key", key)?));
+            }
+            (None, None) => {}
+            _ => return Err("a client certificate needs its key, and a key its certificate".into()),
+        }
+        Ok((bearer, Some(tls)))
+    }
+}
 
 /// The gRPC client, with the token on every request.
 pub(crate) type Grpc = SmbusClient<InterceptedService<Channel, Bearer>>;
@@ -62,16 +131,22 @@ pub(crate) struct Inner {
 }
 
 impl Client {
-    /// Connects to the server at `url` (`http://host:port`), with the token in
-    /// `$SMBUS_PROXY_TOKEN` if there is one, and keeps the sessions of the buses opened
+    /// Connects to the server at `url` (`http://host:port` or `https://host:port`) with the
+    /// [`Credentials`] the environment gives, and keeps the sessions of the buses opened
     /// through it alive from a task on the current tokio runtime.
     pub async fn connect(url: impl Into<String>) -> Result<Client> {
-        Self::connect_with_token(url, token(None)).await
+        Self::connect_with(url, Credentials::from_env()).await
     }
 
-    /// Connects with this token (`authorization: Bearer <token>` on every call), or none.
+    /// Connects with this token (`authorization: Bearer <token>` on every call), or none, and
+    /// the TLS settings of the environment.
     pub async fn connect_with_token(url: impl Into<String>, token: Option<String>) -> Result<Client> {
-        let client = Self::connect_quietly(url.into(), token).await?;
+        Self::connect_with(url, Credentials::from_env().with_token(token)).await
+    }
+
+    /// Connects with these credentials.
+    pub async fn connect_with(url: impl Into<String>, credentials: Credentials) -> Result<Client> {
+        let client = Self::connect_quietly(url.into(), &credentials).await?;
         tokio::spawn(keep_alive(Arc::downgrade(&client.inner)));
         Ok(client)
     }
@@ -82,18 +157,16 @@ impl Client {
     }
 
     /// Connects without starting the keep-alive task; the blocking client runs it itself.
-    pub(crate) async fn connect_quietly(url: String, token: Option<String>) -> Result<Client> {
-        let bearer = match token {
-            None => None,
-            Some(t) => {
-                Some(format!("Bearer {t}").parse::<MetadataValue<Ascii>>().map_err(|_| Error::Connect {
-                    url: url.clone(),
-                    reason: "the token has characters an HTTP header cannot carry".into(),
-                })?)
-            }
-        };
-        let endpoint = Channel::from_shared(url.clone())
+    pub(crate) async fn connect_quietly(url: String, credentials: &Credentials) -> Result<Client> {
+        let (bearer, tls) =
+            credentials.apply(&url).map_err(|reason| Error::Connect { url: url.clone(), reason })?;
+        let mut endpoint = Channel::from_shared(url.clone())
             .map_err(|e| Error::Connect { url: url.clone(), reason: format!("not a URL: {e}") })?;
+        if let Some(tls) = tls {
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| Error::Connect { url: url.clone(), reason: source_chain(&e) })?;
+        }
         let channel =
             endpoint.connect().await.map_err(|e| Error::Connect { url, reason: source_chain(&e) })?;
         let grpc = SmbusClient::with_interceptor(channel, Bearer(bearer));
@@ -150,19 +223,4 @@ async fn keep_alive(client: Weak<Inner>) {
         let Some(inner) = client.upgrade() else { return };
         wait = inner.keep_alive_round().await;
     }
-}
-
-/// An error with its causes, as one line ("transport error: connection refused").
-fn source_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        // Layers often repeat their cause's words; say each once.
-        let more = s.to_string();
-        if !text.ends_with(&more) {
-            text = format!("{text}: {more}");
-        }
-        source = s.source();
-    }
-    text
 }

@@ -63,8 +63,34 @@ impl Error {
     }
 
     pub(crate) fn status(s: tonic::Status) -> Error {
-        Error::Rejected { code: s.code(), message: s.message().to_owned() }
+        Error::Rejected { code: s.code(), message: detail(&s) }
     }
+}
+
+/// A status's message with its causes: a failed transport says only "transport error" and
+/// keeps the reason (a refused certificate, a reset connection) in its sources.
+pub(crate) fn detail(s: &tonic::Status) -> String {
+    match std::error::Error::source(s) {
+        Some(cause) => with_causes(s.message().to_owned(), Some(cause)),
+        None => s.message().to_owned(),
+    }
+}
+
+/// An error with its causes, as one line ("transport error: connection refused").
+pub(crate) fn source_chain(e: &dyn std::error::Error) -> String {
+    with_causes(e.to_string(), e.source())
+}
+
+fn with_causes(mut text: String, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
+    while let Some(s) = source {
+        // Layers often repeat their cause's words; say each once.
+        let more = s.to_string();
+        if !text.ends_with(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

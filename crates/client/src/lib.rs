@@ -50,7 +50,9 @@ pub mod hal;
 pub use batch::{Batch, FromReply, Results, Slot};
 pub use bus::{Bus, BusOptions, LockGuard};
 pub use bytes::Bytes;
-pub use client::{Client, DEFAULT_SERVER, SERVER_ENV, TOKEN_ENV, server_url, token};
+pub use client::{
+    CA_ENV, CERT_ENV, Client, Credentials, DEFAULT_SERVER, KEY_ENV, SERVER_ENV, TOKEN_ENV, server_url, token,
+};
 pub use error::{Error, Result};
 pub use smbus_proxy_wire::pb::BusInfo;
 pub use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target, funcs};

@@ -1,5 +1,7 @@
-//! Token authentication: with a token configured, every call to the bus services must carry
-//! `authorization: Bearer <token>`. Health stays open, so a load balancer can probe it.
+//! Authentication: with a token configured, every call to the bus services must carry
+//! `authorization: Bearer <token>`; with mutual TLS, it must come over a connection whose
+//! client presented a certificate the client CA signed (the TLS handshake has checked the
+//! signature by then). Health stays open, so a load balancer can probe it.
 
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -9,16 +11,23 @@ use tonic::{Request, Status, service::Interceptor};
 #[derive(Clone, Default)]
 pub struct Auth {
     token: Option<Arc<[u8]>>,
+    client_cert: bool,
 }
 
 impl Auth {
-    pub fn new(token: Option<&str>) -> Self {
-        Auth { token: token.map(|t| Arc::from(t.as_bytes())) }
+    /// Requires this token, if any, and a client certificate if `client_cert`.
+    pub fn new(token: Option<&str>, client_cert: bool) -> Self {
+        Auth { token: token.map(|t| Arc::from(t.as_bytes())), client_cert }
     }
 }
 
 impl Interceptor for Auth {
     fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
+        if self.client_cert && req.peer_certs().is_none_or(|certs| certs.is_empty()) {
+            return Err(Status::unauthenticated(
+                "client certificate: none presented; this server requires one signed by its client CA",
+            ));
+        }
         let Some(token) = &self.token else { return Ok(req) };
         let given = req
             .metadata()

@@ -22,10 +22,16 @@ pub mod backend;
 pub mod bus;
 mod fallback;
 pub mod legacy;
+pub mod limits;
+pub mod policy;
 pub mod service;
 pub mod session;
+pub mod tls;
 
 pub use backend::Backend;
+pub use limits::Limits;
+pub use policy::Policy;
+pub use tls::Tls;
 
 use bus::Bus;
 use service::Service;
@@ -39,6 +45,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tracing::{Level, info};
 
@@ -58,6 +65,10 @@ pub enum Error {
     Start(std::io::Error),
     #[error("the server thread panicked")]
     Panicked,
+    #[error("policy names bus {0}, which this server does not serve")]
+    PolicyBus(u32),
+    #[error("TLS: {0}")]
+    Tls(tonic::transport::Error),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error(transparent)]
@@ -71,7 +82,9 @@ pub struct Server {
     op_log: Level,
     stats: Arc<Stats>,
     token: Option<String>,
-    limits: session::Limits,
+    limits: Limits,
+    policy: Policy,
+    tls: Option<Tls>,
 }
 
 /// Counters of what the server did, readable while it serves.
@@ -109,7 +122,9 @@ impl Server {
             op_log: Level::DEBUG,
             stats: Arc::default(),
             token: None,
-            limits: session::Limits::default(),
+            limits: Limits::default(),
+            policy: Policy::default(),
+            tls: None,
         }
     }
 
@@ -130,9 +145,22 @@ impl Server {
         self
     }
 
-    /// How many sessions may be open, in all and per client host.
-    pub fn limits(mut self, limits: session::Limits) -> Self {
+    /// How much the server takes on: sessions, transaction and message sizes, bus time.
+    pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// What each bus accepts beyond valid arguments.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Serves over TLS with this identity, and requires client certificates if it names a
+    /// client CA.
+    pub fn tls(mut self, tls: Option<Tls>) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -160,6 +188,9 @@ impl Server {
             }
             buses.insert(n, Bus::start(backend, self.op_log).map_err(Error::Start)?);
         }
+        if let Some(n) = self.policy.buses().find(|n| !buses.contains_key(n)) {
+            return Err(Error::PolicyBus(n));
+        }
         let sessions = Arc::new(Sessions::new(self.lease, self.limits));
         let reaper = tokio::spawn(reap(sessions.clone()));
 
@@ -181,7 +212,8 @@ impl Server {
             Some(addr) => info!(
                 %addr,
                 lease_ms = self.lease.as_millis() as u64,
-                auth = if self.token.is_some() { "token" } else { "none" },
+                auth = auth_name(self.token.is_some(), self.tls.as_ref()),
+                tls = self.tls.is_some(),
                 "server started"
             ),
             None => info!("server started"),
@@ -190,20 +222,41 @@ impl Server {
         // the grace period (a Lock waiting its turn, an idle client that never answers the
         // GOAWAY) is closed.
         let (stopping, stop_seen) = tokio::sync::watch::channel(false);
-        let service = Service::new(Arc::new(buses), sessions, self.stats, stop_seen.clone());
-        let auth = auth::Auth::new(self.token.as_deref());
-        let legacy = tonic::service::interceptor::InterceptedService::new(
-            legacy::ToTrailers(SmbusRcpServer::new(legacy::Legacy::new(service.clone()))),
+        let limits = self.limits;
+        let service = Service::new(
+            Arc::new(buses),
+            sessions,
+            self.stats,
+            Arc::new(self.policy),
+            limits,
+            stop_seen.clone(),
+        );
+        let auth =
+            auth::Auth::new(self.token.as_deref(), self.tls.as_ref().is_some_and(Tls::requires_client_cert));
+        let legacy = InterceptedService::new(
+            legacy::ToTrailers(
+                SmbusRcpServer::new(legacy::Legacy::new(service.clone()))
+                    .max_decoding_message_size(limits.message_bytes),
+            ),
             auth.clone(),
+        );
+        let smbus = InterceptedService::new(
+            pb::smbus_server::SmbusServer::new(service).max_decoding_message_size(limits.message_bytes),
+            auth,
         );
         // We build the listener ourselves, so TCP_NODELAY is ours to set: without it every
         // small reply waits for the peer's delayed ACK.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let serving = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &self.tls {
+            builder = builder.tls_config(tls.server_config()).map_err(Error::Tls)?;
+        }
+        let serving = builder
+            .layer(tower::util::MapResponseLayer::new(limits::standard_status))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(pb::smbus_server::SmbusServer::with_interceptor(service, auth))
+            .add_service(smbus)
             .add_service(legacy)
             .serve_with_incoming_shutdown(incoming, async move {
                 shutdown.await;
@@ -237,6 +290,7 @@ impl Server {
         let listener = std::net::TcpListener::bind(listen)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let tls = self.tls.is_some();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let thread = std::thread::Builder::new().name("smbus-proxy server".into()).spawn(move || {
@@ -248,13 +302,14 @@ impl Server {
                 .await
             })
         })?;
-        Ok(Running { addr, stop: Some(stop), thread: Some(thread) })
+        Ok(Running { addr, tls, stop: Some(stop), thread: Some(thread) })
     }
 }
 
 /// A server running on its own thread; dropping it stops the server and waits for it.
 pub struct Running {
     addr: SocketAddr,
+    tls: bool,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<(), Error>>>,
 }
@@ -267,7 +322,7 @@ impl Running {
 
     /// The URL clients connect to.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     /// Stops the server gracefully and reports how serving went.
@@ -290,6 +345,16 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.shut_down();
+    }
+}
+
+/// How clients prove who they are, for the start-up log line.
+fn auth_name(token: bool, tls: Option<&Tls>) -> &'static str {
+    match (token, tls.is_some_and(Tls::requires_client_cert)) {
+        (true, true) => "token and client certificate",
+        (true, false) => "token",
+        (false, true) => "client certificate",
+        (false, false) => "none",
     }
 }
 

@@ -1,10 +1,13 @@
 //! The `smbus.v1.Smbus` gRPC service: turns requests into session and bus calls.
 //!
 //! Everything that can be refused is refused here, before the bus is touched: malformed
-//! arguments (through `smbus_proxy_wire::decode`), unknown buses, unknown or expired sessions.
+//! arguments (through `smbus_proxy_wire::decode`), unknown buses, unknown or expired sessions,
+//! transactions past the server's limits or against its policy.
 
 use crate::Stats;
 use crate::bus::{Bus, Refused};
+use crate::limits::{Limits, message_too_large};
+use crate::policy::Policy;
 use crate::session::{LimitHit, Params, Session, Sessions};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
 use smbus_proxy_wire::{ArgError, decode, encode};
@@ -25,6 +28,8 @@ pub struct Service {
     buses: Arc<BTreeMap<u32, Arc<Bus>>>,
     sessions: Arc<Sessions>,
     stats: Arc<Stats>,
+    policy: Arc<Policy>,
+    limits: Limits,
     /// Turns true when the server begins to shut down.
     stopping: watch::Receiver<bool>,
 }
@@ -38,9 +43,11 @@ impl Service {
         buses: Arc<BTreeMap<u32, Arc<Bus>>>,
         sessions: Arc<Sessions>,
         stats: Arc<Stats>,
+        policy: Arc<Policy>,
+        limits: Limits,
         stopping: watch::Receiver<bool>,
     ) -> Self {
-        Service { buses, sessions, stats, stopping }
+        Service { buses, sessions, stats, policy, limits, stopping }
     }
 
     pub(crate) fn session(&self, id: &str) -> Result<Arc<Session>, Status> {
@@ -59,8 +66,20 @@ impl Service {
         &self,
         number: u32,
         peer: Option<SocketAddr>,
-        params: Params,
+        mut params: Params,
     ) -> Result<Arc<Session>, Status> {
+        if let Some(limit) = self.limits.op_timeout {
+            let limit_ms = limit.as_millis().try_into().unwrap_or(u32::MAX);
+            match params.timeout_ms {
+                Some(ms) if ms > limit_ms => {
+                    return Err(Status::resource_exhausted(format!(
+                        "timeout_ms: {ms} is longer than the {limit_ms} ms this server lets one operation hold the bus"
+                    )));
+                }
+                Some(_) => {}
+                None => params.timeout_ms = Some(limit_ms),
+            }
+        }
         let bus = self.buses.get(&number).ok_or_else(|| {
             let known: Vec<String> = self.buses.keys().map(u32::to_string).collect();
             Status::not_found(format!(
@@ -103,6 +122,14 @@ impl Service {
         self.stats.transaction();
         let session = self.session(&req.session)?;
         let ops = decode::ops(req.ops).map_err(invalid)?;
+        if ops.len() > self.limits.ops_per_transaction {
+            return Err(Status::resource_exhausted(format!(
+                "ops: {} operations; this server takes at most {} per transaction",
+                ops.len(),
+                self.limits.ops_per_transaction
+            )));
+        }
+        self.policy.check(session.bus.number(), &ops).map_err(|d| Status::permission_denied(d.0))?;
         self.stats.operations_checked(ops.len());
         let keep_going = req.keep_going;
         let outcome = session
@@ -228,7 +255,8 @@ impl Smbus for Service {
         let replies = requests.then(move |req| {
             let service = service.clone();
             async move {
-                let reply = match service.execute_one(req?).await {
+                let req = req.map_err(|status| message_too_large(&status).unwrap_or(status))?;
+                let reply = match service.execute_one(req).await {
                     Ok(response) => Reply::Response(response),
                     Err(status) => Reply::Rejected(pb::Rejection {
                         code: status.code() as i32,

@@ -6,6 +6,7 @@
 //! time it takes to notice.
 
 use crate::bus::Bus;
+use crate::limits::Limits;
 use crate::lock;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -55,20 +56,6 @@ impl Session {
 
     pub fn alive(&self) -> bool {
         !self.remaining().is_zero()
-    }
-}
-
-/// How many sessions may be open at once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    pub sessions: usize,
-    /// Per client host (IP address), so one client cannot take every session.
-    pub sessions_per_peer: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { sessions: 256, sessions_per_peer: 64 }
     }
 }
 

@@ -174,6 +174,18 @@ impl Msg {
     }
 }
 
+/// What an operation sends to a device besides addresses, from least to most; see
+/// [`Op::sends`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Sends {
+    /// Addresses only: a quick read, a bare-byte read, plain I2C reads.
+    Nothing,
+    /// A register number (one or two bytes), then a read from that register.
+    Register,
+    /// Bytes the device may act on or store.
+    Data,
+}
+
 /// One operation of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -222,14 +234,35 @@ impl Op {
         }
     }
 
-    /// Whether this operation may change a device's state. An SMBus "read" with a command
-    /// byte still writes that byte, so only the address-only and bare-byte reads are pure.
-    pub fn writes(&self) -> bool {
+    /// What this operation sends to a device beyond addresses: what a read-only policy must
+    /// judge. An SMBus "read" with a command byte still writes that byte, and some devices
+    /// act on a command byte alone, so only the address-only and bare-byte reads send nothing.
+    pub fn sends(&self) -> Sends {
         match self {
-            Op::Smbus { command, .. } => {
-                !matches!(command, Command::ReadByte | Command::WriteQuick { bit: 1 })
+            Op::Smbus { command, .. } => match command {
+                Command::ReadByte | Command::WriteQuick { bit: 1 } => Sends::Nothing,
+                Command::ReadByteData { .. }
+                | Command::ReadWordData { .. }
+                | Command::ReadBlockData { .. }
+                | Command::ReadI2cBlockData { .. } => Sends::Register,
+                _ => Sends::Data,
+            },
+            Op::Transfer(msgs) => {
+                let mut sends = Sends::Nothing;
+                for (i, m) in msgs.iter().enumerate() {
+                    let Dir::Write(data) = &m.dir else { continue };
+                    // A register pointer: one or two bytes, then a read of the same device
+                    // after a repeated start. Anything else stays written.
+                    let pointer = data.len() <= 2
+                        && msgs.get(i + 1).is_some_and(|next| {
+                            matches!(next.dir, Dir::Read(_))
+                                && next.addr == m.addr
+                                && next.ten_bit() == m.ten_bit()
+                        });
+                    sends = sends.max(if pointer { Sends::Register } else { Sends::Data });
+                }
+                sends
             }
-            Op::Transfer(msgs) => msgs.iter().any(|m| matches!(m.dir, Dir::Write(_))),
         }
     }
 
@@ -344,5 +377,25 @@ mod tests {
         assert_eq!(t.to_string(), "transfer w1@0x50 [00] r4@0x50");
         assert_eq!(Reply::Transfer(vec![Bytes::from_static(&[0xff, 1])]).to_string(), "[ff 01]");
         assert_eq!(Reply::Word(0xBEEF).to_string(), "0xbeef");
+    }
+
+    #[test]
+    fn what_ops_send() {
+        use Sends::*;
+        let smbus = |c| Op::smbus(0x48, c).sends();
+        assert_eq!(smbus(Command::ReadByte), Nothing);
+        assert_eq!(smbus(Command::WriteQuick { bit: 1 }), Nothing);
+        assert_eq!(smbus(Command::WriteQuick { bit: 0 }), Data);
+        assert_eq!(smbus(Command::ReadByteData { reg: 1 }), Register);
+        assert_eq!(smbus(Command::ReadI2cBlockData { reg: 1, len: 4 }), Register);
+        assert_eq!(smbus(Command::WriteByte { value: 6 }), Data);
+        assert_eq!(smbus(Command::ProcessCall { reg: 1, value: 2 }), Data);
+        let transfer = |msgs: &[Msg]| Op::Transfer(msgs.to_vec()).sends();
+        assert_eq!(transfer(&[Msg::read(0x50, 4)]), Nothing);
+        assert_eq!(transfer(&[Msg::write(0x50, vec![0, 0x10]), Msg::read(0x50, 4)]), Register);
+        // Three bytes before a read, a read of another device, or no read at all: data.
+        assert_eq!(transfer(&[Msg::write(0x50, vec![0, 1, 2]), Msg::read(0x50, 4)]), Data);
+        assert_eq!(transfer(&[Msg::write(0x50, vec![0]), Msg::read(0x51, 4)]), Data);
+        assert_eq!(transfer(&[Msg::read(0x50, 1), Msg::write(0x50, vec![0])]), Data);
     }
 }

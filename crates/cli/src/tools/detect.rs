@@ -5,13 +5,16 @@ use super::{Args, confirm, connect, connect_bus, fail, parse_int};
 use smbus_proxy_client::{Command, Errno, Op, Target, funcs};
 use std::process::ExitCode;
 
-const USAGE: &str = "\
+const USAGE: &str = concat!(
+    "\
 Usage: smbus-proxy detect [-y] [-a] [-q|-r] I2CBUS [FIRST LAST]
        smbus-proxy detect -F I2CBUS
        smbus-proxy detect -l
   I2CBUS is an integer or an I2C bus name
   If provided, FIRST and LAST limit the probing range.
-  --server URL names the smbus-proxy server (else $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051)";
+",
+    remote_usage!()
+);
 
 /// The names i2cdetect -F gives the functionality bits, in its order.
 const FUNCS: &[(u64, &str)] = &[
@@ -61,7 +64,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     let (mut first, mut last) = if args.has('a') { (0x00, 0x7F) } else { (0x08, 0x77) };
 
     if args.has('l') {
-        let client = match connect(&args.server) {
+        let client = match connect(&args) {
             Ok(c) => c,
             Err(code) => return code,
         };
@@ -97,7 +100,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         if i == 1 { first = value } else { last = value }
     }
 
-    let (client, info) = match connect_bus(&args.server, bus_arg) {
+    let (client, info) = match connect_bus(&args, bus_arg) {
         Ok(found) => found,
         Err(code) => return code,
     };

@@ -5,7 +5,8 @@ use super::{Args, ask, chip_address, connect_bus, fail, parse_int};
 use smbus_proxy_client::{Command, Errno, Op, Reply, Target, funcs};
 use std::process::ExitCode;
 
-const USAGE: &str = "\
+const USAGE: &str = concat!(
+    "\
 Usage: smbus-proxy dump [-f] [-y] [-r first-last] [-a] I2CBUS ADDRESS [MODE]
   I2CBUS is an integer or an I2C bus name
   ADDRESS is an integer (0x08 - 0x77, or 0x00 - 0x7f if -a is given)
@@ -17,7 +18,9 @@ Usage: smbus-proxy dump [-f] [-y] [-r first-last] [-a] I2CBUS ADDRESS [MODE]
     i (I2C block)
     c (consecutive byte)
     Append p for SMBus PEC
-  --server URL names the smbus-proxy server (else $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051)";
+",
+    remote_usage!()
+);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -93,7 +96,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         },
     };
 
-    let (client, info) = match connect_bus(&args.server, bus_arg) {
+    let (client, info) = match connect_bus(&args, bus_arg) {
         Ok(found) => found,
         Err(code) => return code,
     };

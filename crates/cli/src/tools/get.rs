@@ -1,10 +1,11 @@
 //! `smbus-proxy get`: i2cget over the network.
 
 use super::{Args, ask, chip_address, connect_bus, data_address, fail, parse_int};
-use smbus_proxy_client::{Command, Errno, Op, Reply, Target, blocking::Bus, funcs};
+use smbus_proxy_client::{Command, Errno, Error, Op, Reply, Target, blocking::Bus, funcs};
 use std::process::ExitCode;
 
-const USAGE: &str = "\
+const USAGE: &str = concat!(
+    "\
 Usage: smbus-proxy get [-f] [-y] [-a] I2CBUS CHIP-ADDRESS [DATA-ADDRESS [MODE [LENGTH]]]
   I2CBUS is an integer or an I2C bus name
   ADDRESS is an integer (0x08 - 0x77, or 0x00 - 0x7f if -a is given)
@@ -16,7 +17,9 @@ Usage: smbus-proxy get [-f] [-y] [-a] I2CBUS CHIP-ADDRESS [DATA-ADDRESS [MODE [L
     i (read I2C block data)
     Append p for SMBus PEC
   LENGTH is the I2C block data length (between 1 and 32, default 32)
-  --server URL names the smbus-proxy server (else $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051)";
+",
+    remote_usage!()
+);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -76,7 +79,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         }
     }
 
-    let (client, info) = match connect_bus(&args.server, &p[0]) {
+    let (client, info) = match connect_bus(&args, &p[0]) {
         Ok(found) => found,
         Err(code) => return code,
     };
@@ -108,18 +111,22 @@ pub fn run(args: Vec<String>) -> ExitCode {
             println!("{text}");
             ExitCode::SUCCESS
         }
-        Err(Errno::EBUSY) => {
+        Err(e) if e.errno() == Some(Errno::EBUSY) => {
             fail(&format!("Error: Could not set address to 0x{addr:02x}: {}", super::strerror(Errno::EBUSY)))
         }
-        Err(_) => {
-            eprintln!("Error: Read failed");
+        Err(e) => {
+            match e.errno() {
+                Some(_) => eprintln!("Error: Read failed"),
+                // Refused before the bus (policy, authentication): say why.
+                None => eprintln!("Error: Read failed: {e}"),
+            }
             ExitCode::from(2)
         }
     }
 }
 
 /// The read, as i2cget prints its result.
-fn read(bus: &mut Bus, target: Target, mode: Mode, daddress: Option<u8>) -> Result<String, Errno> {
+fn read(bus: &mut Bus, target: Target, mode: Mode, daddress: Option<u8>) -> Result<String, Error> {
     let reg = daddress.unwrap_or(0);
     let command = match mode {
         Mode::Byte => Command::ReadByte,
@@ -128,6 +135,7 @@ fn read(bus: &mut Bus, target: Target, mode: Mode, daddress: Option<u8>) -> Resu
         Mode::Block => Command::ReadBlockData { reg },
         Mode::I2cBlock(len) => Command::ReadI2cBlockData { reg, len },
     };
+    let command_name = command.name();
     let mut ops = Vec::new();
     if let (Mode::Byte, Some(value)) = (mode, daddress) {
         ops.push(Op::Smbus { target, command: Command::WriteByte { value } });
@@ -135,11 +143,12 @@ fn read(bus: &mut Bus, target: Target, mode: Mode, daddress: Option<u8>) -> Resu
     ops.push(Op::Smbus { target, command });
     // One transaction, so nobody else's operation comes between the write and the read; it
     // keeps going, as i2cget reads even after a failed write.
-    let mut results = bus.execute_each(&ops).map_err(|e| e.errno().unwrap_or(Errno::EIO))?;
+    let mut results = bus.execute_each(&ops)?;
     if ops.len() == 2 && results[0].is_err() {
         eprintln!("Warning - write failed");
     }
-    Ok(match results.pop().expect("one result per operation")? {
+    let last = results.pop().expect("one result per operation");
+    Ok(match last.map_err(|errno| Error::Bus { errno, op: command_name, index: ops.len() - 1 })? {
         Reply::Byte(b) => format!("0x{b:02x}"),
         Reply::Word(w) => format!("0x{w:04x}"),
         Reply::Block(data) => data.iter().map(|b| format!("0x{b:02x}")).collect::<Vec<_>>().join(" "),

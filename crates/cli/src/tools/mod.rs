@@ -1,5 +1,17 @@
 //! The remote i2c-tools: one argument grammar for all of them (getopt's, as i2c-tools use),
-//! plus `--server URL` (else `$SMBUS_PROXY_SERVER`, else the local default).
+//! plus where the server is and how to prove who we are: `--server URL` (else
+//! `$SMBUS_PROXY_SERVER`, else the local default), `--token-file FILE`, and for `https://`
+//! `--ca FILE`, `--cert FILE` and `--key FILE` (else the `SMBUS_PROXY_*` variables).
+
+/// The lines every tool's usage ends with: where the server is and how to prove who we are.
+macro_rules! remote_usage {
+    () => {
+        "  --server URL names the smbus-proxy server (else $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051)
+  --token-file FILE holds the server's token (else $SMBUS_PROXY_TOKEN)
+  --ca FILE, --cert FILE, --key FILE: for https://, the CA of the server's certificate and this
+    client's certificate and key for mutual TLS (else $SMBUS_PROXY_CA, _CERT, _KEY)"
+    };
+}
 
 pub mod detect;
 pub mod dump;
@@ -7,7 +19,7 @@ pub mod get;
 pub mod set;
 pub mod transfer;
 
-use smbus_proxy_client::{BusInfo, blocking::Client, server_url};
+use smbus_proxy_client::{BusInfo, Credentials, blocking::Client, server_url};
 use std::process::ExitCode;
 
 /// Parsed command line: the single-letter flags seen, the values of those that take one, and
@@ -16,6 +28,7 @@ pub struct Args {
     pub flags: Vec<char>,
     pub positional: Vec<String>,
     pub server: String,
+    pub credentials: Credentials,
 }
 
 impl Args {
@@ -37,18 +50,29 @@ impl Args {
         let mut flags = Vec::new();
         let mut positional = Vec::new();
         let mut server = None;
+        let mut credentials = Credentials::from_env();
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             if arg == "--" {
                 positional.extend(args.by_ref());
                 break;
             }
-            if let Some(url) = arg.strip_prefix("--server=") {
-                server = Some(url.to_owned());
-            } else if arg == "--server" {
-                server = Some(args.next().ok_or(format!("{tool}: option '--server' requires an argument"))?);
-            } else if arg.starts_with("--") {
-                return Err(format!("{tool}: unrecognized option '{arg}'"));
+            if let Some(long) = arg.strip_prefix("--") {
+                let (name, value) = match long.split_once('=') {
+                    Some((name, value)) => (name, value.to_owned()),
+                    None if LONG.contains(&long) => {
+                        (long, args.next().ok_or(format!("{tool}: option '--{long}' requires an argument"))?)
+                    }
+                    None => return Err(format!("{tool}: unrecognized option '{arg}'")),
+                };
+                match name {
+                    "server" => server = Some(value),
+                    "ca" => credentials.ca = Some(value.into()),
+                    "cert" => credentials.cert = Some(value.into()),
+                    "key" => credentials.key = Some(value.into()),
+                    "token-file" => credentials.token = Some(read_token(tool, &value)?),
+                    _ => return Err(format!("{tool}: unrecognized option '{arg}'")),
+                }
             } else if let Some(letters_given) = arg.strip_prefix('-').filter(|l| !l.is_empty()) {
                 for (i, c) in letters_given.char_indices() {
                     if valued.contains(c) {
@@ -70,12 +94,25 @@ impl Args {
                 positional.push(arg);
             }
         }
-        Ok((Args { flags, positional, server: server_url(server.as_deref()) }, values))
+        Ok((Args { flags, positional, server: server_url(server.as_deref()), credentials }, values))
     }
 
     pub fn has(&self, flag: char) -> bool {
         self.flags.contains(&flag)
     }
+}
+
+/// The long options every tool takes, each with a value.
+const LONG: [&str; 5] = ["server", "ca", "cert", "key", "token-file"];
+
+/// The first line of a token file.
+fn read_token(tool: &str, path: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{tool}: cannot read {path}: {e}"))?;
+    let token = text.lines().next().unwrap_or("").trim();
+    if token.is_empty() {
+        return Err(format!("{tool}: {path}: the first line holds no token"));
+    }
+    Ok(token.to_owned())
 }
 
 /// `strtol(s, &end, 0)` with nothing left over: decimal, 0x hex or 0 octal.
@@ -95,13 +132,13 @@ pub fn parse_int(s: &str) -> Option<i64> {
 }
 
 /// Connects, or says why not as i2c-tools say it.
-pub fn connect(url: &str) -> Result<Client, ExitCode> {
-    Client::connect(url).map_err(|e| fail(&format!("Error: {e}")))
+pub fn connect(args: &Args) -> Result<Client, ExitCode> {
+    Client::connect_with(&args.server, args.credentials.clone()).map_err(|e| fail(&format!("Error: {e}")))
 }
 
 /// Connects, and finds the bus an `I2CBUS` argument names: a number, or an adapter's name.
-pub fn connect_bus(url: &str, arg: &str) -> Result<(Client, BusInfo), ExitCode> {
-    let client = connect(url)?;
+pub fn connect_bus(args: &Args, arg: &str) -> Result<(Client, BusInfo), ExitCode> {
+    let client = connect(args)?;
     let buses = client.list_buses().map_err(|e| fail(&format!("Error: {e}")))?;
     let found = match parse_int(arg) {
         Some(n) => buses.into_iter().find(|b| i64::from(b.number) == n),

@@ -4,7 +4,8 @@ use super::{Args, ask, chip_address, connect_bus, data_address, fail, parse_int,
 use smbus_proxy_client::{Bytes, Command, Errno, Op, Reply, Target, funcs};
 use std::process::ExitCode;
 
-const USAGE: &str = "\
+const USAGE: &str = concat!(
+    "\
 Usage: smbus-proxy set [-f] [-y] [-m MASK] [-r] [-a] I2CBUS CHIP-ADDRESS DATA-ADDRESS [VALUE] ... [MODE]
   I2CBUS is an integer or an I2C bus name
   ADDRESS is an integer (0x08 - 0x77, or 0x00 - 0x7f if -a is given)
@@ -15,7 +16,9 @@ Usage: smbus-proxy set [-f] [-y] [-m MASK] [-r] [-a] I2CBUS CHIP-ADDRESS DATA-AD
     i (I2C block data)
     s (SMBus block data)
     Append p for SMBus PEC
-  --server URL names the smbus-proxy server (else $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051)";
+",
+    remote_usage!()
+);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -138,7 +141,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         },
     };
 
-    let (client, info) = match connect_bus(&args.server, &p[0]) {
+    let (client, info) = match connect_bus(&args, &p[0]) {
         Ok(found) => found,
         Err(code) => return code,
     };
@@ -164,7 +167,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         _ => Command::ReadByteData { reg: daddress },
     };
     let run = |bus: &mut smbus_proxy_client::blocking::Bus, command| {
-        bus.execute(&[Op::Smbus { target, command }]).map_err(|e| e.errno()).map(|mut r| r.pop())
+        bus.execute(&[Op::Smbus { target, command }]).map(|mut r| r.pop())
     };
     if !args.has('y') && !confirm(&file, addr, daddress, mode, value, &block, pec) {
         return ExitCode::SUCCESS;
@@ -173,7 +176,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         let old = match run(&mut bus, read_back(mode)) {
             Ok(Some(Reply::Byte(b))) => i64::from(b),
             Ok(Some(Reply::Word(w))) => i64::from(w),
-            Err(Some(Errno::EBUSY)) => return busy(addr),
+            Err(e) if e.errno() == Some(Errno::EBUSY) => return busy(addr),
             _ => return fail("Error: Failed to read old value"),
         };
         value = (value & vmask) | (old & !vmask);
@@ -194,8 +197,10 @@ pub fn run(args: Vec<String>) -> ExitCode {
     };
     match run(&mut bus, write) {
         Ok(_) => {}
-        Err(Some(Errno::EBUSY)) => return busy(addr),
-        Err(_) => return fail("Error: Write failed"),
+        Err(e) if e.errno() == Some(Errno::EBUSY) => return busy(addr),
+        Err(e) if e.errno().is_some() => return fail("Error: Write failed"),
+        // Refused before the bus (policy, authentication): say why.
+        Err(e) => return fail(&format!("Error: Write failed: {e}")),
     }
     if !args.has('r') {
         return ExitCode::SUCCESS;

@@ -158,7 +158,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     let Some((bus_arg, descs)) = args.positional.split_first() else {
         return super::usage_error("Error: No i2c-bus specified!", USAGE);
     };
-    let (client, info) = match connect_bus(&args.server, bus_arg) {
+    let (client, info) = match connect_bus(&args, bus_arg) {
         Ok(found) => found,
         Err(code) => return code,
     };

@@ -1,0 +1,167 @@
+//! `smbus-proxy serve` with TLS, mutual TLS, a token and a policy, driven by the tools with
+//! `--ca`, `--cert`, `--key` and `--token-file`; and the refusal to open the network without
+//! client authentication.
+
+#[path = "../../client/tests/pki/mod.rs"]
+mod pki;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_smbus-proxy");
+
+struct Serving {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `smbus-proxy serve --simulate ARGS` on a free loopback port.
+fn serve(args: &[&str]) -> Serving {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--simulate", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("SMBUS_PROXY_TOKEN")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split("addr=").nth(1).filter(|_| line.contains("server started")).map(str::to_owned)
+        })
+        .expect("the server started");
+    let addr = addr.split_whitespace().next().unwrap().to_owned();
+    std::thread::spawn(move || lines.for_each(drop));
+    Serving { child, addr }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).env("NO_COLOR", "1").env_remove("SMBUS_PROXY_TOKEN").output().unwrap()
+}
+
+fn text(out: &Output) -> (String, String, Option<i32>) {
+    (
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+        out.status.code(),
+    )
+}
+
+fn pem(dir: &Path, name: &str) -> String {
+    dir.join(format!("{name}.pem")).display().to_string()
+}
+
+#[test]
+fn the_tools_reach_a_server_behind_mutual_tls_a_token_and_a_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    pki::pki().write(dir.path());
+    let p = |name| pem(dir.path(), name);
+    let token: PathBuf = dir.path().join("token");
+    std::fs::write(&token, "cli-token\n").unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[bus.1]\naddresses = [\"0x48\", \"0x50-0x57\"]\nread_only = \"registers\"\n")
+        .unwrap();
+    let token = token.display().to_string();
+    let policy = policy.display().to_string();
+    let server = serve(&[
+        "--tls-cert",
+        &p("server_cert"),
+        "--tls-key",
+        &p("server_key"),
+        "--tls-client-ca",
+        &p("client_ca"),
+        "--token-file",
+        &token,
+        "--policy",
+        &policy,
+    ]);
+    let url = format!("https://{}", server.addr);
+    let (ca, cert, key) = (p("server_ca"), p("client_cert"), p("client_key"));
+    let all = ["--server", &url, "--ca", &ca, "--cert", &cert, "--key", &key, "--token-file", &token];
+
+    // Everything right: a register read passes the policy.
+    let (stdout, stderr, code) = text(&run(&[&["get", "-y"][..], &all, &["1", "0x48", "0"]].concat()));
+    assert_eq!((stdout.as_str(), code), ("0x00\n", Some(0)), "{stderr}");
+
+    // The policy: a write on a read-only bus, an address outside the list.
+    let (_, stderr, code) = text(&run(&[&["set", "-y"][..], &all, &["1", "0x48", "0", "1"]].concat()));
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("policy: bus 1 has read_only = \"registers\"; ops[0] (write_byte_data) sends data"),
+        "{stderr}"
+    );
+    let (_, stderr, code) = text(&run(&[&["get", "-y"][..], &all, &["1", "0x20"]].concat()));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("policy: bus 1 has addresses = [0x48, 0x50-0x57]"), "{stderr}");
+
+    // No client certificate, no token, no CA: refused before the tool finds the bus.
+    let (_, stderr, code) =
+        text(&run(&["get", "-y", "--server", &url, "--ca", &ca, "--token-file", &token, "1", "0x48", "0"]));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("client certificate: none presented"), "{stderr}");
+    let (_, stderr, code) = text(&run(&[
+        "get", "-y", "--server", &url, "--ca", &ca, "--cert", &cert, "--key", &key, "1", "0x48", "0",
+    ]));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("authorization: missing"), "{stderr}");
+    let (_, stderr, code) = text(&run(&["detect", "-y", "--server", &url, "1"]));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+
+    // Still serving.
+    let (stdout, _, code) = text(&run(&[&["get", "-y"][..], &all, &["1", "0x50", "0"]].concat()));
+    assert_eq!((stdout.as_str(), code), ("0xff\n", Some(0)));
+}
+
+#[test]
+fn serve_opens_the_network_only_with_client_authentication() {
+    let dir = tempfile::tempdir().unwrap();
+    pki::pki().write(dir.path());
+    let p = |name| pem(dir.path(), name);
+    let network = ["serve", "--simulate", "--listen", "0.0.0.0:0"];
+
+    let (_, stderr, code) = text(&run(&network));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("refusing to listen on 0.0.0.0:0 without client authentication"), "{stderr}");
+    // TLS hides the traffic but lets anyone in.
+    let (_, stderr, code) =
+        text(&run(
+            &[&network[..], &["--tls-cert", &p("server_cert"), "--tls-key", &p("server_key")]].concat()
+        ));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("without client authentication"), "{stderr}");
+    // A token file whose first line is empty holds no token.
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let (_, stderr, code) = text(&run(&[&network[..], &["--token-file", empty.to_str().unwrap()]].concat()));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("the first line holds no token"), "{stderr}");
+    // A certificate without its key, a policy naming a bus that is not served, a bad policy.
+    let (_, stderr, code) = text(&run(&["serve", "--simulate", "--tls-cert", &p("server_cert")]));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[bus.9]\nread_only = true\n").unwrap();
+    let (_, stderr, code) =
+        text(&run(&["serve", "--simulate", "--listen", "127.0.0.1:0", "--policy", policy.to_str().unwrap()]));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("policy names bus 9, which this server does not serve"), "{stderr}");
+    std::fs::write(&policy, "[bus.1]\nread_only = \"maybe\"\n").unwrap();
+    let (_, stderr, code) = text(&run(&["serve", "--simulate", "--policy", policy.to_str().unwrap()]));
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("bus.1.read_only: \"maybe\" is not one of true, false, \"registers\""),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,393 @@
+//! Access policy: which operations each bus accepts, beyond what is merely valid.
+//!
+//! A policy narrows what authenticated clients may do, per bus: the addresses they may talk
+//! to, whether they may write, claim addresses a kernel driver owns (`force`) or skip PEC,
+//! and how long a transaction may be. It is read from a TOML file:
+//!
+//! ```toml
+//! # Buses without a table of their own follow [default]; with no [default], they are open.
+//! [default]
+//! read_only = true
+//!
+//! [bus.1]
+//! addresses = ["0x48", "0x50-0x57"]   # 7-bit; "ten_bit_addresses" for 10-bit ones
+//! read_only = "registers"             # true: nothing but reads; "registers": reads of registers too
+//! force = false                       # refuse I2C_SLAVE_FORCE
+//! pec = true                          # every SMBus operation must use PEC
+//! max_ops = 64                        # operations per transaction
+//! ```
+//!
+//! A transaction that breaks a rule is refused whole, before it reaches the bus, with
+//! PERMISSION_DENIED naming the rule and the operation.
+
+use serde::Deserialize;
+use smbus_proxy_wire::{Op, Sends};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::RangeInclusive;
+
+/// Every bus's rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    default: Option<Rules>,
+    buses: BTreeMap<u32, Rules>,
+}
+
+/// One bus's rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rules {
+    /// 7-bit addresses allowed; `None` allows all, unless only 10-bit ones are listed.
+    addresses: Option<Vec<RangeInclusive<u16>>>,
+    ten_bit_addresses: Option<Vec<RangeInclusive<u16>>>,
+    /// The most an operation may send beyond addresses.
+    sends: Sends,
+    force: bool,
+    pec: bool,
+    max_ops: Option<usize>,
+}
+
+/// A transaction the policy refuses: the rule it broke, in words for the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denied(pub String);
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("policy {path}: {reason}")]
+pub struct PolicyError {
+    path: String,
+    reason: String,
+}
+
+impl Policy {
+    /// Reads a policy file.
+    pub fn load(path: &std::path::Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PolicyError { path: path.display().to_string(), reason: e.to_string() })?;
+        Self::parse(&text).map_err(|reason| PolicyError { path: path.display().to_string(), reason })
+    }
+
+    /// Parses a policy from TOML; the error names the key at fault.
+    pub fn parse(text: &str) -> Result<Policy, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.message().trim_end().to_owned())?;
+        let default = file.default.map(|r| r.rules("default")).transpose()?;
+        let mut buses = BTreeMap::new();
+        for (key, table) in file.bus {
+            let n: u32 = key.parse().map_err(|_| format!("bus.{key}: a bus is named by its number"))?;
+            buses.insert(n, table.rules(&format!("bus.{n}"))?);
+        }
+        Ok(Policy { default, buses })
+    }
+
+    /// The buses the policy names, so the server can refuse one it does not serve.
+    pub fn buses(&self) -> impl Iterator<Item = u32> + '_ {
+        self.buses.keys().copied()
+    }
+
+    /// Whether bus `bus` accepts this transaction.
+    pub fn check(&self, bus: u32, ops: &[Op]) -> Result<(), Denied> {
+        match self.buses.get(&bus).or(self.default.as_ref()) {
+            Some(rules) => rules.check(bus, ops),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Rules {
+    fn check(&self, bus: u32, ops: &[Op]) -> Result<(), Denied> {
+        let deny = |rule: &str, why: String| Err(Denied(format!("policy: bus {bus} has {rule}; {why}")));
+        if let Some(max) = self.max_ops.filter(|&max| ops.len() > max) {
+            return deny(
+                &format!("max_ops = {max}"),
+                format!("this transaction has {} operations", ops.len()),
+            );
+        }
+        for (i, op) in ops.iter().enumerate() {
+            for (addr, ten_bit) in addresses(op) {
+                if !self.allows(addr, ten_bit) {
+                    let (rule, list) = if ten_bit {
+                        ("ten_bit_addresses", &self.ten_bit_addresses)
+                    } else {
+                        ("addresses", &self.addresses)
+                    };
+                    return deny(
+                        &format!("{rule} = [{}]", Ranges(list.as_deref().unwrap_or(&[]))),
+                        format!("ops[{i}] ({}) addresses {addr:#04x}", op.name()),
+                    );
+                }
+            }
+            let sends = op.sends();
+            if sends > self.sends {
+                let (rule, what) = match self.sends {
+                    Sends::Nothing => ("read_only = true", "sends a command or data byte"),
+                    _ => ("read_only = \"registers\"", "sends data"),
+                };
+                return deny(rule, format!("ops[{i}] ({}) {what}", op.name()));
+            }
+            match op {
+                Op::Smbus { target, .. } if target.force && !self.force => {
+                    return deny("force = false", format!("ops[{i}] ({}) asks for force", op.name()));
+                }
+                Op::Smbus { target, .. } if self.pec && !target.pec => {
+                    return deny("pec = true", format!("ops[{i}] ({}) is sent without PEC", op.name()));
+                }
+                Op::Transfer(_) if self.pec => {
+                    return deny("pec = true", format!("ops[{i}] is an I2C transfer, which carries no PEC"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn allows(&self, addr: u16, ten_bit: bool) -> bool {
+        let (list, other) = if ten_bit {
+            (&self.ten_bit_addresses, &self.addresses)
+        } else {
+            (&self.addresses, &self.ten_bit_addresses)
+        };
+        match list {
+            Some(ranges) => ranges.iter().any(|r| r.contains(&addr)),
+            // Listing only the other kind of address closes this kind.
+            None => other.is_none(),
+        }
+    }
+}
+
+/// The devices an operation talks to.
+fn addresses(op: &Op) -> Vec<(u16, bool)> {
+    match op {
+        Op::Smbus { target, .. } => vec![(target.addr, target.ten_bit)],
+        Op::Transfer(msgs) => msgs.iter().map(|m| (m.addr, m.ten_bit())).collect(),
+    }
+}
+
+/// Address ranges as the policy file writes them.
+struct Ranges<'a>(&'a [RangeInclusive<u16>]);
+
+impl fmt::Display for Ranges<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, r) in self.0.iter().enumerate() {
+            f.write_str(if i == 0 { "" } else { ", " })?;
+            if r.start() == r.end() {
+                write!(f, "{:#04x}", r.start())?;
+            } else {
+                write!(f, "{:#04x}-{:#04x}", r.start(), r.end())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    default: Option<Table>,
+    #[serde(default)]
+    bus: BTreeMap<String, Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Table {
+    addresses: Option<Vec<String>>,
+    ten_bit_addresses: Option<Vec<String>>,
+    read_only: Option<ReadOnly>,
+    #[serde(default = "yes")]
+    force: bool,
+    #[serde(default)]
+    pec: bool,
+    max_ops: Option<usize>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ReadOnly {
+    Flag(bool),
+    Level(String),
+}
+
+impl Table {
+    fn rules(self, at: &str) -> Result<Rules, String> {
+        let sends = match self.read_only {
+            None | Some(ReadOnly::Flag(false)) => Sends::Data,
+            Some(ReadOnly::Flag(true)) => Sends::Nothing,
+            Some(ReadOnly::Level(level)) if level == "registers" => Sends::Register,
+            Some(ReadOnly::Level(other)) => {
+                return Err(format!("{at}.read_only: \"{other}\" is not one of true, false, \"registers\""));
+            }
+        };
+        if let Some(max) = self.max_ops
+            && !(1..=smbus_proxy_wire::op::MAX_OPS).contains(&max)
+        {
+            return Err(format!("{at}.max_ops: {max} is out of range 1–{}", smbus_proxy_wire::op::MAX_OPS));
+        }
+        Ok(Rules {
+            addresses: self.addresses.map(|l| ranges(&l, 0x7F, &format!("{at}.addresses"))).transpose()?,
+            ten_bit_addresses: self
+                .ten_bit_addresses
+                .map(|l| ranges(&l, 0x3FF, &format!("{at}.ten_bit_addresses")))
+                .transpose()?,
+            sends,
+            force: self.force,
+            pec: self.pec,
+            max_ops: self.max_ops,
+        })
+    }
+}
+
+/// Parses `["0x48", "0x50-0x57"]`.
+fn ranges(list: &[String], max: u16, at: &str) -> Result<Vec<RangeInclusive<u16>>, String> {
+    let number = |s: &str| {
+        let s = s.trim();
+        let n = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+            Some(hex) => u16::from_str_radix(hex, 16),
+            None => s.parse(),
+        };
+        n.ok().filter(|&n| n <= max).ok_or_else(|| {
+            format!(
+                "{at}: \"{s}\" is not an address in range 0x00-{max:#04x} (write \"0x48\" or \"0x50-0x57\")"
+            )
+        })
+    };
+    list.iter()
+        .map(|entry| {
+            let (lo, hi) = entry.split_once('-').unwrap_or((entry, entry));
+            let (lo, hi) = (number(lo)?, number(hi)?);
+            if lo > hi {
+                return Err(format!("{at}: \"{entry}\" runs backwards"));
+            }
+            Ok(lo..=hi)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smbus_proxy_wire::{Command, Msg, Target};
+
+    fn read(addr: u16) -> Op {
+        Op::smbus(addr, Command::ReadByteData { reg: 0 })
+    }
+
+    fn write(addr: u16) -> Op {
+        Op::smbus(addr, Command::WriteByteData { reg: 0, value: 1 })
+    }
+
+    #[test]
+    fn no_policy_allows_everything() {
+        let policy = Policy::parse("").unwrap();
+        assert_eq!(
+            policy.check(1, &[write(0x48), Op::Transfer(vec![Msg::write(0x50, vec![1, 2, 3])])]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn addresses() {
+        let policy = Policy::parse("[bus.1]\naddresses = [\"0x48\", \"0x50-0x57\"]").unwrap();
+        assert_eq!(policy.check(1, &[read(0x48), read(0x57)]), Ok(()));
+        let denied = policy.check(1, &[read(0x48), read(0x58)]).unwrap_err();
+        assert_eq!(
+            denied.0,
+            "policy: bus 1 has addresses = [0x48, 0x50-0x57]; ops[1] (read_byte_data) addresses 0x58"
+        );
+        // A transfer is checked message by message; other buses are open.
+        let transfer = Op::Transfer(vec![Msg::write(0x50, vec![0]), Msg::read(0x60, 1)]);
+        assert!(
+            policy
+                .check(1, std::slice::from_ref(&transfer))
+                .unwrap_err()
+                .0
+                .contains("ops[0] (transfer) addresses 0x60")
+        );
+        assert_eq!(policy.check(2, &[transfer]), Ok(()));
+        // Listing 7-bit addresses closes the 10-bit ones.
+        let ten = Op::Smbus {
+            target: Target { addr: 0x48, ten_bit: true, ..Target::default() },
+            command: Command::ReadByte,
+        };
+        assert!(policy.check(1, &[ten]).unwrap_err().0.contains("ten_bit_addresses = []"));
+    }
+
+    #[test]
+    fn read_only_levels() {
+        let strict = Policy::parse("[default]\nread_only = true").unwrap();
+        assert_eq!(strict.check(3, &[Op::smbus(0x48, Command::ReadByte)]), Ok(()));
+        assert_eq!(
+            strict.check(3, &[read(0x48)]).unwrap_err().0,
+            "policy: bus 3 has read_only = true; ops[0] (read_byte_data) sends a command or data byte"
+        );
+        let registers = Policy::parse("[default]\nread_only = \"registers\"").unwrap();
+        assert_eq!(registers.check(3, &[read(0x48)]), Ok(()));
+        assert_eq!(
+            registers.check(3, &[write(0x48)]).unwrap_err().0,
+            "policy: bus 3 has read_only = \"registers\"; ops[0] (write_byte_data) sends data"
+        );
+    }
+
+    #[test]
+    fn force_pec_and_max_ops() {
+        let policy = Policy::parse("[bus.1]\nforce = false\npec = true\nmax_ops = 2").unwrap();
+        let with = |force, pec| Op::Smbus {
+            target: Target { addr: 0x48, force, pec, ..Target::default() },
+            command: Command::ReadByte,
+        };
+        assert_eq!(policy.check(1, &[with(false, true)]), Ok(()));
+        assert!(
+            policy
+                .check(1, &[with(true, true)])
+                .unwrap_err()
+                .0
+                .contains("force = false; ops[0] (read_byte) asks for force")
+        );
+        assert!(
+            policy
+                .check(1, &[with(false, false)])
+                .unwrap_err()
+                .0
+                .contains("pec = true; ops[0] (read_byte) is sent without PEC")
+        );
+        assert!(
+            policy
+                .check(1, &[Op::Transfer(vec![Msg::read(0x48, 1)])])
+                .unwrap_err()
+                .0
+                .contains("carries no PEC")
+        );
+        assert!(
+            policy
+                .check(1, &vec![with(false, true); 3])
+                .unwrap_err()
+                .0
+                .contains("max_ops = 2; this transaction has 3 operations")
+        );
+    }
+
+    #[test]
+    fn bad_files_name_the_key() {
+        for (text, says) in [
+            (
+                "[bus.1]\naddresses = [\"0x80\"]",
+                "bus.1.addresses: \"0x80\" is not an address in range 0x00-0x7f",
+            ),
+            ("[bus.1]\naddresses = [\"0x57-0x50\"]", "runs backwards"),
+            ("[bus.x]\nforce = false", "bus.x: a bus is named by its number"),
+            ("[bus.1]\nread_only = \"mostly\"", "bus.1.read_only: \"mostly\" is not one of"),
+            ("[bus.1]\nmax_ops = 0", "bus.1.max_ops: 0 is out of range 1–1024"),
+            ("[bus.1]\nwrite_only = true", "unknown field `write_only`"),
+        ] {
+            let err = Policy::parse(text).unwrap_err();
+            assert!(err.contains(says), "{text:?}: {err}");
+        }
+    }
+}
