@@ -1,8 +1,10 @@
 //! The smbus-proxy server: executes SMBus and I2C operations on local buses for remote clients.
 //!
 //! How a call travels through this crate (see ARCHITECTURE.md for the whole trip):
+//! - [`auth`] and [`tls`]: who may call: a bearer token, TLS and client certificates.
 //! - [`service`]: the `smbus.v1.Smbus` gRPC service. It checks every argument (through
-//!   `smbus_proxy_wire::decode`) and the session, then hands the transaction to the bus.
+//!   `smbus_proxy_wire::decode`), the session, the server's [`limits`] and the bus's access
+//!   [`policy`], then hands the transaction to the bus.
 //! - [`session`]: sessions and their leases; a session that shows no sign of life for its
 //!   lease is dead, and whatever it held is freed.
 //! - [`bus`]: each bus's executor (a thread of its own if its backend blocks) and its
