@@ -1,13 +1,15 @@
 //! Faults with real processes: a client killed in the middle of a transaction, and a server
 //! killed and started again under its clients.
 
+mod common;
+
+use common::Serving;
 use smbus_proxy_client::blocking::Client;
 use smbus_proxy_client::{Error, Msg};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_smbus-proxy");
 const HOLDER_ENV: &str = "SMBUS_PROXY_TEST_HOLDER_URL";
 const LEASE: Duration = Duration::from_millis(1000);
 
@@ -15,47 +17,9 @@ const LEASE: Duration = Duration::from_millis(1000);
 const SLOW_BUS: &str =
     "[[bus]]\nnumber = 1\nspeed_khz = 2\n[[bus.device]]\nmodel = \"register-file\"\naddr = 0x48\n";
 
-struct Serving {
-    child: Child,
-    addr: String,
-}
-
-impl Serving {
-    fn start(config: &std::path::Path, listen: &str) -> Serving {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", listen, "--lease-ms", &LEASE.as_millis().to_string(), "--simulate"])
-            .arg(config)
-            .env("NO_COLOR", "1")
-            .env_remove("SMBUS_PROXY_TOKEN")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|l| l.split("addr=").nth(1).filter(|_| l.contains("server started")).map(str::to_owned))
-            .expect("the server started");
-        std::thread::spawn(move || lines.for_each(drop));
-        Serving { child, addr: addr.split_whitespace().next().unwrap().to_owned() }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// SIGKILL: no graceful shutdown, no goodbye to the clients.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn serve(config: &std::path::Path, listen: &str) -> Serving {
+    let lease = LEASE.as_millis().to_string();
+    Serving::start(&["--listen", listen, "--lease-ms", &lease, "--simulate", config.to_str().unwrap()])
 }
 
 fn config() -> tempfile::NamedTempFile {
@@ -82,7 +46,7 @@ fn holder() {
 #[test]
 fn a_killed_client_leaves_no_half_transaction_and_no_lock() {
     let config = config();
-    let server = Serving::start(config.path(), "127.0.0.1:0");
+    let server = serve(config.path(), "127.0.0.1:0");
     let mut holder = Command::new(std::env::current_exe().unwrap())
         .args(["holder", "--exact", "--ignored", "--nocapture", "--test-threads", "1"])
         .env(HOLDER_ENV, server.url())
@@ -122,7 +86,7 @@ fn a_killed_client_leaves_no_half_transaction_and_no_lock() {
 #[test]
 fn after_a_server_restart_reads_reconnect_and_writes_say_their_outcome_is_unknown() {
     let config = config();
-    let server = Serving::start(config.path(), "127.0.0.1:0");
+    let server = serve(config.path(), "127.0.0.1:0");
     let addr = server.addr.clone();
     let client = Client::connect(server.url()).unwrap();
     let mut bus = client.bus(1).unwrap();
@@ -131,12 +95,12 @@ fn after_a_server_restart_reads_reconnect_and_writes_say_their_outcome_is_unknow
 
     // Killed and started again on the same port: the session and the simulated chip are new.
     server.kill();
-    let server = Serving::start(config.path(), &addr);
+    let server = serve(config.path(), &addr);
     assert_eq!(bus.read_byte_data(0x48, 1).unwrap(), 0x00, "a read reconnects and reopens by itself");
 
     // A write whose connection broke is not sent again behind the caller's back.
     server.kill();
-    let _server = Serving::start(config.path(), &addr);
+    let _server = serve(config.path(), &addr);
     match bus.write_byte_data(0x48, 1, 0x22) {
         Err(Error::OutcomeUnknown { op, .. }) => assert_eq!(op, "write_byte_data"),
         other => panic!("a write over a broken connection gave {other:?}"),

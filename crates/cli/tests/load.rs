@@ -3,9 +3,10 @@
 //! its own transaction's write: a reply lost, mismatched or interleaved with another client's
 //! transaction would show. The server's memory must stay flat.
 
+mod common;
+
+use common::Serving;
 use smbus_proxy_client::blocking::Client;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CLIENTS: usize = 32;
@@ -19,22 +20,8 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn thirty_two_clients_ten_thousand_operations_each() {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_smbus-proxy"))
-        .args(["serve", "--simulate", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .env_remove("SMBUS_PROXY_TOKEN")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("server output").unwrap();
-        if let Some(addr) = line.split("addr=").nth(1).filter(|_| line.contains("server started")) {
-            break format!("http://{}", addr.split_whitespace().next().unwrap());
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    let server = Serving::start(&["--simulate"]);
+    let url = server.url();
 
     let start = Instant::now();
     let run = |round: usize| {
@@ -65,12 +52,11 @@ fn thirty_two_clients_ten_thousand_operations_each() {
     };
     // Two rounds of 2 × 2,500 operations per client; memory after the first is the baseline.
     let first = run(0);
-    let rss_after_first = rss_kib(server.id());
+    let rss_after_first = rss_kib(server.pid());
     let second = run(1);
-    let rss_after_second = rss_kib(server.id());
+    let rss_after_second = rss_kib(server.pid());
     let elapsed = start.elapsed();
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
 
     assert_eq!(first, (0, 0), "lost and mismatched replies, first round");
     assert_eq!(second, (0, 0), "lost and mismatched replies, second round");

@@ -2,48 +2,17 @@
 //! `--ca`, `--cert`, `--key` and `--token-file`; and the refusal to open the network without
 //! client authentication.
 
+mod common;
 #[path = "../../client/tests/pki/mod.rs"]
 mod pki;
 
-use std::io::{BufRead, BufReader};
+use common::{BIN, Serving};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_smbus-proxy");
-
-struct Serving {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::process::{Command, Output};
 
 /// Starts `smbus-proxy serve --simulate ARGS` on a free loopback port.
 fn serve(args: &[&str]) -> Serving {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--simulate", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("SMBUS_PROXY_TOKEN")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.split("addr=").nth(1).filter(|_| line.contains("server started")).map(str::to_owned)
-        })
-        .expect("the server started");
-    let addr = addr.split_whitespace().next().unwrap().to_owned();
-    std::thread::spawn(move || lines.for_each(drop));
-    Serving { child, addr }
+    Serving::start(&[&["--simulate"][..], args].concat())
 }
 
 fn run(args: &[&str]) -> Output {
