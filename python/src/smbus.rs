@@ -63,7 +63,9 @@ impl State {
 
 /// An I2C/SMBus bus on an smbus-proxy server, with smbus2's ``SMBus`` interface.
 ///
-/// ``SMBus(1)`` opens bus 1 of the server, that is its ``/dev/i2c-1``. The server is
+/// ``SMBus(1)`` opens bus 1 of the server, that is its ``/dev/i2c-1`` (``"/dev/i2c-1"`` works
+/// too); without a bus, call ``open()`` later. ``force`` is the default of every method's
+/// ``force``: use the address even where a kernel driver on the server owns it. The server is
 /// ``server`` (``"http://raspberrypi.local:50051"``), else the environment variable
 /// ``SMBUS_PROXY_SERVER``, else ``http://127.0.0.1:50051``; the token is ``token``, else
 /// ``SMBUS_PROXY_TOKEN``, else none. So a program written for smbus2 needs one change,
@@ -131,17 +133,15 @@ fn int_list<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
 
 #[pymethods]
 impl SMBus {
-    /// The object only: `__init__` opens the bus, so that subclasses that call
-    /// ``super().__init__(bus)``, as they do with smbus2, work.
+    // The object only: `__init__` opens the bus, so that subclasses that call
+    // `super().__init__(bus)`, as they do with smbus2, work.
     #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
+    #[pyo3(signature = (*_args, **_kwargs), text_signature = "(bus=None, force=False, *, server=None, token=None)")]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> SMBus {
         SMBus { state: Mutex::new(State::new(Endpoint::new(None, None))) }
     }
 
-    /// Opens ``bus`` (a number, or ``"/dev/i2c-N"``) on the server if one is given; without
-    /// one, call ``open()`` later. ``force`` is the default of every method's ``force``:
-    /// use the address even where a kernel driver on the server owns it.
+    // Documented with the class: Python shows the class's documentation for `__init__`.
     #[pyo3(signature = (bus=None, force=false, *, server=None, token=None))]
     fn __init__(
         &self,
@@ -181,8 +181,8 @@ impl SMBus {
     fn __repr__(&self, py: Python<'_>) -> String {
         let state = self.state(py);
         match (state.bus.is_some(), state.number) {
-            (true, Some(n)) => format!("SMBus({n}, server={:?})", state.endpoint.url),
-            _ => format!("SMBus(None, server={:?})", state.endpoint.url),
+            (true, Some(n)) => format!("SMBus({n}, server='{}')", state.endpoint.url),
+            _ => format!("SMBus(None, server='{}')", state.endpoint.url),
         }
     }
 

@@ -112,11 +112,13 @@ def test_bus_is_a_number_or_a_dev_path(lab):
 
 def test_open_later_and_use_after_close(lab):
     bus = SMBus(server=lab.url)
+    assert repr(bus) == f"SMBus(None, server='{lab.url}')"
     assert bus.funcs == I2cFunc(0)
     with pytest.raises(OSError) as e:
         bus.read_byte(0x48)
     assert e.value.errno == errno.EBADF
     bus.open(1)
+    assert repr(bus) == f"SMBus(1, server='{lab.url}')"
     assert bus.read_byte_data(0x48, 0x01) == 0x60
     bus.close()
     bus.close()
@@ -311,6 +313,10 @@ def test_i2c_msg_arguments(bus):
         bus.i2c_rdwr(i2c_msg.read(0x50, 1), 42)
     # The kernel's limits are the server's to enforce: 8192 bytes a message, 7-bit addresses
     # unless the message says I2C_M_TEN.
+    with pytest.raises(ValueError, match="1–42"):
+        bus.i2c_rdwr()
+    with pytest.raises(ValueError, match="1–42"):
+        bus.i2c_rdwr(*[i2c_msg.read(0x50, 1) for _ in range(43)])
     with pytest.raises(ValueError, match="8192"):
         bus.i2c_rdwr(i2c_msg.read(0x50, 8193))
     with pytest.raises(ValueError):
