@@ -1,0 +1,524 @@
+//! `SMBus`: smbus2's class, each method one call of the Rust blocking client.
+//!
+//! The state sits behind a mutex, and calls wait for the network with the interpreter
+//! released, so other Python threads run meanwhile and two threads sharing one `SMBus` take
+//! turns. The mutex is only ever taken detached from the interpreter (`lock_py_attached`):
+//! a thread that waited for it while attached could hold the GIL that the thread inside, back
+//! from the network, needs.
+
+use crate::args;
+use crate::error::{self, os_error};
+use crate::msg::{I2C_M_RD, I2cMsg};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::{MutexExt, PyOnceLock};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyTuple, PyType};
+use smbus_proxy_client::{Bytes, Dir, Errno, Msg, blocking, funcs};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Where the server is and how to prove who we are; fixed when the `SMBus` is made.
+struct Endpoint {
+    url: String,
+    token: Option<String>,
+}
+
+impl Endpoint {
+    /// The arguments given, else the environment, as every tool of the project does.
+    fn new(server: Option<&str>, token: Option<&str>) -> Endpoint {
+        Endpoint { url: smbus_proxy_client::server_url(server), token: smbus_proxy_client::token(token) }
+    }
+
+    fn open(&self, number: u32) -> smbus_proxy_client::Result<blocking::Bus> {
+        blocking::Client::connect_with_token(self.url.clone(), self.token.clone())?.bus(number)
+    }
+}
+
+struct State {
+    endpoint: Endpoint,
+    /// The session; it keeps its connection and keep-alive running.
+    bus: Option<blocking::Bus>,
+    number: Option<u32>,
+    funcs: u64,
+    /// The last address used, as smbus2 reports it.
+    address: Option<u16>,
+    force: bool,
+    pec: bool,
+}
+
+impl State {
+    fn new(endpoint: Endpoint) -> State {
+        State { endpoint, bus: None, number: None, funcs: 0, address: None, force: false, pec: false }
+    }
+
+    /// Ends the session. Nothing is lost if the server cannot be told: it ends a session whose
+    /// client went quiet when the session's lease runs out.
+    fn close(&mut self, py: Python<'_>) {
+        if let Some(bus) = self.bus.take() {
+            py.detach(|| drop(bus.close()));
+        }
+        self.pec = false;
+        self.address = None;
+    }
+}
+
+/// An I2C/SMBus bus on an smbus-proxy server, with smbus2's ``SMBus`` interface.
+///
+/// ``SMBus(1)`` opens bus 1 of the server, that is its ``/dev/i2c-1`` (``"/dev/i2c-1"`` works
+/// too); without a bus, call ``open()`` later. ``force`` is the default of every method's
+/// ``force``: use the address even where a kernel driver on the server owns it. The server is
+/// ``server`` (``"http://raspberrypi.local:50051"``), else the environment variable
+/// ``SMBUS_PROXY_SERVER``, else ``http://127.0.0.1:50051``; the token is ``token``, else
+/// ``SMBUS_PROXY_TOKEN``, else none. So a program written for smbus2 needs one change,
+/// ``from smbus_proxy import SMBus``, and the environment says where the bus is.
+///
+/// Failed operations raise ``OSError`` with the server kernel's ``errno`` (ENXIO, 6, when no
+/// device answers); arguments out of range raise ``ValueError``, and of the wrong type
+/// ``TypeError``, before anything reaches the bus. There is no ``fd``: the bus is remote.
+#[pyclass(module = "smbus_proxy", name = "SMBus", subclass, dict)]
+pub struct SMBus {
+    state: Mutex<State>,
+}
+
+impl SMBus {
+    fn state(&self, py: Python<'_>) -> MutexGuard<'_, State> {
+        self.state.lock_py_attached(py).unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `op` on the open bus with the interpreter released. An SMBus operation passes the
+    /// address and its `force` argument, which smbus2 applies before the operation.
+    fn call<T: Send>(
+        &self,
+        py: Python<'_>,
+        target: Option<(u16, Option<bool>)>,
+        op: impl FnOnce(&mut blocking::Bus) -> smbus_proxy_client::Result<T> + Send,
+    ) -> PyResult<T> {
+        let mut state = self.state(py);
+        let state = &mut *state;
+        let bus = state.bus.as_mut().ok_or_else(error::not_open)?;
+        if let Some((addr, force)) = target {
+            state.address = Some(addr);
+            bus.set_force(force.unwrap_or(state.force));
+        }
+        py.detach(|| op(bus)).map_err(error::to_py)
+    }
+
+    fn smbus<T: Send>(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        force: Option<bool>,
+        op: impl FnOnce(&mut blocking::Bus, u16) -> smbus_proxy_client::Result<T> + Send,
+    ) -> PyResult<T> {
+        let addr = args::uint::<u16>(i2c_addr, "i2c_addr")?;
+        self.call(py, Some((addr, force)), |bus| op(bus, addr))
+    }
+}
+
+/// A bus argument: a number, or the path `/dev/i2c-N` smbus2 also takes.
+fn bus_number(bus: &Bound<'_, PyAny>) -> PyResult<u32> {
+    if let Ok(path) = bus.extract::<String>() {
+        return path.strip_prefix("/dev/i2c-").and_then(|n| n.parse().ok()).ok_or_else(|| {
+            PyValueError::new_err(format!("bus {path:?} is neither a number nor /dev/i2c-N"))
+        });
+    }
+    if !bus.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!("Unexpected type(bus)={}", bus.get_type().name()?)));
+    }
+    args::uint::<u32>(bus, "bus")
+}
+
+fn int_list<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+    PyList::new(py, data)
+}
+
+#[pymethods]
+impl SMBus {
+    // The object only: `__init__` opens the bus, so that subclasses that call
+    // `super().__init__(bus)`, as they do with smbus2, work.
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs), text_signature = "(bus=None, force=False, *, server=None, token=None)")]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> SMBus {
+        SMBus { state: Mutex::new(State::new(Endpoint::new(None, None))) }
+    }
+
+    // Documented with the class: Python shows the class's documentation for `__init__`.
+    #[pyo3(signature = (bus=None, force=false, *, server=None, token=None))]
+    fn __init__(
+        &self,
+        py: Python<'_>,
+        bus: Option<&Bound<'_, PyAny>>,
+        force: bool,
+        server: Option<&str>,
+        token: Option<&str>,
+    ) -> PyResult<()> {
+        {
+            let mut state = self.state(py);
+            state.close(py);
+            *state = State::new(Endpoint::new(server, token));
+            state.force = force;
+        }
+        if let Some(bus) = bus {
+            self.open(py, bus)?;
+        }
+        Ok(())
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// Closes the bus.
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc: &Bound<'_, PyAny>,
+        _traceback: &Bound<'_, PyAny>,
+    ) {
+        self.close(py);
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let state = self.state(py);
+        match (state.bus.is_some(), state.number) {
+            (true, Some(n)) => format!("SMBus({n}, server='{}')", state.endpoint.url),
+            _ => format!("SMBus(None, server='{}')", state.endpoint.url),
+        }
+    }
+
+    /// Opens ``bus`` (a number, or ``"/dev/i2c-N"``) on the server, closing the bus that was
+    /// open. A bus the server does not have raises ``FileNotFoundError``, as a missing
+    /// ``/dev/i2c-N`` does.
+    fn open(&self, py: Python<'_>, bus: &Bound<'_, PyAny>) -> PyResult<()> {
+        let number = bus_number(bus)?;
+        let mut state = self.state(py);
+        state.close(py);
+        let endpoint = &state.endpoint;
+        let opened = py.detach(|| endpoint.open(number)).map_err(error::to_py)?;
+        state.funcs = opened.funcs();
+        state.number = Some(number);
+        state.bus = Some(opened);
+        Ok(())
+    }
+
+    /// Ends the session on the server. Safe to call twice; ``open()`` opens a bus again.
+    fn close(&self, py: Python<'_>) {
+        self.state(py).close(py);
+    }
+
+    /// The adapter's functionality (``I2C_FUNCS``) as an ``I2cFunc`` flag set.
+    #[getter]
+    fn funcs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        static I2C_FUNC: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        let funcs = self.state(py).funcs;
+        I2C_FUNC.import(py, "smbus_proxy", "I2cFunc")?.call1((funcs,))
+    }
+
+    /// The device address of the last SMBus operation, or None.
+    #[getter]
+    fn address(&self, py: Python<'_>) -> Option<u16> {
+        self.state(py).address
+    }
+
+    #[setter(address)]
+    fn set_address(&self, py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let address = value.map(|v| args::uint::<u16>(v, "address")).transpose()?;
+        self.state(py).address = address;
+        Ok(())
+    }
+
+    /// Whether SMBus operations use the address even where a kernel driver on the server
+    /// owns it (``I2C_SLAVE_FORCE``), unless a method's ``force`` says otherwise.
+    #[getter]
+    fn force(&self, py: Python<'_>) -> bool {
+        self.state(py).force
+    }
+
+    #[setter(force)]
+    fn set_force(&self, py: Python<'_>, value: bool) {
+        self.state(py).force = value;
+    }
+
+    /// Packet error checking on SMBus operations: 1 on, 0 off (the default). Setting it
+    /// calls ``enable_pec``.
+    #[getter]
+    fn pec(&self, py: Python<'_>) -> u8 {
+        u8::from(self.state(py).pec)
+    }
+
+    #[setter(pec)]
+    fn set_pec(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.enable_pec(py, Some(value))
+    }
+
+    /// The server's URL.
+    #[getter]
+    fn server(&self, py: Python<'_>) -> String {
+        self.state(py).endpoint.url.clone()
+    }
+
+    /// Turns packet error checking (PEC) on or off for the SMBus operations that follow.
+    /// Raises ``OSError`` (EOPNOTSUPP) if the adapter cannot do PEC.
+    #[pyo3(signature = (enable=None))]
+    fn enable_pec(&self, py: Python<'_>, enable: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let on = enable.map_or(Ok(true), |e| e.is_truthy())?;
+        let mut state = self.state(py);
+        let state = &mut *state;
+        let bus = state.bus.as_mut().ok_or_else(error::not_open)?;
+        if state.funcs & funcs::SMBUS_PEC == 0 {
+            return Err(os_error(
+                Errno::EOPNOTSUPP.0,
+                format!("SMBUS_PEC is not a feature of this adapter (I2C_FUNCS {:#010x})", state.funcs),
+            ));
+        }
+        bus.set_pec(on);
+        state.pec = on;
+        Ok(())
+    }
+
+    /// Sends the address alone, with the write bit: does a device answer?
+    #[pyo3(signature = (i2c_addr, force=None))]
+    fn write_quick(&self, py: Python<'_>, i2c_addr: &Bound<'_, PyAny>, force: Option<bool>) -> PyResult<()> {
+        self.smbus(py, i2c_addr, force, |bus, addr| bus.write_quick(addr))
+    }
+
+    /// Reads one byte from the device, without a register.
+    #[pyo3(signature = (i2c_addr, force=None))]
+    fn read_byte(&self, py: Python<'_>, i2c_addr: &Bound<'_, PyAny>, force: Option<bool>) -> PyResult<u8> {
+        self.smbus(py, i2c_addr, force, |bus, addr| bus.read_byte(addr))
+    }
+
+    /// Writes one byte to the device, without a register.
+    #[pyo3(signature = (i2c_addr, value, force=None))]
+    fn write_byte(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        force: Option<bool>,
+    ) -> PyResult<()> {
+        let value = args::uint::<u8>(value, "value")?;
+        self.smbus(py, i2c_addr, force, |bus, addr| bus.write_byte(addr, value))
+    }
+
+    /// Reads the byte in ``register``.
+    #[pyo3(signature = (i2c_addr, register, force=None))]
+    fn read_byte_data(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        register: &Bound<'_, PyAny>,
+        force: Option<bool>,
+    ) -> PyResult<u8> {
+        let reg = args::uint::<u8>(register, "register")?;
+        self.smbus(py, i2c_addr, force, |bus, addr| bus.read_byte_data(addr, reg))
+    }
+
+    /// Writes ``value`` (0–0xFF) to ``register``.
+    #[pyo3(signature = (i2c_addr, register, value, force=None))]
+    fn write_byte_data(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        register: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        force: Option<bool>,
+    ) -> PyResult<()> {
+        let reg = args::uint::<u8>(register, "register")?;
+        let value = args::uint::<u8>(value, "value")?;
+        self.smbus(py, i2c_addr, force, |bus, addr| bus.write_byte_data(addr, reg, value))
+    }
+
+    /// Reads the 16-bit word at ``register``, sent low byte first.
+    #[pyo3(signature = (i2c_addr, register, force=None))]
+    fn read_word_data(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        register: &Bound<'_, PyAny>,
+        force: Option<bool>,
+    ) -> PyResult<u16> {
+        let reg = args::uint::<u8>(register, "register")?;
+        self.smbus(py, i2c_addr, force, |bus, addr| bus.read_word_data(addr, reg))
+    }
+
+    /// Writes the 16-bit ``value`` (0–0xFFFF) to ``register``, low byte first.
+    #[pyo3(signature = (i2c_addr, register, value, force=None))]
+    fn write_word_data(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        register: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        force: Option<bool>,
+    ) -> PyResult<()> {
+        let reg = args::uint::<u8>(register, "register")?;
+        let value = args::uint::<u16>(value, "value")?;
+        self.smbus(py, i2c_addr, force, |bus, addr| bus.write_word_data(addr, reg, value))
+    }
+
+    /// SMBus process call: writes the word ``value`` to ``register`` and returns the word the
+    /// device answers.
+    #[pyo3(signature = (i2c_addr, register, value, force=None))]
+    fn process_call(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        register: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        force: Option<bool>,
+    ) -> PyResult<u16> {
+        let reg = args::uint::<u8>(register, "register")?;
+        let value = args::uint::<u16>(value, "value")?;
+        self.smbus(py, i2c_addr, force, |bus, addr| bus.process_call(addr, reg, value))
+    }
+
+    /// SMBus block read: the device says how many bytes (1–32) it sends. Returns them as a
+    /// list of ints.
+    #[pyo3(signature = (i2c_addr, register, force=None))]
+    fn read_block_data<'py>(
+        &self,
+        py: Python<'py>,
+        i2c_addr: &Bound<'_, PyAny>,
+        register: &Bound<'_, PyAny>,
+        force: Option<bool>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let reg = args::uint::<u8>(register, "register")?;
+        let data = self.smbus(py, i2c_addr, force, |bus, addr| bus.read_block_data(addr, reg))?;
+        int_list(py, &data)
+    }
+
+    /// SMBus block write of 1–32 bytes (a list of ints, or bytes), sent after their count.
+    #[pyo3(signature = (i2c_addr, register, data, force=None))]
+    fn write_block_data(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        register: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
+        force: Option<bool>,
+    ) -> PyResult<()> {
+        let reg = args::uint::<u8>(register, "register")?;
+        let data = args::data(data, "data", false)?;
+        self.smbus(py, i2c_addr, force, |bus, addr| bus.write_block_data(addr, reg, &data))
+    }
+
+    /// SMBus block process call: writes a block of 1–32 bytes and returns the device's block
+    /// answer as a list of ints.
+    #[pyo3(signature = (i2c_addr, register, data, force=None))]
+    fn block_process_call<'py>(
+        &self,
+        py: Python<'py>,
+        i2c_addr: &Bound<'_, PyAny>,
+        register: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
+        force: Option<bool>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let reg = args::uint::<u8>(register, "register")?;
+        let data = args::data(data, "data", false)?;
+        let answer = self.smbus(py, i2c_addr, force, |bus, addr| bus.block_process_call(addr, reg, &data))?;
+        int_list(py, &answer)
+    }
+
+    /// Reads ``length`` (1–32) bytes from ``register`` on, as a list of ints.
+    #[pyo3(signature = (i2c_addr, register, length, force=None))]
+    fn read_i2c_block_data<'py>(
+        &self,
+        py: Python<'py>,
+        i2c_addr: &Bound<'_, PyAny>,
+        register: &Bound<'_, PyAny>,
+        length: &Bound<'_, PyAny>,
+        force: Option<bool>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let reg = args::uint::<u8>(register, "register")?;
+        let len = args::uint::<u8>(length, "length")?;
+        let data = self.smbus(py, i2c_addr, force, |bus, addr| bus.read_i2c_block_data(addr, reg, len))?;
+        int_list(py, &data)
+    }
+
+    /// Writes 1–32 bytes (a list of ints, or bytes) from ``register`` on.
+    #[pyo3(signature = (i2c_addr, register, data, force=None))]
+    fn write_i2c_block_data(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        register: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
+        force: Option<bool>,
+    ) -> PyResult<()> {
+        let reg = args::uint::<u8>(register, "register")?;
+        let data = args::data(data, "data", false)?;
+        self.smbus(py, i2c_addr, force, |bus, addr| bus.write_i2c_block_data(addr, reg, &data))
+    }
+
+    /// A combined transfer (``I2C_RDWR``): the messages (``i2c_msg.read`` /
+    /// ``i2c_msg.write``) go out joined by repeated starts, with one stop at the end, and
+    /// each read message is filled with the bytes read. smbus2's own ``i2c_msg`` objects are
+    /// accepted too.
+    #[pyo3(signature = (*i2c_msgs))]
+    fn i2c_rdwr(&self, py: Python<'_>, i2c_msgs: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let msgs = i2c_msgs.iter().enumerate().map(|(i, m)| to_msg(&m, i)).collect::<PyResult<Vec<_>>>()?;
+        let reads_wanted: Vec<bool> = msgs.iter().map(|m| matches!(m.dir, Dir::Read(_))).collect();
+        let reads = self.call(py, None, |bus| bus.i2c_rdwr(msgs))?;
+        let targets = i2c_msgs.iter().zip(reads_wanted).filter_map(|(m, read)| read.then_some(m));
+        let mut reads = reads.into_iter();
+        for target in targets {
+            let data = reads
+                .next()
+                .ok_or_else(|| os_error(Errno::EPROTO.0, "the server sent fewer reads than asked"))?;
+            fill(&target, &data)?;
+        }
+        Ok(())
+    }
+}
+
+/// One message for the client: ours, or anything shaped like smbus2's `i2c_msg` (`addr`,
+/// `flags`, `len`, and its bytes through `bytes()`), which code that builds its messages with
+/// smbus2 passes.
+fn to_msg(m: &Bound<'_, PyAny>, index: usize) -> PyResult<Msg> {
+    let (addr, flags, len, written) = if let Ok(ours) = m.cast::<I2cMsg>() {
+        let ours = ours.borrow();
+        let len = u16::try_from(ours.buf.len()).ok();
+        (ours.addr, ours.flags, len, Bytes::copy_from_slice(&ours.buf))
+    } else {
+        let field = |name: &str| {
+            m.getattr(name).map_err(|_| {
+                let type_name = m.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                PyTypeError::new_err(format!(
+                    "i2c_rdwr takes i2c_msg objects; message {index} is a {type_name}"
+                ))
+            })
+        };
+        let addr = args::uint::<u16>(&field("addr")?, "addr")?;
+        let flags = args::uint::<u16>(&field("flags")?, "flags")?;
+        let len = args::uint::<u16>(&field("len")?, "len")?;
+        let written = if flags & I2C_M_RD == 0 {
+            Bytes::from(m.call_method0("__bytes__")?.cast_into::<PyBytes>()?.as_bytes().to_vec())
+        } else {
+            Bytes::new()
+        };
+        (addr, flags, Some(len), written)
+    };
+    let dir = if flags & I2C_M_RD != 0 {
+        let len =
+            len.ok_or_else(|| PyValueError::new_err(format!("message {index} reads too many bytes")))?;
+        Dir::Read(len)
+    } else {
+        Dir::Write(written)
+    };
+    Ok(Msg { addr, flags: flags & !I2C_M_RD, dir })
+}
+
+/// Puts the bytes a read message read into it.
+fn fill(m: &Bound<'_, PyAny>, data: &[u8]) -> PyResult<()> {
+    if let Ok(ours) = m.cast::<I2cMsg>() {
+        ours.borrow_mut().buf = data.to_vec();
+        return Ok(());
+    }
+    // smbus2's message points at a ctypes buffer of `len` bytes.
+    let len: usize = m.getattr("len")?.extract()?;
+    let count = data.len().min(len);
+    let ctypes = m.py().import("ctypes")?;
+    ctypes.call_method1("memmove", (m.getattr("buf")?, PyBytes::new(m.py(), &data[..count]), count))?;
+    Ok(())
+}
