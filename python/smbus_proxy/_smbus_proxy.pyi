@@ -1,3 +1,4 @@
+import os
 from types import TracebackType
 from typing import Iterable, Iterator, List, Optional, SupportsBytes, Type, Union
 
@@ -40,6 +41,9 @@ class SMBus:
         *,
         server: Optional[str] = None,
         token: Optional[str] = None,
+        ca: Union[None, str, "os.PathLike[str]"] = None,
+        cert: Union[None, str, "os.PathLike[str]"] = None,
+        key: Union[None, str, "os.PathLike[str]"] = None,
     ) -> None: ...
     def __enter__(self) -> "SMBus": ...
     def __exit__(

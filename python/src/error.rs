@@ -8,8 +8,7 @@
 
 use pyo3::exceptions::{PyConnectionError, PyOSError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
-use smbus_proxy_client::{Errno, Error};
-use tonic::Code;
+use smbus_proxy_client::{Code, Errno, Error};
 
 const ENOENT: i32 = 2;
 const EBADF: i32 = 9;

@@ -13,23 +13,41 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::{MutexExt, PyOnceLock};
 use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyTuple, PyType};
-use smbus_proxy_client::{Bytes, Dir, Errno, Msg, blocking, funcs};
+use smbus_proxy_client::{Bytes, Credentials, Dir, Errno, Msg, blocking, funcs};
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Where the server is and how to prove who we are; fixed when the `SMBus` is made.
 struct Endpoint {
     url: String,
-    token: Option<String>,
+    credentials: Credentials,
+}
+
+/// The keyword arguments that say where the server is and how to prove who we are.
+#[derive(Default)]
+struct Remote<'a> {
+    server: Option<&'a str>,
+    token: Option<&'a str>,
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
 }
 
 impl Endpoint {
     /// The arguments given, else the environment, as every tool of the project does.
-    fn new(server: Option<&str>, token: Option<&str>) -> Endpoint {
-        Endpoint { url: smbus_proxy_client::server_url(server), token: smbus_proxy_client::token(token) }
+    fn new(remote: Remote<'_>) -> Endpoint {
+        let env = Credentials::from_env();
+        let credentials = Credentials {
+            token: smbus_proxy_client::token(remote.token),
+            ca: remote.ca.or(env.ca),
+            cert: remote.cert.or(env.cert),
+            key: remote.key.or(env.key),
+        };
+        Endpoint { url: smbus_proxy_client::server_url(remote.server), credentials }
     }
 
     fn open(&self, number: u32) -> smbus_proxy_client::Result<blocking::Bus> {
-        blocking::Client::connect_with_token(self.url.clone(), self.token.clone())?.bus(number)
+        blocking::Client::connect_with(self.url.clone(), self.credentials.clone())?.bus(number)
     }
 }
 
@@ -68,8 +86,11 @@ impl State {
 /// ``force``: use the address even where a kernel driver on the server owns it. The server is
 /// ``server`` (``"http://raspberrypi.local:50051"``), else the environment variable
 /// ``SMBUS_PROXY_SERVER``, else ``http://127.0.0.1:50051``; the token is ``token``, else
-/// ``SMBUS_PROXY_TOKEN``, else none. So a program written for smbus2 needs one change,
-/// ``from smbus_proxy import SMBus``, and the environment says where the bus is.
+/// ``SMBUS_PROXY_TOKEN``, else none. For an ``https://`` server, ``ca`` is the PEM file of the
+/// CA that signed its certificate (else ``SMBUS_PROXY_CA``, else the system's roots), and
+/// ``cert`` and ``key`` this client's certificate and key where the server requires mutual TLS
+/// (else ``SMBUS_PROXY_CERT`` and ``SMBUS_PROXY_KEY``). So a program written for smbus2 needs
+/// one change, ``from smbus_proxy import SMBus``, and the environment says where the bus is.
 ///
 /// Failed operations raise ``OSError`` with the server kernel's ``errno`` (ENXIO, 6, when no
 /// device answers); arguments out of range raise ``ValueError``, and of the wrong type
@@ -136,13 +157,17 @@ impl SMBus {
     // The object only: `__init__` opens the bus, so that subclasses that call
     // `super().__init__(bus)`, as they do with smbus2, work.
     #[new]
-    #[pyo3(signature = (*_args, **_kwargs), text_signature = "(bus=None, force=False, *, server=None, token=None)")]
+    #[pyo3(
+        signature = (*_args, **_kwargs),
+        text_signature = "(bus=None, force=False, *, server=None, token=None, ca=None, cert=None, key=None)"
+    )]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> SMBus {
-        SMBus { state: Mutex::new(State::new(Endpoint::new(None, None))) }
+        SMBus { state: Mutex::new(State::new(Endpoint::new(Remote::default()))) }
     }
 
     // Documented with the class: Python shows the class's documentation for `__init__`.
-    #[pyo3(signature = (bus=None, force=false, *, server=None, token=None))]
+    #[pyo3(signature = (bus=None, force=false, *, server=None, token=None, ca=None, cert=None, key=None))]
+    #[allow(clippy::too_many_arguments)]
     fn __init__(
         &self,
         py: Python<'_>,
@@ -150,11 +175,14 @@ impl SMBus {
         force: bool,
         server: Option<&str>,
         token: Option<&str>,
+        ca: Option<PathBuf>,
+        cert: Option<PathBuf>,
+        key: Option<PathBuf>,
     ) -> PyResult<()> {
         {
             let mut state = self.state(py);
             state.close(py);
-            *state = State::new(Endpoint::new(server, token));
+            *state = State::new(Endpoint::new(Remote { server, token, ca, cert, key }));
             state.force = force;
         }
         if let Some(bus) = bus {

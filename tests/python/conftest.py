@@ -16,28 +16,8 @@ BINARY = os.environ.get("SMBUS_PROXY_BIN", os.path.join(ROOT, "target", "debug",
 @contextlib.contextmanager
 def running_server(*args):
     """Yields the address ("127.0.0.1:PORT") of `smbus-proxy serve --simulate ARGS`."""
-    proc = subprocess.Popen(
-        [BINARY, "serve", "--simulate", "--listen", "127.0.0.1:0", *args],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "RUST_LOG": "info", "NO_COLOR": "1"},
-    )
-    addr = None
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        m = re.search(r"server started.*addr=(\S+)", line)
-        if m:
-            addr = m.group(1)
-            break
-    if addr is None:
-        proc.kill()
-        raise RuntimeError("server did not start:\n" + "".join(seen))
-    try:
-        yield addr
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=10) == 0, "the server exits cleanly on SIGTERM"
+    with logged_server(*args) as server:
+        yield server.addr
 
 
 @pytest.fixture(scope="session")
@@ -49,9 +29,9 @@ def server():
 class LoggedServer:
     """A running `smbus-proxy serve --simulate` whose log is read as it goes."""
 
-    def __init__(self, addr, lines):
+    def __init__(self, addr, lines, tls=False):
         self.addr = addr
-        self.url = f"http://{addr}"
+        self.url = f"{'https' if tls else 'http'}://{addr}"
         self._lines = lines
 
     def log(self):
@@ -101,7 +81,7 @@ def logged_server(*args, config=None):
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     try:
-        yield LoggedServer(addr, lines)
+        yield LoggedServer(addr, lines, tls="--tls-cert" in args)
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0, "the server exits cleanly on SIGTERM"

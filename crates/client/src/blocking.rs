@@ -136,46 +136,57 @@ impl Bus {
         fn execute_each(&mut self, ops: &[Op]) -> Vec<std::result::Result<Reply, smbus_proxy_wire::Errno>>;
     }
 
+    /// The bus's number: the N of /dev/i2c-N on the server.
     pub fn number(&self) -> u32 {
         self.inner.number()
     }
 
+    /// The adapter's name, as the server's kernel gives it.
     pub fn name(&self) -> &str {
         self.inner.name()
     }
 
+    /// The adapter's functionality bits (`I2C_FUNCS`); see [`crate::funcs`].
     pub fn funcs(&self) -> u64 {
         self.inner.funcs()
     }
 
+    /// Packet error checking on the SMBus operations that follow (`I2C_PEC`).
     pub fn set_pec(&mut self, on: bool) {
         self.inner.set_pec(on)
     }
 
+    /// Whether SMBus operations use PEC.
     pub fn pec(&self) -> bool {
         self.inner.pec()
     }
 
+    /// Use addresses even where a kernel driver on the server owns them (`I2C_SLAVE_FORCE`).
     pub fn set_force(&mut self, on: bool) {
         self.inner.set_force(on)
     }
 
+    /// Whether SMBus operations force their address.
     pub fn force(&self) -> bool {
         self.inner.force()
     }
 
+    /// 10-bit addressing for the operations that follow (`I2C_TENBIT`).
     pub fn set_ten_bit(&mut self, on: bool) {
         self.inner.set_ten_bit(on)
     }
 
+    /// Whether addresses are 10-bit.
     pub fn ten_bit(&self) -> bool {
         self.inner.ten_bit()
     }
 
+    /// The target an SMBus operation on `addr` gets: the address with this bus's settings.
     pub fn target(&self, addr: u16) -> Target {
         self.inner.target(addr)
     }
 
+    /// A new, empty batch of operations to [`Bus::run`] as one transaction.
     pub fn batch(&self) -> Batch {
         self.inner.batch()
     }

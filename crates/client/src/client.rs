@@ -108,14 +108,16 @@ pub fn token(explicit: Option<&str>) -> Option<String> {
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 
 /// Where the server is, by the one convention every tool of this project follows: the
-/// explicit URL if there is one, else `$SMBUS_PROXY_SERVER`, else [`DEFAULT_SERVER`].
+/// explicit URL if there is one, else `$SMBUS_PROXY_SERVER`, else [`DEFAULT_SERVER`]. A bare
+/// `host:port` means `http://host:port`.
 pub fn server_url(explicit: Option<&str>) -> String {
-    match explicit {
+    let url = match explicit {
         Some(url) => url.to_owned(),
         None => {
             std::env::var(SERVER_ENV).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_SERVER.into())
         }
-    }
+    };
+    if url.contains("://") { url } else { format!("http://{url}") }
 }
 
 /// A connection to an smbus-proxy server. Cheap to clone; clones share the connection.
@@ -222,5 +224,28 @@ async fn keep_alive(client: Weak<Inner>) {
         tokio::time::sleep(wait).await;
         let Some(inner) = client.upgrade() else { return };
         wait = inner.keep_alive_round().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_host_and_port_is_http() {
+        assert_eq!(server_url(Some("raspberrypi.local:50051")), "http://raspberrypi.local:50051");
+        assert_eq!(server_url(Some("https://pi:50051")), "https://pi:50051");
+    }
+
+    #[test]
+    fn tls_settings_need_https_and_a_certificate_needs_its_key() {
+        let ca = Credentials { ca: Some("ca.pem".into()), ..Credentials::default() };
+        assert!(ca.apply("http://pi:50051").unwrap_err().contains("the URL is not https://"));
+        let half = Credentials { cert: Some("me.pem".into()), ..Credentials::default() };
+        assert!(half.apply("https://pi:50051").unwrap_err().contains("needs its key"));
+        let token = Credentials { token: Some("bad\ntoken".into()), ..Credentials::default() };
+        assert!(
+            token.apply("http://pi:50051").unwrap_err().contains("characters an HTTP header cannot carry")
+        );
     }
 }

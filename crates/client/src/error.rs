@@ -3,6 +3,7 @@
 use smbus_proxy_wire::Errno;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The bus refused an operation; `errno` is the kernel's, exactly as the server saw it.
     #[error("{op} failed: {errno}")]

@@ -56,3 +56,5 @@ pub use client::{
 pub use error::{Error, Result};
 pub use smbus_proxy_wire::pb::BusInfo;
 pub use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target, funcs};
+/// The gRPC status code of an [`Error::Rejected`].
+pub use tonic::Code;
