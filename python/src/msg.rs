@@ -4,8 +4,7 @@ use crate::args;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyIterator};
 
-/// `I2C_M_RD` from `linux/i2c.h`: the message reads.
-pub const I2C_M_RD: u16 = 0x0001;
+pub use smbus_proxy_client::msg_flags::RD as I2C_M_RD;
 
 /// One message of a combined I2C transfer (``SMBus.i2c_rdwr``), as smbus2's ``i2c_msg``.
 ///

@@ -13,7 +13,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::{MutexExt, PyOnceLock};
 use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyTuple, PyType};
-use smbus_proxy_client::{Bytes, Credentials, Dir, Errno, Msg, blocking, funcs};
+use smbus_proxy_client::{Bytes, Credentials, Dir, Errno, Msg, blocking, funcs, msg_flags};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -527,7 +527,11 @@ fn to_msg(m: &Bound<'_, PyAny>, index: usize) -> PyResult<Msg> {
         };
         (addr, flags, Some(len), written)
     };
-    let dir = if flags & I2C_M_RD != 0 {
+    let dir = if flags & I2C_M_RD != 0 && flags & msg_flags::RECV_LEN != 0 {
+        // The device gives the length; the message's buffer is only room for it, as in the
+        // kernel, and is replaced by the count byte and the bytes read.
+        Dir::Read(0)
+    } else if flags & I2C_M_RD != 0 {
         let len =
             len.ok_or_else(|| PyValueError::new_err(format!("message {index} reads too many bytes")))?;
         Dir::Read(len)

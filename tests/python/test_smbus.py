@@ -9,7 +9,7 @@ import pytest
 import smbus2
 from conftest import logged_server
 
-from smbus_proxy import I2C_M_RD, I2C_M_TEN, I2cFunc, SMBus, i2c_msg
+from smbus_proxy import I2C_M_RD, I2C_M_RECV_LEN, I2C_M_TEN, I2cFunc, SMBus, i2c_msg
 
 # Bus 1 has every function, bus 2 is a Raspberry Pi's adapter without PEC, and on each of the
 # others every operation fails with one errno.
@@ -284,6 +284,16 @@ def test_i2c_rdwr_fills_every_read_in_order(bus):
     assert bytes(first) == b"hello"
     assert str(first) == "hello"
     assert bytes(second) == b"bu"
+
+
+def test_i2c_rdwr_read_whose_length_the_device_sends(bus):
+    """I2C_M_RECV_LEN: the buffer is room, as in the kernel; it comes back as the count byte and
+    the bytes after it."""
+    bus.write_block_data(0x48, 0x60, [7, 8, 9])
+    read = i2c_msg.read(0x48, 33)
+    read.flags |= I2C_M_RECV_LEN
+    bus.i2c_rdwr(i2c_msg.write(0x48, [0x60]), read)
+    assert list(read) == [3, 7, 8, 9]
 
 
 def test_i2c_rdwr_takes_smbus2s_own_messages(bus):

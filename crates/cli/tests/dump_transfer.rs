@@ -121,3 +121,22 @@ fn transfer_writes_and_reads_with_repeated_starts() {
     let (_, err, code) = run(&s, &["transfer", "-y", "1", "r1"]);
     assert_eq!((err.as_str(), code), ("Error: No address given\nError: faulty argument is 'r1'\n", 1));
 }
+
+#[test]
+fn transfer_reads_whose_length_the_device_sends() {
+    let s = server();
+    // Register 0x40 holds a count, 3, and the three bytes after it follow.
+    run(&s, &["transfer", "-y", "1", "w5@0x48", "0x40", "0x03", "0x01+"]);
+    assert_eq!(run(&s, &["transfer", "-y", "1", "w1@0x48", "0x40", "r?"]).0, "0x03 0x01 0x02 0x03\n");
+    assert_eq!(
+        run(&s, &["transfer", "-y", "-v", "1", "w1@0x48", "0x40", "r?@0x48"]).0,
+        "msg 0: addr 0x48, write, len 1, buf 0x40\n\
+         msg 1: addr 0x48, read, len 4, buf 0x03 0x01 0x02 0x03\n"
+    );
+    // Register 0x05 holds 0: no valid count.
+    let (out, err, code) = run(&s, &["transfer", "-y", "1", "w1@0x48", "0x05", "r?"]);
+    assert_eq!((out.as_str(), code), ("", 1));
+    assert!(err.starts_with("Error: Sending messages failed: "), "{err}");
+    let (_, err, code) = run(&s, &["transfer", "-y", "1", "w?@0x48"]);
+    assert_eq!((err.as_str(), code), ("Error: Length invalid\nError: faulty argument is 'w?@0x48'\n", 1));
+}

@@ -54,6 +54,7 @@ pub use client::{
     CA_ENV, CERT_ENV, Client, Credentials, DEFAULT_SERVER, KEY_ENV, SERVER_ENV, TOKEN_ENV, server_url, token,
 };
 pub use error::{Error, Result};
+pub use smbus_proxy_wire::op::msg_flags;
 pub use smbus_proxy_wire::pb::BusInfo;
 pub use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target, funcs};
 /// The gRPC status code of an [`Error::Rejected`].

@@ -134,4 +134,11 @@ fn i2c_rdwr_write_then_read_on_a_plain_i2c_bus() {
     assert_eq!(header, [0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00]);
     let err = bus.i2c_rdwr(vec![Msg::read(0x33, 1)]).unwrap_err();
     assert_eq!(err.errno(), Some(Errno::ENXIO), "{err}");
+
+    // A counted read (I2C_M_RECV_LEN), which algo-bit supports: EDID byte 0x12, the version,
+    // is 1, so the device "sends" a count of 1 and then byte 0x13, the revision.
+    let plain = bus.i2c_rdwr(vec![Msg::write(0x50, vec![0x12]), Msg::read(0x50, 2)]).unwrap();
+    assert_eq!(plain[0][0], 0x01, "EDID version 1");
+    let counted = bus.i2c_rdwr(vec![Msg::write(0x50, vec![0x12]), Msg::read_counted(0x50)]).unwrap();
+    assert_eq!(counted, plain, "the count byte and the one byte it announces");
 }

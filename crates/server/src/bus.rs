@@ -211,7 +211,7 @@ impl Executor {
             && self.funcs & I2C == 0
             && let Some(smbus) = fallback::smbus_equivalent(msgs, self.funcs)
         {
-            return self.backend.execute(&smbus).map(fallback::transfer_reply);
+            return self.backend.execute(&smbus).map(|reply| fallback::transfer_reply(&smbus, reply));
         }
         self.backend.execute(op)
     }

@@ -11,10 +11,21 @@ use smbus_proxy_wire::{Command, Dir, Msg, Op, Reply, Target};
 /// The SMBus command with the same wire traffic as `msgs`, if there is one the adapter can do.
 pub fn smbus_equivalent(msgs: &[Msg], funcs: u64) -> Option<Op> {
     let first = msgs.first()?;
-    // Only plain messages to one device map onto SMBus; 10-bit addressing carries over.
-    if msgs.iter().any(|m| m.addr != first.addr || m.flags & !msg_flags::TEN != first.flags & !msg_flags::TEN)
-        || first.flags & !msg_flags::TEN != 0
+    // Only plain messages to one device map onto SMBus (a counted read is an SMBus block
+    // read's second half); 10-bit addressing carries over.
+    let plain = |m: &Msg| m.flags & !(msg_flags::TEN | msg_flags::RECV_LEN) == 0;
+    if msgs.iter().any(|m| m.addr != first.addr || m.ten_bit() != first.ten_bit() || !plain(m)) {
+        return None;
+    }
+    if let [Msg { dir: Dir::Write(w), .. }, read] = msgs
+        && w.len() == 1
+        && read.counted()
     {
+        let target = Target { addr: first.addr, ten_bit: first.ten_bit(), pec: false, force: false };
+        let op = Op::Smbus { target, command: Command::ReadBlockData { reg: w[0] } };
+        return (op.required_func() & !funcs == 0).then_some(op);
+    }
+    if msgs.iter().any(Msg::counted) {
         return None;
     }
     let target = Target { addr: first.addr, ten_bit: first.ten_bit(), pec: false, force: false };
@@ -41,12 +52,16 @@ pub fn smbus_equivalent(msgs: &[Msg], funcs: u64) -> Option<Op> {
     (op.required_func() & !funcs == 0).then_some(op)
 }
 
-/// The SMBus command's reply, as the transfer's.
-pub fn transfer_reply(reply: Reply) -> Reply {
+/// The reply of `op`, the SMBus equivalent of a transfer, as the transfer's.
+pub fn transfer_reply(op: &Op, reply: Reply) -> Reply {
     match reply {
         Reply::Done => Reply::Transfer(Vec::new()),
         Reply::Byte(b) => Reply::Transfer(vec![Bytes::copy_from_slice(&[b])]),
         Reply::Word(w) => Reply::Transfer(vec![Bytes::copy_from_slice(&w.to_le_bytes())]),
+        // A counted read returns the count byte it read first.
+        Reply::Block(b) if matches!(op, Op::Smbus { command: Command::ReadBlockData { .. }, .. }) => {
+            Reply::Transfer(vec![[&[b.len() as u8][..], &b].concat().into()])
+        }
         Reply::Block(b) => Reply::Transfer(vec![b]),
         Reply::Transfer(t) => Reply::Transfer(t),
     }
@@ -87,6 +102,11 @@ mod tests {
         assert_eq!(command(&[w(&[9]), r(1)]), Some(Command::ReadByteData { reg: 9 }));
         assert_eq!(command(&[w(&[9]), r(2)]), Some(Command::ReadWordData { reg: 9 }));
         assert_eq!(command(&[w(&[9]), r(32)]), Some(Command::ReadI2cBlockData { reg: 9, len: 32 }));
+        let counted = [w(&[9]), Msg::read_counted(0x50)];
+        assert_eq!(smbus_equivalent(&counted, SMBUS), None, "no SMBus block read here");
+        let with_block_read = SMBUS | funcs::SMBUS_READ_BLOCK_DATA;
+        let Some(Op::Smbus { command, .. }) = smbus_equivalent(&counted, with_block_read) else { panic!() };
+        assert_eq!(command, Command::ReadBlockData { reg: 9 });
     }
 
     #[test]
@@ -105,10 +125,16 @@ mod tests {
 
     #[test]
     fn replies_come_back_as_the_transfers() {
+        let word = Op::smbus(0x50, Command::ReadWordData { reg: 0 });
         assert_eq!(
-            transfer_reply(Reply::Word(0x1234)),
+            transfer_reply(&word, Reply::Word(0x1234)),
             Reply::Transfer(vec![Bytes::from_static(&[0x34, 0x12])])
         );
-        assert_eq!(transfer_reply(Reply::Done), Reply::Transfer(vec![]));
+        assert_eq!(transfer_reply(&word, Reply::Done), Reply::Transfer(vec![]));
+        let block = Op::smbus(0x50, Command::ReadBlockData { reg: 0 });
+        assert_eq!(
+            transfer_reply(&block, Reply::Block(Bytes::from_static(&[7, 8]))),
+            Reply::Transfer(vec![Bytes::from_static(&[2, 7, 8])])
+        );
     }
 }

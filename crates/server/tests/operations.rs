@@ -246,3 +246,19 @@ async fn transfers_fall_back_to_smbus_on_adapters_without_i2c() {
     assert_eq!(run1(&mut c, &s, t(vec![Msg::write(RF, vec![])])).await, Reply::Transfer(vec![]));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_counted_read_is_the_same_on_plain_i2c_and_as_an_smbus_block_read() {
+    let server = TestServer::start(Duration::from_secs(5)).await;
+    let mut c = server.client().await;
+    // Bus 1 runs it as I2C_RDWR with I2C_M_RECV_LEN; bus 4, without plain I2C, as
+    // read_block_data, which puts the same bits on the wire.
+    for bus in [1, 4] {
+        let s = open(&mut c, bus).await;
+        let block = C::WriteBlockData { reg: 0x30, data: b(&[9, 8, 7, 6]) };
+        run1(&mut c, &s, Op::smbus(RF, block)).await;
+        let counted = Op::Transfer(vec![Msg::write(RF, vec![0x30]), Msg::read_counted(RF)]);
+        assert_eq!(run1(&mut c, &s, counted).await, Reply::Transfer(vec![b(&[4, 9, 8, 7, 6])]), "bus {bus}");
+    }
+    server.stop().await;
+}

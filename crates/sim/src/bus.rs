@@ -277,12 +277,27 @@ impl Xfer<'_> {
                 None => return Err(Errno::ENXIO),
             };
             if is_read(first) {
-                for (k, len) in joined.iter().filter_map(read_len).enumerate() {
-                    self.wire.bytes(len)?;
-                    let mut buf = vec![0xFF; len];
+                for (k, m) in joined.iter().enumerate() {
+                    let (counted, len) = (m.counted(), read_len(m).unwrap_or(0));
+                    // A counted read starts with its count byte; the bytes after it follow.
+                    let first_part = if counted { 1 } else { len };
+                    self.wire.bytes(first_part)?;
+                    let mut buf = vec![0xFF; first_part];
                     if let Some(i) = device {
                         let device = &mut self.devices[i].device;
                         if k == 0 { device.read(&mut buf) } else { device.read_more(&mut buf) }?;
+                    }
+                    if counted {
+                        // What the kernel's drivers do with a count of 0 or more than 32.
+                        let count = usize::from(buf[0]);
+                        if !(1..=BLOCK_MAX).contains(&count) {
+                            return Err(Errno::EPROTO);
+                        }
+                        self.wire.bytes(count)?;
+                        buf.resize(1 + count, 0xFF);
+                        if let Some(i) = device {
+                            self.devices[i].device.read_more(&mut buf[1..])?;
+                        }
                     }
                     reads.push(Bytes::from(buf));
                 }
@@ -480,6 +495,20 @@ mod tests {
         assert_eq!(run(Command::ReadBlockData { reg: 0x61 }), Err(Errno::EPROTO));
         run(Command::WriteByteData { reg: 0x60, value: 32 }).unwrap();
         assert_eq!(run(Command::ReadBlockData { reg: 0x60 }), Ok(block(&[0; 32])));
+    }
+
+    #[test]
+    fn a_counted_read_takes_its_length_from_the_device() {
+        let mut bus = lab();
+        let data = Bytes::from_static(&[1, 2, 3]);
+        run(&mut bus, 0x48, Command::WriteBlockData { reg: 0x30, data }).unwrap();
+        let counted = vec![Msg::write(0x48, vec![0x30]), Msg::read_counted(0x48)];
+        assert_eq!(transfer(&mut bus, counted.clone()), Ok(vec![vec![3, 1, 2, 3]]));
+        // A count of 0 or over 32 is a protocol error, as the kernel's drivers answer it.
+        run(&mut bus, 0x48, Command::WriteByteData { reg: 0x30, value: 33 }).unwrap();
+        assert_eq!(transfer(&mut bus, counted.clone()), Err(Errno::EPROTO));
+        run(&mut bus, 0x48, Command::WriteByteData { reg: 0x30, value: 0 }).unwrap();
+        assert_eq!(transfer(&mut bus, counted), Err(Errno::EPROTO));
     }
 
     #[test]

@@ -148,7 +148,7 @@ fn msg(m: pb::Msg) -> Result<Msg> {
         ArgError::new(
             "flags",
             format!(
-                "{:#x} has bits outside TEN 0x10 | NO_RD_ACK 0x800 | IGNORE_NAK 0x1000 | REV_DIR_ADDR 0x2000 | NOSTART 0x4000 | STOP 0x8000{hint}",
+                "{:#x} has bits outside TEN 0x10 | RECV_LEN 0x400 | NO_RD_ACK 0x800 | IGNORE_NAK 0x1000 | REV_DIR_ADDR 0x2000 | NOSTART 0x4000 | STOP 0x8000{hint}",
                 m.flags
             ),
         )
@@ -156,7 +156,17 @@ fn msg(m: pb::Msg) -> Result<Msg> {
     let addr = address("addr", m.addr, flags & msg_flags::TEN != 0)?;
     let dir = match m.dir {
         None => return Err(ArgError::new("dir", "missing: set `read` (a length) or `write` (the bytes)")),
+        Some(D::Read(0)) => Dir::Read(0),
+        Some(D::Read(n)) if flags & msg_flags::RECV_LEN != 0 => {
+            return Err(ArgError::new(
+                "read",
+                format!("{n} bytes with I2C_M_RECV_LEN; the device gives the length, so `read` must be 0"),
+            ));
+        }
         Some(D::Read(n)) => Dir::Read(count("read", n as usize, 0, MAX_MSG_LEN, "bytes")? as u16),
+        Some(D::Write(_)) if flags & msg_flags::RECV_LEN != 0 => {
+            return Err(ArgError::new("flags", "I2C_M_RECV_LEN 0x400 is for read messages only"));
+        }
         Some(D::Write(data)) => {
             count("write", data.len(), 0, MAX_MSG_LEN, "bytes")?;
             Dir::Write(data)

@@ -139,14 +139,16 @@ pub mod msg_flags {
     pub const REV_DIR_ADDR: u16 = 0x2000;
     pub const NOSTART: u16 = 0x4000;
     pub const STOP: u16 = 0x8000;
-    /// The modifiers a client may set; the direction comes from [`super::Dir`].
-    pub const ALLOWED: u16 = TEN | NO_RD_ACK | IGNORE_NAK | REV_DIR_ADDR | NOSTART | STOP;
+    /// The modifiers a client may set; the direction comes from [`super::Dir`]. RECV_LEN
+    /// only on a read of length 0: the device gives the length.
+    pub const ALLOWED: u16 = TEN | RECV_LEN | NO_RD_ACK | IGNORE_NAK | REV_DIR_ADDR | NOSTART | STOP;
 }
 
 /// The direction and payload of one I2C message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Dir {
-    /// Read this many bytes.
+    /// Read this many bytes; with [`msg_flags::RECV_LEN`], 0, and the device's first byte
+    /// gives the count of bytes that follow (1–32): an SMBus block read inside a transfer.
     Read(u16),
     Write(Bytes),
 }
@@ -169,8 +171,19 @@ impl Msg {
         Msg { addr, flags: 0, dir: Dir::Write(data.into()) }
     }
 
+    /// A read whose length the device sends first (`I2C_M_RECV_LEN`); it returns that count
+    /// byte and the bytes after it.
+    pub fn read_counted(addr: u16) -> Self {
+        Msg { addr, flags: msg_flags::RECV_LEN, dir: Dir::Read(0) }
+    }
+
     pub fn ten_bit(&self) -> bool {
         self.flags & msg_flags::TEN != 0
+    }
+
+    /// Whether the device gives this read's length (`I2C_M_RECV_LEN`).
+    pub fn counted(&self) -> bool {
+        self.flags & msg_flags::RECV_LEN != 0
     }
 }
 
@@ -223,6 +236,11 @@ impl Op {
                     }
                     if m.flags & msg_flags::NOSTART != 0 {
                         f |= funcs::NOSTART;
+                    }
+                    // Adapters that can take the length from the device say so with the
+                    // SMBus block read bit, which the kernel emulates with RECV_LEN.
+                    if m.counted() {
+                        f |= funcs::SMBUS_READ_BLOCK_DATA;
                     }
                     if m.flags & (msg_flags::NO_RD_ACK | msg_flags::IGNORE_NAK | msg_flags::REV_DIR_ADDR) != 0
                     {
@@ -309,6 +327,7 @@ impl fmt::Display for Op {
                 f.write_str("transfer")?;
                 for m in msgs {
                     match &m.dir {
+                        Dir::Read(_) if m.counted() => write!(f, " r?@{:#04x}", m.addr)?,
                         Dir::Read(n) => write!(f, " r{n}@{:#04x}", m.addr)?,
                         Dir::Write(data) => write!(f, " w{}@{:#04x} {}", data.len(), m.addr, Hex(data))?,
                     }

@@ -5,24 +5,29 @@ use smbus_proxy_client::{Bytes, Dir, Msg};
 use smbus_proxy_wire::op::{MAX_MSG_LEN, MAX_MSGS};
 use std::process::ExitCode;
 
-const USAGE: &str = "\
+const USAGE: &str = concat!(
+    "\
 Usage: smbus-proxy transfer [-f] [-y] [-v] [-b] [-V] [-a] I2CBUS DESC [DATA] [DESC [DATA]]...
   -b prints the bytes read as they are (binary), not as hex
   I2CBUS is an integer or an I2C bus name
   DESC describes the transfer in the form: {r|w}LENGTH[@address]
-    1) read/write-flag 2) LENGTH (range 0-65535)
+    1) read/write-flag 2) LENGTH (range 0-65535, or '?' for a read whose
+       length the device sends first: I2C_M_RECV_LEN)
     3) I2C address (use last one if omitted)
   DATA are LENGTH bytes for a write message. They can be shortened by a suffix:
     = (keep value constant until LENGTH)
     + (increase value by 1 until LENGTH)
     - (decrease value by 1 until LENGTH)
     p (use pseudo random generator until LENGTH with value as seed)
-  --server URL names the smbus-proxy server (else $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051)
+",
+    remote_usage!(),
+    "
 
 Example (bus 0, read 8 byte at offset 0x64 from EEPROM at 0x50):
   # smbus-proxy transfer 0 w1@0x50 0x64 r8
 Example (same EEPROM, at offset 0x42 write 0xff 0xfe ... 0xf0):
-  # smbus-proxy transfer 0 w17@0x50 0x42 0xff-";
+  # smbus-proxy transfer 0 w17@0x50 0x42 0xff-"
+);
 
 /// `strtoul(s, &end, 0)`: the number at the start of `s` and what follows it.
 fn leading_number(s: &str) -> Option<(u64, &str)> {
@@ -80,10 +85,11 @@ fn parse(args: &[String], all: bool) -> Result<Vec<Msg>, (String, Option<String>
             _ => return Err(faulty("Error: Invalid direction", arg)),
         };
         let rest = &arg[1..];
-        if rest.starts_with('?') {
-            return Err(faulty("Error: variable length reads (I2C_M_RECV_LEN) are not supported yet", arg));
-        }
-        let Some((len, rest)) = leading_number(rest).filter(|(n, _)| *n <= 0xffff) else {
+        // `r?`: the device sends the length first (I2C_M_RECV_LEN).
+        let counted = read && rest.starts_with('?');
+        let Some((len, rest)) = (if counted { Some((0, &rest[1..])) } else { leading_number(rest) })
+            .filter(|(n, _)| *n <= 0xffff)
+        else {
             return Err(faulty("Error: Length invalid", arg));
         };
         if !rest.is_empty() {
@@ -103,6 +109,7 @@ fn parse(args: &[String], all: bool) -> Result<Vec<Msg>, (String, Option<String>
             ));
         }
         match (read, len) {
+            (true, _) if counted => msgs.push(Msg::read_counted(addr)),
             (true, _) => msgs.push(Msg::read(addr, len as u16)),
             (false, 0) => msgs.push(Msg::write(addr, Vec::new())),
             (false, _) => pending = Some((addr, len as usize, Vec::with_capacity(len as usize))),
@@ -124,6 +131,12 @@ fn print_msgs(msgs: &[Msg], reads: &[Bytes], header: bool, write_bufs: bool, rea
             Dir::Write(data) => (false, data.len(), Some(data.clone())),
         };
         if header {
+            // A counted read's length is known once the device has sent it.
+            let len = match &buf {
+                _ if !m.counted() => len.to_string(),
+                Some(buf) => buf.len().to_string(),
+                None => "TBD".into(),
+            };
             out += &format!(
                 "msg {i}: addr 0x{:02x}, {}, len {len}",
                 m.addr,
@@ -210,6 +223,19 @@ mod tests {
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn counted_reads() {
+        let msgs = parse(&args("w1@0x48 0x40 r?"), false).unwrap();
+        assert_eq!(msgs, [Msg::write(0x48, vec![0x40]), Msg::read_counted(0x48)]);
+        // Before the transfer its length is not known yet; after, it is the bytes read.
+        assert_eq!(print_msgs(&msgs[1..], &[], true, true, false), "msg 0: addr 0x48, read, len TBD\n");
+        let read = [Bytes::from_static(&[2, 7, 8])];
+        assert_eq!(
+            print_msgs(&msgs[1..], &read, true, true, true),
+            "msg 0: addr 0x48, read, len 3, buf 0x02 0x07 0x08\n"
+        );
     }
 
     #[test]

@@ -263,9 +263,16 @@ impl LinuxBus {
     }
 
     fn transfer(&mut self, msgs: &[Msg]) -> Result<Reply, Errno> {
+        // A counted read (I2C_M_RECV_LEN) gets room for the count byte and 32 more, and its
+        // first byte says how many bytes the adapter should take before the count's (1),
+        // which is what i2c-dev checks the buffer against.
         let mut reads: Vec<Vec<u8>> = msgs
             .iter()
-            .filter_map(|m| if let Dir::Read(n) = m.dir { Some(vec![0; n.into()]) } else { None })
+            .filter_map(|m| match m.dir {
+                Dir::Read(_) if m.counted() => Some(counted_buffer()),
+                Dir::Read(n) => Some(vec![0; n.into()]),
+                Dir::Write(_) => None,
+            })
             .collect();
         let mut next_read = reads.iter_mut();
         let mut raw: Vec<sys::I2cMsg> = msgs
@@ -278,12 +285,12 @@ impl LinuxBus {
                     len: data.len() as u16,
                     buf: data.as_ptr().cast_mut(),
                 },
-                Dir::Read(n) => {
+                Dir::Read(_) => {
                     let buf = next_read.next().expect("one buffer per read message");
                     sys::I2cMsg {
                         addr: m.addr,
                         flags: m.flags | msg_flags::RD,
-                        len: *n,
+                        len: buf.len() as u16,
                         buf: buf.as_mut_ptr(),
                     }
                 }
@@ -294,8 +301,28 @@ impl LinuxBus {
         // (the request's bytes for writes, `reads` for reads); the kernel writes only into
         // read messages' buffers.
         unsafe { sys::rdwr(self.fd(), &args) }.map_err(errno)?;
-        Ok(Reply::Transfer(reads.into_iter().map(bytes::Bytes::from).collect()))
+        let read_msgs = msgs.iter().filter(|m| matches!(m.dir, Dir::Read(_)));
+        let reads = read_msgs.zip(reads).map(|(m, mut buf)| {
+            if m.counted() {
+                // The kernel copied back the count byte and as many bytes as it says.
+                let count = usize::from(buf[0]);
+                if !(1..=BLOCK_MAX).contains(&count) {
+                    return Err(Errno::EPROTO);
+                }
+                buf.truncate(1 + count);
+            }
+            Ok(bytes::Bytes::from(buf))
+        });
+        Ok(Reply::Transfer(reads.collect::<Result<_, _>>()?))
     }
+}
+
+/// The buffer of a counted read: its first byte asks the adapter for the count byte alone,
+/// room for up to 32 bytes follows.
+fn counted_buffer() -> Vec<u8> {
+    let mut buf = vec![0; 1 + BLOCK_MAX];
+    buf[0] = 1;
+    buf
 }
 
 impl Backend for LinuxBus {
