@@ -44,6 +44,7 @@ class SMBus:
         ca: Union[None, str, "os.PathLike[str]"] = None,
         cert: Union[None, str, "os.PathLike[str]"] = None,
         key: Union[None, str, "os.PathLike[str]"] = None,
+        timeout: Optional[float] = None,
     ) -> None: ...
     def __enter__(self) -> "SMBus": ...
     def __exit__(

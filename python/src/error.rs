@@ -41,6 +41,7 @@ pub fn to_py(e: Error) -> PyErr {
             _ => os_error(Errno::EIO.0, message),
         },
         Error::Connect { .. } | Error::OutcomeUnknown { .. } => PyConnectionError::new_err(message),
+        Error::TimedOut { .. } => PyTimeoutError::new_err(message),
         Error::Protocol(_) => os_error(Errno::EPROTO.0, message),
         _ => os_error(Errno::EIO.0, message),
     }

@@ -13,14 +13,16 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::{MutexExt, PyOnceLock};
 use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyTuple, PyType};
-use smbus_proxy_client::{Bytes, Credentials, Dir, Errno, Msg, blocking, funcs, msg_flags};
+use smbus_proxy_client::{BusOptions, Bytes, Credentials, Dir, Errno, Msg, blocking, funcs, msg_flags};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 /// Where the server is and how to prove who we are; fixed when the `SMBus` is made.
 struct Endpoint {
     url: String,
     credentials: Credentials,
+    call_timeout: Option<Duration>,
 }
 
 /// The keyword arguments that say where the server is and how to prove who we are.
@@ -31,11 +33,20 @@ struct Remote<'a> {
     ca: Option<PathBuf>,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
+    timeout: Option<f64>,
 }
 
 impl Endpoint {
     /// The arguments given, else the environment, as every tool of the project does.
-    fn new(remote: Remote<'_>) -> Endpoint {
+    fn new(remote: Remote<'_>) -> PyResult<Endpoint> {
+        let call_timeout = remote
+            .timeout
+            .map(|t| {
+                Duration::try_from_secs_f64(t).ok().filter(|d| !d.is_zero()).ok_or_else(|| {
+                    PyValueError::new_err(format!("timeout: {t} is not a number of seconds above 0"))
+                })
+            })
+            .transpose()?;
         let env = Credentials::from_env();
         let credentials = Credentials {
             token: smbus_proxy_client::token(remote.token),
@@ -43,11 +54,12 @@ impl Endpoint {
             cert: remote.cert.or(env.cert),
             key: remote.key.or(env.key),
         };
-        Endpoint { url: smbus_proxy_client::server_url(remote.server), credentials }
+        Ok(Endpoint { url: smbus_proxy_client::server_url(remote.server), credentials, call_timeout })
     }
 
     fn open(&self, number: u32) -> smbus_proxy_client::Result<blocking::Bus> {
-        blocking::Client::connect_with(self.url.clone(), self.credentials.clone())?.bus(number)
+        let options = BusOptions { call_timeout: self.call_timeout, ..BusOptions::default() };
+        blocking::Client::connect_with(self.url.clone(), self.credentials.clone())?.bus_with(number, options)
     }
 }
 
@@ -89,7 +101,9 @@ impl State {
 /// ``SMBUS_PROXY_TOKEN``, else none. For an ``https://`` server, ``ca`` is the PEM file of the
 /// CA that signed its certificate (else ``SMBUS_PROXY_CA``, else the system's roots), and
 /// ``cert`` and ``key`` this client's certificate and key where the server requires mutual TLS
-/// (else ``SMBUS_PROXY_CERT`` and ``SMBUS_PROXY_KEY``). So a program written for smbus2 needs
+/// (else ``SMBUS_PROXY_CERT`` and ``SMBUS_PROXY_KEY``). ``timeout`` (seconds) bounds how long
+/// a call waits for its answer, queueing for the bus included: past it, ``TimeoutError``, and a
+/// call that had not reached the bus never will. So a program written for smbus2 needs
 /// one change, ``from smbus_proxy import SMBus``, and the environment says where the bus is.
 ///
 /// Failed operations raise ``OSError`` with the server kernel's ``errno`` (ENXIO, 6, when no
@@ -159,14 +173,15 @@ impl SMBus {
     #[new]
     #[pyo3(
         signature = (*_args, **_kwargs),
-        text_signature = "(bus=None, force=False, *, server=None, token=None, ca=None, cert=None, key=None)"
+        text_signature = "(bus=None, force=False, *, server=None, token=None, ca=None, cert=None, key=None, timeout=None)"
     )]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> SMBus {
-        SMBus { state: Mutex::new(State::new(Endpoint::new(Remote::default()))) }
+        let endpoint = Endpoint::new(Remote::default()).expect("no arguments, nothing to refuse");
+        SMBus { state: Mutex::new(State::new(endpoint)) }
     }
 
     // Documented with the class: Python shows the class's documentation for `__init__`.
-    #[pyo3(signature = (bus=None, force=false, *, server=None, token=None, ca=None, cert=None, key=None))]
+    #[pyo3(signature = (bus=None, force=false, *, server=None, token=None, ca=None, cert=None, key=None, timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn __init__(
         &self,
@@ -178,11 +193,13 @@ impl SMBus {
         ca: Option<PathBuf>,
         cert: Option<PathBuf>,
         key: Option<PathBuf>,
+        timeout: Option<f64>,
     ) -> PyResult<()> {
+        let endpoint = Endpoint::new(Remote { server, token, ca, cert, key, timeout })?;
         {
             let mut state = self.state(py);
             state.close(py);
-            *state = State::new(Endpoint::new(Remote { server, token, ca, cert, key }));
+            *state = State::new(endpoint);
             state.force = force;
         }
         if let Some(bus) = bus {

@@ -204,9 +204,16 @@ impl Bus {
     }
 }
 
+/// How long dropping a bus or a lock guard waits for the server to acknowledge: over a
+/// network that died, the goodbye would otherwise wait for the connection to be declared dead.
+/// A session whose goodbye is lost ends with its lease anyway.
+const GOODBYE_WAIT: Duration = Duration::from_secs(1);
+
 impl Drop for Bus {
     fn drop(&mut self) {
-        let _ = self.rt.block_on(self.inner.close_inner());
+        // The timer is made inside `block_on`, where the runtime's clock is.
+        let _ =
+            self.rt.block_on(async { tokio::time::timeout(GOODBYE_WAIT, self.inner.close_inner()).await });
     }
 }
 
@@ -241,7 +248,8 @@ impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
         if self.bus.inner.locked {
             let bus = &mut *self.bus;
-            let _ = bus.rt.block_on(bus.inner.unlock_inner());
+            let _ =
+                bus.rt.block_on(async { tokio::time::timeout(GOODBYE_WAIT, bus.inner.unlock_inner()).await });
         }
     }
 }

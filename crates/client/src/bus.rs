@@ -21,13 +21,19 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Adapter settings for a session (see `OpenRequest` in the protocol).
+/// Settings for a session: the adapter's (see `OpenRequest` in the protocol), and how long a
+/// call may wait for its answer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BusOptions {
     /// Adapter timeout (I2C_TIMEOUT), 10 ms to 60 s in steps of 10 ms.
     pub timeout: Option<Duration>,
     /// Retries on arbitration loss (I2C_RETRIES), 0–16.
     pub retries: Option<u32>,
+    /// How long each transaction may wait for its answer, queueing behind other clients'
+    /// included; past it the call fails with [`Error::TimedOut`]. A transaction that had not
+    /// reached the bus by then never does; one already running completes. `None`: wait for
+    /// as long as it takes.
+    pub call_timeout: Option<Duration>,
 }
 
 /// What the keep-alive shares with the bus handle.
@@ -347,9 +353,24 @@ impl Bus {
                 ops: ops.iter().map(encode::op).collect(),
                 keep_going,
             };
-            let reply = match self.send(request).await {
-                Ok(reply) => reply,
-                Err(detail) => {
+            let sent = match self.options.call_timeout {
+                Some(limit) => tokio::time::timeout(limit, self.send(request)).await.map_err(|_| limit),
+                None => Ok(self.send(request).await),
+            };
+            let reply = match sent {
+                Err(after) => {
+                    // Dropping the stream cancels the call: the server drops a transaction
+                    // still waiting for the bus when its caller is gone. The blocking client's
+                    // runtime only runs during calls, so let the connection send the
+                    // cancellation now rather than with the next call.
+                    self.stream = None;
+                    for _ in 0..4 {
+                        tokio::task::yield_now().await;
+                    }
+                    return Err(Error::TimedOut { op: ops.first().map_or("transaction", Op::name), after });
+                }
+                Ok(Ok(reply)) => reply,
+                Ok(Err(detail)) => {
                     self.stream = None;
                     // A read may run twice if the connection broke after the server ran it;
                     // sending a register number again is harmless, sending data is not.

@@ -120,6 +120,9 @@ pub fn server_url(explicit: Option<&str>) -> String {
     if url.contains("://") { url } else { format!("http://{url}") }
 }
 
+/// How often an open connection with calls or streams on it checks that the server is there.
+const PING_INTERVAL: Duration = Duration::from_secs(10);
+
 /// A connection to an smbus-proxy server. Cheap to clone; clones share the connection.
 #[derive(Clone)]
 pub struct Client {
@@ -164,6 +167,9 @@ impl Client {
             credentials.apply(&url).map_err(|reason| Error::Connect { url: url.clone(), reason })?;
         let mut endpoint = Channel::from_shared(url.clone())
             .map_err(|e| Error::Connect { url: url.clone(), reason: format!("not a URL: {e}") })?;
+        // A peer that vanished (power cut, cable pulled) is noticed by HTTP/2 pings within two
+        // intervals, rather than when TCP's retransmissions give up many minutes later.
+        endpoint = endpoint.http2_keep_alive_interval(PING_INTERVAL).keep_alive_timeout(PING_INTERVAL);
         if let Some(tls) = tls {
             endpoint = endpoint
                 .tls_config(tls)

@@ -1,6 +1,7 @@
 //! The client's one error type.
 
 use smbus_proxy_wire::Errno;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -29,6 +30,10 @@ pub enum Error {
     /// is not repeated behind your back.
     #[error("the connection to the server broke during {op}; it may or may not have run: {detail}")]
     OutcomeUnknown { op: &'static str, detail: String },
+    /// No answer came within [`crate::BusOptions::call_timeout`]. If the transaction was
+    /// still waiting for the bus, it never runs; if it was running, it completes.
+    #[error("{op} got no answer within {after:?}; it may or may not have run")]
+    TimedOut { op: &'static str, after: Duration },
     /// The session expired while it held the bus's exclusive lock, so the lock is gone and
     /// another client may have used the bus since.
     #[error("the session expired while holding bus {bus}'s exclusive lock; the lock is lost")]

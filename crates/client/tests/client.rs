@@ -236,7 +236,14 @@ async fn embedded_hal_async_i2c() {
     let (server, _) = start(Duration::from_secs(5));
     let client = Client::connect(server.url()).await.unwrap();
     let mut bus = client
-        .bus_with(1, BusOptions { timeout: Some(Duration::from_millis(100)), retries: Some(2) })
+        .bus_with(
+            1,
+            BusOptions {
+                timeout: Some(Duration::from_millis(100)),
+                retries: Some(2),
+                ..BusOptions::default()
+            },
+        )
         .await
         .unwrap();
     bus.write(0x48u8, &[0x20, 0xDE, 0xAD]).await.unwrap();

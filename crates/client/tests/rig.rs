@@ -61,7 +61,8 @@ fn i801_smbus_operations_on_an_spd_eeprom() {
 
     // A session with its own adapter timeout and retries (I2C_TIMEOUT, I2C_RETRIES).
     let number = bus.number();
-    let options = BusOptions { timeout: Some(Duration::from_millis(250)), retries: Some(3) };
+    let options =
+        BusOptions { timeout: Some(Duration::from_millis(250)), retries: Some(3), ..BusOptions::default() };
     let mut tuned = client.bus_with(number, options).unwrap();
     assert_eq!(tuned.read_byte_data(ee, 0x10).unwrap(), 0xA5);
 }
