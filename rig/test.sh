@@ -74,7 +74,13 @@ tool transfer -y $DVI r0@0x50
 smbus-proxy serve --listen 0.0.0.0:'"$PORT"' --insecure-network --log-ops info &
 sleep 3600
 '
+# The Python package too, if scripts/test has installed it.
 host="export SMBUS_PROXY_RIG=http://127.0.0.1:$PORT SMBUS_PROXY_RIG_LOG=\$RIG_LOG
   cargo test --locked -q -p smbus-proxy --test rig_tools -- --ignored --test-threads 1 &&
-  cargo test --locked -q -p smbus-proxy-client --test rig -- --ignored --test-threads 1"
+  cargo test --locked -q -p smbus-proxy-client --test rig -- --ignored --test-threads 1 &&
+  if target/test-venv/bin/python -c 'import smbus_proxy' 2>/dev/null; then
+    target/test-venv/bin/pytest -q tests/python/test_rig.py
+  else
+    echo 'SKIPPED tests/python/test_rig.py: the package is not installed (scripts/test installs it)'
+  fi"
 exec rig/qemu-i2c-rig.sh -r -b "$work/smbus-proxy" -f "$PORT" -H "$host" "$guest"

@@ -16,13 +16,18 @@ The client itself is the Rust one (``smbus_proxy._smbus_proxy``); this module ad
 constants and ``I2cFunc``.
 """
 
+import os
 from enum import IntFlag
+from typing import List, NamedTuple, Optional, Union
 
 from ._smbus_proxy import SMBus, i2c_msg
+from ._smbus_proxy import list_buses as _list_buses
 
 __all__ = [
     "SMBus",
     "i2c_msg",
+    "list_buses",
+    "BusInfo",
     "I2cFunc",
     "I2C_SMBUS_BLOCK_MAX",
     "I2C_M_RD",
@@ -89,3 +94,25 @@ class I2cFunc(IntFlag):
         | SMBUS_I2C_BLOCK
         | SMBUS_PEC
     )
+
+
+class BusInfo(NamedTuple):
+    """One bus of the server: the N of its ``/dev/i2c-N``, the adapter's name and what it can do."""
+
+    number: int
+    name: str
+    funcs: I2cFunc
+
+
+def list_buses(
+    *,
+    server: Optional[str] = None,
+    token: Optional[str] = None,
+    ca: Union[None, str, "os.PathLike[str]"] = None,
+    cert: Union[None, str, "os.PathLike[str]"] = None,
+    key: Union[None, str, "os.PathLike[str]"] = None,
+) -> List[BusInfo]:
+    """The buses the server exposes: ``i2cdetect -l`` for the remote machine. The arguments
+    are ``SMBus``'s, with the same environment variables behind them."""
+    buses = _list_buses(server=server, token=token, ca=ca, cert=cert, key=key)
+    return [BusInfo(number, name, I2cFunc(funcs)) for number, name, funcs in buses]

@@ -1,6 +1,6 @@
 import os
 from types import TracebackType
-from typing import Iterable, Iterator, List, Optional, SupportsBytes, Type, Union
+from typing import Iterable, Iterator, List, Optional, SupportsBytes, Tuple, Type, Union
 
 from . import I2cFunc
 
@@ -98,3 +98,12 @@ class SMBus:
         force: Optional[bool] = None,
     ) -> None: ...
     def i2c_rdwr(self, *i2c_msgs: Union[i2c_msg, SupportsBytes]) -> None: ...
+
+def list_buses(
+    *,
+    server: Optional[str] = None,
+    token: Optional[str] = None,
+    ca: Union[None, str, "os.PathLike[str]"] = None,
+    cert: Union[None, str, "os.PathLike[str]"] = None,
+    key: Union[None, str, "os.PathLike[str]"] = None,
+) -> List[Tuple[int, str, int]]: ...

@@ -19,5 +19,6 @@ use pyo3::prelude::*;
 fn _smbus_proxy(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<smbus::SMBus>()?;
     m.add_class::<msg::I2cMsg>()?;
+    m.add_function(wrap_pyfunction!(smbus::list_buses, m)?)?;
     Ok(())
 }

@@ -57,6 +57,12 @@ impl Endpoint {
         Ok(Endpoint { url: smbus_proxy_client::server_url(remote.server), credentials, call_timeout })
     }
 
+    fn list_buses(&self) -> smbus_proxy_client::Result<Vec<(u32, String, u64)>> {
+        let buses =
+            blocking::Client::connect_with(self.url.clone(), self.credentials.clone())?.list_buses()?;
+        Ok(buses.into_iter().map(|b| (b.number, b.name, b.funcs)).collect())
+    }
+
     fn open(&self, number: u32) -> smbus_proxy_client::Result<blocking::Bus> {
         let options = BusOptions { call_timeout: self.call_timeout, ..BusOptions::default() };
         blocking::Client::connect_with(self.url.clone(), self.credentials.clone())?.bus_with(number, options)
@@ -570,4 +576,20 @@ fn fill(m: &Bound<'_, PyAny>, data: &[u8]) -> PyResult<()> {
     let ctypes = m.py().import("ctypes")?;
     ctypes.call_method1("memmove", (m.getattr("buf")?, PyBytes::new(m.py(), &data[..count]), count))?;
     Ok(())
+}
+
+/// The buses the server exposes, as ``(number, name, funcs)``: ``i2cdetect -l`` for the
+/// remote machine. ``server``, ``token``, ``ca``, ``cert`` and ``key`` as for ``SMBus``.
+#[pyfunction]
+#[pyo3(signature = (*, server=None, token=None, ca=None, cert=None, key=None))]
+pub fn list_buses(
+    py: Python<'_>,
+    server: Option<&str>,
+    token: Option<&str>,
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> PyResult<Vec<(u32, String, u64)>> {
+    let endpoint = Endpoint::new(Remote { server, token, ca, cert, key, timeout: None })?;
+    py.detach(|| endpoint.list_buses()).map_err(error::to_py)
 }

@@ -9,7 +9,7 @@ import pytest
 import smbus2
 from conftest import logged_server
 
-from smbus_proxy import I2C_M_RD, I2C_M_RECV_LEN, I2C_M_TEN, I2cFunc, SMBus, i2c_msg
+from smbus_proxy import I2C_M_RD, I2C_M_RECV_LEN, I2C_M_TEN, BusInfo, I2cFunc, SMBus, i2c_msg, list_buses
 
 # Bus 1 has every function, bus 2 is a Raspberry Pi's adapter without PEC, and on each of the
 # others every operation fails with one errno.
@@ -258,6 +258,14 @@ def test_the_si4703_dump(server):
     with SMBus(1, server=f"http://{server}") as bus:
         regs = bus.read_i2c_block_data(0x10, 0x0A, 32)
     assert regs[12:16] == [0x12, 0x42, 0x12, 0x00]
+
+
+def test_list_buses_is_i2cdetect_l(lab):
+    buses = list_buses(server=lab.url)
+    assert [b.number for b in buses] == [1, 2, 3, 4, 5, 6, 7]
+    first = buses[0]
+    assert isinstance(first, BusInfo) and first.name == "smbus-proxy simulated bus 1"
+    assert I2cFunc.I2C in first.funcs and I2cFunc.SMBUS_PEC not in buses[1].funcs
 
 
 # --- i2c_rdwr ------------------------------------------------------------------------------
