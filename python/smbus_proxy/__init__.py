@@ -10,7 +10,9 @@ Change one line of a program written for smbus2::
 
 The server is ``SMBus(..., server="http://raspberrypi.local:50051")``, else the environment
 variable ``SMBUS_PROXY_SERVER``, else ``http://127.0.0.1:50051``; a token for a server that
-requires one is ``token=...``, else ``SMBUS_PROXY_TOKEN``.
+requires one is ``token=...``, else ``SMBUS_PROXY_TOKEN``; for an ``https://`` server,
+``ca=``, ``cert=`` and ``key=`` (else ``SMBUS_PROXY_CA``, ``_CERT``, ``_KEY``). ``list_buses()``
+is ``i2cdetect -l`` for the server.
 
 The client itself is the Rust one (``smbus_proxy._smbus_proxy``); this module adds smbus2's
 constants and ``I2cFunc``.
