@@ -225,14 +225,8 @@ impl Server {
         // GOAWAY) is closed.
         let (stopping, stop_seen) = tokio::sync::watch::channel(false);
         let limits = self.limits;
-        let service = Service::new(
-            Arc::new(buses),
-            sessions,
-            self.stats,
-            Arc::new(self.policy),
-            limits,
-            stop_seen.clone(),
-        );
+        let service =
+            Service::new(Arc::new(buses), sessions, self.stats, self.policy, limits, stop_seen.clone());
         let auth =
             auth::Auth::new(self.token.as_deref(), self.tls.as_ref().is_some_and(Tls::requires_client_cert));
         let legacy = InterceptedService::new(

@@ -23,15 +23,26 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
 
+/// The service; cheap to clone (a stream clones it for each message it answers).
 #[derive(Clone)]
-pub struct Service {
+pub struct Service(Arc<Shared>);
+
+pub struct Shared {
     buses: Arc<BTreeMap<u32, Arc<Bus>>>,
     sessions: Arc<Sessions>,
     stats: Arc<Stats>,
-    policy: Arc<Policy>,
+    policy: Policy,
     limits: Limits,
     /// Turns true when the server begins to shut down.
     stopping: watch::Receiver<bool>,
+}
+
+impl std::ops::Deref for Service {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 fn invalid(e: ArgError) -> Status {
@@ -43,11 +54,11 @@ impl Service {
         buses: Arc<BTreeMap<u32, Arc<Bus>>>,
         sessions: Arc<Sessions>,
         stats: Arc<Stats>,
-        policy: Arc<Policy>,
+        policy: Policy,
         limits: Limits,
         stopping: watch::Receiver<bool>,
     ) -> Self {
-        Service { buses, sessions, stats, policy, limits, stopping }
+        Service(Arc::new(Shared { buses, sessions, stats, policy, limits, stopping }))
     }
 
     pub(crate) fn session(&self, id: &str) -> Result<Arc<Session>, Status> {
