@@ -374,6 +374,14 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_example_parses() {
+        let policy = Policy::parse(include_str!("../../../packaging/policy.toml")).unwrap();
+        assert_eq!(policy.check(1, &[write(0x48)]), Ok(()));
+        assert!(policy.check(1, &[read(0x50)]).is_err());
+        assert!(policy.check(2, &[read(0x50)]).unwrap_err().0.contains("read_only = true"));
+    }
+
+    #[test]
     fn bad_files_name_the_key() {
         for (text, says) in [
             (
