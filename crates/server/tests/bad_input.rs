@@ -310,6 +310,11 @@ fn cases() -> Vec<Case> {
             "message size: ",
         ),
         case(
+            Execute(Sess::Bus(1), ops(&[Op::Transfer(vec![Msg::read(0x50, 8192); 9])])),
+            Code::ResourceExhausted,
+            "ops: the replies would take up to 73744 bytes; this server sends at most 65536 in one message",
+        ),
+        case(
             Execute(Sess::Bus(1), ops(&vec![op(0x48, C::ReadByte); MAX_OPS + 1])),
             Code::ResourceExhausted,
             "ops: 513 operations; this server takes at most 512 per transaction",
