@@ -113,7 +113,7 @@ struct Serve {
     max_ops: u32,
 
     /// Most bytes in one request message; larger ones get RESOURCE_EXHAUSTED.
-    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u32).range(1024..=(64 << 20)))]
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u32).range(1024..=smbus_proxy_wire::op::MAX_MESSAGE_BYTES as i64))]
     max_message_bytes: u32,
 
     /// The adapter timeout for every operation (I2C_TIMEOUT, in steps of 10 ms): a device

@@ -177,7 +177,10 @@ impl Client {
         }
         let channel =
             endpoint.connect().await.map_err(|e| Error::Connect { url, reason: source_chain(&e) })?;
-        let grpc = SmbusClient::with_interceptor(channel, Bearer(bearer));
+        // A server sends replies up to its --max-message-bytes, and checks that a
+        // transaction's replies fit before running it; accept all that it may send.
+        let grpc = SmbusClient::with_interceptor(channel, Bearer(bearer))
+            .max_decoding_message_size(smbus_proxy_wire::op::MAX_MESSAGE_BYTES);
         let inner = Inner { grpc, sessions: Mutex::new(Vec::new()) };
         Ok(Client { inner: Arc::new(inner) })
     }

@@ -301,3 +301,18 @@ fn a_token_opens_a_server_that_requires_one() {
         none.list_buses().unwrap_err().to_string().starts_with("unauthenticated: authorization: missing")
     );
 }
+
+#[test]
+fn replies_past_tonics_default_4_mib_come_back_when_the_server_allows_them() {
+    let limits = smbus_proxy_server::Limits { message_bytes: 8 << 20, ..Default::default() };
+    let server =
+        Server::simulated(&Config::demo()).limits(limits).spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let client = blocking::Client::connect(server.url()).unwrap();
+    let mut bus = client.bus(1).unwrap();
+    // 16 transfers of 42 reads of 8192 bytes: 5.5 MB of replies in one transaction.
+    let mut batch = bus.batch();
+    let slots: Vec<_> = (0..16).map(|_| batch.i2c_rdwr(vec![Msg::read(0x50, 8192); 42])).collect();
+    let results = bus.run(batch).unwrap();
+    let total: usize = slots.into_iter().map(|s| results.get(s).iter().map(Bytes::len).sum::<usize>()).sum();
+    assert_eq!(total, 16 * 42 * 8192);
+}

@@ -15,6 +15,8 @@ pub const MAX_MSGS: usize = 42;
 pub const MAX_MSG_LEN: usize = 8192;
 /// Most operations in one transaction.
 pub const MAX_OPS: usize = 1024;
+/// The largest message a server may be configured to accept and send (its default is 4 MiB).
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 /// Highest 7-bit address.
 pub const MAX_ADDR_7: u16 = 0x7F;
 /// Highest 10-bit address.
