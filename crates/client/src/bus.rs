@@ -6,8 +6,9 @@
 //! Two things are repeated behind the caller's back, and only when that is safe. A session
 //! the server no longer knows (it expired) is reopened and the call sent again: the server
 //! refuses such a call before touching the bus, so nothing ran. A connection that broke
-//! mid-call is re-established and the call repeated only if it writes nothing; otherwise the
-//! caller learns that a write may or may not have happened.
+//! mid-call is re-established and the call repeated only if it sends the device nothing but
+//! addresses and register numbers (`Op::sends`); otherwise the caller learns that a write
+//! may or may not have happened.
 
 use crate::Client;
 use crate::batch::{Batch, FromReply, Results};
