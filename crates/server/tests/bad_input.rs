@@ -98,6 +98,8 @@ enum Sess {
     Bus(u32),
     Closed,
     Literal(&'static str),
+    /// An id this many bytes long, all `a`.
+    Long(usize),
 }
 
 enum Call {
@@ -276,6 +278,16 @@ fn cases() -> Vec<Case> {
             Close(Sess::Literal("00112233445566778899aabbccddeeff00")),
             "session: \"00112233445566778899aabbccddeeff00\" is not a session id",
         ),
+        // A message quotes a short prefix of what was sent, never all of it: the whole would
+        // not fit in the response's metadata.
+        invalid(
+            Execute(Sess::Long(16 << 10), ops(&[op(0x48, C::ReadByte)])),
+            &format!("session: \"{}\"… (16384 bytes) is not a session id (32 hex digits)", "a".repeat(40)),
+        ),
+        invalid(
+            KeepAlive(Sess::Long(60_000)),
+            &format!("session: \"{}\"… (60000 bytes) is not a session id", "a".repeat(40)),
+        ),
         case(
             Execute(Sess::Literal("00112233445566778899aabbccddeeff"), ops(&[op(0x48, C::ReadByte)])),
             Code::NotFound,
@@ -412,6 +424,7 @@ impl Clients {
             Sess::Bus(n) => self.sessions[n as usize - 1].clone(),
             Sess::Closed => self.closed.clone(),
             Sess::Literal(id) => id.to_owned(),
+            Sess::Long(n) => "a".repeat(n),
         }
     }
 

@@ -180,12 +180,25 @@ pub fn session_id(field: &str, s: &str) -> Result<u128> {
     if s.is_empty() {
         return Err(ArgError::new(field, "missing: pass the id that Open returned"));
     }
-    let not_an_id = || ArgError::new(field, format!("{s:?} is not a session id (32 hex digits)"));
+    let not_an_id = || ArgError::new(field, format!("{} is not a session id (32 hex digits)", quote(s)));
     if s.len() != 32 {
         return Err(not_an_id());
     }
     // Every call names its session, so this runs once per call: one pass, no allocation.
     s.chars().try_fold(0u128, |id, c| Some(id << 4 | u128::from(c.to_digit(16)?))).ok_or_else(not_an_id)
+}
+
+/// How much of a client's text an error message quotes: enough to recognise it, never so much
+/// that the message outgrows the metadata it travels in (gRPC sends it as a header).
+const QUOTE_MAX: usize = 40;
+
+/// `s` for an error message: in quotes and escaped, cut after [`QUOTE_MAX`] characters with its
+/// length said instead.
+fn quote(s: &str) -> String {
+    match s.char_indices().nth(QUOTE_MAX) {
+        None => format!("{s:?}"),
+        Some((end, _)) => format!("{:?}… ({} bytes)", &s[..end], s.len()),
+    }
 }
 
 /// The adapter timeout in milliseconds: the kernel counts in 10 ms units.
@@ -313,5 +326,11 @@ mod tests {
         );
         assert!(session_id("session", &"g".repeat(32)).is_err());
         assert!(session_id("session", "+0000000000000000000000000000001").is_err());
+        // Long input is quoted by a prefix of whole characters, and its length.
+        let long = "é".repeat(50_000);
+        assert_eq!(
+            session_id("session", &long).unwrap_err().problem,
+            format!("{:?}… (100000 bytes) is not a session id (32 hex digits)", "é".repeat(40))
+        );
     }
 }
