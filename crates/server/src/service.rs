@@ -45,9 +45,6 @@ impl std::ops::Deref for Service {
     }
 }
 
-/// Bytes of protobuf framing around one operation's result, at most.
-const REPLY_OVERHEAD: usize = 16;
-
 fn invalid(e: ArgError) -> Status {
     Status::invalid_argument(e.to_string())
 }
@@ -145,7 +142,7 @@ impl Service {
         }
         // The replies go back in one message, which must fit the client's limit as well as
         // ours: refused before the bus is touched, not after the reads were done for nothing.
-        let reply_bytes: usize = ops.iter().map(|op| op.reply_len() + REPLY_OVERHEAD).sum();
+        let reply_bytes = encode::response_bound(&ops, req.keep_going);
         if reply_bytes > self.limits.message_bytes {
             return Err(Status::resource_exhausted(format!(
                 "ops: the replies would take up to {reply_bytes} bytes; this server sends at most {} in one message",

@@ -324,7 +324,7 @@ fn cases() -> Vec<Case> {
         case(
             Execute(Sess::Bus(1), ops(&[Op::Transfer(vec![Msg::read(0x50, 8192); 9])])),
             Code::ResourceExhausted,
-            "ops: the replies would take up to 73744 bytes; this server sends at most 65536 in one message",
+            "ops: the replies would take up to 73898 bytes; this server sends at most 65536 in one message",
         ),
         case(
             Execute(Sess::Bus(1), ops(&vec![op(0x48, C::ReadByte); MAX_OPS + 1])),

@@ -76,3 +76,60 @@ async fn an_operation_holds_the_bus_no_longer_than_the_limit() {
     // A short operation still fits.
     assert!(execute(&mut c, &s, &[Op::smbus(0x48, Command::ReadByte)]).await.unwrap().error.is_none());
 }
+
+/// The replies of a transaction are bounded before it runs, framing included: at the limit it
+/// runs and its reply fits a client that takes no more than the limit (gRPC's default 4 MiB),
+/// one byte past the limit it is refused.
+#[tokio::test]
+async fn a_reply_never_exceeds_the_message_limit() {
+    use smbus_proxy_wire::{Msg, encode::response_bound};
+    let config =
+        Config::parse("[[bus]]\nnumber = 1\n[[bus.device]]\nmodel = \"register-file\"\naddr = 0x48").unwrap();
+    let limit = Limits::default().message_bytes;
+    assert_eq!(limit, 4 << 20);
+    let server = Server::simulated(&config).spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    // tonic's own default decoding limit is gRPC's 4 MiB: what most clients accept.
+    let mut c = SmbusClient::connect(server.url()).await.unwrap();
+    let s = open(&mut c).await.unwrap();
+    let read = |n| Msg::read(0x48, n);
+
+    // What an adversarial run sent: it passed the old estimate at exactly 4 MiB and answered
+    // 4,268,522 bytes.
+    let mut old = vec![Op::Transfer(vec![read(8192); 42]); 12];
+    old.push(Op::Transfer(vec![read(8192); 6]));
+    old.extend(vec![Op::Transfer(vec![read(0); 42]); 1011]);
+    let status = execute(&mut c, &s, &old).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert!(status.message().starts_with("ops: the replies would take up to"), "{}", status.message());
+
+    // A transaction whose bound is the limit exactly: whole transfers, then single reads sized
+    // to land on it.
+    let mut ops = Vec::new();
+    while response_bound(&[ops.clone(), vec![Op::Transfer(vec![read(8192); 42])]].concat(), false) <= limit {
+        ops.push(Op::Transfer(vec![read(8192); 42]));
+    }
+    while response_bound(&ops, false) < limit {
+        let fits =
+            |n| response_bound(&[ops.clone(), vec![Op::Transfer(vec![read(n)])]].concat(), false) <= limit;
+        let n = (0..=8192u16).rev().find(|&n| fits(n)).expect("a read of 0 bytes fits");
+        ops.push(Op::Transfer(vec![read(n)]));
+    }
+    assert_eq!(response_bound(&ops, false), limit);
+    let reply = execute(&mut c, &s, &ops).await.expect("a reply at the limit reaches the client");
+    assert!(reply.error.is_none());
+    assert_eq!(reply.results.len(), ops.len());
+
+    // One byte more is refused before it runs.
+    let Some(Op::Transfer(last)) = ops.last_mut() else { unreachable!() };
+    last.push(read(0));
+    assert!(response_bound(&ops, false) > limit);
+    let status = execute(&mut c, &s, &ops).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert_eq!(
+        status.message(),
+        format!(
+            "ops: the replies would take up to {} bytes; this server sends at most {limit} in one message",
+            response_bound(&ops, false)
+        )
+    );
+}

@@ -91,3 +91,114 @@ pub fn kind(k: crate::ErrorKind) -> pb::ErrorKind {
 pub fn session_id(id: u128) -> String {
     format!("{id:032x}")
 }
+
+/// The most bytes an `OpError` takes, framing included. Its message is the errno's text,
+/// bounded by the longest in the errno table or the fallback for an unknown number; the test
+/// below holds every errno to it.
+const OP_ERROR_MAX: usize = 128;
+
+/// The most bytes a field of a message takes on the wire, key and length included, for a
+/// body of `len` bytes: every field here has a number below 16, so its key is one byte.
+fn field(len: usize) -> usize {
+    1 + prost::encoding::encoded_len_varint(len as u64) + len
+}
+
+/// The most bytes `op`'s entry in `ExecuteResponse.results` can take, framing included: what
+/// the server checks a transaction against before it runs, so that no reply it builds can be
+/// larger than the message limit it promises.
+fn result_bound(op: &Op, keep_going: bool) -> usize {
+    let done = field(0);
+    let success = match op {
+        Op::Smbus { command, .. } => match command {
+            // A byte is a varint of at most 2 bytes, a word of at most 3.
+            Command::ReadByte | Command::ReadByteData { .. } => 1 + 2,
+            Command::ReadWordData { .. } | Command::ProcessCall { .. } => 1 + 3,
+            Command::ReadBlockData { .. } | Command::BlockProcessCall { .. } => field(BLOCK_MAX),
+            Command::ReadI2cBlockData { len, .. } => field(usize::from(*len)),
+            Command::WriteQuick { .. }
+            | Command::WriteByte { .. }
+            | Command::WriteByteData { .. }
+            | Command::WriteWordData { .. }
+            | Command::WriteBlockData { .. }
+            | Command::WriteI2cBlockData { .. } => done,
+        },
+        Op::Transfer(msgs) => {
+            let reads: usize = msgs
+                .iter()
+                .filter_map(|m| match m.dir {
+                    Dir::Read(_) if m.counted() => Some(field(1 + BLOCK_MAX)),
+                    Dir::Read(n) => Some(field(usize::from(n))),
+                    Dir::Write(_) => None,
+                })
+                .sum();
+            field(reads)
+        }
+    };
+    let failure = if keep_going { field(OP_ERROR_MAX) } else { 0 };
+    field(success.max(failure))
+}
+
+/// The most bytes the reply to a transaction of `ops` can take as one message: the larger of
+/// `Execute`'s `ExecuteResponse` and `ExecuteStream`'s `StreamReply` around it.
+pub fn response_bound(ops: &[Op], keep_going: bool) -> usize {
+    let results: usize = ops.iter().map(|op| result_bound(op, keep_going)).sum();
+    // Without keep_going, a failure ends the transaction and is reported once, in `error`.
+    let error = if keep_going { 0 } else { field(OP_ERROR_MAX) };
+    field(results + error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Errno, Reply};
+    use bytes::Bytes;
+    use prost::Message;
+
+    fn stream_reply(response: pb::ExecuteResponse) -> usize {
+        pb::StreamReply { reply: Some(pb::stream_reply::Reply::Response(response)) }.encoded_len()
+    }
+
+    #[test]
+    fn every_op_error_fits_its_bound() {
+        let errnos = crate::errno::TABLE.iter().map(|e| Errno(e.0)).chain([Errno(i32::MIN), Errno(i32::MAX)]);
+        for errno in errnos {
+            let error = op_error(MAX_OPS - 1, errno);
+            assert!(field(error.encoded_len()) <= OP_ERROR_MAX, "{errno}");
+        }
+    }
+
+    /// The largest replies each op can get, encoded as the server sends them, against the bound.
+    #[test]
+    fn replies_fit_the_bound_exactly() {
+        let zeros = |n: usize| Bytes::from(vec![0xFF; n]);
+        let cases: Vec<(Op, Reply)> = vec![
+            (Op::smbus(0x48, Command::ReadByteData { reg: 0 }), Reply::Byte(0xFF)),
+            (Op::smbus(0x48, Command::ProcessCall { reg: 0, value: 1 }), Reply::Word(0xFFFF)),
+            (Op::smbus(0x48, Command::WriteByteData { reg: 0, value: 1 }), Reply::Done),
+            (Op::smbus(0x48, Command::ReadBlockData { reg: 0 }), Reply::Block(zeros(BLOCK_MAX))),
+            (Op::smbus(0x48, Command::ReadI2cBlockData { reg: 0, len: 7 }), Reply::Block(zeros(7))),
+            (Op::Transfer(vec![Msg::read(0x50, 0); MAX_MSGS]), Reply::Transfer(vec![Bytes::new(); MAX_MSGS])),
+            (
+                Op::Transfer(vec![Msg::write(0x50, vec![0]), Msg::read(0x50, 8192), Msg::read_counted(0x50)]),
+                Reply::Transfer(vec![zeros(8192), zeros(1 + BLOCK_MAX)]),
+            ),
+        ];
+        for (op, reply) in cases {
+            // Each result exactly, and the message around three of them with a failure after.
+            assert_eq!(field(self::reply(reply.clone()).encoded_len()), result_bound(&op, false), "{op}");
+            let ops = vec![op.clone(); 3];
+            let worst_error = op_error(MAX_OPS - 1, Errno(i32::MIN));
+            let response = pb::ExecuteResponse {
+                results: vec![self::reply(reply.clone()); 3],
+                error: Some(worst_error.clone()),
+            };
+            assert!(stream_reply(response) <= response_bound(&ops, false), "{op}");
+            // With keep_going each result may be a failure instead, whichever is larger.
+            let response = |result| pb::ExecuteResponse { results: vec![result; 3], error: None };
+            assert!(
+                stream_reply(response(failed(MAX_OPS - 1, Errno(i32::MIN)))) <= response_bound(&ops, true)
+            );
+            assert!(stream_reply(response(self::reply(reply))) <= response_bound(&ops, true), "{op}");
+        }
+    }
+}

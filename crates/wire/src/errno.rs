@@ -27,7 +27,7 @@ pub struct Errno(pub i32);
 
 /// (errno, symbolic name, meaning on an I2C bus, kind). Values are Linux's on every
 /// architecture the server runs on (asm-generic/errno*.h).
-const TABLE: &[(i32, &str, &str, ErrorKind)] = &[
+pub(crate) const TABLE: &[(i32, &str, &str, ErrorKind)] = &[
     (1, "EPERM", "operation not permitted", ErrorKind::Other),
     (5, "EIO", "I/O error on the bus", ErrorKind::Bus),
     (6, "ENXIO", "no device acknowledged the address", ErrorKind::NoAcknowledgeAddress),

@@ -286,28 +286,6 @@ impl Op {
         }
     }
 
-    /// The most data bytes this operation's reply can carry, so that a server can refuse a
-    /// transaction whose replies would not fit in a message before it runs.
-    pub fn reply_len(&self) -> usize {
-        match self {
-            Op::Smbus { command, .. } => match command {
-                Command::ReadByte | Command::ReadByteData { .. } => 1,
-                Command::ReadWordData { .. } | Command::ProcessCall { .. } => 2,
-                Command::ReadBlockData { .. } | Command::BlockProcessCall { .. } => BLOCK_MAX,
-                Command::ReadI2cBlockData { len, .. } => usize::from(*len),
-                _ => 0,
-            },
-            Op::Transfer(msgs) => msgs
-                .iter()
-                .map(|m| match m.dir {
-                    Dir::Read(_) if m.counted() => 1 + BLOCK_MAX,
-                    Dir::Read(n) => usize::from(n),
-                    Dir::Write(_) => 0,
-                })
-                .sum(),
-        }
-    }
-
     /// A short name for logs.
     pub fn name(&self) -> &'static str {
         match self {
@@ -420,16 +398,6 @@ mod tests {
         assert_eq!(t.to_string(), "transfer w1@0x50 [00] r4@0x50");
         assert_eq!(Reply::Transfer(vec![Bytes::from_static(&[0xff, 1])]).to_string(), "[ff 01]");
         assert_eq!(Reply::Word(0xBEEF).to_string(), "0xbeef");
-    }
-
-    #[test]
-    fn reply_lengths() {
-        assert_eq!(Op::smbus(0x48, Command::ReadWordData { reg: 0 }).reply_len(), 2);
-        assert_eq!(Op::smbus(0x48, Command::WriteByteData { reg: 0, value: 1 }).reply_len(), 0);
-        assert_eq!(Op::smbus(0x48, Command::ReadBlockData { reg: 0 }).reply_len(), 32);
-        let transfer =
-            Op::Transfer(vec![Msg::write(0x50, vec![0]), Msg::read(0x50, 100), Msg::read_counted(0x50)]);
-        assert_eq!(transfer.reply_len(), 100 + 33);
     }
 
     #[test]
