@@ -11,7 +11,7 @@ use crate::fallback;
 use crate::lock;
 use crate::session::{Params, Session, SessionId};
 use smbus_proxy_wire::{Errno, Op, Reply, funcs::I2C, pb};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
 use tracing::Level;
@@ -28,6 +28,8 @@ pub struct Outcome {
 pub enum Refused {
     /// Another live session holds the bus exclusively.
     Locked,
+    /// The session ended (closed, or expired) before the bus was its.
+    Ended,
     /// The executor is gone (the server is shutting down).
     Stopped,
 }
@@ -44,8 +46,10 @@ pub struct Bus {
     pub info: pb::BusInfo,
     runner: Runner,
     /// The session holding the bus exclusively, if any. Only a live holder counts: a holder
-    /// whose lease ran out has lost the lock, whether or not the reaper got to it yet.
-    holder: Mutex<Option<Arc<Session>>>,
+    /// whose lease ran out has lost the lock, whether or not the reaper got to it yet. Weak,
+    /// because sessions hold their bus: a strong reference back would keep a bus, its thread
+    /// and its device open for as long as the session held the lock, past the server's end.
+    holder: Mutex<Weak<Session>>,
     released: Notify,
 }
 
@@ -68,11 +72,16 @@ impl Bus {
             Executor { blocks: backend.blocks(), backend, funcs, op_log, applied: Params::default() };
         if !executor.blocks {
             let runner = Runner::Inline(Mutex::new(executor));
-            return Ok(Arc::new(Bus { info, runner, holder: Mutex::new(None), released: Notify::new() }));
+            return Ok(Arc::new(Bus {
+                info,
+                runner,
+                holder: Mutex::new(Weak::new()),
+                released: Notify::new(),
+            }));
         }
         let (jobs, queue) = mpsc::channel();
         let runner = Runner::Thread(jobs);
-        let bus = Arc::new(Bus { info, runner, holder: Mutex::new(None), released: Notify::new() });
+        let bus = Arc::new(Bus { info, runner, holder: Mutex::new(Weak::new()), released: Notify::new() });
         let weak = Arc::downgrade(&bus);
         std::thread::Builder::new()
             .name(format!("i2c-{}", bus.info.number))
@@ -119,12 +128,14 @@ impl Bus {
         Ok(executor.transaction(session, params, ops, keep_going))
     }
 
-    /// Who holds the bus, if it is someone other than `session`.
+    /// Whether another live session than `session` holds the bus.
     fn held_by_other(&self, session: SessionId) -> bool {
-        lock(&self.holder).as_ref().is_some_and(|h| h.id != session && h.alive())
+        lock(&self.holder).upgrade().is_some_and(|h| h.id != session && h.alive())
     }
 
     /// Takes the bus exclusively for `session`, waiting up to `wait` for another holder to go.
+    /// The caller's call keeps `session` alive while it waits; a session that ended meanwhile
+    /// (closed by another call) is never handed the bus.
     pub async fn lock(&self, session: &Arc<Session>, wait: Duration) -> Result<(), Refused> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -133,10 +144,11 @@ impl Bus {
             released.as_mut().enable();
             let holder_left = {
                 let mut holder = lock(&self.holder);
-                match &*holder {
+                match holder.upgrade() {
                     Some(h) if h.id != session.id && h.alive() => h.remaining(),
+                    _ if !session.alive() => return Err(Refused::Ended),
                     _ => {
-                        *holder = Some(session.clone());
+                        *holder = Arc::downgrade(session);
                         return Ok(());
                     }
                 }
@@ -153,8 +165,8 @@ impl Bus {
     /// Frees the bus if `session` holds it; true if it did.
     pub fn release(&self, session: SessionId) -> bool {
         let mut holder = lock(&self.holder);
-        if holder.as_ref().is_some_and(|h| h.id == session) {
-            *holder = None;
+        if holder.upgrade().is_some_and(|h| h.id == session) {
+            *holder = Weak::new();
             drop(holder);
             self.released.notify_waiters();
             true

@@ -8,7 +8,7 @@ use crate::Stats;
 use crate::bus::{Bus, Refused};
 use crate::limits::{Limits, message_too_large};
 use crate::policy::Policy;
-use crate::session::{LimitHit, Params, Session, Sessions};
+use crate::session::{Call, LimitHit, Params, Session, Sessions};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
 use smbus_proxy_wire::{ArgError, decode, encode};
 use std::collections::BTreeMap;
@@ -61,9 +61,10 @@ impl Service {
         Service(Arc::new(Shared { buses, sessions, stats, policy, limits, stopping }))
     }
 
-    pub(crate) fn session(&self, id: &str) -> Result<Arc<Session>, Status> {
+    /// A call on the session `id` names: a sign of life for as long as the call is held.
+    pub(crate) fn session(&self, id: &str) -> Result<Call, Status> {
         let id = decode::session_id("session", id).map_err(invalid)?;
-        self.sessions.get(id).ok_or_else(|| {
+        self.sessions.call(id).ok_or_else(|| {
             Status::not_found(format!(
                 "session {}: unknown or expired (sessions end {} ms after their last call); open the bus again",
                 encode::session_id(id),
@@ -157,8 +158,6 @@ impl Service {
             .run(session.id, session.params, ops, keep_going)
             .await
             .map_err(|r| refused(&session, r))?;
-        // A long transaction is a sign of life too.
-        session.touch();
         let mut response =
             pb::ExecuteResponse { results: Vec::with_capacity(outcome.results.len()), error: None };
         for (i, result) in outcome.results.into_iter().enumerate() {
@@ -176,6 +175,11 @@ fn refused(session: &Session, r: Refused) -> Status {
     match r {
         Refused::Locked => Status::aborted(format!(
             "bus {} is locked by another session until it unlocks, closes, or its lease runs out",
+            session.bus.number()
+        )),
+        Refused::Ended => Status::not_found(format!(
+            "session {}: closed while it waited for bus {}",
+            encode::session_id(session.id),
             session.bus.number()
         )),
         Refused::Stopped => Status::unavailable("the server is shutting down"),
@@ -228,10 +232,9 @@ impl Smbus for Service {
         let wait = decode::wait_ms(req.wait_ms).map_err(invalid)?;
         session
             .bus
-            .lock(&session, Duration::from_millis(wait.into()))
+            .lock(session.session(), Duration::from_millis(wait.into()))
             .await
             .map_err(|r| refused(&session, r))?;
-        session.touch();
         info!(session = %encode::session_id(session.id), "client locked bus {}", session.bus.number());
         Ok(Response::new(pb::LockResponse {}))
     }

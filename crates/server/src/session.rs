@@ -1,16 +1,20 @@
 //! Sessions and their leases.
 //!
 //! A session is a client's claim on one bus. It lives while it shows signs of life: every call
-//! that names it renews its lease. A session whose lease ran out is dead at once, even before
-//! the reaper removes it, so a vanished client's lock never outlives its lease by more than the
-//! time it takes to notice.
+//! that names it renews its lease, and a call in progress (a `Lock` waiting its turn, a long
+//! transaction) is one for as long as it lasts, so a client that waits is never expired under
+//! its own wait. A call whose client vanished is dropped when its connection closes (or its
+//! keep-alive pings go unanswered), and from then the lease runs. A session whose lease ran out
+//! is dead at once, even before the reaper removes it, so a vanished client's lock never
+//! outlives its lease by more than the time it takes to notice; and a session once dead or
+//! closed stays so.
 
 use crate::bus::Bus;
 use crate::limits::Limits;
 use crate::lock;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -32,6 +36,10 @@ pub struct Session {
     /// Microseconds since [`epoch`] of the last sign of life; atomic so that renewing a lease
     /// on the hot path takes no lock.
     last_seen: AtomicU64,
+    /// Calls naming this session that are in progress.
+    calls: AtomicU32,
+    /// Set once the session is closed or reaped: nothing revives it.
+    ended: AtomicBool,
 }
 
 fn epoch() -> Instant {
@@ -44,18 +52,60 @@ fn now_us() -> u64 {
 }
 
 impl Session {
-    pub fn touch(&self) {
+    fn touch(&self) {
         self.last_seen.store(now_us(), Ordering::Relaxed);
     }
 
-    /// How long the session lives without another sign of life; zero once it is dead.
+    /// How long the session lives without another sign of life; zero once it is dead. A call
+    /// in progress keeps the whole lease ahead.
     pub fn remaining(&self) -> Duration {
-        let idle = now_us().saturating_sub(self.last_seen.load(Ordering::Relaxed));
-        Duration::from_micros(self.lease_us.saturating_sub(idle))
+        if self.ended.load(Ordering::Relaxed) {
+            return Duration::ZERO;
+        }
+        if self.calls.load(Ordering::Relaxed) > 0 {
+            return Duration::from_micros(self.lease_us);
+        }
+        Duration::from_micros(self.lease_us.saturating_sub(self.idle_us()))
+    }
+
+    fn idle_us(&self) -> u64 {
+        now_us().saturating_sub(self.last_seen.load(Ordering::Relaxed))
+    }
+
+    /// Marks the session over and frees what it held.
+    fn end(&self) {
+        self.ended.store(true, Ordering::Relaxed);
+        self.bus.release(self.id);
     }
 
     pub fn alive(&self) -> bool {
         !self.remaining().is_zero()
+    }
+}
+
+/// A call in progress on a session: the session is alive while it lasts, and its lease starts
+/// again when it ends, answered or dropped.
+pub struct Call(Arc<Session>);
+
+impl Call {
+    pub fn session(&self) -> &Arc<Session> {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Call {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        &self.0
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        // Touch first, so there is no moment with neither the call nor a fresh lease.
+        self.0.touch();
+        self.0.calls.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -107,26 +157,31 @@ impl Sessions {
             params,
             lease_us: self.lease.as_micros() as u64,
             last_seen: AtomicU64::new(now_us()),
+            calls: AtomicU32::new(0),
+            ended: AtomicBool::new(false),
         });
         map.insert(session.id, session.clone());
         Ok(session)
     }
 
-    /// The live session with this id, its lease renewed.
-    pub fn get(&self, id: SessionId) -> Option<Arc<Session>> {
+    /// A call on the live session with this id, which keeps it alive until the call ends.
+    pub fn call(&self, id: SessionId) -> Option<Call> {
         let session = lock(&self.map).get(&id).cloned()?;
-        if !session.alive() {
+        // Counted before the check, so the reaper either sees the call or agrees the session
+        // is dead: a session that expired is not revived by a late call.
+        let others = session.calls.fetch_add(1, Ordering::Relaxed);
+        if session.ended.load(Ordering::Relaxed) || (others == 0 && session.idle_us() >= session.lease_us) {
+            session.calls.fetch_sub(1, Ordering::Relaxed);
             // Leave the removal and its log line to the reaper; the session is dead either way.
             return None;
         }
-        session.touch();
-        Some(session)
+        Some(Call(session))
     }
 
     /// Ends a session and frees what it held.
     pub fn close(&self, id: SessionId) -> Option<Arc<Session>> {
         let session = lock(&self.map).remove(&id)?;
-        session.bus.release(id);
+        session.end();
         Some(session)
     }
 
@@ -138,7 +193,7 @@ impl Sessions {
             dead.iter().filter_map(|id| map.remove(id)).collect()
         };
         for s in &expired {
-            s.bus.release(s.id);
+            s.end();
         }
         expired
     }

@@ -137,6 +137,88 @@ async fn a_client_that_dies_holding_the_lock_frees_it_within_its_lease() {
     server.stop().await;
 }
 
+/// A `Lock` that waits is a sign of life: the waiter outlives its lease while it waits, gets the
+/// bus when the holder lets go, and can use it.
+#[tokio::test]
+async fn a_waiting_lock_keeps_its_session_alive() {
+    let lease = Duration::from_millis(500);
+    let server = TestServer::start(lease).await;
+    let (mut a, mut b, mut c) = (server.client().await, server.client().await, server.client().await);
+    let (sa, sb, sc) = (open(&mut a, 1).await, open(&mut b, 1).await, open(&mut c, 1).await);
+    a.lock(pb::LockRequest { session: sa.clone(), wait_ms: 0 }).await.unwrap();
+    let started = Instant::now();
+    let waiter = tokio::spawn({
+        let (mut b, sb) = (b.clone(), sb.clone());
+        async move { b.lock(pb::LockRequest { session: sb, wait_ms: 3000 }).await }
+    });
+    // A holds on for three leases, showing signs of life; B sends nothing but its Lock.
+    while started.elapsed() < 3 * lease {
+        tokio::time::sleep(lease / 5).await;
+        a.keep_alive(pb::KeepAliveRequest { session: sa.clone() }).await.unwrap();
+        c.keep_alive(pb::KeepAliveRequest { session: sc.clone() }).await.unwrap();
+    }
+    a.unlock(pb::UnlockRequest { session: sa.clone() }).await.unwrap();
+    waiter.await.unwrap().expect("the lock goes to the waiter, alive all along");
+    // B holds the bus and can use it; C is kept out because B holds it, and gets it when B
+    // lets go.
+    run1(&mut b, &sb, op(RF, C::WriteByteData { reg: 2, value: 0xB2 })).await;
+    assert_eq!(execute(&mut c, &sc, &[op(RF, C::ReadByte)]).await.unwrap_err().code(), Code::Aborted);
+    b.unlock(pb::UnlockRequest { session: sb }).await.unwrap();
+    c.lock(pb::LockRequest { session: sc.clone(), wait_ms: 0 }).await.unwrap();
+    assert_eq!(run1(&mut c, &sc, op(RF, C::ReadByteData { reg: 2 })).await, Reply::Byte(0xB2));
+    server.stop().await;
+}
+
+/// A waiter whose client vanishes mid-wait stops being a sign of life: its session expires one
+/// lease later and the bus is never handed to it.
+#[tokio::test]
+async fn a_waiter_that_vanished_is_never_handed_the_lock() {
+    let lease = Duration::from_millis(500);
+    let server = TestServer::start(lease).await;
+    let (mut a, mut c) = (server.client().await, server.client().await);
+    let (sa, sc) = (open(&mut a, 1).await, open(&mut c, 1).await);
+    a.lock(pb::LockRequest { session: sa.clone(), wait_ms: 0 }).await.unwrap();
+    // B: a connection of its own that waits for the lock and then vanishes.
+    let mut b = server.client().await;
+    let sb = open(&mut b, 1).await;
+    let waiter = tokio::spawn(async move { b.lock(pb::LockRequest { session: sb, wait_ms: 5000 }).await });
+    tokio::time::sleep(lease / 2).await;
+    waiter.abort();
+    let _ = waiter.await;
+    let vanished = Instant::now();
+    while vanished.elapsed() < 2 * lease {
+        tokio::time::sleep(lease / 5).await;
+        a.keep_alive(pb::KeepAliveRequest { session: sa.clone() }).await.unwrap();
+        c.keep_alive(pb::KeepAliveRequest { session: sc.clone() }).await.unwrap();
+    }
+    a.unlock(pb::UnlockRequest { session: sa }).await.unwrap();
+    // Nobody holds the bus now: C takes it at once.
+    c.lock(pb::LockRequest { session: sc.clone(), wait_ms: 0 }).await.expect("the bus is free");
+    assert!(execute(&mut c, &sc, &[op(RF, C::ReadByte)]).await.is_ok());
+    server.stop().await;
+}
+
+/// A session closed while its own Lock waits is not handed the bus.
+#[tokio::test]
+async fn a_session_closed_while_its_lock_waits_is_not_handed_the_bus() {
+    let server = TestServer::start(Duration::from_secs(5)).await;
+    let (mut a, mut b) = (server.client().await, server.client().await);
+    let (sa, sb) = (open(&mut a, 1).await, open(&mut b, 1).await);
+    a.lock(pb::LockRequest { session: sa.clone(), wait_ms: 0 }).await.unwrap();
+    let waiter = tokio::spawn({
+        let (mut b, sb) = (b.clone(), sb.clone());
+        async move { b.lock(pb::LockRequest { session: sb, wait_ms: 5000 }).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    b.close(pb::CloseRequest { session: sb }).await.unwrap();
+    a.unlock(pb::UnlockRequest { session: sa.clone() }).await.unwrap();
+    let status = waiter.await.unwrap().unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    assert!(status.message().ends_with("closed while it waited for bus 1"), "{}", status.message());
+    a.lock(pb::LockRequest { session: sa, wait_ms: 0 }).await.expect("the bus is free");
+    server.stop().await;
+}
+
 /// Each client writes its own mark to a register, then reads it back 31 times in the same
 /// transaction. Had another client's transaction run in between, a read would see its mark.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,4 +339,58 @@ async fn distinct_buses_run_in_parallel() {
     assert!(!long.is_finished(), "bus 5 answered while bus 6 was still busy");
     assert_eq!(long.await.unwrap().results.len(), 10);
     server.stop().await;
+}
+
+/// A backend that says when it is dropped: the Linux backend closes `/dev/i2c-N` then.
+struct Probe {
+    bus: smbus_proxy_sim::SimBus,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.dropped.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl smbus_proxy_server::Backend for Probe {
+    fn number(&self) -> u32 {
+        self.bus.number()
+    }
+    fn name(&self) -> &str {
+        self.bus.name()
+    }
+    fn funcs(&self) -> u64 {
+        self.bus.funcs()
+    }
+    fn set_timeout(&mut self, _: Duration) -> Result<(), smbus_proxy_wire::Errno> {
+        Ok(())
+    }
+    fn set_retries(&mut self, _: u32) -> Result<(), smbus_proxy_wire::Errno> {
+        Ok(())
+    }
+    fn execute(&mut self, op: &Op) -> Result<Reply, smbus_proxy_wire::Errno> {
+        self.bus.execute(op)
+    }
+}
+
+/// Stopping a server closes its devices, even one locked by a session whose client is still
+/// there and alive.
+#[tokio::test]
+async fn a_stopped_server_closes_a_locked_bus() {
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bus = smbus_proxy_sim::Config::demo().build().remove(0);
+    let probe = Probe { bus, dropped: dropped.clone() };
+    let server =
+        smbus_proxy_server::Server::new(vec![Box::new(probe)]).spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let mut c = pb::smbus_client::SmbusClient::connect(server.url()).await.unwrap();
+    let s = open(&mut c, 1).await;
+    c.lock(pb::LockRequest { session: s.clone(), wait_ms: 0 }).await.unwrap();
+    tokio::task::spawn_blocking(move || server.stop()).await.unwrap().unwrap();
+    let stopped = Instant::now();
+    while !dropped.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(stopped.elapsed() < Duration::from_secs(2), "the bus is still open after the server stopped");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(c);
 }
