@@ -60,6 +60,9 @@ enum Command {
     },
 }
 
+/// The server's limits when no flag changes them.
+const DEFAULTS: smbus_proxy_server::Limits = smbus_proxy_server::Limits::DEFAULT;
+
 #[derive(clap::Args)]
 struct Serve {
     /// Address to listen on.
@@ -109,11 +112,11 @@ struct Serve {
     policy: Option<PathBuf>,
 
     /// Most operations in one transaction; more get RESOURCE_EXHAUSTED.
-    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, value_name = "N", default_value_t = DEFAULTS.ops_per_transaction as u32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     max_ops: u32,
 
     /// Most bytes in one request message; larger ones get RESOURCE_EXHAUSTED.
-    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u32).range(1024..=smbus_proxy_wire::op::MAX_MESSAGE_BYTES as i64))]
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULTS.message_bytes as u32, value_parser = clap::value_parser!(u32).range(1024..=smbus_proxy_wire::op::MAX_MESSAGE_BYTES as i64))]
     max_message_bytes: u32,
 
     /// The adapter timeout for every operation (I2C_TIMEOUT, in steps of 10 ms): a device
@@ -121,12 +124,51 @@ struct Serve {
     #[arg(long, value_name = "MS", value_parser = op_timeout)]
     op_timeout_ms: Option<u32>,
 
+    /// Most connections open at once; more are closed as soon as they are accepted. Keep it
+    /// below the descriptor limit (`ulimit -n`, LimitNOFILE=).
+    #[arg(long, value_name = "N", default_value_t = DEFAULTS.connections as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+
+    /// Most connections open at once from one client host (IP address).
+    #[arg(long, value_name = "N", default_value_t = DEFAULTS.connections_per_peer as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections_per_peer: u32,
+
+    /// Most calls in flight on one connection (HTTP/2 MAX_CONCURRENT_STREAMS); a client with
+    /// more waits for one to end.
+    #[arg(long, value_name = "N", default_value_t = DEFAULTS.streams_per_connection, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    max_streams_per_connection: u32,
+
+    /// Most calls in flight at once (each holds buffers while it lasts); more get
+    /// RESOURCE_EXHAUSTED at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULTS.calls as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_calls: u32,
+
+    /// Most calls in flight at once from one client host.
+    #[arg(long, value_name = "N", default_value_t = DEFAULTS.calls_per_peer as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_calls_per_peer: u32,
+
+    /// Close a new connection that has not started a call within this time (TCP, TLS and
+    /// HTTP/2 handshakes included).
+    #[arg(long, value_name = "MS", default_value_t = DEFAULTS.handshake_timeout.as_millis() as u64, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    handshake_timeout_ms: u64,
+
+    /// Close a connection that has had no call in flight for this long (clients reconnect
+    /// when they next call).
+    #[arg(long, value_name = "MS", default_value_t = DEFAULTS.idle_timeout.as_millis() as u64, value_parser = clap::value_parser!(u64).range(100..=86_400_000))]
+    idle_timeout_ms: u64,
+
+    /// Ping a connection that has been silent this long (HTTP/2 PING); one that does not
+    /// answer within as long again is dropped with its calls.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULTS.keepalive.as_millis() as u64, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    keepalive_ms: u64,
+
     /// Most sessions open at once; more get RESOURCE_EXHAUSTED.
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    #[arg(long, value_name = "N", default_value_t = DEFAULTS.sessions as u32, value_parser = clap::value_parser!(u32).range(1..=65536))]
     max_sessions: u32,
 
-    /// Most sessions open at once from one client host.
-    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    /// Most sessions open at once from one client host. On loopback, where an SSH tunnel
+    /// brings every remote client, each connection counts as a host.
+    #[arg(long, value_name = "N", default_value_t = DEFAULTS.sessions_per_peer as u32, value_parser = clap::value_parser!(u32).range(1..=65536))]
     max_sessions_per_peer: u32,
 
     /// The log level of each bus operation (the server logs at info unless RUST_LOG says
@@ -187,6 +229,14 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
         .tls(tls)
         .policy(policy)
         .limits(smbus_proxy_server::Limits {
+            connections: args.max_connections as usize,
+            connections_per_peer: args.max_connections_per_peer as usize,
+            streams_per_connection: args.max_streams_per_connection,
+            calls: args.max_calls as usize,
+            calls_per_peer: args.max_calls_per_peer as usize,
+            handshake_timeout: Duration::from_millis(args.handshake_timeout_ms),
+            idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+            keepalive: Duration::from_millis(args.keepalive_ms),
             sessions: args.max_sessions as usize,
             sessions_per_peer: args.max_sessions_per_peer as usize,
             ops_per_transaction: args.max_ops as usize,

@@ -438,7 +438,7 @@ impl Bus {
 }
 
 async fn open_session(
-    mut grpc: Grpc,
+    grpc: Grpc,
     number: u32,
     options: BusOptions,
 ) -> Result<(String, pb::BusInfo, Duration)> {
@@ -447,7 +447,15 @@ async fn open_session(
         timeout_ms: options.timeout.map(|t| u32::try_from(t.as_millis()).unwrap_or(u32::MAX)),
         retries: options.retries,
     };
-    let opened = grpc.open(request).await.map_err(Error::status)?.into_inner();
+    // Sent twice only if the first never got an answer: a session it may have opened is
+    // never used and expires after its lease.
+    let opened = crate::client::again_if_connection_broke(|| {
+        let mut grpc = grpc.clone();
+        async move { grpc.open(request).await }
+    })
+    .await
+    .map_err(Error::status)?
+    .into_inner();
     let info = opened.bus.ok_or_else(|| Error::Protocol("Open without the bus's description".into()))?;
     Ok((opened.session, info, Duration::from_millis(opened.lease_ms.into())))
 }

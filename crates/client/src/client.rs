@@ -187,8 +187,13 @@ impl Client {
 
     /// The buses the server exposes, with their adapter names and I2C_FUNCS bits.
     pub async fn list_buses(&self) -> Result<Vec<pb::BusInfo>> {
-        let response =
-            self.inner.grpc.clone().list_buses(pb::ListBusesRequest {}).await.map_err(Error::status)?;
+        let grpc = &self.inner.grpc;
+        let response = again_if_connection_broke(|| {
+            let mut grpc = grpc.clone();
+            async move { grpc.list_buses(pb::ListBusesRequest {}).await }
+        })
+        .await
+        .map_err(Error::status)?;
         Ok(response.into_inner().buses)
     }
 
@@ -224,6 +229,23 @@ impl Inner {
             next = next.min(session.lease / 4);
         }
         next.max(Duration::from_millis(10))
+    }
+}
+
+/// Runs a call that may safely reach the server twice, once more if the connection broke under
+/// it. A server closes a connection that has had no call in flight for its idle timeout (or
+/// none at all since the handshake); the next call finds it closed, and tonic connects again
+/// for the call after. Only calls with no session on the connection meet this: a bus's stream
+/// is a call in flight. An error from the transport carries its cause; one from the server
+/// does not.
+pub(crate) async fn again_if_connection_broke<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    match call().await {
+        Err(status) if std::error::Error::source(&status).is_some() => call().await,
+        done => done,
     }
 }
 

@@ -23,7 +23,7 @@ impl Auth {
 
 impl Interceptor for Auth {
     fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
-        if self.client_cert && req.peer_certs().is_none_or(|certs| certs.is_empty()) {
+        if self.client_cert && crate::conn::peer_certs(&req).is_none_or(|certs| certs.is_empty()) {
             return Err(Status::unauthenticated(
                 "client certificate: none presented; this server requires one signed by its client CA",
             ));

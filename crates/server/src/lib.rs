@@ -22,6 +22,7 @@
 pub mod auth;
 pub mod backend;
 pub mod bus;
+mod conn;
 mod fallback;
 pub mod legacy;
 pub mod limits;
@@ -48,7 +49,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::server::TcpIncoming;
 use tracing::{Level, info};
 
 /// The default session lease: how long a session lives without a sign of life.
@@ -240,14 +240,16 @@ impl Server {
             pb::smbus_server::SmbusServer::new(service).max_decoding_message_size(limits.message_bytes),
             auth,
         );
-        // We build the listener ourselves, so TCP_NODELAY is ours to set: without it every
-        // small reply waits for the peer's delayed ACK.
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let mut builder = tonic::transport::Server::builder();
+        let incoming = conn::Incoming::new(listener, limits.connections());
+        let mut builder = tonic::transport::Server::builder()
+            .max_concurrent_streams(limits.streams_per_connection)
+            .http2_keepalive_interval(Some(limits.keepalive))
+            .http2_keepalive_timeout(Some(limits.keepalive));
         if let Some(tls) = &self.tls {
             builder = builder.tls_config(tls.server_config()).map_err(Error::Tls)?;
         }
         let serving = builder
+            .layer(conn::CallsLayer)
             .layer(tower::util::MapResponseLayer::new(limits::standard_status))
             .add_service(health_service)
             .add_service(reflection_v1)

@@ -1,13 +1,37 @@
-//! What one server will take on: sessions, transaction sizes, message sizes and how long an
-//! operation may hold the bus. Past a limit, a call gets RESOURCE_EXHAUSTED saying which.
+//! What one server will take on: connections and their streams, sessions, transaction sizes,
+//! message sizes and how long an operation may hold the bus. Past a limit on calls, a call gets
+//! RESOURCE_EXHAUSTED saying which; past a limit on connections, the connection is closed (see
+//! `conn`) or the stream refused (HTTP/2's REFUSED_STREAM). SECURITY.md has the table.
 
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
+    /// Connections open at once. Keep it below the process's descriptor limit.
+    pub connections: usize,
+    /// Connections open at once from one client host (IP address).
+    pub connections_per_peer: usize,
+    /// Calls in flight on one connection (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS); a client
+    /// with more waits for one to end.
+    pub streams_per_connection: u32,
+    /// Calls in flight at once (each holds buffers while it lasts); past it a call gets
+    /// RESOURCE_EXHAUSTED at once.
+    pub calls: usize,
+    /// Calls in flight at once from one client host.
+    pub calls_per_peer: usize,
+    /// How long a new connection may go without starting a call (TCP, TLS and HTTP/2
+    /// handshakes included) before it is closed.
+    pub handshake_timeout: Duration,
+    /// How long a connection may go without a call in flight before it is closed.
+    pub idle_timeout: Duration,
+    /// A connection silent for this long is sent an HTTP/2 ping, which must be answered within
+    /// as long again, or the connection and its calls are dropped.
+    pub keepalive: Duration,
     /// Sessions open at once.
     pub sessions: usize,
-    /// Sessions per client host (IP address), so one client cannot take every session.
+    /// Sessions per client host (IP address), so one client cannot take every session. Behind
+    /// an SSH tunnel every client arrives from loopback, so there each connection counts as a
+    /// host of its own.
     pub sessions_per_peer: usize,
     /// Operations in one transaction, at most the protocol's own 1024.
     pub ops_per_transaction: usize,
@@ -20,13 +44,37 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            sessions: 256,
-            sessions_per_peer: 64,
-            ops_per_transaction: smbus_proxy_wire::op::MAX_OPS,
-            // tonic's default, and room for the largest transaction anyone sends in practice.
-            message_bytes: 4 << 20,
-            op_timeout: None,
+        Limits::DEFAULT
+    }
+}
+
+impl Limits {
+    /// The defaults: safe for a server on a network, and roomy for a team sharing a bus.
+    pub const DEFAULT: Limits = Limits {
+        connections: 512,
+        connections_per_peer: 64,
+        streams_per_connection: 64,
+        calls: 4096,
+        calls_per_peer: 1024,
+        handshake_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(60),
+        keepalive: Duration::from_secs(30),
+        sessions: 256,
+        sessions_per_peer: 64,
+        ops_per_transaction: smbus_proxy_wire::op::MAX_OPS,
+        // tonic's default, and room for the largest transaction anyone sends in practice.
+        message_bytes: 4 << 20,
+        op_timeout: None,
+    };
+
+    pub(crate) fn connections(&self) -> crate::conn::ConnLimits {
+        crate::conn::ConnLimits {
+            connections: self.connections,
+            connections_per_peer: self.connections_per_peer,
+            calls: self.calls,
+            calls_per_peer: self.calls_per_peer,
+            handshake_timeout: self.handshake_timeout,
+            idle_timeout: self.idle_timeout,
         }
     }
 }

@@ -106,7 +106,13 @@ impl Service {
                 }
                 LimitHit::SessionsPerPeer(n) => format!(
                     "sessions: {n} are open from {}, the limit per client host; close one or let an idle one expire",
-                    peer.map_or_else(|| "this client".to_owned(), |p| p.ip().to_string())
+                    match peer {
+                        // Behind an SSH tunnel every client is on loopback: each connection
+                        // counts as a host of its own there.
+                        Some(p) if p.ip().is_loopback() => format!("this connection ({p})"),
+                        Some(p) => p.ip().to_string(),
+                        None => "this client".to_owned(),
+                    }
                 ),
             })
         })?;

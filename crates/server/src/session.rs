@@ -140,7 +140,9 @@ impl Sessions {
         let (mut all, mut from_peer) = (0, 0);
         for s in live {
             all += 1;
-            if peer.is_some() && s.peer.map(|p| p.ip()) == peer.map(|p| p.ip()) {
+            if let (Some(a), Some(b)) = (peer, s.peer)
+                && same_client_host(a, b)
+            {
                 from_peer += 1;
             }
         }
@@ -205,6 +207,13 @@ impl Sessions {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Whether two connections count as one client host for the per-host session limit: the same
+/// address, except on loopback, where an SSH tunnel brings every remote client: there each
+/// connection is a host of its own, so one burst through the tunnel cannot lock out the rest.
+pub(crate) fn same_client_host(a: SocketAddr, b: SocketAddr) -> bool {
+    if a.ip().is_loopback() { a == b } else { a.ip() == b.ip() }
 }
 
 /// 128 random bits: a session id is the only proof of owning a session, so it must not be

@@ -28,15 +28,36 @@ async fn sessions_per_client_host() {
     open(&mut c).await.unwrap();
     let status = open(&mut c).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
-    assert_eq!(
-        status.message(),
-        "sessions: 2 are open from 127.0.0.1, the limit per client host; close one or let an idle one expire"
+    let message = status.message();
+    assert!(message.starts_with("sessions: 2 are open from this connection (127.0.0.1:"), "{message}");
+    assert!(
+        message.ends_with("), the limit per client host; close one or let an idle one expire"),
+        "{message}"
     );
     // Still serving, and a closed session makes room.
     let read = Op::smbus(0x48, Command::ReadByte);
     assert!(execute(&mut c, &first, &[read]).await.is_ok());
     c.close(pb::CloseRequest { session: first }).await.unwrap();
     open(&mut c).await.unwrap();
+}
+
+/// Behind an SSH tunnel every client comes from loopback: a burst of Opens over one connection
+/// takes that connection's share, and another local client still gets its sessions.
+#[tokio::test]
+async fn on_loopback_each_connection_is_a_client_host() {
+    let (server, mut greedy) =
+        opens(Limits { sessions: 100, sessions_per_peer: 8, ..Limits::default() }).await;
+    let mut refused = 0;
+    for _ in 0..1000 {
+        if let Err(status) = open(&mut greedy).await {
+            assert_eq!(status.code(), Code::ResourceExhausted);
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 1000 - 8);
+    let mut other = SmbusClient::connect(server.url()).await.unwrap();
+    let s = open(&mut other).await.expect("another local client is not locked out");
+    assert!(execute(&mut other, &s, &[Op::smbus(0x48, Command::ReadByte)]).await.is_ok());
 }
 
 #[tokio::test]
@@ -132,4 +153,33 @@ async fn a_reply_never_exceeds_the_message_limit() {
             response_bound(&ops, false)
         )
     );
+}
+
+/// Calls in flight hold memory while they last: past the limit per client host a call is
+/// refused at once, and once calls end there is room again.
+#[tokio::test]
+async fn calls_in_flight_per_client_host() {
+    let (_server, mut a) = opens(Limits { calls_per_peer: 3, ..Limits::default() }).await;
+    let holder = open(&mut a).await.unwrap();
+    a.lock(pb::LockRequest { session: holder.clone(), wait_ms: 0 }).await.unwrap();
+    // Three waiting Locks are three calls in flight.
+    let mut waiters = Vec::new();
+    for _ in 0..3 {
+        let mut c = a.clone();
+        let s = open(&mut c).await.unwrap();
+        waiters
+            .push(tokio::spawn(async move { c.lock(pb::LockRequest { session: s, wait_ms: 5000 }).await }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let status = a.list_buses(pb::ListBusesRequest {}).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert_eq!(
+        status.message(),
+        "calls: 3 are in flight from 127.0.0.1, the limit per client host; try again when one has ended"
+    );
+    for w in &waiters {
+        w.abort();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(a.list_buses(pb::ListBusesRequest {}).await.is_ok(), "room once the calls ended");
 }

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_smbus-proxy");
 
@@ -11,13 +12,32 @@ pub struct Serving {
     pub child: Child,
     /// `127.0.0.1:PORT`, from the server's "server started" line.
     pub addr: String,
+    /// What the server logged after it started.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Serving {
     /// Starts `smbus-proxy serve ARGS` (with `--listen 127.0.0.1:0` unless ARGS has a
     /// `--listen`) and waits until it listens.
     pub fn start(args: &[&str]) -> Serving {
-        let mut command = Command::new(BIN);
+        Self::start_in(Command::new(BIN), args)
+    }
+
+    /// Starts the server under another program: `program ARGS… smbus-proxy serve …`.
+    pub fn start_under(program: &[&str], args: &[&str]) -> Serving {
+        let mut command = Command::new(program[0]);
+        command.args(&program[1..]).arg(BIN);
+        Self::start_in(command, args)
+    }
+
+    /// Starts the server with at most `files` descriptors open (`ulimit -n`).
+    pub fn start_with_nofile(files: u32, args: &[&str]) -> Serving {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", &format!("ulimit -n {files} && exec \"$0\" \"$@\""), BIN]);
+        Self::start_in(sh, args)
+    }
+
+    fn start_in(mut command: Command, args: &[&str]) -> Serving {
         command.arg("serve");
         if !args.contains(&"--listen") {
             command.args(["--listen", "127.0.0.1:0"]);
@@ -37,8 +57,41 @@ impl Serving {
             .find_map(|l| l.split("addr=").nth(1).filter(|_| l.contains("server started")).map(str::to_owned))
             .expect("the server started");
         // Keep reading, so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Serving { child, addr: addr.split_whitespace().next().unwrap().to_owned() }
+        let log = Arc::new(Mutex::new(Vec::new()));
+        std::thread::spawn({
+            let log = log.clone();
+            move || lines.map_while(Result::ok).for_each(|line| log.lock().unwrap().push(line))
+        });
+        Serving { child, addr: addr.split_whitespace().next().unwrap().to_owned(), log }
+    }
+
+    /// The lines the server has logged since it started that contain `text`.
+    pub fn logged(&self, text: &str) -> Vec<String> {
+        self.log.lock().unwrap().iter().filter(|l| l.contains(text)).cloned().collect()
+    }
+
+    /// The server's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// The sockets the server has open (its listener included).
+    pub fn sockets(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().starts_with("socket:"))
+            .count()
+    }
+
+    /// CPU time the server has used, user and system, in clock ticks.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        // After the command name in parentheses: state is field 3, utime 14, stime 15.
+        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
     }
 
     pub fn url(&self) -> String {

@@ -1,0 +1,398 @@
+//! Hostile and careless peers against the server binary: floods of HTTP/2 streams, idle and
+//! half-open connections, too many connections, running out of descriptors, bursts of Opens.
+//! Throughout, a normal client must be served within a second and the server's memory must
+//! stay bounded. Each flood is bounded in count and time, and stays on loopback.
+//!
+//! `cargo test -p smbus-proxy --test hostile -- --nocapture` prints the figures measured.
+
+mod common;
+
+use common::Serving;
+use smbus_proxy_client::blocking::Client;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+const RSS_LIMIT_KIB: u64 = 64 << 10;
+
+/// Raw HTTP/2, spoken by hand so that it can break the rules a real client keeps (here, the
+/// server's limit on concurrent streams).
+mod raw {
+    use super::*;
+
+    pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    const HEADERS: u8 = 0x1;
+    const RST_STREAM: u8 = 0x3;
+    const SETTINGS: u8 = 0x4;
+    const GOAWAY: u8 = 0x7;
+    pub const REFUSED_STREAM: u32 = 0x7;
+
+    pub fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len() as u32;
+        let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// A gRPC request's headers, HPACK-encoded with the static table and literals only.
+    fn request_headers(path: &str) -> Vec<u8> {
+        let mut h = vec![0x83, 0x86]; // :method POST, :scheme http
+        let literal = |h: &mut Vec<u8>, value: &str| {
+            h.push(value.len() as u8);
+            h.extend_from_slice(value.as_bytes());
+        };
+        h.push(0x04); // :path, literal without indexing
+        literal(&mut h, path);
+        h.push(0x01); // :authority
+        literal(&mut h, "localhost");
+        h.extend_from_slice(&[0x0F, 0x10]); // content-type (static index 31)
+        literal(&mut h, "application/grpc");
+        h.push(0x00); // a new name: te
+        literal(&mut h, "te");
+        literal(&mut h, "trailers");
+        h
+    }
+
+    /// What the server answered on one connection.
+    #[derive(Debug, Default)]
+    pub struct Answers {
+        pub headers: AtomicU64,
+        pub refused: AtomicU64,
+        pub other_resets: AtomicU64,
+        pub goaway: AtomicBool,
+        pub closed: AtomicBool,
+    }
+
+    /// Opens `streams` streams to `path` on one connection, each with its headers and nothing
+    /// more, as fast as the socket takes them; returns what the server answered.
+    pub async fn flood(server: SocketAddr, path: &str, streams: u32) -> Arc<Answers> {
+        let stream = TcpStream::connect(server).await.unwrap();
+        let (mut rx, tx) = stream.into_split();
+        let tx = Arc::new(tokio::sync::Mutex::new(tx));
+        let answers = Arc::new(Answers::default());
+        {
+            let mut tx = tx.lock().await;
+            tx.write_all(PREFACE).await.unwrap();
+            tx.write_all(&frame(SETTINGS, 0, 0, &[])).await.unwrap();
+        }
+        let reader = tokio::spawn({
+            let (tx, answers) = (tx.clone(), answers.clone());
+            async move {
+                let mut header = [0u8; 9];
+                while rx.read_exact(&mut header).await.is_ok() {
+                    let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+                    let mut payload = vec![0; len];
+                    if rx.read_exact(&mut payload).await.is_err() {
+                        break;
+                    }
+                    match header[3] {
+                        SETTINGS if header[4] & 1 == 0 => {
+                            let _ = tx.lock().await.write_all(&frame(SETTINGS, 1, 0, &[])).await;
+                        }
+                        HEADERS => {
+                            answers.headers.fetch_add(1, Ordering::Relaxed);
+                        }
+                        RST_STREAM
+                            if u32::from_be_bytes(payload[..4].try_into().unwrap()) == REFUSED_STREAM =>
+                        {
+                            answers.refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        RST_STREAM => {
+                            answers.other_resets.fetch_add(1, Ordering::Relaxed);
+                        }
+                        GOAWAY => answers.goaway.store(true, Ordering::Relaxed),
+                        _ => {}
+                    }
+                }
+                answers.closed.store(true, Ordering::Relaxed);
+            }
+        });
+        let headers = request_headers(path);
+        let mut batch = Vec::new();
+        for i in 0..streams {
+            // END_HEADERS, and no END_STREAM: the request body never comes.
+            batch.extend_from_slice(&frame(HEADERS, 0x4, 2 * i + 1, &headers));
+            if batch.len() > 32 << 10 || i + 1 == streams {
+                if tx.lock().await.write_all(&batch).await.is_err() {
+                    break; // the server closed the connection
+                }
+                batch.clear();
+            }
+        }
+        // Let the answers arrive, but no longer than a second after the last request.
+        let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
+        answers
+    }
+}
+
+/// A normal client reading a register every 50 ms until `stop`, asserting each read is answered
+/// within a second; returns how many it made and the slowest.
+fn normal_client(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(u32, Duration)> {
+    std::thread::spawn(move || {
+        let client = Client::connect(&url).unwrap();
+        let mut bus = client.bus(1).unwrap();
+        let (mut reads, mut slowest) = (0, Duration::ZERO);
+        while !stop.load(Ordering::Relaxed) {
+            let started = Instant::now();
+            bus.read_byte_data(0x48, 0x00).expect("a normal client is served");
+            let took = started.elapsed();
+            assert!(took < Duration::from_secs(1), "a normal client waited {took:?}");
+            slowest = slowest.max(took);
+            reads += 1;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (reads, slowest)
+    })
+}
+
+fn addr(server: &Serving) -> SocketAddr {
+    server.addr.parse().unwrap()
+}
+
+/// A connection from a chosen loopback address (127.0.0.0/8 is all loopback on Linux).
+async fn connect_from(source: [u8; 4], server: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from((source, 0))).unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+/// Whether the server has closed `conn` (EOF or reset), waiting up to `within`.
+async fn closed_by_server(conn: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, conn.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => continue, // the server's SETTINGS and the like
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_per_connection_are_bounded() {
+    let server = Serving::start(&["--simulate", "--max-streams-per-connection", "64"]);
+    let rss_before = server.rss_kib();
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = normal_client(server.url(), stop.clone());
+    let answers = raw::flood(addr(&server), "/smbus.v1.Smbus/ExecuteStream", 50_000).await;
+    let rss_after = server.rss_kib();
+    stop.store(true, Ordering::Relaxed);
+    let (reads, slowest) = client.join().unwrap();
+    println!(
+        "50,000 streams on one connection: {} answered, {} refused (REFUSED_STREAM), {} other resets, \
+         GOAWAY {}; server RSS {rss_before} KiB before, {rss_after} KiB after; a normal client made {reads} \
+         reads meanwhile, the slowest in {slowest:?}",
+        answers.headers.load(Ordering::Relaxed),
+        answers.refused.load(Ordering::Relaxed),
+        answers.other_resets.load(Ordering::Relaxed),
+        answers.goaway.load(Ordering::Relaxed),
+    );
+    assert!(answers.headers.load(Ordering::Relaxed) <= 64, "{answers:?}");
+    assert!(answers.refused.load(Ordering::Relaxed) > 0, "{answers:?}");
+    assert!(rss_after < RSS_LIMIT_KIB, "server RSS {rss_after} KiB");
+}
+
+/// Health and reflection need no credentials; they are bounded like everything else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_without_credentials_cannot_exhaust_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "secret\n").unwrap();
+    let server = Serving::start(&["--simulate", "--token-file", token.to_str().unwrap()]);
+    for path in ["/grpc.health.v1.Health/Check", "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"]
+    {
+        let answers = raw::flood(addr(&server), path, 20_000).await;
+        let rss = server.rss_kib();
+        println!("20,000 streams to {path} without a token: {answers:?}; server RSS {rss} KiB");
+        assert!(answers.headers.load(Ordering::Relaxed) <= 64, "{answers:?}");
+        assert!(rss < RSS_LIMIT_KIB, "server RSS {rss} KiB");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_that_do_nothing_are_closed() {
+    let server =
+        Serving::start(&["--simulate", "--handshake-timeout-ms", "1000", "--idle-timeout-ms", "1500"]);
+    let sockets_at_start = server.sockets();
+    let mut idle = Vec::new();
+    for i in 0..100u8 {
+        // Silent TCP connections, and ones that send the HTTP/2 preface and nothing more,
+        // from a few hosts so that the per-host limit is not what stops them.
+        let mut conn = connect_from([127, 0, 1, i % 4 + 1], addr(&server)).await;
+        if i % 2 == 1 {
+            conn.write_all(raw::PREFACE).await.unwrap();
+            conn.write_all(&raw::frame(0x4, 0, 0, &[])).await.unwrap();
+        }
+        idle.push(conn);
+    }
+    // A real client that made a call and then has nothing to do.
+    let url = server.url();
+    let client = tokio::task::spawn_blocking(move || {
+        let client = Client::connect(&url).unwrap();
+        client.list_buses().unwrap();
+        client
+    })
+    .await
+    .unwrap();
+    let opened = Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.sockets(), sockets_at_start + 101, "all connections are open at first");
+    for conn in &mut idle {
+        assert!(closed_by_server(conn, Duration::from_secs(3)).await, "an idle connection is still open");
+    }
+    let handshake_closed = opened.elapsed();
+    // The client that made a call is closed after the idle timeout instead, and reconnects.
+    tokio::time::sleep(Duration::from_millis(2000).saturating_sub(opened.elapsed())).await;
+    assert_eq!(server.sockets(), sockets_at_start, "the idle client's connection is closed too");
+    let buses = tokio::task::spawn_blocking(move || client.list_buses()).await.unwrap();
+    assert!(buses.is_ok(), "the client reconnects: {buses:?}");
+    println!("100 connections that never made a call were closed within {handshake_closed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_host_and_in_all() {
+    let server =
+        Serving::start(&["--simulate", "--max-connections", "30", "--max-connections-per-peer", "10"]);
+    let from = |host: u8, n: usize| {
+        let server = addr(&server);
+        async move {
+            let mut conns = Vec::new();
+            for _ in 0..n {
+                conns.push(connect_from([127, 0, 2, host], server).await);
+            }
+            conns
+        }
+    };
+    let mut one = from(1, 12).await;
+    let mut refused = 0;
+    for conn in &mut one {
+        if closed_by_server(conn, Duration::from_millis(300)).await {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 2, "a host gets 10 connections");
+    let _two = from(2, 10).await;
+    let mut three = from(3, 10).await;
+    let mut refused = 0;
+    for conn in &mut three {
+        if closed_by_server(conn, Duration::from_millis(300)).await {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 0, "30 in all: 10 from each of three hosts");
+    let mut fourth = from(4, 1).await;
+    assert!(closed_by_server(&mut fourth[0], Duration::from_millis(300)).await, "the 31st is refused");
+    drop(one);
+    // A place freed is a place for someone else.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let url = server.url();
+    let served = tokio::task::spawn_blocking(move || Client::connect(&url).and_then(|c| c.list_buses()))
+        .await
+        .unwrap();
+    assert!(served.is_ok(), "{served:?}");
+    assert!(!server.logged("closed new connections at once").is_empty());
+}
+
+/// At the descriptor limit the accept loop backs off and says so, instead of spinning a core;
+/// once idle connections are closed, new clients are served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_descriptors_backs_off_and_recovers() {
+    let server = Serving::start_with_nofile(
+        64,
+        &[
+            "--simulate",
+            "--max-connections",
+            "1000",
+            "--max-connections-per-peer",
+            "1000",
+            "--handshake-timeout-ms",
+            "2000",
+        ],
+    );
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        idle.push(TcpStream::connect(addr(&server)).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (ticks, at) = (server.cpu_ticks(), Instant::now());
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let busy = (server.cpu_ticks() - ticks) as f64 / 100.0 / at.elapsed().as_secs_f64();
+    println!("at the descriptor limit the server used {:.0} % of a core", busy * 100.0);
+    assert!(busy < 0.2, "the server spins at the descriptor limit: {:.0} % of a core", busy * 100.0);
+    let warned = server.logged("cannot accept connections");
+    assert!(!warned.is_empty(), "no warning at the descriptor limit");
+    assert!(warned[0].contains("WARN") && warned[0].contains("Too many open files"), "{}", warned[0]);
+    // The connections it took time out; those waiting in the backlog are taken and time out
+    // too, and then a client gets in.
+    let url = server.url();
+    let served = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match Client::connect(&url).and_then(|c| c.list_buses()) {
+                Ok(buses) => return Ok(buses),
+                Err(e) if Instant::now() > deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(served.is_ok(), "{served:?}");
+    drop(idle);
+}
+
+/// All at once and bounded: idle connections, a stream flood and a burst of Opens, with a
+/// normal client served within a second throughout and the server's memory under 64 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stress() {
+    let server = Serving::start(&["--simulate"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = normal_client(server.url(), stop.clone());
+    let started = Instant::now();
+    let mut idle = Vec::new();
+    for i in 0..500u32 {
+        idle.push(connect_from([127, 0, 3, (i % 10 + 1) as u8], addr(&server)).await);
+    }
+    let floods: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(raw::flood(addr(&server), "/smbus.v1.Smbus/ExecuteStream", 10_000)))
+        .collect();
+    let url = server.url();
+    let opens = tokio::task::spawn_blocking(move || {
+        let client = Client::connect(&url).unwrap();
+        let (mut opened, mut refused) = (0, 0);
+        let mut buses = Vec::new();
+        for _ in 0..10_000 {
+            match client.bus(1) {
+                Ok(bus) => {
+                    opened += 1;
+                    buses.push(bus);
+                }
+                Err(_) => refused += 1,
+            }
+            if opened + refused >= 200 && refused > 0 {
+                break;
+            }
+        }
+        (opened, refused)
+    });
+    for flood in floods {
+        flood.await.unwrap();
+    }
+    let (opened, refused) = opens.await.unwrap();
+    let rss = server.rss_kib();
+    stop.store(true, Ordering::Relaxed);
+    let (reads, slowest) = client.join().unwrap();
+    println!(
+        "stress: 500 idle connections, 4 × 10,000 streams, Opens ({opened} opened, {refused} refused) in \
+         {:?}; server RSS {rss} KiB; a normal client made {reads} reads, the slowest in {slowest:?}",
+        started.elapsed()
+    );
+    assert!(rss < RSS_LIMIT_KIB, "server RSS {rss} KiB");
+    assert_eq!(opened, 64, "a connection gets 64 sessions");
+    drop(idle);
+}

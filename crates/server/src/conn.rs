@@ -1,0 +1,497 @@
+//! Connections: who may connect, and how long a connection may do nothing.
+//!
+//! tonic serves the connections this module accepts ([`Incoming`]); HTTP/2's own limits
+//! (streams per connection, keep-alive pings) are set on tonic's builder in `lib.rs`. What
+//! HTTP/2 has no knob for is here:
+//! - connections in all and per client host: one over a limit is closed as soon as it is
+//!   accepted, so one host cannot take every descriptor the server has;
+//! - running out of descriptors (EMFILE) or kernel memory while accepting: logged at warn and
+//!   retried after a back-off, instead of retried at once in a loop that spins a core;
+//! - a connection that does nothing: no call in flight since it was accepted (a silent TCP
+//!   connection, a stuck TLS handshake, an HTTP/2 preface and nothing more) for the
+//!   handshake timeout, or since its last call ended for the idle timeout, is closed. A call
+//!   in flight (an `ExecuteStream`, a `Lock` that waits) keeps it open; HTTP/2 keep-alive
+//!   pings drop a peer that vanished with calls in flight.
+//!
+//! - calls in flight in all and per client host: each holds memory (tonic's buffers, the
+//!   handler's state) for as long as it lasts, so past a limit a call is answered at once with
+//!   RESOURCE_EXHAUSTED, before any of that is allocated. With streams per connection and
+//!   connections per host, this bounds what one host, and all of them, can make the server hold.
+//!
+//! [`Calls`] counts the calls: a layer around every service, which reaches the connection
+//! through the [`Peer`] tonic puts in each request's extensions.
+
+use crate::lock;
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Sleep;
+use tonic::transport::server::{Connected, TcpConnectInfo};
+use tracing::{debug, warn};
+
+/// The limits this module enforces; see [`crate::Limits`] for their meaning and defaults.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ConnLimits {
+    pub connections: usize,
+    pub connections_per_peer: usize,
+    pub calls: usize,
+    pub calls_per_peer: usize,
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+/// Accept errors are retried after this long at first, doubling up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Refused connections are logged at most once per this long, with a count.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// The connections open now, in all and per client host, and their calls in flight.
+#[derive(Default)]
+struct Open {
+    all: usize,
+    per_host: HashMap<IpAddr, Host>,
+    calls: Arc<AtomicUsize>,
+}
+
+#[derive(Default)]
+struct Host {
+    connections: usize,
+    calls: Arc<AtomicUsize>,
+}
+
+/// Why a connection was refused.
+enum Refusal {
+    All(usize),
+    Host(usize),
+}
+
+/// The accepting side of the listener: a stream of admitted connections for tonic.
+pub(crate) struct Incoming {
+    listener: TcpListener,
+    limits: ConnLimits,
+    open: Arc<Mutex<Open>>,
+    /// While set, accepting waits for it: the last accept failed for lack of resources.
+    backoff: Option<Pin<Box<Sleep>>>,
+    next_backoff: Duration,
+    /// Refusals not logged yet, and when the last log line about them was written.
+    refused: u64,
+    refusal_logged: Option<Instant>,
+}
+
+impl Incoming {
+    pub(crate) fn new(listener: TcpListener, limits: ConnLimits) -> Self {
+        Incoming {
+            listener,
+            limits,
+            open: Arc::default(),
+            backoff: None,
+            next_backoff: MIN_BACKOFF,
+            refused: 0,
+            refusal_logged: None,
+        }
+    }
+
+    /// Counts the connection in, unless a limit is reached.
+    fn admit(&self, peer: SocketAddr) -> Result<Admitted, Refusal> {
+        let mut open = lock(&self.open);
+        if open.all >= self.limits.connections {
+            return Err(Refusal::All(self.limits.connections));
+        }
+        let all_calls = open.calls.clone();
+        let host = open.per_host.entry(peer.ip()).or_default();
+        if host.connections >= self.limits.connections_per_peer {
+            return Err(Refusal::Host(self.limits.connections_per_peer));
+        }
+        host.connections += 1;
+        let host_calls = host.calls.clone();
+        open.all += 1;
+        Ok(Admitted { open: self.open.clone(), host: peer.ip(), host_calls, all_calls })
+    }
+
+    fn refused(&mut self, peer: SocketAddr, why: Refusal) {
+        self.refused += 1;
+        if self.refusal_logged.is_some_and(|at| at.elapsed() < REFUSAL_LOG_EVERY) {
+            return;
+        }
+        let why = match why {
+            Refusal::All(n) => format!("{n} connections are open, the server's limit (--max-connections)"),
+            Refusal::Host(n) => format!(
+                "{n} connections are open from {}, the limit per client host (--max-connections-per-peer)",
+                peer.ip()
+            ),
+        };
+        warn!(refused = self.refused, "closed new connections at once: {why}");
+        self.refused = 0;
+        self.refusal_logged = Some(Instant::now());
+    }
+}
+
+/// Errors that say the process or the system is out of something: accepting again at once
+/// would fail the same way, so the loop waits.
+fn out_of_resources(e: &io::Error) -> bool {
+    const EMFILE: i32 = 24;
+    const ENFILE: i32 = 23;
+    const ENOBUFS: i32 = 105;
+    const ENOMEM: i32 = 12;
+    matches!(e.raw_os_error(), Some(EMFILE | ENFILE | ENOBUFS | ENOMEM))
+}
+
+impl tokio_stream::Stream for Incoming {
+    type Item = io::Result<Conn>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if let Some(backoff) = &mut self.backoff {
+                ready!(backoff.as_mut().poll(cx));
+                self.backoff = None;
+            }
+            match ready!(self.listener.poll_accept(cx)) {
+                Ok((stream, peer)) => {
+                    self.next_backoff = MIN_BACKOFF;
+                    match self.admit(peer) {
+                        Ok(admitted) => {
+                            return Poll::Ready(Some(Ok(Conn::new(stream, peer, admitted, self.limits))));
+                        }
+                        Err(why) => self.refused(peer, why),
+                    }
+                }
+                Err(e) if out_of_resources(&e) => {
+                    let wait = self.next_backoff;
+                    warn!(
+                        "cannot accept connections: {e}; trying again in {} ms (open connections: {}; \
+                         raise the process's descriptor limit or lower --max-connections)",
+                        wait.as_millis(),
+                        lock(&self.open).all
+                    );
+                    self.backoff = Some(Box::pin(tokio::time::sleep(wait)));
+                    self.next_backoff = (wait * 2).min(MAX_BACKOFF);
+                }
+                // Something about that one connection (it was reset before we took it): next.
+                Err(e) => debug!("accept: {e}"),
+            }
+        }
+    }
+}
+
+/// A connection counted in [`Open`]; dropping it counts it out.
+struct Admitted {
+    open: Arc<Mutex<Open>>,
+    host: IpAddr,
+    /// The calls in flight from its host, and in all.
+    host_calls: Arc<AtomicUsize>,
+    all_calls: Arc<AtomicUsize>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut open = lock(&self.open);
+        open.all -= 1;
+        if let Some(host) = open.per_host.get_mut(&self.host) {
+            host.connections -= 1;
+            if host.connections == 0 {
+                open.per_host.remove(&self.host);
+            }
+        }
+    }
+}
+
+/// What the calls on one connection share with it.
+pub(crate) struct Activity {
+    /// Calls in flight on this connection.
+    calls: AtomicU32,
+    /// Calls in flight from its host, and in all, with their limits.
+    host_calls: Arc<AtomicUsize>,
+    all_calls: Arc<AtomicUsize>,
+    limits: ConnLimits,
+    /// Microseconds since `accepted` when the last call ended, or `u64::MAX` before any did
+    /// (then the handshake timeout applies).
+    last_call_end: AtomicU64,
+    accepted: Instant,
+}
+
+impl Activity {
+    fn since_accepted(&self) -> u64 {
+        self.accepted.elapsed().as_micros() as u64
+    }
+
+    /// When the connection counts as doing nothing since, and how long it may, if no call is
+    /// in flight.
+    fn quiet_since(&self, limits: &ConnLimits) -> Option<(Duration, Duration)> {
+        if self.calls.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        Some(match self.last_call_end.load(Ordering::Acquire) {
+            u64::MAX => (Duration::ZERO, limits.handshake_timeout),
+            end => (Duration::from_micros(end), limits.idle_timeout),
+        })
+    }
+}
+
+/// An accepted TCP connection: reads end once it has done nothing for too long.
+pub(crate) struct Conn {
+    stream: TcpStream,
+    peer: Peer,
+    limits: ConnLimits,
+    watchdog: Pin<Box<Sleep>>,
+    _admitted: Admitted,
+}
+
+impl Conn {
+    fn new(stream: TcpStream, remote: SocketAddr, admitted: Admitted, limits: ConnLimits) -> Conn {
+        // Without it every small reply waits for the peer's delayed ACK.
+        if let Err(e) = stream.set_nodelay(true) {
+            debug!("TCP_NODELAY on a connection from {remote}: {e}");
+        }
+        let activity = Arc::new(Activity {
+            calls: AtomicU32::new(0),
+            host_calls: admitted.host_calls.clone(),
+            all_calls: admitted.all_calls.clone(),
+            limits,
+            last_call_end: AtomicU64::new(u64::MAX),
+            accepted: Instant::now(),
+        });
+        let watchdog = Box::pin(tokio::time::sleep(limits.handshake_timeout));
+        let peer = Peer { remote, local: stream.local_addr().ok(), activity };
+        Conn { stream, peer, limits, watchdog, _admitted: admitted }
+    }
+
+    /// Whether the connection has done nothing for longer than it may; otherwise arms the
+    /// watchdog for the moment it would have, so that the connection's task is woken then.
+    fn has_done_nothing(&mut self, cx: &mut Context<'_>) -> bool {
+        loop {
+            let activity = &self.peer.activity;
+            match activity.quiet_since(&self.limits) {
+                // Busy: look again an idle timeout from now; the call may be over by then.
+                // Until then the timer stays as it is, so a busy connection's reads cost no
+                // timer work.
+                None if self.watchdog.is_elapsed() => {
+                    let later = tokio::time::Instant::now() + self.limits.idle_timeout;
+                    self.watchdog.as_mut().reset(later);
+                }
+                None => {}
+                Some((since, allowed)) => {
+                    let deadline = activity.accepted + since + allowed;
+                    if Instant::now() >= deadline {
+                        return true;
+                    }
+                    let deadline = tokio::time::Instant::from_std(deadline);
+                    if self.watchdog.deadline() != deadline {
+                        self.watchdog.as_mut().reset(deadline);
+                    }
+                }
+            }
+            if self.watchdog.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let read = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if read.is_pending() && self.has_done_nothing(cx) {
+            let calls = self.peer.activity.last_call_end.load(Ordering::Relaxed) != u64::MAX;
+            debug!(
+                peer = %self.peer.remote,
+                "closing a connection that did nothing for {} ms{}",
+                if calls { self.limits.idle_timeout } else { self.limits.handshake_timeout }.as_millis(),
+                if calls { " since its last call" } else { " since it was accepted" }
+            );
+            // The end of the stream: HTTP/2 closes the connection.
+            return Poll::Ready(Ok(()));
+        }
+        read
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// Who a request came from: tonic puts it in every request's extensions (inside
+/// `TlsConnectInfo` over TLS).
+#[derive(Clone)]
+pub(crate) struct Peer {
+    remote: SocketAddr,
+    local: Option<SocketAddr>,
+    activity: Arc<Activity>,
+}
+
+impl Connected for Conn {
+    type ConnectInfo = Peer;
+
+    fn connect_info(&self) -> Peer {
+        self.peer.clone()
+    }
+}
+
+/// Counts each connection's calls in flight, from the request's arrival to the end of its
+/// response; and puts tonic's `TcpConnectInfo` beside our [`Peer`], so `remote_addr()` works.
+#[derive(Clone)]
+pub(crate) struct Calls<S>(S);
+
+#[derive(Clone, Copy)]
+pub(crate) struct CallsLayer;
+
+impl<S> tower::Layer<S> for CallsLayer {
+    type Service = Calls<S>;
+
+    fn layer(&self, inner: S) -> Calls<S> {
+        Calls(inner)
+    }
+}
+
+/// A call in flight on a connection; dropping it ends the call.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    /// Counts a call in, unless its host or the server has as many in flight as it may.
+    fn begin(activity: &Arc<Activity>, remote: SocketAddr) -> Result<InFlight, tonic::Status> {
+        let limits = &activity.limits;
+        let host = activity.host_calls.fetch_add(1, Ordering::AcqRel);
+        let all = activity.all_calls.fetch_add(1, Ordering::AcqRel);
+        let refused = if host >= limits.calls_per_peer {
+            Some(format!(
+                "{} are in flight from {}, the limit per client host",
+                limits.calls_per_peer,
+                remote.ip()
+            ))
+        } else if all >= limits.calls {
+            Some(format!("{} are in flight, the server's limit", limits.calls))
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            activity.host_calls.fetch_sub(1, Ordering::AcqRel);
+            activity.all_calls.fetch_sub(1, Ordering::AcqRel);
+            return Err(tonic::Status::resource_exhausted(format!(
+                "calls: {why}; try again when one has ended"
+            )));
+        }
+        activity.calls.fetch_add(1, Ordering::AcqRel);
+        Ok(InFlight(activity.clone()))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        // The end first: the watchdog never sees no call and a stale end.
+        self.0.last_call_end.store(self.0.since_accepted(), Ordering::Release);
+        self.0.calls.fetch_sub(1, Ordering::AcqRel);
+        self.0.host_calls.fetch_sub(1, Ordering::AcqRel);
+        self.0.all_calls.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn peer<B>(req: &http::Request<B>) -> Option<&Peer> {
+    let extensions = req.extensions();
+    extensions.get::<Peer>().or_else(|| {
+        extensions.get::<tonic::transport::server::TlsConnectInfo<Peer>>().map(|tls| tls.get_ref())
+    })
+}
+
+/// The client certificates of the connection a request came over, if it is TLS.
+pub(crate) fn peer_certs<T>(
+    req: &tonic::Request<T>,
+) -> Option<Arc<Vec<tonic::transport::CertificateDer<'static>>>> {
+    req.extensions().get::<tonic::transport::server::TlsConnectInfo<Peer>>().and_then(|tls| tls.peer_certs())
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for Calls<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    R: http_body::Body + Default + Send + Unpin + 'static,
+{
+    type Response = http::Response<Tracked<R>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let call = match peer(&req) {
+            None => None,
+            Some(peer) => {
+                let info = TcpConnectInfo { local_addr: peer.local, remote_addr: Some(peer.remote) };
+                match InFlight::begin(&peer.activity, peer.remote) {
+                    Ok(call) => {
+                        req.extensions_mut().insert(info);
+                        Some(call)
+                    }
+                    Err(refused) => {
+                        let response = refused.into_http::<R>().map(|body| Tracked { body, _call: None });
+                        return Box::pin(std::future::ready(Ok(response)));
+                    }
+                }
+            }
+        };
+        let response = self.0.call(req);
+        Box::pin(async move { Ok(response.await?.map(|body| Tracked { body, _call: call })) })
+    }
+}
+
+/// A response body that ends its call when it is done with or dropped.
+pub(crate) struct Tracked<B> {
+    body: B,
+    _call: Option<InFlight>,
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
