@@ -261,7 +261,7 @@ impl Bus {
 
     pub(crate) async fn lock_inner(&mut self, wait: Duration) -> Result<()> {
         let wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX);
-        let request = pb::LockRequest { session: self.session.id(), wait_ms };
+        let request = pb::LockRequest { session: self.session.id(), wait_ms: wait_ms.into() };
         self.grpc.lock(request).await.map_err(Error::status)?;
         self.session.touch();
         self.locked = true;
@@ -443,9 +443,11 @@ async fn open_session(
     options: BusOptions,
 ) -> Result<(String, pb::BusInfo, Duration)> {
     let request = pb::OpenRequest {
-        bus: number,
-        timeout_ms: options.timeout.map(|t| u32::try_from(t.as_millis()).unwrap_or(u32::MAX)),
-        retries: options.retries,
+        bus: number.into(),
+        // The server checks the range and says what it is; a value past 64 bits of
+        // milliseconds is sent as the largest, which it refuses all the same.
+        timeout_ms: options.timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+        retries: options.retries.map(u64::from),
     };
     // Sent twice only if the first never got an answer: a session it may have opened is
     // never used and expires after its lease.

@@ -89,8 +89,8 @@ fn message(s: &Status) -> String {
     format!("{field}: {problem}")
 }
 
-fn unsigned(field: &str, v: i32) -> Result<u32, String> {
-    u32::try_from(v).map_err(|_| format!("{field}: {v} is negative"))
+fn unsigned(field: &str, v: i32) -> Result<u64, String> {
+    u64::try_from(v).map_err(|_| format!("{field}: {v} is negative"))
 }
 
 fn reg_value(reg: i32, value: i32) -> Result<pb::RegValue, String> {

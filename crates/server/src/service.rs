@@ -76,7 +76,7 @@ impl Service {
     /// Opens a session on bus `number`: the one way in, for every protocol the server speaks.
     pub(crate) fn open_session(
         &self,
-        number: u32,
+        number: u64,
         peer: Option<SocketAddr>,
         mut params: Params,
     ) -> Result<Arc<Session>, Status> {
@@ -92,7 +92,7 @@ impl Service {
                 None => params.timeout_ms = Some(limit_ms),
             }
         }
-        let bus = self.buses.get(&number).ok_or_else(|| {
+        let bus = u32::try_from(number).ok().and_then(|n| self.buses.get(&n)).ok_or_else(|| {
             let known: Vec<String> = self.buses.keys().map(u32::to_string).collect();
             Status::not_found(format!(
                 "bus: {number} does not exist; this server exposes bus {}",

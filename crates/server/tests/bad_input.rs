@@ -105,7 +105,7 @@ enum Sess {
 enum Call {
     Execute(Sess, Vec<pb::Op>),
     Open(pb::OpenRequest),
-    Lock(Sess, u32),
+    Lock(Sess, u64),
     Unlock(Sess),
     KeepAlive(Sess),
     Close(Sess),
@@ -128,7 +128,7 @@ fn case(call: Call, code: Code, says: impl Into<String>) -> Case {
     Case { auth: Auth::Right, call, code, says: says.into() }
 }
 
-fn smbus(addr: u32, command: PC) -> pb::Op {
+fn smbus(addr: u64, command: PC) -> pb::Op {
     pb::Op { op: Some(pb::op::Op::Smbus(pb::SmbusOp { addr, command: Some(command), ..Default::default() })) }
 }
 
@@ -166,6 +166,25 @@ fn cases() -> Vec<Case> {
         on_bus1(
             smbus(0x80, PC::ReadByteData(reg(0))),
             "ops[0].smbus.addr: 0x80 is out of range for a 7-bit address 0x00–0x7f",
+        ),
+        // Values wider than 32 bits are refused, not cut to 32 bits (2^32 + 0x48 is not 0x48).
+        on_bus1(
+            smbus((1 << 32) + 0x48, PC::ReadByteData(reg(0))),
+            "ops[0].smbus.addr: 0x100000048 is out of range for a 7-bit address 0x00–0x7f",
+        ),
+        on_bus1(
+            smbus(0x48, PC::WriteByteData(pb::RegValue { reg: (1 << 32) + 1, value: 0 })),
+            "ops[0].smbus.write_byte_data.reg: 0x100000001 is out of range 0x00–0xFF",
+        ),
+        on_bus1(
+            transfer(vec![pmsg(0, pb::msg::Dir::Read((1 << 32) + 4))]),
+            "ops[0].transfer.msgs[0].read: 4294967300 bytes is out of range 0–8192",
+        ),
+        invalid(Lock(Sess::Bus(1), 1 << 32), "wait_ms: 4294967296 ms is out of range 0–60000"),
+        case(
+            Open(pb::OpenRequest { bus: (1 << 32) + 1, ..Default::default() }),
+            Code::NotFound,
+            "bus: 4294967297 does not exist",
         ),
         on_bus1(
             smbus(0x48, PC::ReadByteData(reg(0x100))),

@@ -36,16 +36,16 @@ impl std::error::Error for ArgError {}
 type Result<T> = std::result::Result<T, ArgError>;
 
 /// A byte-sized value such as a register or data byte, shown in hex.
-fn byte(field: &str, v: u32) -> Result<u8> {
+fn byte(field: &str, v: u64) -> Result<u8> {
     u8::try_from(v).map_err(|_| ArgError::new(field, format!("{v:#x} is out of range 0x00–0xFF")))
 }
 
-fn word(field: &str, v: u32) -> Result<u16> {
+fn word(field: &str, v: u64) -> Result<u16> {
     u16::try_from(v).map_err(|_| ArgError::new(field, format!("{v:#x} is out of range 0x0000–0xFFFF")))
 }
 
 /// A count checked against an inclusive range, shown in decimal.
-fn count(field: &str, v: usize, lo: usize, hi: usize, what: &str) -> Result<usize> {
+fn count(field: &str, v: u64, lo: u64, hi: u64, what: &str) -> Result<u64> {
     if (lo..=hi).contains(&v) {
         Ok(v)
     } else {
@@ -53,7 +53,7 @@ fn count(field: &str, v: usize, lo: usize, hi: usize, what: &str) -> Result<usiz
     }
 }
 
-fn address(field: &str, v: u32, ten_bit: bool) -> Result<u16> {
+fn address(field: &str, v: u64, ten_bit: bool) -> Result<u16> {
     let (max, kind) = if ten_bit { (MAX_ADDR_10, "10-bit") } else { (MAX_ADDR_7, "7-bit") };
     match u16::try_from(v) {
         Ok(a) if a <= max => Ok(a),
@@ -62,13 +62,13 @@ fn address(field: &str, v: u32, ten_bit: bool) -> Result<u16> {
 }
 
 fn block(field: &str, data: Bytes) -> Result<Bytes> {
-    count(field, data.len(), 1, BLOCK_MAX, "bytes")?;
+    count(field, data.len() as u64, 1, BLOCK_MAX as u64, "bytes")?;
     Ok(data)
 }
 
 /// Validates a transaction's operations.
 pub fn ops(ops: Vec<pb::Op>) -> Result<Vec<Op>> {
-    count("ops", ops.len(), 1, MAX_OPS, "operations")?;
+    count("ops", ops.len() as u64, 1, MAX_OPS as u64, "operations")?;
     ops.into_iter().enumerate().map(|(i, o)| op(o).map_err(|e| e.within(&format!("ops[{i}]")))).collect()
 }
 
@@ -120,7 +120,7 @@ fn smbus(s: pb::SmbusOp) -> Result<Op> {
         },
         Some(C::ReadI2cBlockData(r)) => Command::ReadI2cBlockData {
             reg: byte("read_i2c_block_data.reg", r.reg)?,
-            len: count("read_i2c_block_data.len", r.len as usize, 1, BLOCK_MAX, "bytes")? as u8,
+            len: count("read_i2c_block_data.len", r.len, 1, BLOCK_MAX as u64, "bytes")? as u8,
         },
         Some(C::WriteI2cBlockData(r)) => Command::WriteI2cBlockData {
             reg: byte("write_i2c_block_data.reg", r.reg)?,
@@ -131,7 +131,7 @@ fn smbus(s: pb::SmbusOp) -> Result<Op> {
 }
 
 fn transfer(t: pb::Transfer) -> Result<Op> {
-    count("msgs", t.msgs.len(), 1, MAX_MSGS, "messages")?;
+    count("msgs", t.msgs.len() as u64, 1, MAX_MSGS as u64, "messages")?;
     let msgs =
         t.msgs.into_iter().enumerate().map(|(i, m)| msg(m).map_err(|e| e.within(&format!("msgs[{i}]"))));
     Ok(Op::Transfer(msgs.collect::<Result<_>>()?))
@@ -140,7 +140,7 @@ fn transfer(t: pb::Transfer) -> Result<Op> {
 fn msg(m: pb::Msg) -> Result<Msg> {
     use pb::msg::Dir as D;
     let flags = u16::try_from(m.flags).ok().filter(|f| f & !msg_flags::ALLOWED == 0).ok_or_else(|| {
-        let hint = if m.flags & u32::from(msg_flags::RD) != 0 {
+        let hint = if m.flags & u64::from(msg_flags::RD) != 0 {
             "; the direction is set by `read` or `write`, not I2C_M_RD"
         } else {
             ""
@@ -163,12 +163,12 @@ fn msg(m: pb::Msg) -> Result<Msg> {
                 format!("{n} bytes with I2C_M_RECV_LEN; the device gives the length, so `read` must be 0"),
             ));
         }
-        Some(D::Read(n)) => Dir::Read(count("read", n as usize, 0, MAX_MSG_LEN, "bytes")? as u16),
+        Some(D::Read(n)) => Dir::Read(count("read", n, 0, MAX_MSG_LEN as u64, "bytes")? as u16),
         Some(D::Write(_)) if flags & msg_flags::RECV_LEN != 0 => {
             return Err(ArgError::new("flags", "I2C_M_RECV_LEN 0x400 is for read messages only"));
         }
         Some(D::Write(data)) => {
-            count("write", data.len(), 0, MAX_MSG_LEN, "bytes")?;
+            count("write", data.len() as u64, 0, MAX_MSG_LEN as u64, "bytes")?;
             Dir::Write(data)
         }
     };
@@ -202,22 +202,22 @@ fn quote(s: &str) -> String {
 }
 
 /// The adapter timeout in milliseconds: the kernel counts in 10 ms units.
-pub fn timeout_ms(v: u32) -> Result<u32> {
+pub fn timeout_ms(v: u64) -> Result<u32> {
     if !(10..=60_000).contains(&v) || !v.is_multiple_of(10) {
         return Err(ArgError::new(
             "timeout_ms",
             format!("{v} is out of range 10–60000 in steps of 10 (the kernel counts in 10 ms units)"),
         ));
     }
-    Ok(v)
+    Ok(v as u32)
 }
 
-pub fn retries(v: u32) -> Result<u32> {
-    count("retries", v as usize, 0, 16, "retries").map(|n| n as u32)
+pub fn retries(v: u64) -> Result<u32> {
+    count("retries", v, 0, 16, "retries").map(|n| n as u32)
 }
 
-pub fn wait_ms(v: u32) -> Result<u32> {
-    count("wait_ms", v as usize, 0, 60_000, "ms").map(|n| n as u32)
+pub fn wait_ms(v: u64) -> Result<u32> {
+    count("wait_ms", v, 0, 60_000, "ms").map(|n| n as u32)
 }
 
 /// A reply as the server sent it; for clients.
@@ -225,8 +225,8 @@ pub fn reply(r: pb::OpResult) -> Result<Reply> {
     use pb::op_result::Result as R;
     Ok(match r.result {
         Some(R::Done(_)) => Reply::Done,
-        Some(R::Byte(b)) => Reply::Byte(byte("byte", b)?),
-        Some(R::Word(w)) => Reply::Word(word("word", w)?),
+        Some(R::Byte(b)) => Reply::Byte(byte("byte", b.into())?),
+        Some(R::Word(w)) => Reply::Word(word("word", w.into())?),
         Some(R::Block(b)) => Reply::Block(b),
         Some(R::Transfer(t)) => Reply::Transfer(t.reads),
         Some(R::Failed(_)) => return Err(ArgError::new("result", "a failure where a value was expected")),

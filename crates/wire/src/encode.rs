@@ -20,7 +20,7 @@ pub fn op(op: &Op) -> pb::Op {
 
 fn command(c: &Command) -> C {
     let reg = |reg: &u8| pb::Reg { reg: (*reg).into() };
-    let reg_value = |reg: &u8, value: u32| pb::RegValue { reg: (*reg).into(), value };
+    let reg_value = |reg: &u8, value: u64| pb::RegValue { reg: (*reg).into(), value };
     let reg_data = |reg: &u8, data: &bytes::Bytes| pb::RegData { reg: (*reg).into(), data: data.clone() };
     match c {
         Command::WriteQuick { bit } => C::WriteQuick(pb::Quick { bit: (*bit).into() }),

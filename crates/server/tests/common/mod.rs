@@ -106,7 +106,12 @@ impl TestServer {
 }
 
 pub async fn open(client: &mut SmbusClient<Channel>, bus: u32) -> String {
-    client.open(pb::OpenRequest { bus, ..Default::default() }).await.expect("open").into_inner().session
+    client
+        .open(pb::OpenRequest { bus: bus.into(), ..Default::default() })
+        .await
+        .expect("open")
+        .into_inner()
+        .session
 }
 
 pub async fn execute(
