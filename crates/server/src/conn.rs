@@ -11,8 +11,7 @@
 //!   connection, a stuck TLS handshake, an HTTP/2 preface and nothing more) for the
 //!   handshake timeout, or since its last call ended for the idle timeout, is closed. A call
 //!   in flight (an `ExecuteStream`, a `Lock` that waits) keeps it open; HTTP/2 keep-alive
-//!   pings drop a peer that vanished with calls in flight.
-//!
+//!   pings drop a peer that vanished with calls in flight;
 //! - calls in flight in all and per client host: each holds memory (tonic's buffers, the
 //!   handler's state) for as long as it lasts, so past a limit a call is answered at once with
 //!   RESOURCE_EXHAUSTED, before any of that is allocated. With streams per connection and
@@ -138,6 +137,7 @@ impl Incoming {
 /// Errors that say the process or the system is out of something: accepting again at once
 /// would fail the same way, so the loop waits.
 fn out_of_resources(e: &io::Error) -> bool {
+    // Linux's numbers (asm-generic/errno*.h), on every architecture a Pi has.
     const EMFILE: i32 = 24;
     const ENFILE: i32 = 23;
     const ENOBUFS: i32 = 105;

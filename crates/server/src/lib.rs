@@ -1,6 +1,9 @@
 //! The smbus-proxy server: executes SMBus and I2C operations on local buses for remote clients.
 //!
 //! How a call travels through this crate (see ARCHITECTURE.md for the whole trip):
+//! - `conn`: who may connect and for how long: connections in all and per host, calls in
+//!   flight, handshake and idle timeouts, and an accept loop that survives running out of
+//!   descriptors.
 //! - [`auth`] and [`tls`]: who may call: a bearer token, TLS and client certificates.
 //! - [`service`]: the `smbus.v1.Smbus` gRPC service. It checks every argument (through
 //!   `smbus_proxy_wire::decode`), the session, the server's [`limits`] and the bus's access

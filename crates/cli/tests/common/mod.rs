@@ -2,6 +2,8 @@
 //! process (to kill it, restart it, or measure it).
 #![allow(dead_code)]
 
+pub mod raw_h2;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
