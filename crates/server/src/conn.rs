@@ -50,8 +50,28 @@ pub(crate) struct ConnLimits {
 /// Accept errors are retried after this long at first, doubling up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
-/// Refused connections are logged at most once per this long, with a count.
-const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(5);
+/// Refused connections and failed accepts are logged at most once per this long each, with a
+/// count: under a flood the log says what happens without becoming the flood.
+const LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// Counts events and says when one is worth a log line: the first, and then one per
+/// [`LOG_EVERY`], with how many there were since the last line.
+#[derive(Default)]
+struct Throttled {
+    count: u64,
+    logged: Option<Instant>,
+}
+
+impl Throttled {
+    fn due(&mut self) -> Option<u64> {
+        self.count += 1;
+        if self.logged.is_some_and(|at| at.elapsed() < LOG_EVERY) {
+            return None;
+        }
+        self.logged = Some(Instant::now());
+        Some(std::mem::take(&mut self.count))
+    }
+}
 
 /// The connections open now, in all and per client host, and their calls in flight.
 #[derive(Default)]
@@ -81,9 +101,8 @@ pub(crate) struct Incoming {
     /// While set, accepting waits for it: the last accept failed for lack of resources.
     backoff: Option<Pin<Box<Sleep>>>,
     next_backoff: Duration,
-    /// Refusals not logged yet, and when the last log line about them was written.
-    refused: u64,
-    refusal_logged: Option<Instant>,
+    refusals: Throttled,
+    accept_failures: Throttled,
 }
 
 impl Incoming {
@@ -94,8 +113,8 @@ impl Incoming {
             open: Arc::default(),
             backoff: None,
             next_backoff: MIN_BACKOFF,
-            refused: 0,
-            refusal_logged: None,
+            refusals: Throttled::default(),
+            accept_failures: Throttled::default(),
         }
     }
 
@@ -117,10 +136,7 @@ impl Incoming {
     }
 
     fn refused(&mut self, peer: SocketAddr, why: Refusal) {
-        self.refused += 1;
-        if self.refusal_logged.is_some_and(|at| at.elapsed() < REFUSAL_LOG_EVERY) {
-            return;
-        }
+        let Some(refused) = self.refusals.due() else { return };
         let why = match why {
             Refusal::All(n) => format!("{n} connections are open, the server's limit (--max-connections)"),
             Refusal::Host(n) => format!(
@@ -128,9 +144,7 @@ impl Incoming {
                 peer.ip()
             ),
         };
-        warn!(refused = self.refused, "closed new connections at once: {why}");
-        self.refused = 0;
-        self.refusal_logged = Some(Instant::now());
+        warn!(refused, "closed new connections at once: {why}");
     }
 }
 
@@ -166,12 +180,16 @@ impl tokio_stream::Stream for Incoming {
                 }
                 Err(e) if out_of_resources(&e) => {
                     let wait = self.next_backoff;
-                    warn!(
-                        "cannot accept connections: {e}; trying again in {} ms (open connections: {}; \
-                         raise the process's descriptor limit or lower --max-connections)",
-                        wait.as_millis(),
-                        lock(&self.open).all
-                    );
+                    if let Some(failures) = self.accept_failures.due() {
+                        warn!(
+                            failures,
+                            "cannot accept connections: {e}; trying again in {} ms, backing off to 1 s \
+                             (open connections: {}; raise the process's descriptor limit or lower \
+                             --max-connections)",
+                            wait.as_millis(),
+                            lock(&self.open).all
+                        );
+                    }
                     self.backoff = Some(Box::pin(tokio::time::sleep(wait)));
                     self.next_backoff = (wait * 2).min(MAX_BACKOFF);
                 }
@@ -242,6 +260,8 @@ pub(crate) struct Conn {
     peer: Peer,
     limits: ConnLimits,
     watchdog: Pin<Box<Sleep>>,
+    /// Whether the watchdog has been polled since it was last set, so that it will wake us.
+    armed: bool,
     _admitted: Admitted,
 }
 
@@ -261,34 +281,34 @@ impl Conn {
         });
         let watchdog = Box::pin(tokio::time::sleep(limits.handshake_timeout));
         let peer = Peer { remote, local: stream.local_addr().ok(), activity };
-        Conn { stream, peer, limits, watchdog, _admitted: admitted }
+        Conn { stream, peer, limits, watchdog, armed: false, _admitted: admitted }
     }
 
-    /// Whether the connection has done nothing for longer than it may; otherwise arms the
-    /// watchdog for the moment it would have, so that the connection's task is woken then.
+    /// Whether the connection has done nothing for longer than it may. Otherwise the watchdog
+    /// is left armed for the moment it would have (while calls are in flight, an idle timeout
+    /// from now: the call may be over by then), so that the connection's task is woken then.
+    /// The timer is polled only when armed anew: it keeps the waker of the one task that reads
+    /// this connection, so a busy connection's reads cost no timer work.
     fn has_done_nothing(&mut self, cx: &mut Context<'_>) -> bool {
         loop {
             let activity = &self.peer.activity;
-            match activity.quiet_since(&self.limits) {
-                // Busy: look again an idle timeout from now; the call may be over by then.
-                // Until then the timer stays as it is, so a busy connection's reads cost no
-                // timer work.
-                None if self.watchdog.is_elapsed() => {
-                    let later = tokio::time::Instant::now() + self.limits.idle_timeout;
-                    self.watchdog.as_mut().reset(later);
-                }
-                None => {}
+            let waiting = self.armed && !self.watchdog.is_elapsed();
+            let deadline = match activity.quiet_since(&self.limits) {
+                None if waiting => return false,
+                None => tokio::time::Instant::now() + self.limits.idle_timeout,
                 Some((since, allowed)) => {
-                    let deadline = activity.accepted + since + allowed;
-                    if Instant::now() >= deadline {
+                    let deadline = tokio::time::Instant::from_std(activity.accepted + since + allowed);
+                    if deadline <= tokio::time::Instant::now() {
                         return true;
                     }
-                    let deadline = tokio::time::Instant::from_std(deadline);
-                    if self.watchdog.deadline() != deadline {
-                        self.watchdog.as_mut().reset(deadline);
+                    if waiting && deadline == self.watchdog.deadline() {
+                        return false;
                     }
+                    deadline
                 }
-            }
+            };
+            self.watchdog.as_mut().reset(deadline);
+            self.armed = true;
             if self.watchdog.as_mut().poll(cx).is_pending() {
                 return false;
             }
