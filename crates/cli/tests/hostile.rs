@@ -62,6 +62,17 @@ async fn closed_by_server(conn: &mut TcpStream, within: Duration) -> bool {
     }
 }
 
+/// How many of `conns` the server closes at once (within 300 ms).
+async fn closed_at_once(conns: &mut [TcpStream]) -> usize {
+    let mut closed = 0;
+    for conn in conns {
+        if closed_by_server(conn, Duration::from_millis(300)).await {
+            closed += 1;
+        }
+    }
+    closed
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_per_connection_are_bounded() {
     let server = Serving::start(&["--simulate", "--max-streams-per-connection", "64"]);
@@ -158,22 +169,10 @@ async fn connections_per_host_and_in_all() {
         }
     };
     let mut one = from(1, 12).await;
-    let mut refused = 0;
-    for conn in &mut one {
-        if closed_by_server(conn, Duration::from_millis(300)).await {
-            refused += 1;
-        }
-    }
-    assert_eq!(refused, 2, "a host gets 10 connections");
+    assert_eq!(closed_at_once(&mut one).await, 2, "a host gets 10 connections");
     let _two = from(2, 10).await;
     let mut three = from(3, 10).await;
-    let mut refused = 0;
-    for conn in &mut three {
-        if closed_by_server(conn, Duration::from_millis(300)).await {
-            refused += 1;
-        }
-    }
-    assert_eq!(refused, 0, "30 in all: 10 from each of three hosts");
+    assert_eq!(closed_at_once(&mut three).await, 0, "30 in all: 10 from each of three hosts");
     let mut fourth = from(4, 1).await;
     assert!(closed_by_server(&mut fourth[0], Duration::from_millis(300)).await, "the 31st is refused");
     drop(one);
