@@ -62,7 +62,9 @@ impl Session {
         if self.ended.load(Ordering::Relaxed) {
             return Duration::ZERO;
         }
-        if self.calls.load(Ordering::Relaxed) > 0 {
+        // Acquire, paired with the Release of a call's end: seeing the call over means seeing
+        // the touch it made.
+        if self.calls.load(Ordering::Acquire) > 0 {
             return Duration::from_micros(self.lease_us);
         }
         Duration::from_micros(self.lease_us.saturating_sub(self.idle_us()))
@@ -105,7 +107,7 @@ impl Drop for Call {
     fn drop(&mut self) {
         // Touch first, so there is no moment with neither the call nor a fresh lease.
         self.0.touch();
-        self.0.calls.fetch_sub(1, Ordering::Relaxed);
+        self.0.calls.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -171,7 +173,7 @@ impl Sessions {
         let session = lock(&self.map).get(&id).cloned()?;
         // Counted before the check, so the reaper either sees the call or agrees the session
         // is dead: a session that expired is not revived by a late call.
-        let others = session.calls.fetch_add(1, Ordering::Relaxed);
+        let others = session.calls.fetch_add(1, Ordering::AcqRel);
         if session.ended.load(Ordering::Relaxed) || (others == 0 && session.idle_us() >= session.lease_us) {
             session.calls.fetch_sub(1, Ordering::Relaxed);
             // Leave the removal and its log line to the reaper; the session is dead either way.
