@@ -12,7 +12,8 @@ pub struct Limits {
     /// Connections open at once from one client host (IP address).
     pub connections_per_peer: usize,
     /// Calls in flight on one connection (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS); a client
-    /// with more waits for one to end.
+    /// with more waits for one to end. Each bus handle keeps a stream open, so this stays
+    /// well above the sessions one client opens on a connection (`sessions_per_peer`).
     pub streams_per_connection: u32,
     /// Calls in flight at once (each holds buffers while it lasts); past it a call gets
     /// RESOURCE_EXHAUSTED at once.
@@ -53,7 +54,7 @@ impl Limits {
     pub const DEFAULT: Limits = Limits {
         connections: 512,
         connections_per_peer: 64,
-        streams_per_connection: 64,
+        streams_per_connection: 128,
         calls: 4096,
         calls_per_peer: 1024,
         handshake_timeout: Duration::from_secs(10),
