@@ -89,8 +89,16 @@ def test_without_either_the_server_is_the_default(monkeypatch):
 
 
 def test_a_server_that_is_not_there_is_a_connection_error():
-    with pytest.raises(ConnectionError, match=r"cannot connect to http://127\.0\.0\.1:1"):
+    with pytest.raises(ConnectionError, match=r"cannot connect to http://127\.0\.0\.1:1: .* Is `smbus-proxy serve` running there\?"):
         SMBus(1, server="http://127.0.0.1:1")
+
+
+def test_a_host_without_a_port_gets_the_default_port():
+    assert SMBus(server="localhost").server == "http://localhost:50051"
+    with pytest.raises(ConnectionError, match=r"cannot connect to http://127\.0\.0\.2:50051"):
+        SMBus(1, server="127.0.0.2")
+    with pytest.raises(ConnectionError, match=r"`htp://` is not a scheme the server speaks"):
+        SMBus(1, server="htp://127.0.0.1:50051")
 
 
 def test_a_bus_the_server_lacks_is_file_not_found_like_a_missing_dev_i2c(lab):

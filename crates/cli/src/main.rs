@@ -65,8 +65,8 @@ const DEFAULTS: smbus_proxy_server::Limits = smbus_proxy_server::Limits::DEFAULT
 
 #[derive(clap::Args)]
 struct Serve {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:50051", env = "SMBUS_PROXY_LISTEN")]
+    /// Address to listen on: IP:PORT, HOST:PORT, or a bare PORT (on loopback).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051", env = "SMBUS_PROXY_LISTEN", value_parser = listen_addr)]
     listen: SocketAddr,
 
     /// Serve these Linux buses (/dev/i2c-N), by number; repeat for several. Without --bus or
@@ -204,6 +204,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--listen`: IP:PORT, HOST:PORT (the host's first IPv4 address, else its first), or PORT
+/// alone, which means loopback, the safe default.
+fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    let expected = "give IP:PORT, HOST:PORT or PORT, such as 127.0.0.1:50051, 0.0.0.0:50051 or 50051";
+    let addrs: Vec<SocketAddr> = s.to_socket_addrs().map_err(|e| format!("{e}; {expected}"))?.collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s} has no address; {expected}"))
+}
+
 fn op_timeout(s: &str) -> Result<u32, String> {
     let ms = s.parse().map_err(|_| format!("{s} is not a number of milliseconds"))?;
     smbus_proxy_wire::decode::timeout_ms(ms).map_err(|e| e.to_string())
@@ -248,9 +265,20 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
     // that block get threads of their own, so they still run in parallel.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "; another program holds that port (another `smbus-proxy serve`?): stop it, or choose \
+                     another with --listen"
+                }
+                std::io::ErrorKind::AddrNotAvailable => "; that address is not one of this machine's",
+                std::io::ErrorKind::PermissionDenied => {
+                    "; ports below 1024 need privileges: choose a higher one"
+                }
+                _ => "",
+            };
+            format!("cannot listen on {}: {e}{hint}", args.listen)
+        })?;
         server.serve(listener, shutdown_signal()).await?;
         Ok(())
     })

@@ -138,8 +138,8 @@ fn grammar_errors() {
         (&["-y", "1", "0x03"], "Error: FIRST argument out of range (0x08-0x77)!\n"),
         (&["-y", "1", "0x60", "0x40"], "Error: LAST argument out of range (0x60-0x77)!\n"),
         (&["-y", "1", "0x10", "0x78"], "Error: LAST argument out of range (0x10-0x77)!\n"),
-        (&["-x", "1"], "detect: invalid option -- 'x'\n"),
-        (&["--nope", "1"], "detect: unrecognized option '--nope'\n"),
+        (&["-x", "1"], "Error: Unsupported option \"-x\"!\nUsage: smbus-proxy detect"),
+        (&["--nope", "1"], "Error: Unsupported option \"--nope\"!\n"),
         (&["-y", "9"], "Error: Could not open file `/dev/i2c-9' on the server: no such bus\n"),
         (&["-y", "no such adapter"], "Error: Could not open file `/dev/i2c-no such adapter' on the server"),
     ];

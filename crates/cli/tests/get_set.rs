@@ -111,7 +111,7 @@ fn grammar_errors() {
         (&["get", "-y", "1"], "Error: No i2c-bus or chip address specified!\n"),
         (&["set", "-y", "1", "0x48", "0x30", "300"], "Error: Data value out of range!\n"),
         (&["set", "-y", "1", "0x48", "0x30", "0x10000", "w"], "Error: Data value out of range!\n"),
-        (&["set", "-y", "1", "0x48", "0x30", "-1"], "set: invalid option -- '1'\n"),
+        (&["set", "-y", "1", "0x48", "0x30", "-1"], "Error: Unsupported option \"-1\"!\n"),
         (&["set", "-y", "--", "1", "0x48", "0x30", "-1"], "Error: Data value invalid!\n"),
         (&["set", "-y", "1", "0x48", "0x05", "1", "2"], "Error: Invalid mode '2'!\n"),
         (

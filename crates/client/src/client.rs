@@ -106,10 +106,13 @@ pub fn token(explicit: Option<&str>) -> Option<String> {
 }
 /// The server when neither a URL nor [`SERVER_ENV`] says otherwise.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
+/// The port a server listens on unless told otherwise, and so the port of a URL without one.
+pub const DEFAULT_PORT: u16 = 50051;
 
 /// Where the server is, by the one convention every tool of this project follows: the
-/// explicit URL if there is one, else `$SMBUS_PROXY_SERVER`, else [`DEFAULT_SERVER`]. A bare
-/// `host:port` means `http://host:port`.
+/// explicit URL if there is one, else `$SMBUS_PROXY_SERVER`, else [`DEFAULT_SERVER`], in the
+/// form [`normalize_url`] gives it (a URL it refuses is returned as it is, and refused when
+/// used).
 pub fn server_url(explicit: Option<&str>) -> String {
     let url = match explicit {
         Some(url) => url.to_owned(),
@@ -117,7 +120,34 @@ pub fn server_url(explicit: Option<&str>) -> String {
             std::env::var(SERVER_ENV).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_SERVER.into())
         }
     };
-    if url.contains("://") { url } else { format!("http://{url}") }
+    normalize_url(&url).unwrap_or(url)
+}
+
+/// A server's address as the client connects to it: `http://` or `https://`, the host, and the
+/// port, [`DEFAULT_PORT`] if none is given. A bare `host` or `host:port` means `http://`.
+/// Anything else (another scheme, a path) is refused, saying what is expected, rather than
+/// guessed at.
+pub fn normalize_url(url: &str) -> std::result::Result<String, String> {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+        None => ("http".to_owned(), url),
+    };
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("`{scheme}://` is not a scheme the server speaks: use http:// or https://"));
+    }
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    let authority: tonic::codegen::http::uri::Authority = authority.parse().map_err(|_| {
+        format!("`{rest}` is not HOST or HOST:PORT (such as raspberrypi.local:{DEFAULT_PORT})")
+    })?;
+    if authority.as_str().contains('@') {
+        return Err(format!("`{rest}`: a server address has no user name; give HOST or HOST:PORT"));
+    }
+    let has_port = authority.as_str().len() > authority.host().len();
+    match authority.port_u16() {
+        Some(_) => Ok(format!("{scheme}://{authority}")),
+        None if !has_port => Ok(format!("{scheme}://{authority}:{DEFAULT_PORT}")),
+        None => Err(format!("`{rest}`: the port must be a number from 1 to 65535")),
+    }
 }
 
 /// How often an open connection with calls or streams on it checks that the server is there.
@@ -163,6 +193,7 @@ impl Client {
 
     /// Connects without starting the keep-alive task; the blocking client runs it itself.
     pub(crate) async fn connect_quietly(url: String, credentials: &Credentials) -> Result<Client> {
+        let url = normalize_url(&url).map_err(|reason| Error::Connect { url: url.clone(), reason })?;
         let (bearer, tls) =
             credentials.apply(&url).map_err(|reason| Error::Connect { url: url.clone(), reason })?;
         let mut endpoint = Channel::from_shared(url.clone())
@@ -175,8 +206,14 @@ impl Client {
                 .tls_config(tls)
                 .map_err(|e| Error::Connect { url: url.clone(), reason: source_chain(&e) })?;
         }
-        let channel =
-            endpoint.connect().await.map_err(|e| Error::Connect { url, reason: source_chain(&e) })?;
+        let channel = endpoint.connect().await.map_err(|e| {
+            let reason = source_chain(&e);
+            let reason = match connect_hint(&url, &e) {
+                Some(hint) => format!("{reason}. {hint}"),
+                None => reason,
+            };
+            Error::Connect { url, reason }
+        })?;
         // A server sends replies up to its --max-message-bytes, and checks that a
         // transaction's replies fit before running it; accept all that it may send.
         let grpc = SmbusClient::with_interceptor(channel, Bearer(bearer))
@@ -249,6 +286,30 @@ where
     }
 }
 
+/// What to do about a connection that failed, where the cause says: a new user's first
+/// mistakes are a server that is not running, and http:// and https:// the wrong way round.
+fn connect_hint(url: &str, e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut causes = std::iter::successors(Some(e), |e| e.source());
+    let refused = causes.clone().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    });
+    if refused {
+        return Some(format!(
+            "Is `smbus-proxy serve` running there? The server is the URL given (--server), else \
+             ${SERVER_ENV}, else {DEFAULT_SERVER}"
+        ));
+    }
+    // rustls names a plaintext answer to its handshake this way.
+    if url.starts_with("https://") && causes.any(|e| e.to_string().contains("InvalidContentType")) {
+        return Some(
+            "The server does not speak TLS there: use http://, or start it with --tls-cert and --tls-key"
+                .into(),
+        );
+    }
+    None
+}
+
 async fn keep_alive(client: Weak<Inner>) {
     let mut wait = Duration::from_millis(10);
     loop {
@@ -263,9 +324,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_bare_host_and_port_is_http() {
-        assert_eq!(server_url(Some("raspberrypi.local:50051")), "http://raspberrypi.local:50051");
+    fn urls_get_a_scheme_and_a_port() {
+        assert_eq!(server_url(Some("raspberrypi.local:50052")), "http://raspberrypi.local:50052");
         assert_eq!(server_url(Some("https://pi:50051")), "https://pi:50051");
+        assert_eq!(normalize_url("localhost").unwrap(), "http://localhost:50051");
+        assert_eq!(normalize_url("HTTPS://pi/").unwrap(), "https://pi:50051");
+        assert_eq!(normalize_url("[::1]").unwrap(), "http://[::1]:50051");
+        assert_eq!(normalize_url("http://10.0.0.7:8080").unwrap(), "http://10.0.0.7:8080");
+        assert_eq!(
+            normalize_url("htp://pi:50051").unwrap_err(),
+            "`htp://` is not a scheme the server speaks: use http:// or https://"
+        );
+        assert!(normalize_url("http://pi:50051/smbus").unwrap_err().contains("is not HOST or HOST:PORT"));
+        assert!(normalize_url("pi:port").unwrap_err().contains("the port must be a number"));
+        // An unusable URL is left for the connection to refuse, with that message.
+        assert_eq!(server_url(Some("htp://pi")), "htp://pi");
     }
 
     #[test]

@@ -51,7 +51,8 @@ pub use batch::{Batch, FromReply, Results, Slot};
 pub use bus::{Bus, BusOptions, LockGuard};
 pub use bytes::Bytes;
 pub use client::{
-    CA_ENV, CERT_ENV, Client, Credentials, DEFAULT_SERVER, KEY_ENV, SERVER_ENV, TOKEN_ENV, server_url, token,
+    CA_ENV, CERT_ENV, Client, Credentials, DEFAULT_PORT, DEFAULT_SERVER, KEY_ENV, SERVER_ENV, TOKEN_ENV,
+    normalize_url, server_url, token,
 };
 pub use error::{Error, Result};
 pub use smbus_proxy_wire::op::msg_flags;

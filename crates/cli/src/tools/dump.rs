@@ -47,7 +47,7 @@ fn range(arg: &str) -> Option<(usize, usize)> {
 pub fn run(args: Vec<String>) -> ExitCode {
     let (args, values) = match Args::parse_with_values("dump", "fyaV", "r", args) {
         Ok(parsed) => parsed,
-        Err(e) => return usage_error(&e),
+        Err(stop) => return stop.exit(USAGE),
     };
     if args.has('V') {
         eprintln!("smbus-proxy dump version {}", env!("CARGO_PKG_VERSION"));

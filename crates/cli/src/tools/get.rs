@@ -38,7 +38,7 @@ fn usage_error(message: &str) -> ExitCode {
 pub fn run(args: Vec<String>) -> ExitCode {
     let args = match Args::parse("get", "fyaV", args) {
         Ok(args) => args,
-        Err(e) => return usage_error(&e),
+        Err(stop) => return stop.exit(USAGE),
     };
     if args.has('V') {
         eprintln!("smbus-proxy get version {}", env!("CARGO_PKG_VERSION"));

@@ -31,10 +31,37 @@ pub struct Args {
     pub credentials: Credentials,
 }
 
+/// Why parsing stopped before there was anything to run.
+pub enum Stop {
+    /// `--help`: the usage goes to stdout, and the tool succeeds.
+    Help,
+    /// A bad command line: this error, then the usage, on stderr.
+    Bad(String),
+}
+
+impl Stop {
+    /// Says what it has to, and gives the tool's exit status.
+    pub fn exit(self, usage: &str) -> ExitCode {
+        match self {
+            Stop::Help => {
+                println!("{usage}");
+                ExitCode::SUCCESS
+            }
+            Stop::Bad(message) => usage_error(&message, usage),
+        }
+    }
+}
+
+impl From<String> for Stop {
+    fn from(message: String) -> Stop {
+        Stop::Bad(message)
+    }
+}
+
 impl Args {
     /// Parses `args` against `letters` (the flags this tool knows, as in getopt's optstring,
     /// without values). Options may come anywhere, bundled (`-ya`), until `--`.
-    pub fn parse(tool: &str, letters: &str, args: Vec<String>) -> Result<Args, String> {
+    pub fn parse(tool: &str, letters: &str, args: Vec<String>) -> Result<Args, Stop> {
         Self::parse_with_values(tool, letters, "", args).map(|(args, _)| args)
     }
 
@@ -45,7 +72,7 @@ impl Args {
         letters: &str,
         valued: &str,
         args: Vec<String>,
-    ) -> Result<(Args, Vec<(char, String)>), String> {
+    ) -> Result<(Args, Vec<(char, String)>), Stop> {
         let mut values = Vec::new();
         let mut flags = Vec::new();
         let mut positional = Vec::new();
@@ -57,13 +84,16 @@ impl Args {
                 positional.extend(args.by_ref());
                 break;
             }
+            if arg == "--help" {
+                return Err(Stop::Help);
+            }
             if let Some(long) = arg.strip_prefix("--") {
                 let (name, value) = match long.split_once('=') {
                     Some((name, value)) => (name, value.to_owned()),
                     None if LONG.contains(&long) => {
                         (long, args.next().ok_or(format!("{tool}: option '--{long}' requires an argument"))?)
                     }
-                    None => return Err(format!("{tool}: unrecognized option '{arg}'")),
+                    None => return Err(unsupported(&arg)),
                 };
                 match name {
                     "server" => server = Some(value),
@@ -71,7 +101,7 @@ impl Args {
                     "cert" => credentials.cert = Some(value.into()),
                     "key" => credentials.key = Some(value.into()),
                     "token-file" => credentials.token = Some(read_token(tool, &value)?),
-                    _ => return Err(format!("{tool}: unrecognized option '{arg}'")),
+                    _ => return Err(unsupported(&arg)),
                 }
             } else if let Some(letters_given) = arg.strip_prefix('-').filter(|l| !l.is_empty()) {
                 for (i, c) in letters_given.char_indices() {
@@ -86,7 +116,7 @@ impl Args {
                         break;
                     }
                     if !letters.contains(c) {
-                        return Err(format!("{tool}: invalid option -- '{c}'"));
+                        return Err(unsupported(&format!("-{c}")));
                     }
                     flags.push(c);
                 }
@@ -100,6 +130,11 @@ impl Args {
     pub fn has(&self, flag: char) -> bool {
         self.flags.contains(&flag)
     }
+}
+
+/// An option no tool knows, in i2c-tools' words.
+fn unsupported(option: &str) -> Stop {
+    Stop::Bad(format!("Error: Unsupported option \"{option}\"!"))
 }
 
 /// The long options every tool takes, each with a value.

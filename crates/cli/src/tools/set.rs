@@ -41,7 +41,7 @@ fn width(mode: Mode) -> usize {
 pub fn run(args: Vec<String>) -> ExitCode {
     let (args, values) = match Args::parse_with_values("set", "fyraV", "m", args) {
         Ok(parsed) => parsed,
-        Err(e) => return usage_error(&e),
+        Err(stop) => return stop.exit(USAGE),
     };
     if args.has('V') {
         eprintln!("smbus-proxy set version {}", env!("CARGO_PKG_VERSION"));

@@ -162,7 +162,7 @@ fn print_msgs(msgs: &[Msg], reads: &[Bytes], header: bool, write_bufs: bool, rea
 pub fn run(args: Vec<String>) -> ExitCode {
     let args = match Args::parse("transfer", "fyvbVa", args) {
         Ok(args) => args,
-        Err(e) => return super::usage_error(&e, USAGE),
+        Err(stop) => return stop.exit(USAGE),
     };
     if args.has('V') {
         eprintln!("smbus-proxy transfer version {}", env!("CARGO_PKG_VERSION"));
