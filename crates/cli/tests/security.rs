@@ -134,3 +134,55 @@ fn serve_opens_the_network_only_with_client_authentication() {
         "{stderr}"
     );
 }
+
+/// An administrator reading the server's log sees why a client is refused: the peer, the
+/// session where there is one, and the rule; a flood of refusals writes a line a second, not a
+/// line a refusal.
+#[test]
+fn refusals_are_logged_with_the_peer_and_the_rule_and_floods_are_throttled() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "log-token\n").unwrap();
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "not-it\n").unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[bus.1]\naddresses = [\"0x48\"]\n").unwrap();
+    let server =
+        serve(&["--token-file", &token.display().to_string(), "--policy", &policy.display().to_string()]);
+    let url = server.url();
+    let get = |token: &Path, addr: &str| {
+        text(&run(&[
+            "get",
+            "-y",
+            "--server",
+            &url,
+            "--token-file",
+            &token.display().to_string(),
+            "1",
+            addr,
+            "0",
+        ]))
+    };
+    for _ in 0..20 {
+        assert_eq!(get(&wrong, "0x48").2, Some(1));
+    }
+    assert_eq!(get(&token, "0x50").2, Some(2), "the policy refuses 0x50: the read fails");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let auth = server.logged("refused (Unauthenticated)");
+    assert_eq!(auth.len(), 1, "20 refusals in a second make one line: {auth:?}");
+    assert!(auth[0].contains("WARN") && auth[0].contains("authorization: wrong token"), "{}", auth[0]);
+    assert!(auth[0].contains("peer=127.0.0.1:"), "{}", auth[0]);
+    let policy = server.logged("refused (PermissionDenied)");
+    assert_eq!(policy.len(), 1, "{policy:?}");
+    assert!(
+        policy[0].contains("policy: bus 1 has addresses = [0x48]; ops[0] (read_byte_data) addresses 0x50")
+    );
+    assert!(policy[0].contains("session=") && policy[0].contains("peer=127.0.0.1:"), "{}", policy[0]);
+    // A second a later, the next refusal is logged again, with the count since the last line.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(get(&wrong, "0x48").2, Some(1));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let auth = server.logged("authorization: wrong token");
+    assert_eq!(auth.len(), 2, "{auth:?}");
+    assert!(auth[1].contains("refused=20"), "{}", auth[1]);
+}

@@ -3,32 +3,33 @@
 //! client presented a certificate the client CA signed (the TLS handshake has checked the
 //! signature by then). Health stays open, so a load balancer can probe it.
 
+use crate::throttle::{Refusal, Refusals};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tonic::{Request, Status, service::Interceptor};
 
 /// Checks each request's bearer token, if the server has one.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Auth {
     token: Option<Arc<[u8]>>,
     client_cert: bool,
+    refusals: Arc<Refusals>,
 }
 
 impl Auth {
-    /// Requires this token, if any, and a client certificate if `client_cert`.
-    pub fn new(token: Option<&str>, client_cert: bool) -> Self {
-        Auth { token: token.map(|t| Arc::from(t.as_bytes())), client_cert }
+    /// Requires this token, if any, and a client certificate if `client_cert`; refusals are
+    /// logged through `refusals`.
+    pub(crate) fn new(token: Option<&str>, client_cert: bool, refusals: Arc<Refusals>) -> Self {
+        Auth { token: token.map(|t| Arc::from(t.as_bytes())), client_cert, refusals }
     }
-}
 
-impl Interceptor for Auth {
-    fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
-        if self.client_cert && crate::conn::peer_certs(&req).is_none_or(|certs| certs.is_empty()) {
+    fn check(&self, req: &Request<()>) -> Result<(), Status> {
+        if self.client_cert && crate::conn::peer_certs(req).is_none_or(|certs| certs.is_empty()) {
             return Err(Status::unauthenticated(
                 "client certificate: none presented; this server requires one signed by its client CA",
             ));
         }
-        let Some(token) = &self.token else { return Ok(req) };
+        let Some(token) = &self.token else { return Ok(()) };
         let given = req
             .metadata()
             .get("authorization")
@@ -36,10 +37,22 @@ impl Interceptor for Auth {
             .and_then(|v| v.strip_prefix("Bearer "));
         // Compared in constant time, so the answer's timing says nothing about the token.
         match given {
-            Some(given) if bool::from(given.as_bytes().ct_eq(token)) => Ok(req),
+            Some(given) if bool::from(given.as_bytes().ct_eq(token)) => Ok(()),
             Some(_) => Err(Status::unauthenticated("authorization: wrong token")),
             None => {
                 Err(Status::unauthenticated("authorization: missing; send `authorization: Bearer <token>`"))
+            }
+        }
+    }
+}
+
+impl Interceptor for Auth {
+    fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
+        match self.check(&req) {
+            Ok(()) => Ok(req),
+            Err(status) => {
+                self.refusals.log(Refusal::Auth, req.remote_addr(), None, &status);
+                Err(status)
             }
         }
     }

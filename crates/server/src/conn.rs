@@ -21,6 +21,7 @@
 //! through the [`Peer`] tonic puts in each request's extensions.
 
 use crate::lock;
+use crate::throttle::Throttled;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -53,25 +54,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// Refused connections and failed accepts are logged at most once per this long each, with a
 /// count: under a flood the log says what happens without becoming the flood.
 const LOG_EVERY: Duration = Duration::from_secs(5);
-
-/// Counts events and says when one is worth a log line: the first, and then one per
-/// [`LOG_EVERY`], with how many there were since the last line.
-#[derive(Default)]
-struct Throttled {
-    count: u64,
-    logged: Option<Instant>,
-}
-
-impl Throttled {
-    fn due(&mut self) -> Option<u64> {
-        self.count += 1;
-        if self.logged.is_some_and(|at| at.elapsed() < LOG_EVERY) {
-            return None;
-        }
-        self.logged = Some(Instant::now());
-        Some(std::mem::take(&mut self.count))
-    }
-}
 
 /// The connections open now, in all and per client host, and their calls in flight.
 #[derive(Default)]
@@ -113,8 +95,8 @@ impl Incoming {
             open: Arc::default(),
             backoff: None,
             next_backoff: MIN_BACKOFF,
-            refusals: Throttled::default(),
-            accept_failures: Throttled::default(),
+            refusals: Throttled::new(LOG_EVERY),
+            accept_failures: Throttled::new(LOG_EVERY),
         }
     }
 

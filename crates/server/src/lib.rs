@@ -32,6 +32,7 @@ pub mod limits;
 pub mod policy;
 pub mod service;
 pub mod session;
+mod throttle;
 pub mod tls;
 
 pub use backend::Backend;
@@ -228,10 +229,21 @@ impl Server {
         // GOAWAY) is closed.
         let (stopping, stop_seen) = tokio::sync::watch::channel(false);
         let limits = self.limits;
-        let service =
-            Service::new(Arc::new(buses), sessions, self.stats, self.policy, limits, stop_seen.clone());
-        let auth =
-            auth::Auth::new(self.token.as_deref(), self.tls.as_ref().is_some_and(Tls::requires_client_cert));
+        let refusals = Arc::new(throttle::Refusals::default());
+        let service = Service::new(
+            Arc::new(buses),
+            sessions,
+            self.stats,
+            self.policy,
+            limits,
+            stop_seen.clone(),
+            refusals.clone(),
+        );
+        let auth = auth::Auth::new(
+            self.token.as_deref(),
+            self.tls.as_ref().is_some_and(Tls::requires_client_cert),
+            refusals,
+        );
         let legacy = InterceptedService::new(
             legacy::ToTrailers(
                 SmbusRcpServer::new(legacy::Legacy::new(service.clone()))

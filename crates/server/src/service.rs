@@ -9,8 +9,9 @@ use crate::bus::{Bus, Refused};
 use crate::limits::{Limits, message_too_large};
 use crate::policy::Policy;
 use crate::session::{Call, LimitHit, Params, Session, Sessions};
+use crate::throttle::{Refusal, Refusals};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
-use smbus_proxy_wire::{ArgError, decode, encode};
+use smbus_proxy_wire::{ArgError, Op, decode, encode};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,6 +36,8 @@ pub struct Shared {
     limits: Limits,
     /// Turns true when the server begins to shut down.
     stopping: watch::Receiver<bool>,
+    /// Refusals an administrator should see in the log.
+    refusals: Arc<Refusals>,
 }
 
 impl std::ops::Deref for Service {
@@ -50,15 +53,16 @@ fn invalid(e: ArgError) -> Status {
 }
 
 impl Service {
-    pub fn new(
+    pub(crate) fn new(
         buses: Arc<BTreeMap<u32, Arc<Bus>>>,
         sessions: Arc<Sessions>,
         stats: Arc<Stats>,
         policy: Policy,
         limits: Limits,
         stopping: watch::Receiver<bool>,
+        refusals: Arc<Refusals>,
     ) -> Self {
-        Service(Arc::new(Shared { buses, sessions, stats, policy, limits, stopping }))
+        Service(Arc::new(Shared { buses, sessions, stats, policy, limits, stopping, refusals }))
     }
 
     /// A call on the session `id` names: a sign of life for as long as the call is held.
@@ -75,6 +79,19 @@ impl Service {
 
     /// Opens a session on bus `number`: the one way in, for every protocol the server speaks.
     pub(crate) fn open_session(
+        &self,
+        number: u64,
+        peer: Option<SocketAddr>,
+        params: Params,
+    ) -> Result<Arc<Session>, Status> {
+        self.try_open(number, peer, params).inspect_err(|status| {
+            if status.code() == tonic::Code::ResourceExhausted {
+                self.refusals.log(Refusal::Limit, peer, None, status);
+            }
+        })
+    }
+
+    fn try_open(
         &self,
         number: u64,
         peer: Option<SocketAddr>,
@@ -140,23 +157,10 @@ impl Service {
         self.stats.transaction();
         let session = self.session(&req.session)?;
         let ops = decode::ops(req.ops).map_err(invalid)?;
-        if ops.len() > self.limits.ops_per_transaction {
-            return Err(Status::resource_exhausted(format!(
-                "ops: {} operations; this server takes at most {} per transaction",
-                ops.len(),
-                self.limits.ops_per_transaction
-            )));
-        }
-        // The replies go back in one message, which must fit the client's limit as well as
-        // ours: refused before the bus is touched, not after the reads were done for nothing.
-        let reply_bytes = encode::response_bound(&ops, req.keep_going);
-        if reply_bytes > self.limits.message_bytes {
-            return Err(Status::resource_exhausted(format!(
-                "ops: the replies would take up to {reply_bytes} bytes; this server sends at most {} in one message",
-                self.limits.message_bytes
-            )));
-        }
-        self.policy.check(session.bus.number(), &ops).map_err(|d| Status::permission_denied(d.0))?;
+        self.admit(&session, &ops, req.keep_going).map_err(|(kind, status)| {
+            self.refusals.log(kind, session.peer, Some(session.id), &status);
+            status
+        })?;
         self.stats.operations_checked(ops.len());
         let keep_going = req.keep_going;
         let outcome = session
@@ -174,6 +178,37 @@ impl Service {
             }
         }
         Ok(response)
+    }
+}
+
+impl Service {
+    /// The server's limits and the bus's policy, for a transaction of valid operations.
+    fn admit(&self, session: &Session, ops: &[Op], keep_going: bool) -> Result<(), (Refusal, Status)> {
+        if ops.len() > self.limits.ops_per_transaction {
+            return Err((
+                Refusal::Limit,
+                Status::resource_exhausted(format!(
+                    "ops: {} operations; this server takes at most {} per transaction",
+                    ops.len(),
+                    self.limits.ops_per_transaction
+                )),
+            ));
+        }
+        // The replies go back in one message, which must fit the client's limit as well as
+        // ours: refused before the bus is touched, not after the reads were done for nothing.
+        let reply_bytes = encode::response_bound(ops, keep_going);
+        if reply_bytes > self.limits.message_bytes {
+            return Err((
+                Refusal::Limit,
+                Status::resource_exhausted(format!(
+                    "ops: the replies would take up to {reply_bytes} bytes; this server sends at most {} in one message",
+                    self.limits.message_bytes
+                )),
+            ));
+        }
+        self.policy
+            .check(session.bus.number(), ops)
+            .map_err(|denied| (Refusal::Policy, Status::permission_denied(denied.0)))
     }
 }
 
