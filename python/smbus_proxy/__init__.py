@@ -22,7 +22,7 @@ import os
 from enum import IntFlag
 from typing import List, NamedTuple, Optional, Union
 
-from ._smbus_proxy import SMBus, i2c_msg
+from ._smbus_proxy import SMBus, __version__, i2c_msg
 from ._smbus_proxy import list_buses as _list_buses
 
 __all__ = [

@@ -4,6 +4,8 @@ from typing import Iterable, Iterator, List, Optional, SupportsBytes, Tuple, Typ
 
 from . import I2cFunc
 
+__version__: str
+
 class i2c_msg:
     """One message of a combined I2C transfer (``SMBus.i2c_rdwr``), as smbus2's ``i2c_msg``."""
 

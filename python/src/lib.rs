@@ -20,5 +20,6 @@ fn _smbus_proxy(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<smbus::SMBus>()?;
     m.add_class::<msg::I2cMsg>()?;
     m.add_function(wrap_pyfunction!(smbus::list_buses, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 """smbus_proxy.SMBus, smbus2's interface on the Rust client, against the real server binary."""
 
 import errno
+import os
 import re
 import threading
 import time
@@ -537,3 +538,12 @@ def test_threads_can_share_one_bus(bus):
         t.join(timeout=60)
     assert not failures
     assert bus.read_i2c_block_data(0x48, 0x90, 4) == [99] * 4
+
+
+def test_the_package_has_the_version_of_the_project():
+    import smbus_proxy
+    from conftest import ROOT
+
+    cargo = open(os.path.join(ROOT, "Cargo.toml")).read()
+    version = re.search(r'^version = "([^"]+)"', cargo, flags=re.M).group(1)
+    assert smbus_proxy.__version__ == version

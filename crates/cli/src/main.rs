@@ -180,11 +180,13 @@ struct Serve {
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Logs go to stderr, coloured only on a terminal, so they can be piped and parsed.
+    // Logs go to stderr, coloured only on a terminal and unless NO_COLOR is set (no-color.org),
+    // so they can be piped and parsed.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .init();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -140,7 +140,10 @@ fn grammar_errors() {
         (&["-y", "1", "0x10", "0x78"], "Error: LAST argument out of range (0x10-0x77)!\n"),
         (&["-x", "1"], "Error: Unsupported option \"-x\"!\nUsage: smbus-proxy detect"),
         (&["--nope", "1"], "Error: Unsupported option \"--nope\"!\n"),
-        (&["-y", "9"], "Error: Could not open file `/dev/i2c-9' on the server: no such bus\n"),
+        (
+            &["-y", "9"],
+            "Error: Could not open file `/dev/i2c-9' on the server: no such bus (it has i2c-1, i2c-4; `detect -l` lists them)\n",
+        ),
         (&["-y", "no such adapter"], "Error: Could not open file `/dev/i2c-no such adapter' on the server"),
     ];
     for (args, expected) in cases {

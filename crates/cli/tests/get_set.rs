@@ -154,21 +154,27 @@ fn asks_first_and_warns_about_dimm_eeproms() {
     assert!(o.status.success() && o.stdout.is_empty());
     assert_eq!(
         String::from_utf8(o.stderr).unwrap(),
-        "WARNING! This program can confuse your I2C bus, cause data loss and worse!\n\
-         I will read from device file /dev/i2c-1, chip address 0x48, data address\n\
-         0x10, using read word data.\n\
-         Continue? [Y/n] Aborting on user request.\n"
+        format!(
+            "WARNING! This program can confuse your I2C bus, cause data loss and worse!\n\
+             I will read from device file /dev/i2c-1 on {}, chip address 0x48, data address\n\
+             0x10, using read word data.\n\
+             Continue? [Y/n] Aborting on user request.\n",
+            s.url()
+        )
     );
     let o = tool(&s, &["set", "1", "0x50", "0x10", "1"], "\n");
     assert!(o.status.success() && o.stdout.is_empty());
     assert_eq!(
         String::from_utf8(o.stderr).unwrap(),
-        "WARNING! This program can confuse your I2C bus, cause data loss and worse!\n\
-         DANGEROUS! Writing to a serial EEPROM on a memory DIMM\n\
-         may render your memory USELESS and make your system UNBOOTABLE!\n\
-         I will write to device file /dev/i2c-1, chip address 0x50,\n\
-         data address 0x10, data 0x01, mode byte.\n\
-         Continue? [y/N] Aborting on user request.\n"
+        format!(
+            "WARNING! This program can confuse your I2C bus, cause data loss and worse!\n\
+             DANGEROUS! Writing to a serial EEPROM on a memory DIMM\n\
+             may render your memory USELESS and make your system UNBOOTABLE!\n\
+             I will write to device file /dev/i2c-1 on {}, chip address 0x50,\n\
+             data address 0x10, data 0x01, mode byte.\n\
+             Continue? [y/N] Aborting on user request.\n",
+            s.url()
+        )
     );
     let o = tool(&s, &["set", "1", "0x48", "0x10", "0x77"], "y\n");
     assert!(o.status.success());

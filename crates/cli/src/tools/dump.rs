@@ -120,7 +120,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
             Mode::I2cBlock => "i2c block",
             Mode::Consecutive => "byte consecutive read",
         };
-        eprintln!("I will probe file {file}, address 0x{addr:02x}, mode {how}");
+        eprintln!("I will probe file {file} on {}, address 0x{addr:02x}, mode {how}", args.server);
         if pec {
             eprintln!("PEC checking enabled.");
         }

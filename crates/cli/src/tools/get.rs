@@ -98,7 +98,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         eprintln!("Warning: Adapter does not seem to support PEC");
     }
     let file = format!("/dev/i2c-{}", info.number);
-    if !args.has('y') && !confirm(&file, addr, mode, daddress, pec) {
+    if !args.has('y') && !confirm(&format!("{file} on {}", args.server), addr, mode, daddress, pec) {
         return ExitCode::SUCCESS;
     }
 

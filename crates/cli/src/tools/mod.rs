@@ -176,11 +176,15 @@ pub fn connect_bus(args: &Args, arg: &str) -> Result<(Client, BusInfo), ExitCode
     let client = connect(args)?;
     let buses = client.list_buses().map_err(|e| fail(&format!("Error: {e}")))?;
     let found = match parse_int(arg) {
-        Some(n) => buses.into_iter().find(|b| i64::from(b.number) == n),
-        None => buses.into_iter().find(|b| b.name == arg),
+        Some(n) => buses.iter().find(|b| i64::from(b.number) == n),
+        None => buses.iter().find(|b| b.name == arg),
     };
-    let info = found.ok_or_else(|| {
-        fail(&format!("Error: Could not open file `/dev/i2c-{arg}' on the server: no such bus"))
+    let info = found.cloned().ok_or_else(|| {
+        let has: Vec<String> = buses.iter().map(|b| format!("i2c-{}", b.number)).collect();
+        fail(&format!(
+            "Error: Could not open file `/dev/i2c-{arg}' on the server: no such bus (it has {}; `detect -l` lists them)",
+            has.join(", ")
+        ))
     })?;
     Ok((client, info))
 }

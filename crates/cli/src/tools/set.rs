@@ -169,7 +169,9 @@ pub fn run(args: Vec<String>) -> ExitCode {
     let run = |bus: &mut smbus_proxy_client::blocking::Bus, command| {
         bus.execute(&[Op::Smbus { target, command }]).map(|mut r| r.pop())
     };
-    if !args.has('y') && !confirm(&file, addr, daddress, mode, value, &block, pec) {
+    if !args.has('y')
+        && !confirm(&format!("{file} on {}", args.server), addr, daddress, mode, value, &block, pec)
+    {
         return ExitCode::SUCCESS;
     }
     if let Some(vmask) = vmask {

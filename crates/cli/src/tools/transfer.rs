@@ -187,7 +187,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     let file = format!("/dev/i2c-{}", info.number);
     if !args.has('y') {
         eprintln!("WARNING! This program can confuse your I2C bus, cause data loss and worse!");
-        eprintln!("I will send the following messages to device file {file}:");
+        eprintln!("I will send the following messages to device file {file} on {}:", args.server);
         eprint!("{}", print_msgs(&msgs, &[], true, true, false));
         if !ask(false) {
             return ExitCode::SUCCESS;
