@@ -186,3 +186,24 @@ fn refusals_are_logged_with_the_peer_and_the_rule_and_floods_are_throttled() {
     assert_eq!(auth.len(), 2, "{auth:?}");
     assert!(auth[1].contains("refused=20"), "{}", auth[1]);
 }
+
+/// With the example policy, a scan shows what the policy lets this client see: the addresses
+/// it may probe, answered or not, and `PD` where the policy refuses the probe.
+#[test]
+fn a_scan_under_a_policy_marks_what_it_may_not_probe() {
+    let server = serve(&["--policy", concat!(env!("CARGO_MANIFEST_DIR"), "/../../packaging/policy.toml")]);
+    let (out, err, code) = text(&run(&["detect", "-y", "--server", &server.url(), "1"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out,
+        "     0  1  2  3  4  5  6  7  8  9  a  b  c  d  e  f\n\
+         00:                         PD PD PD PD PD PD PD PD \n\
+         10: PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD \n\
+         20: PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD \n\
+         30: PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD \n\
+         40: -- -- -- -- -- -- -- -- 48 -- -- -- -- -- -- -- \n\
+         50: PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD \n\
+         60: PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD \n\
+         70: PD PD PD PD PD PD -- --                         \n"
+    );
+}

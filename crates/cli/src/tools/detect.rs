@@ -166,12 +166,30 @@ pub fn run(args: Vec<String>) -> ExitCode {
     };
     let ops: Vec<Op> = probes.iter().map(|(_, op)| op.clone()).collect();
     let results = match bus.execute_each(&ops) {
-        Ok(results) => results,
+        Ok(results) => results.into_iter().map(Probed::from).collect(),
+        // The server's policy refuses some of these probes, and so the whole scan: probe the
+        // addresses one by one, marking those it refuses, so the scan shows what it may see.
+        Err(smbus_proxy_client::Error::Rejected {
+            code: smbus_proxy_client::Code::PermissionDenied, ..
+        }) => {
+            let mut results = Vec::with_capacity(ops.len());
+            for op in &ops {
+                results.push(match bus.execute_each(std::slice::from_ref(op)) {
+                    Ok(mut one) => Probed::from(one.remove(0)),
+                    Err(smbus_proxy_client::Error::Rejected {
+                        code: smbus_proxy_client::Code::PermissionDenied,
+                        ..
+                    }) => Probed::Refused,
+                    Err(e) => return fail(&format!("Error: {e}")),
+                });
+            }
+            results
+        }
         Err(e) => return fail(&format!("Error: {e}")),
     };
     let mut answers = [None; 128];
     for ((addr, _), result) in probes.iter().zip(results) {
-        answers[*addr as usize] = Some(result.map(drop));
+        answers[*addr as usize] = Some(result);
     }
 
     let mut out = String::from("     0  1  2  3  4  5  6  7  8  9  a  b  c  d  e  f\n");
@@ -180,14 +198,33 @@ pub fn run(args: Vec<String>) -> ExitCode {
         for (addr, answer) in (row * 16..).zip(answers) {
             out += &match answer {
                 None => "   ".to_owned(),
-                Some(Ok(())) => format!("{addr:02x} "),
+                Some(Probed::Answered) => format!("{addr:02x} "),
                 // A kernel driver owns the address.
-                Some(Err(Errno::EBUSY)) => "UU ".to_owned(),
-                Some(Err(_)) => "-- ".to_owned(),
+                Some(Probed::Failed(Errno::EBUSY)) => "UU ".to_owned(),
+                Some(Probed::Failed(_)) => "-- ".to_owned(),
+                Some(Probed::Refused) => "PD ".to_owned(),
             };
         }
         out.push('\n');
     }
     print!("{out}");
     ExitCode::SUCCESS
+}
+
+/// What probing one address found.
+#[derive(Clone, Copy)]
+enum Probed {
+    Answered,
+    Failed(Errno),
+    /// The server's access policy does not let this client probe it (`PD` in the table).
+    Refused,
+}
+
+impl From<Result<smbus_proxy_client::Reply, Errno>> for Probed {
+    fn from(result: Result<smbus_proxy_client::Reply, Errno>) -> Probed {
+        match result {
+            Ok(_) => Probed::Answered,
+            Err(errno) => Probed::Failed(errno),
+        }
+    }
 }
