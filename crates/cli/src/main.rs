@@ -2,7 +2,7 @@
 
 mod tools;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use smbus_proxy_server::{Backend, Server, Tls};
 use smbus_proxy_sim::Config;
 use std::io::IsTerminal;
@@ -58,6 +58,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Print a shell completion script: `smbus-proxy completions bash > /etc/bash_completion.d/smbus-proxy`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `smbus-proxy man > smbus-proxy.1; man ./smbus-proxy.1`.
+    Man,
 }
 
 /// The server's limits when no flag changes them.
@@ -196,6 +203,13 @@ fn main() -> ExitCode {
         Command::Get { args } => return tools::get::run(args),
         Command::Set { args } => return tools::set::run(args),
         Command::Transfer { args } => return tools::transfer::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "smbus-proxy", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()).map_err(Into::into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -106,3 +106,17 @@ fn listen_takes_a_host_name_or_a_bare_port() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn completions_and_a_manual_page() {
+    let bash = smbus_proxy(&["completions", "bash"]);
+    assert_eq!(bash.status.code(), Some(0));
+    let script = String::from_utf8_lossy(&bash.stdout);
+    assert!(script.contains("complete -F _smbus-proxy") || script.contains("_smbus__proxy"), "{script}");
+    assert!(["serve", "detect", "dump", "get", "set", "transfer"].iter().all(|c| script.contains(c)));
+    let man = smbus_proxy(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.contains(".TH smbus-proxy 1"), "{page}");
+    assert!(page.contains("serve") && page.contains("transfer"), "{page}");
+}
