@@ -134,8 +134,10 @@ fn grammar_errors() {
     let cases: &[(&[&str], &str)] = &[
         (&[], "Error: No i2c-bus specified!\nUsage: smbus-proxy detect"),
         (&["-q", "-r", "1"], "Error: Different modes specified!\n"),
-        (&["-y", "1", "zz"], "Error: FIRST argument not a number!\n"),
-        (&["-y", "1", "0x03"], "Error: FIRST argument out of range (0x08-0x77)!\n"),
+        // FIRST without LAST: the usage alone, as i2cdetect prints it.
+        (&["-y", "1", "zz"], "Usage: smbus-proxy detect"),
+        (&["-y", "1", "zz", "0x20"], "Error: FIRST argment not a number!\nUsage: smbus-proxy detect"),
+        (&["-y", "1", "0x03", "0x20"], "Error: FIRST argument out of range (0x08-0x77)!\n"),
         (&["-y", "1", "0x60", "0x40"], "Error: LAST argument out of range (0x60-0x77)!\n"),
         (&["-y", "1", "0x10", "0x78"], "Error: LAST argument out of range (0x10-0x77)!\n"),
         (&["-x", "1"], "Error: Unsupported option \"-x\"!\nUsage: smbus-proxy detect"),

@@ -77,11 +77,12 @@ fn dump_grammar() {
         (&["dump", "-y", "-r", "0x20-0x10", "1", "0x48", "b"], "Error: Invalid range parameter!\n"),
         (
             &["dump", "-y", "-r", "0x01-0x10", "1", "0x48", "W"],
-            "Error: Range parameter must be even/odd for W mode!\n",
+            "Error: Range parameter not compatible with selected mode!\n",
         ),
         (
             &["dump", "-y", "-r", "0x00-0x10", "1", "0x48", "s"],
-            "Error: Range parameter not compatible with selected mode!\n",
+            "SMBus block mode is deprecated, please use i2cget instead\n\
+             Error: Range parameter not compatible with selected mode!\n",
         ),
         (&["dump", "-y", "1", "0x48", "x"], "Error: Invalid mode!\n"),
         (&["dump", "-y", "1"], "Error: No address specified!\n"),

@@ -108,7 +108,8 @@ fn grammar_errors() {
         (&["get", "-y", "1", "0x05"], "Error: Chip address out of range (0x08-0x77)!\n"),
         (&["get", "-y", "1", "zz"], "Error: Chip address is not a number!\n"),
         (&["get", "-y", "1", "0x48", "0", "i", "33"], "Error: Length invalid!\n"),
-        (&["get", "-y", "1"], "Error: No i2c-bus or chip address specified!\n"),
+        (&["get", "-y", "1"], "Usage: smbus-proxy get "),
+        (&["get", "-y", "1", "0x48", "0", "b", "3"], "Error: Length only valid for I2C block data!\n"),
         (&["set", "-y", "1", "0x48", "0x30", "300"], "Error: Data value out of range!\n"),
         (&["set", "-y", "1", "0x48", "0x30", "0x10000", "w"], "Error: Data value out of range!\n"),
         (&["set", "-y", "1", "0x48", "0x30", "-1"], "Error: Unsupported option \"-1\"!\n"),
@@ -121,9 +122,12 @@ fn grammar_errors() {
         (&["set", "-y", "-m", "0", "1", "0x48", "0x05", "1"], "Error: Data value mask invalid!\n"),
         (&["set", "-y", "-m", "0x100", "1", "0x48", "0x05", "1"], "Error: Data value mask out of range!\n"),
         (&["set", "-y", "1", "0x48", "0x05", "1", "ip"], "Error: PEC not supported for I2C block writes!\n"),
-        (&["set", "-y", "1", "0x48"], "Error: Missing I2CBUS, CHIP-ADDRESS or DATA-ADDRESS!\n"),
-        (&["set", "-y", "1", "0x48", "0x05", "i"], "Error: Missing data value(s)!\n"),
-        (&["set", "-y", "1", "0x48", "0x05", "1", "2", "c"], "Error: Too many arguments!\n"),
+        (&["set", "-y", "1", "0x48"], "Usage: smbus-proxy set "),
+        // Alone after DATA-ADDRESS, only c is a mode: anything else is a value.
+        (&["set", "-y", "1", "0x48", "0x05", "i"], "Error: Data value invalid!\n"),
+        (&["set", "-y", "1", "0x48", "0x05", "1", "2", "c"], "Error: Invalid mode 'c'!\n"),
+        (&["set", "-y", "-m", "0x1", "1", "0x48", "0x05", "1", "c"], "Error: Invalid mode 'c'!\n"),
+        (&["set", "-y", "1", "0x48", "0x05", "1", "ww"], "Error: Invalid mode 'ww'!\n"),
         (&["set", "-y", "1", "0x48", "0x05", "1", "2", "w"], "Error: Too many arguments!\n"),
         (&["set", "-y", "1", "0x48", "0x05", "zz"], "Error: Data value invalid!\n"),
         (
@@ -138,7 +142,7 @@ fn grammar_errors() {
             ],
             "Error: Too many arguments!\n",
         ),
-        (&["set", "-y", "-m"], "set: option requires an argument -- 'm'\n"),
+        (&["set", "-y", "-m"], "Usage: smbus-proxy set "),
     ];
     for (args, expected) in cases {
         let (out, err, code) = run(&s, args);

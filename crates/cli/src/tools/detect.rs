@@ -56,7 +56,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let mode = match (args.has('q'), args.has('r')) {
-        (true, true) => return usage_error("Error: Different modes specified!"),
+        (true, true) => return fail("Error: Different modes specified!"),
         (true, false) => Mode::Quick,
         (false, true) => Mode::Read,
         (false, false) => Mode::Auto,
@@ -87,10 +87,15 @@ pub fn run(args: Vec<String>) -> ExitCode {
     let Some(bus_arg) = args.positional.first() else {
         return usage_error("Error: No i2c-bus specified!");
     };
+    // FIRST and LAST come together or not at all.
+    if !matches!(args.positional.len(), 1 | 3) {
+        return super::usage_only(USAGE);
+    }
     for (i, which) in [(1, "FIRST"), (2, "LAST")] {
         let Some(arg) = args.positional.get(i) else { break };
         let Some(value) = parse_int(arg) else {
-            return usage_error(&format!("Error: {which} argument not a number!"));
+            // (sic) i2cdetect's own spelling, which scripts may match.
+            return usage_error(&format!("Error: {which} argment not a number!"));
         };
         if value < first || value > last {
             return usage_error(&format!(

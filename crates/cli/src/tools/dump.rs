@@ -75,7 +75,15 @@ pub fn run(args: Vec<String>) -> ExitCode {
                 Some('c') => Mode::Consecutive,
                 _ => return usage_error("Error: Invalid mode!"),
             };
-            (mode, m[1..].starts_with('p'))
+            if mode == Mode::Block {
+                eprintln!("SMBus block mode is deprecated, please use i2cget instead");
+            }
+            let pec = m[1..].starts_with('p');
+            // I2C block reads carry no PEC, so i2cdump has no such mode.
+            if mode == Mode::I2cBlock && pec {
+                return usage_error("Error: Invalid mode!");
+            }
+            (mode, pec)
         }
     };
     if p.len() > 3 {
@@ -84,13 +92,11 @@ pub fn run(args: Vec<String>) -> ExitCode {
     let range_arg = values.iter().rev().find(|(c, _)| *c == 'r').map(|(_, v)| v.as_str());
     let (first, last) = match range_arg {
         None => (0x00, 0xff),
+        // i2cdump says these without its usage.
         Some(r) => match range(r) {
-            None => return usage_error("Error: Invalid range parameter!"),
-            Some(_) if mode == Mode::Block => {
-                return usage_error("Error: Range parameter not compatible with selected mode!");
-            }
-            Some((f, l)) if mode == Mode::EvenWord && (f % 2 == 1 || l % 2 == 0) => {
-                return usage_error("Error: Range parameter must be even/odd for W mode!");
+            None => return fail("Error: Invalid range parameter!"),
+            Some((f, l)) if mode == Mode::Block || (mode == Mode::EvenWord && (f % 2 == 1 || l % 2 == 0)) => {
+                return fail("Error: Range parameter not compatible with selected mode!");
             }
             Some(r) => r,
         },
@@ -133,9 +139,6 @@ pub fn run(args: Vec<String>) -> ExitCode {
         if !ask(true) {
             return ExitCode::SUCCESS;
         }
-    }
-    if mode == Mode::Block {
-        eprintln!("SMBus block mode is deprecated, please use i2cget instead");
     }
 
     let target = Target { addr, ten_bit: false, pec, force: args.has('f') };

@@ -46,7 +46,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     }
     let p = &args.positional;
     if p.len() < 2 {
-        return usage_error("Error: No i2c-bus or chip address specified!");
+        return super::usage_only(USAGE);
     }
     let addr = match chip_address(&p[1], args.has('a')) {
         Ok(a) => a,
@@ -72,11 +72,13 @@ pub fn run(args: Vec<String>) -> ExitCode {
         };
         pec = m[1..].starts_with('p');
     }
-    if let (Mode::I2cBlock(_), Some(len)) = (mode, p.get(4)) {
-        match parse_int(len).filter(|n| (1..=32).contains(n)) {
+    match (mode, p.get(4)) {
+        (_, None) => {}
+        (Mode::I2cBlock(_), Some(len)) => match parse_int(len).filter(|n| (1..=32).contains(n)) {
             Some(n) => mode = Mode::I2cBlock(n as u8),
             None => return usage_error("Error: Length invalid!"),
-        }
+        },
+        (_, Some(_)) => return usage_error("Error: Length only valid for I2C block data!"),
     }
 
     let (client, info) = match connect_bus(&args, &p[0]) {

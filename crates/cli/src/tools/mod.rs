@@ -107,12 +107,10 @@ impl Args {
                 for (i, c) in letters_given.char_indices() {
                     if valued.contains(c) {
                         let rest = &letters_given[i + c.len_utf8()..];
-                        let value = if rest.is_empty() {
-                            args.next().ok_or(format!("{tool}: option requires an argument -- '{c}'"))?
-                        } else {
-                            rest.to_owned()
-                        };
-                        values.push((c, value));
+                        // Last on the line, it gets no value, as in i2c-tools: what is missing
+                        // after it is then what the tool complains about.
+                        let value = if rest.is_empty() { args.next() } else { Some(rest.to_owned()) };
+                        values.extend(value.map(|v| (c, v)));
                         break;
                     }
                     if !letters.contains(c) {
@@ -187,6 +185,11 @@ pub fn connect_bus(args: &Args, arg: &str) -> Result<(Client, BusInfo), ExitCode
         ))
     })?;
     Ok((client, info))
+}
+
+/// A command line too short to say what is wrong: the usage alone, as i2c-tools print it.
+pub fn usage_only(usage: &str) -> ExitCode {
+    fail(usage)
 }
 
 /// A bad command line: the error, then the tool's usage, as i2c-tools print them.

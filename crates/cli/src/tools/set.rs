@@ -50,7 +50,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     let mask = values.iter().rev().find(|(c, _)| *c == 'm').map(|(_, v)| v.clone());
     let p = &args.positional;
     if p.len() < 3 {
-        return usage_error("Error: Missing I2CBUS, CHIP-ADDRESS or DATA-ADDRESS!");
+        return super::usage_only(USAGE);
     }
     let addr = match chip_address(&p[1], args.has('a')) {
         Ok(a) => a,
@@ -62,25 +62,31 @@ pub fn run(args: Vec<String>) -> ExitCode {
 
     // What follows DATA-ADDRESS: nothing (a plain byte write of it), one value, or values
     // ended by a mode letter.
+    // As i2cset reads it: a MODE is one letter, with p appended for PEC. Alone after
+    // DATA-ADDRESS only c (which takes no value) is a mode, anything else is a value for
+    // mode b; after values, the last argument must be a mode that takes them.
     let rest = &p[3..];
-    let letter = |m: &str| match m.chars().next() {
-        Some('c') => Some(Mode::Byte),
-        Some('b') => Some(Mode::ByteData),
-        Some('w') => Some(Mode::Word),
-        Some('s') => Some(Mode::Block),
-        Some('i') => Some(Mode::I2cBlock),
-        _ => None,
+    let mode_of = |m: &str| {
+        let (letter, pec) = m.strip_suffix('p').map_or((m, false), |l| (l, true));
+        let mode = match letter {
+            "c" => Mode::Byte,
+            "b" => Mode::ByteData,
+            "w" => Mode::Word,
+            "s" => Mode::Block,
+            "i" => Mode::I2cBlock,
+            _ => return None,
+        };
+        Some((mode, pec))
     };
     let (mode, pec, given) = match rest {
-        [] => (Mode::Byte, false, &rest[..0]),
-        // A mode alone: right for c, short of values for the others.
-        [only] if letter(only).is_some() => {
-            (letter(only).unwrap_or(Mode::Byte), only[1..].starts_with('p'), &rest[..0])
-        }
-        [_] => (Mode::ByteData, false, rest),
-        [values @ .., m] => match letter(m) {
-            Some(mode) => (mode, m[1..].starts_with('p'), values),
-            None => return usage_error(&format!("Error: Invalid mode '{m}'!")),
+        [] => (Mode::Byte, false, rest),
+        [only] => match mode_of(only) {
+            Some((Mode::Byte, pec)) => (Mode::Byte, pec, &rest[..0]),
+            _ => (Mode::ByteData, false, rest),
+        },
+        [values @ .., m] => match mode_of(m) {
+            Some((mode, pec)) if mode != Mode::Byte => (mode, pec, values),
+            _ => return usage_error(&format!("Error: Invalid mode '{m}'!")),
         },
     };
     let mut block = Vec::new();

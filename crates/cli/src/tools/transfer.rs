@@ -169,7 +169,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let Some((bus_arg, descs)) = args.positional.split_first() else {
-        return super::usage_error("Error: No i2c-bus specified!", USAGE);
+        return super::usage_only(USAGE);
     };
     let (client, info) = match connect_bus(&args, bus_arg) {
         Ok(found) => found,
