@@ -70,6 +70,42 @@ tool transfer -y -v $DVI w9@0x50 0x90 0x01p w1 0x90 r8
 tool transfer -y -v $DVI w4@0x50 0xa0 0x33= w1 0xa0 r3
 tool transfer -y $DVI w1@0x33 0x00
 tool transfer -y $DVI r0@0x50
+# Error paths: what the real tools say on stderr, and their exit status.
+toolerr() { echo "===ERRTOOL $*==="; /usr/sbin/i2c"$@" 2>&1 >/dev/null; echo "===END rc=$?==="; }
+toolerr get -y $I801
+toolerr get -x $I801 0x53
+toolerr get -y $I801 zz
+toolerr get -y $I801 0x05
+toolerr get -y $I801 0x53 0x100
+toolerr get -y $I801 0x53 0x10 x
+toolerr get -y $I801 0x53 0 i 33
+toolerr get -y $I801 0x53 0 b 3
+toolerr set -y $I801 0x53
+toolerr set -y -m
+toolerr set -y $I801 0x53 0x05 i
+toolerr set -y $I801 0x53 0x05 1 2 c
+toolerr set -y -m 0x1 $I801 0x53 0x05 1 c
+toolerr set -y $I801 0x53 0x05 1 ww
+toolerr set -y $I801 0x53 0x05 1 2 w
+toolerr set -y $I801 0x53 0x30 300
+toolerr set -y -m 0 $I801 0x53 0x05 1
+toolerr set -y $I801 0x53 0x05 1 ip
+toolerr detect
+toolerr detect -q -r $I801
+toolerr detect -y $I801 zz
+toolerr detect -y $I801 zz 0x20
+toolerr detect -y $I801 0x03 0x20
+toolerr detect -y $I801 0x10 0x78
+toolerr detect -x $I801
+toolerr dump
+toolerr dump -y $I801
+toolerr dump -y $I801 0x54 x
+toolerr dump -y $I801 0x54 ip
+toolerr dump -y -r 0x20-0x10 $I801 0x54 b
+toolerr dump -y -r 0x01-0x10 $I801 0x54 W
+toolerr dump -y -r 0x00-0x10 $I801 0x54 s
+toolerr transfer
+toolerr transfer -x $DVI
 # Only the port QEMU forwards to the host loopback reaches this guest.
 smbus-proxy serve --listen 0.0.0.0:'"$PORT"' --insecure-network --log-ops info &
 sleep 3600
