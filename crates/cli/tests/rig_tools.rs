@@ -15,7 +15,9 @@ fn guest_outputs(log: &str, mark: &str) -> Vec<(String, String, i32)> {
     let mut outputs = Vec::new();
     let mut lines = log.lines();
     while let Some(line) = lines.next() {
-        let Some(cmd) = line.strip_prefix(start.as_str()).and_then(|l| l.strip_suffix("===")) else { continue };
+        let Some(cmd) = line.strip_prefix(start.as_str()).and_then(|l| l.strip_suffix("===")) else {
+            continue;
+        };
         let mut body = String::new();
         let mut rc = None;
         for l in lines.by_ref() {
