@@ -106,6 +106,13 @@ toolerr dump -y -r 0x01-0x10 $I801 0x54 W
 toolerr dump -y -r 0x00-0x10 $I801 0x54 s
 toolerr transfer
 toolerr transfer -x $DVI
+toolerr transfer -y $DVI
+toolerr transfer -y $DVI x
+toolerr transfer -y $DVI w1@0x50
+toolerr transfer -y $DVI r0x10000@0x50
+toolerr transfer -y $DVI w1@0x50 0x100
+toolerr transfer -y $DVI r1
+toolerr transfer -y $DVI w2@0x50 0x00
 # Only the port QEMU forwards to the host loopback reaches this guest.
 smbus-proxy serve --listen 0.0.0.0:'"$PORT"' --insecure-network --log-ops info &
 sleep 3600
