@@ -5,7 +5,7 @@
 //! i2c-dev, so they are set only when an operation needs different ones than the last.
 
 use super::Backend;
-use smbus_proxy_wire::op::{BLOCK_MAX, msg_flags};
+use smbus_proxy_wire::op::{BLOCK_MAX, MAX_MSG_LEN, msg_flags};
 use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target};
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -29,14 +29,10 @@ mod sys {
     pub const SMBUS_BLOCK_PROC_CALL: u32 = 7;
     pub const SMBUS_I2C_BLOCK_DATA: u32 = 8;
 
-    /// `union i2c_smbus_data`: a byte, a word, or a block of a length byte, 32 data bytes and
-    /// one spare for PEC.
-    #[repr(C)]
-    pub union SmbusData {
-        pub byte: u8,
-        pub word: u16,
-        pub block: [u8; 34],
-    }
+    /// `union i2c_smbus_data` as the bytes it is: a byte (at 0), a word (at 0, in the CPU's
+    /// byte order), or a block of a length byte, 32 data bytes and one spare for PEC. The
+    /// kernel copies it in and out whole, so plain bytes need no unsafe views.
+    pub type SmbusData = [u8; 34];
 
     #[repr(C)]
     pub struct SmbusIoctlData {
@@ -167,29 +163,38 @@ impl LinuxBus {
         data: &mut sys::SmbusData,
     ) -> Result<(), Errno> {
         let args = sys::SmbusIoctlData { read_write, command, size, data };
-        // SAFETY: `args` and the union it points to live across the call; the kernel reads
-        // and writes at most the union's 34 bytes.
+        // SAFETY: `args` and the 34 bytes it points to live across the call; the kernel reads
+        // and writes at most those 34 bytes.
         unsafe { sys::smbus(self.fd(), &args) }.map(drop).map_err(errno)
     }
 
     fn smbus(&mut self, target: &Target, command: &Command) -> Result<Reply, Errno> {
         use sys::{SMBUS_READ as R, SMBUS_WRITE as W};
+        // A block longer than the kernel's is refused before the bus is touched, never cut:
+        // decoding lets none through, and one built inside the process gets EINVAL.
+        let too_long = match command {
+            Command::WriteBlockData { data, .. }
+            | Command::BlockProcessCall { data, .. }
+            | Command::WriteI2cBlockData { data, .. } => data.len() > BLOCK_MAX,
+            Command::ReadI2cBlockData { len, .. } => usize::from(*len) > BLOCK_MAX,
+            _ => false,
+        };
+        if too_long {
+            return Err(Errno::EINVAL);
+        }
         self.select(target)?;
-        let mut data = sys::SmbusData { block: [0; 34] };
+        let mut data: sys::SmbusData = [0; 34];
+        let word = |data: &sys::SmbusData| u16::from_ne_bytes([data[0], data[1]]);
         let block = |data: &mut sys::SmbusData, bytes: &[u8]| {
-            // SAFETY (for every union access below): the union is plain bytes, fully
-            // initialised above, so any view of it is valid.
-            let block = unsafe { &mut data.block };
-            block[0] = bytes.len() as u8;
-            block[1..=bytes.len()].copy_from_slice(bytes);
+            data[0] = bytes.len() as u8;
+            data[1..=bytes.len()].copy_from_slice(bytes);
         };
         let read_block = |data: &sys::SmbusData| -> Result<Reply, Errno> {
-            let block = unsafe { &data.block };
-            let n = usize::from(block[0]);
+            let n = usize::from(data[0]);
             if !(1..=BLOCK_MAX).contains(&n) {
                 return Err(Errno::EPROTO);
             }
-            Ok(Reply::Block(bytes::Bytes::copy_from_slice(&block[1..=n])))
+            Ok(Reply::Block(bytes::Bytes::copy_from_slice(&data[1..=n])))
         };
         match *command {
             Command::WriteQuick { bit } => {
@@ -205,7 +210,7 @@ impl LinuxBus {
             }
             Command::ReadByte => {
                 self.smbus_ioctl(R, 0, sys::SMBUS_BYTE, &mut data)?;
-                Ok(Reply::Byte(unsafe { data.byte }))
+                Ok(Reply::Byte(data[0]))
             }
             Command::WriteByte { value } => {
                 self.smbus_ioctl(W, value, sys::SMBUS_BYTE, &mut data)?;
@@ -213,26 +218,26 @@ impl LinuxBus {
             }
             Command::ReadByteData { reg } => {
                 self.smbus_ioctl(R, reg, sys::SMBUS_BYTE_DATA, &mut data)?;
-                Ok(Reply::Byte(unsafe { data.byte }))
+                Ok(Reply::Byte(data[0]))
             }
             Command::WriteByteData { reg, value } => {
-                data.byte = value;
+                data[0] = value;
                 self.smbus_ioctl(W, reg, sys::SMBUS_BYTE_DATA, &mut data)?;
                 Ok(Reply::Done)
             }
             Command::ReadWordData { reg } => {
                 self.smbus_ioctl(R, reg, sys::SMBUS_WORD_DATA, &mut data)?;
-                Ok(Reply::Word(unsafe { data.word }))
+                Ok(Reply::Word(word(&data)))
             }
             Command::WriteWordData { reg, value } => {
-                data.word = value;
+                data[..2].copy_from_slice(&value.to_ne_bytes());
                 self.smbus_ioctl(W, reg, sys::SMBUS_WORD_DATA, &mut data)?;
                 Ok(Reply::Done)
             }
             Command::ProcessCall { reg, value } => {
-                data.word = value;
+                data[..2].copy_from_slice(&value.to_ne_bytes());
                 self.smbus_ioctl(W, reg, sys::SMBUS_PROC_CALL, &mut data)?;
-                Ok(Reply::Word(unsafe { data.word }))
+                Ok(Reply::Word(word(&data)))
             }
             Command::ReadBlockData { reg } => {
                 self.smbus_ioctl(R, reg, sys::SMBUS_BLOCK_DATA, &mut data)?;
@@ -250,7 +255,7 @@ impl LinuxBus {
             }
             Command::ReadI2cBlockData { reg, len } => {
                 // The length wanted goes in the length byte.
-                unsafe { data.block[0] = len };
+                data[0] = len;
                 self.smbus_ioctl(R, reg, sys::SMBUS_I2C_BLOCK_DATA, &mut data)?;
                 read_block(&data)
             }
@@ -263,6 +268,11 @@ impl LinuxBus {
     }
 
     fn transfer(&mut self, msgs: &[Msg]) -> Result<Reply, Errno> {
+        // i2c-dev's limit, which decoding enforces; a longer write built inside the process is
+        // refused rather than have its length cut to 16 bits.
+        if msgs.iter().any(|m| matches!(&m.dir, Dir::Write(data) if data.len() > MAX_MSG_LEN)) {
+            return Err(Errno::EINVAL);
+        }
         // A counted read (I2C_M_RECV_LEN) gets room for the count byte and 32 more, and its
         // first byte says how many bytes the adapter should take before the count's (1),
         // which is what i2c-dev checks the buffer against.
@@ -356,5 +366,37 @@ impl Backend for LinuxBus {
             Op::Smbus { target, command } => self.smbus(target, command),
             Op::Transfer(msgs) => self.transfer(msgs),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smbus_proxy_wire::Command as C;
+
+    /// A bus on a file that is no adapter: any ioctl on it fails with ENOTTY, so an answer
+    /// of EINVAL shows the operation was refused before the bus was touched.
+    fn not_an_adapter() -> LinuxBus {
+        let file = File::open("/dev/null").unwrap();
+        LinuxBus { number: 0, name: "test".into(), funcs: 0, file, slave: None, ten_bit: false, pec: false }
+    }
+
+    #[test]
+    fn blocks_too_long_for_the_kernel_are_refused_not_cut() {
+        let mut bus = not_an_adapter();
+        let long = bytes::Bytes::from(vec![0; BLOCK_MAX + 8]);
+        for command in [
+            C::WriteBlockData { reg: 0, data: long.clone() },
+            C::BlockProcessCall { reg: 0, data: long.clone() },
+            C::WriteI2cBlockData { reg: 0, data: long },
+            C::ReadI2cBlockData { reg: 0, len: 33 },
+        ] {
+            assert_eq!(bus.execute(&Op::smbus(0x48, command.clone())), Err(Errno::EINVAL), "{command:?}");
+        }
+        let huge = Op::Transfer(vec![Msg::write(0x50, vec![0; MAX_MSG_LEN + 1])]);
+        assert_eq!(bus.execute(&huge), Err(Errno::EINVAL));
+        // A valid one reaches the file, which is no adapter.
+        let errno = bus.execute(&Op::smbus(0x48, C::WriteI2cBlockData { reg: 0, data: vec![1, 2].into() }));
+        assert_eq!(errno, Err(Errno(nix::libc::ENOTTY)));
     }
 }
