@@ -1,5 +1,7 @@
 //! `smbus-proxy dump` and `transfer` against a real server on the simulator.
 
+mod common;
+
 use smbus_proxy_server::{Running, Server};
 use smbus_proxy_sim::Config;
 use std::process::Command;
@@ -140,4 +142,32 @@ fn transfer_reads_whose_length_the_device_sends() {
     assert!(err.starts_with("Error: Sending messages failed: "), "{err}");
     let (_, err, code) = run(&s, &["transfer", "-y", "1", "w?@0x48"]);
     assert_eq!((err.as_str(), code), ("Error: Length invalid\nError: faulty argument is 'w?@0x48'\n", 1));
+}
+
+/// On an adapter without plain I2C, a transfer runs as its SMBus equivalent, and the log says
+/// what ran on the wire and what it stood for.
+#[test]
+fn the_log_shows_what_ran_on_the_wire() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab.toml");
+    std::fs::write(
+        &lab,
+        "[[bus]]\nnumber = 1\nfuncs = \"i801\"\n[[bus.device]]\nmodel = \"register-file\"\naddr = 0x48\n",
+    )
+    .unwrap();
+    let server = common::Serving::start(&["--simulate", lab.to_str().unwrap(), "--log-ops", "info"]);
+    let out = std::process::Command::new(common::BIN)
+        .args(["transfer", "-y", "--server", &server.url(), "1", "w1@0x48", "0x00", "r2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let logged = server.logged("(for transfer w1@0x48 [00] r2@0x48)");
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    // Two bytes after a register number are a word read on the wire.
+    assert!(
+        logged[0].contains("read_word_data 0x48 reg=0x00 (for transfer w1@0x48 [00] r2@0x48) → 0x0000"),
+        "{}",
+        logged[0]
+    );
 }

@@ -207,8 +207,7 @@ impl Executor {
         }
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
-            let result = self.execute(op);
-            log_op(self.op_log, session, self.backend.number(), op, &result);
+            let result = self.execute(session, op);
             let failed = result.is_err();
             results.push(result);
             if failed && !keep_going {
@@ -218,14 +217,21 @@ impl Executor {
         Outcome { results }
     }
 
-    fn execute(&mut self, op: &Op) -> Result<Reply, Errno> {
+    /// Runs one operation and logs what went on the wire: a transfer run as its SMBus
+    /// equivalent is logged as that command, with the transfer it stands for.
+    fn execute(&mut self, session: SessionId, op: &Op) -> Result<Reply, Errno> {
+        let bus = self.backend.number();
         if let Op::Transfer(msgs) = op
             && self.funcs & I2C == 0
             && let Some(smbus) = fallback::smbus_equivalent(msgs, self.funcs)
         {
-            return self.backend.execute(&smbus).map(|reply| fallback::transfer_reply(&smbus, reply));
+            let result = self.backend.execute(&smbus);
+            log_op(self.op_log, session, bus, &smbus, Some(op), &result);
+            return result.map(|reply| fallback::transfer_reply(&smbus, reply));
         }
-        self.backend.execute(op)
+        let result = self.backend.execute(op);
+        log_op(self.op_log, session, bus, op, None, &result);
+        result
     }
 
     fn apply(&mut self, wanted: Params) -> Result<(), Errno> {
@@ -241,7 +247,16 @@ impl Executor {
     }
 }
 
-fn log_op(level: Level, session: SessionId, bus: u32, op: &Op, result: &Result<Reply, Errno>) {
+/// Logs `op`, as it ran, with the transfer it `stood_for` if it ran in that one's place.
+fn log_op(
+    level: Level,
+    session: SessionId,
+    bus: u32,
+    op: &Op,
+    stood_for: Option<&Op>,
+    result: &Result<Reply, Errno>,
+) {
+    let op = Ran { op, stood_for };
     // `event!` needs its level at compile time; the arms differ only in that.
     macro_rules! event {
         ($lvl:expr) => {
@@ -257,5 +272,21 @@ fn log_op(level: Level, session: SessionId, bus: u32, op: &Op, result: &Result<R
         Level::INFO => event!(Level::INFO),
         Level::DEBUG => event!(Level::DEBUG),
         Level::TRACE => event!(Level::TRACE),
+    }
+}
+
+/// An operation as it ran, formatted only if its log line is written.
+struct Ran<'a> {
+    op: &'a Op,
+    stood_for: Option<&'a Op>,
+}
+
+impl std::fmt::Display for Ran<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.op)?;
+        match self.stood_for {
+            Some(transfer) => write!(f, " (for {transfer})"),
+            None => Ok(()),
+        }
     }
 }

@@ -36,7 +36,8 @@ pub struct Limits {
     pub sessions_per_peer: usize,
     /// Operations in one transaction, at most the protocol's own 1024.
     pub ops_per_transaction: usize,
-    /// Bytes in one request message.
+    /// Bytes in one message, either way: a larger request is refused, and so is, before it
+    /// runs, a transaction whose replies could be larger.
     pub message_bytes: usize,
     /// The adapter timeout every operation runs under (`I2C_TIMEOUT`); sessions may ask for
     /// less, not more. `None` leaves the adapter's own.
