@@ -1,39 +1,43 @@
 //! The smbus-proxy server: executes SMBus and I2C operations on local buses for remote clients.
 //!
-//! How a call travels through this crate (see ARCHITECTURE.md for the whole trip):
+//! What an embedder uses: [`Server`] (built from [`Backend`]s, with [`Limits`], a [`Policy`]
+//! and [`Tls`]), served on a listener or on a thread of its own ([`Running`]), and its
+//! [`Stats`]. The rest is how a call travels through the crate (ARCHITECTURE.md has the whole
+//! trip), one module each:
 //! - `conn`: who may connect and for how long: connections in all and per host, calls in
 //!   flight, handshake and idle timeouts, and an accept loop that survives running out of
 //!   descriptors.
-//! - [`auth`] and [`tls`]: who may call: a bearer token, TLS and client certificates.
-//! - [`service`]: the `smbus.v1.Smbus` gRPC service. It checks every argument (through
-//!   `smbus_proxy_wire::decode`), the session, the server's [`limits`] and the bus's access
-//!   [`policy`], then hands the transaction to the bus.
-//! - [`session`]: sessions and their leases; a session that shows no sign of life for its
+//! - `auth` and `tls`: who may call: a bearer token, TLS and client certificates.
+//! - `service`: the `smbus.v1.Smbus` gRPC service. It checks every argument (through
+//!   `smbus_proxy_wire::decode`), the session, the server's `limits` and the bus's access
+//!   `policy`, then hands the transaction to the bus.
+//! - `session`: sessions and their leases; a session that shows no sign of life for its
 //!   lease is dead, and whatever it held is freed.
-//! - [`bus`]: each bus's executor (a thread of its own if its backend blocks) and its
+//! - `bus`: each bus's executor (a thread of its own if its backend blocks) and its
 //!   exclusive lock.
 //!   Transactions run whole and one at a time per bus; distinct buses run in parallel.
-//! - [`legacy`]: the original Python smbus-proxy's `SmbusRcp`, a thin adapter over the same.
+//! - `legacy`: the original Python smbus-proxy's `SmbusRcp`, a thin adapter over the same.
 //! - [`backend`]: the trait a bus implements: the simulator (`smbus_proxy_sim`) and, on
-//!   Linux, `/dev/i2c-N` through i2c-dev's ioctls ([`backend::linux`]).
+//!   Linux, `/dev/i2c-N` through i2c-dev's ioctls (`backend::linux`).
 //! - `fallback`: transfers that have an exact SMBus equivalent run as SMBus on adapters
 //!   without plain I2C.
+//! - `throttle`: log lines a flood cannot multiply.
 //!
 //! This crate owns the network-facing side. It must not validate arguments itself (the wire
 //! crate does, in one place) nor know how a device behaves (backends do).
 
-pub mod auth;
+mod auth;
 pub mod backend;
-pub mod bus;
+mod bus;
 mod conn;
 mod fallback;
-pub mod legacy;
-pub mod limits;
-pub mod policy;
-pub mod service;
-pub mod session;
+mod legacy;
+mod limits;
+mod policy;
+mod service;
+mod session;
 mod throttle;
-pub mod tls;
+mod tls;
 
 pub use backend::Backend;
 pub use limits::Limits;

@@ -26,9 +26,9 @@ use tracing::info;
 
 /// The service; cheap to clone (a stream clones it for each message it answers).
 #[derive(Clone)]
-pub struct Service(Arc<Shared>);
+pub(crate) struct Service(Arc<Shared>);
 
-pub struct Shared {
+pub(crate) struct Shared {
     buses: Arc<BTreeMap<u32, Arc<Bus>>>,
     sessions: Arc<Sessions>,
     stats: Arc<Stats>,

@@ -201,14 +201,6 @@ impl Sessions {
         }
         expired
     }
-
-    pub fn len(&self) -> usize {
-        lock(&self.map).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Whether two connections count as one client host for the per-host session limit: the same

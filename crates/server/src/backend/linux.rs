@@ -137,11 +137,13 @@ impl LinuxBus {
         if self.slave != Some((target.addr, target.force)) {
             self.slave = None;
             let addr = target.addr.into();
-            // SAFETY: plain integer arguments. I2C_SLAVE fails with EBUSY where a kernel
-            // driver owns the address; I2C_SLAVE_FORCE takes it anyway.
+            // I2C_SLAVE fails with EBUSY where a kernel driver owns the address;
+            // I2C_SLAVE_FORCE takes it anyway.
             let set = if target.force {
+                // SAFETY: plain integer arguments.
                 unsafe { sys::set_slave_force(self.fd(), addr) }
             } else {
+                // SAFETY: plain integer arguments.
                 unsafe { sys::set_slave(self.fd(), addr) }
             };
             set.map_err(errno)?;
