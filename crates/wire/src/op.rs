@@ -260,12 +260,27 @@ impl Op {
     pub fn sends(&self) -> Sends {
         match self {
             Op::Smbus { command, .. } => match command {
-                Command::ReadByte | Command::WriteQuick { bit: 1 } => Sends::Nothing,
+                // Every command by name: a new one must say what it sends before it compiles.
+                Command::ReadByte => Sends::Nothing,
+                // The R/W bit is all a quick command sends: 1 reads, 0 writes.
+                Command::WriteQuick { bit } => {
+                    if *bit == 1 {
+                        Sends::Nothing
+                    } else {
+                        Sends::Data
+                    }
+                }
                 Command::ReadByteData { .. }
                 | Command::ReadWordData { .. }
                 | Command::ReadBlockData { .. }
                 | Command::ReadI2cBlockData { .. } => Sends::Register,
-                _ => Sends::Data,
+                Command::WriteByte { .. }
+                | Command::WriteByteData { .. }
+                | Command::WriteWordData { .. }
+                | Command::ProcessCall { .. }
+                | Command::WriteBlockData { .. }
+                | Command::BlockProcessCall { .. }
+                | Command::WriteI2cBlockData { .. } => Sends::Data,
             },
             Op::Transfer(msgs) => {
                 let mut sends = Sends::Nothing;
