@@ -137,6 +137,20 @@ async fn a_client_that_dies_holding_the_lock_frees_it_within_its_lease() {
     server.stop().await;
 }
 
+/// Shows signs of life for these sessions, a KeepAlive every fifth of a lease, until `until`.
+async fn keep_alive_until<const N: usize>(
+    until: Instant,
+    lease: Duration,
+    mut sessions: [(&mut pb::smbus_client::SmbusClient<tonic::transport::Channel>, &String); N],
+) {
+    while Instant::now() < until {
+        tokio::time::sleep(lease / 5).await;
+        for (client, session) in &mut sessions {
+            client.keep_alive(pb::KeepAliveRequest { session: session.to_string() }).await.unwrap();
+        }
+    }
+}
+
 /// A `Lock` that waits is a sign of life: the waiter outlives its lease while it waits, gets the
 /// bus when the holder lets go, and can use it.
 #[tokio::test]
@@ -152,11 +166,7 @@ async fn a_waiting_lock_keeps_its_session_alive() {
         async move { b.lock(pb::LockRequest { session: sb, wait_ms: 3000 }).await }
     });
     // A holds on for three leases, showing signs of life; B sends nothing but its Lock.
-    while started.elapsed() < 3 * lease {
-        tokio::time::sleep(lease / 5).await;
-        a.keep_alive(pb::KeepAliveRequest { session: sa.clone() }).await.unwrap();
-        c.keep_alive(pb::KeepAliveRequest { session: sc.clone() }).await.unwrap();
-    }
+    keep_alive_until(started + 3 * lease, lease, [(&mut a, &sa), (&mut c, &sc)]).await;
     a.unlock(pb::UnlockRequest { session: sa.clone() }).await.unwrap();
     waiter.await.unwrap().expect("the lock goes to the waiter, alive all along");
     // B holds the bus and can use it; C is kept out because B holds it, and gets it when B
@@ -186,11 +196,7 @@ async fn a_waiter_that_vanished_is_never_handed_the_lock() {
     waiter.abort();
     let _ = waiter.await;
     let vanished = Instant::now();
-    while vanished.elapsed() < 2 * lease {
-        tokio::time::sleep(lease / 5).await;
-        a.keep_alive(pb::KeepAliveRequest { session: sa.clone() }).await.unwrap();
-        c.keep_alive(pb::KeepAliveRequest { session: sc.clone() }).await.unwrap();
-    }
+    keep_alive_until(vanished + 2 * lease, lease, [(&mut a, &sa), (&mut c, &sc)]).await;
     a.unlock(pb::UnlockRequest { session: sa }).await.unwrap();
     // Nobody holds the bus now: C takes it at once.
     c.lock(pb::LockRequest { session: sc.clone(), wait_ms: 0 }).await.expect("the bus is free");
