@@ -42,7 +42,7 @@ pub fn to_py(e: Error) -> PyErr {
         },
         Error::Connect { .. } | Error::OutcomeUnknown { .. } => PyConnectionError::new_err(message),
         Error::TimedOut { .. } => PyTimeoutError::new_err(message),
-        Error::Protocol(_) => os_error(Errno::EPROTO.0, message),
+        Error::Protocol { .. } => os_error(Errno::EPROTO.0, message),
         _ => os_error(Errno::EIO.0, message),
     }
 }

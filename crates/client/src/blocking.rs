@@ -6,8 +6,9 @@
 
 use crate::Credentials;
 use crate::batch::{Batch, Results};
-use crate::bus::BusOptions;
 use crate::error::{Error, Result};
+use crate::methods::smbus_methods;
+use crate::session::BusOptions;
 use bytes::Bytes;
 use smbus_proxy_wire::{Msg, Op, Reply, Target, pb};
 use std::sync::{Arc, mpsc};
@@ -49,10 +50,8 @@ impl Client {
     /// Connects with these credentials.
     pub fn connect_with(url: impl Into<String>, credentials: Credentials) -> Result<Client> {
         let url = url.into();
-        let failed = |what: &str, e: std::io::Error| Error::Connect {
-            url: url.clone(),
-            reason: format!("{what}: {e}"),
-        };
+        let failed =
+            |what: &str, e: std::io::Error| Error::connect(&url, format!("{what}: {e}"), Some(e.into()));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -103,7 +102,23 @@ pub struct Bus {
     pub(crate) inner: crate::Bus,
 }
 
-/// Blocking twins of the async [`crate::Bus`] methods, documented there.
+/// Generates the blocking twins of smbus2's methods from [`smbus_methods`].
+macro_rules! blocking_methods {
+    ($( $(#[doc = $doc:literal])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $command:expr; )*) => {
+        impl Bus {
+            $(
+                $(#[doc = $doc])*
+                pub fn $name(&mut self, addr: u16 $(, $arg: $ty)*) -> Result<$ret> {
+                    self.rt.block_on(self.inner.$name(addr $(, $arg)*))
+                }
+            )*
+        }
+    };
+}
+
+smbus_methods!(blocking_methods);
+
+/// Blocking twins of the other async [`crate::Bus`] methods, documented there.
 macro_rules! blocking {
     ($( fn $name:ident(&mut self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
         $(
@@ -117,19 +132,6 @@ macro_rules! blocking {
 
 impl Bus {
     blocking! {
-        fn write_quick(&mut self, addr: u16) -> ();
-        fn read_byte(&mut self, addr: u16) -> u8;
-        fn write_byte(&mut self, addr: u16, value: u8) -> ();
-        fn read_byte_data(&mut self, addr: u16, reg: u8) -> u8;
-        fn write_byte_data(&mut self, addr: u16, reg: u8, value: u8) -> ();
-        fn read_word_data(&mut self, addr: u16, reg: u8) -> u16;
-        fn write_word_data(&mut self, addr: u16, reg: u8, value: u16) -> ();
-        fn process_call(&mut self, addr: u16, reg: u8, value: u16) -> u16;
-        fn read_block_data(&mut self, addr: u16, reg: u8) -> Bytes;
-        fn write_block_data(&mut self, addr: u16, reg: u8, data: &[u8]) -> ();
-        fn block_process_call(&mut self, addr: u16, reg: u8, data: &[u8]) -> Bytes;
-        fn read_i2c_block_data(&mut self, addr: u16, reg: u8, len: u8) -> Bytes;
-        fn write_i2c_block_data(&mut self, addr: u16, reg: u8, data: &[u8]) -> ();
         fn i2c_rdwr(&mut self, msgs: Vec<Msg>) -> Vec<Bytes>;
         fn run(&mut self, batch: Batch) -> Results;
         fn execute(&mut self, ops: &[Op]) -> Vec<Reply>;
@@ -246,7 +248,7 @@ impl std::ops::DerefMut for LockGuard<'_> {
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        if self.bus.inner.locked {
+        if self.bus.inner.locked() {
             let bus = &mut *self.bus;
             let _ =
                 bus.rt.block_on(async { tokio::time::timeout(GOODBYE_WAIT, bus.inner.unlock_inner()).await });

@@ -1,134 +1,62 @@
-//! [`Bus`]: a session on one remote bus, with smbus2's methods.
-//!
-//! Calls travel on one long-lived `ExecuteStream` per bus, opened on first use: a message
-//! each way instead of a new HTTP/2 stream per call, which measured about twice as fast.
-//!
-//! Two things are repeated behind the caller's back, and only when that is safe. A session
-//! the server no longer knows (it expired) is reopened and the call sent again: the server
-//! refuses such a call before touching the bus, so nothing ran. A connection that broke
-//! mid-call is re-established and the call repeated only if it sends the device nothing but
-//! addresses and register numbers (`Op::sends`); otherwise the caller learns that a write
-//! may or may not have happened.
+//! [`Bus`]: a session on one remote bus, with smbus2's methods, and its exclusive lock.
 
 use crate::Client;
 use crate::batch::{Batch, FromReply, Results};
-use crate::client::Grpc;
 use crate::error::{Error, Result};
+use crate::link::Link;
+use crate::methods::smbus_methods;
+use crate::session::BusOptions;
 use bytes::Bytes;
-use smbus_proxy_wire::pb;
-use smbus_proxy_wire::{Command, Errno, Msg, Op, Reply, Sends, Target, decode, encode};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-
-/// Settings for a session: the adapter's (see `OpenRequest` in the protocol), and how long a
-/// call may wait for its answer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BusOptions {
-    /// Adapter timeout (I2C_TIMEOUT), 10 ms to 60 s in steps of 10 ms.
-    pub timeout: Option<Duration>,
-    /// Retries on arbitration loss (I2C_RETRIES), 0–16.
-    pub retries: Option<u32>,
-    /// How long each transaction may wait for its answer, queueing behind other clients'
-    /// included; past it the call fails with [`Error::TimedOut`]. A transaction that had not
-    /// reached the bus by then never does; one already running completes. `None`: wait for
-    /// as long as it takes.
-    pub call_timeout: Option<Duration>,
-}
-
-/// What the keep-alive shares with the bus handle.
-pub(crate) struct Session {
-    id: Mutex<String>,
-    pub(crate) lease: Duration,
-    last_used_us: AtomicU64,
-}
-
-fn now_us() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
-}
-
-impl Session {
-    fn id(&self) -> String {
-        self.id.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn touch(&self) {
-        self.last_used_us.store(now_us(), Ordering::Relaxed);
-    }
-
-    pub(crate) fn quiet_for(&self) -> Duration {
-        Duration::from_micros(now_us().saturating_sub(self.last_used_us.load(Ordering::Relaxed)))
-    }
-
-    pub(crate) async fn keep_alive(&self, mut grpc: Grpc) {
-        // A failure needs no handling here: the next call finds the session gone and reopens it.
-        if grpc.keep_alive(pb::KeepAliveRequest { session: self.id() }).await.is_ok() {
-            self.touch();
-        }
-    }
-}
-
-struct Stream {
-    requests: mpsc::Sender<pb::ExecuteRequest>,
-    replies: tonic::Streaming<pb::StreamReply>,
-}
+use smbus_proxy_wire::{Command, Errno, Msg, Op, Reply, Target, decode, pb};
+use std::time::Duration;
 
 /// A session on one remote bus. Dropping it (or [`Bus::close`]) ends the session.
 pub struct Bus {
     /// Keeps the connection and its keep-alive running as long as any bus is open.
     _client: Client,
-    grpc: Grpc,
-    info: pb::BusInfo,
-    options: BusOptions,
-    session: Arc<Session>,
-    stream: Option<Stream>,
-    pub(crate) locked: bool,
-    closed: bool,
+    link: Link,
     /// Flags applied to every SMBus operation, as smbus2's `pec` and `force`, and I2C_TENBIT.
     pec: bool,
     force: bool,
     ten_bit: bool,
 }
 
+/// Generates the async methods from [`smbus_methods`].
+macro_rules! async_methods {
+    ($( $(#[doc = $doc:literal])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $command:expr; )*) => {
+        impl Bus {
+            $(
+                $(#[doc = $doc])*
+                pub async fn $name(&mut self, addr: u16 $(, $arg: $ty)*) -> Result<$ret> {
+                    self.one(addr, $command).await
+                }
+            )*
+        }
+    };
+}
+
+smbus_methods!(async_methods);
+
 impl Bus {
     pub(crate) async fn open(client: Client, number: u32, options: BusOptions) -> Result<Bus> {
-        let grpc = client.inner.grpc.clone();
-        let (id, info, lease) = open_session(grpc.clone(), number, options).await?;
-        let session = Arc::new(Session { id: Mutex::new(id), lease, last_used_us: AtomicU64::new(now_us()) });
-        Ok(Bus {
-            _client: client,
-            grpc,
-            info,
-            options,
-            session,
-            stream: None,
-            locked: false,
-            closed: false,
-            pec: false,
-            force: false,
-            ten_bit: false,
-        })
-    }
-
-    pub(crate) fn session(&self) -> &Arc<Session> {
-        &self.session
+        let link =
+            Link::open(client.inner.grpc.clone(), client.inner.sessions.clone(), number, options).await?;
+        Ok(Bus { _client: client, link, pec: false, force: false, ten_bit: false })
     }
 
     /// The bus number (the N of /dev/i2c-N on the server).
     pub fn number(&self) -> u32 {
-        self.info.number
+        self.link.info.number
     }
 
     /// The adapter's name.
     pub fn name(&self) -> &str {
-        &self.info.name
+        &self.link.info.name
     }
 
     /// The adapter's functionality: the I2C_FUNCS bits (`smbus_proxy_wire::funcs`).
     pub fn funcs(&self) -> u64 {
-        self.info.funcs
+        self.link.info.funcs
     }
 
     /// Packet error checking on every SMBus operation from now on (smbus2's `pec`).
@@ -136,6 +64,7 @@ impl Bus {
         self.pec = on;
     }
 
+    /// Whether SMBus operations use packet error checking.
     pub fn pec(&self) -> bool {
         self.pec
     }
@@ -145,6 +74,7 @@ impl Bus {
         self.force = on;
     }
 
+    /// Whether SMBus operations force their address.
     pub fn force(&self) -> bool {
         self.force
     }
@@ -154,6 +84,7 @@ impl Bus {
         self.ten_bit = on;
     }
 
+    /// Whether SMBus addresses are 10-bit.
     pub fn ten_bit(&self) -> bool {
         self.ten_bit
     }
@@ -171,163 +102,47 @@ impl Bus {
     async fn one<T: FromReply>(&mut self, addr: u16, command: Command) -> Result<T> {
         let op = Op::Smbus { target: self.target(addr), command };
         let mut replies = self.execute(std::slice::from_ref(&op)).await?;
-        let reply = replies.pop().ok_or_else(|| Error::Protocol("no result".into()))?;
-        T::from_reply(reply).ok_or_else(|| Error::Protocol("a result of the wrong type".into()))
-    }
-
-    /// Sends the address alone with R/W bit 0 (a quick write): is anybody there?
-    pub async fn write_quick(&mut self, addr: u16) -> Result<()> {
-        self.one(addr, Command::WriteQuick { bit: 0 }).await
-    }
-
-    pub async fn read_byte(&mut self, addr: u16) -> Result<u8> {
-        self.one(addr, Command::ReadByte).await
-    }
-
-    pub async fn write_byte(&mut self, addr: u16, value: u8) -> Result<()> {
-        self.one(addr, Command::WriteByte { value }).await
-    }
-
-    pub async fn read_byte_data(&mut self, addr: u16, reg: u8) -> Result<u8> {
-        self.one(addr, Command::ReadByteData { reg }).await
-    }
-
-    pub async fn write_byte_data(&mut self, addr: u16, reg: u8, value: u8) -> Result<()> {
-        self.one(addr, Command::WriteByteData { reg, value }).await
-    }
-
-    pub async fn read_word_data(&mut self, addr: u16, reg: u8) -> Result<u16> {
-        self.one(addr, Command::ReadWordData { reg }).await
-    }
-
-    pub async fn write_word_data(&mut self, addr: u16, reg: u8, value: u16) -> Result<()> {
-        self.one(addr, Command::WriteWordData { reg, value }).await
-    }
-
-    /// Writes a word to `reg` and reads the device's word answer.
-    pub async fn process_call(&mut self, addr: u16, reg: u8, value: u16) -> Result<u16> {
-        self.one(addr, Command::ProcessCall { reg, value }).await
-    }
-
-    /// An SMBus block read: the device says how many bytes (1–32) it sends.
-    pub async fn read_block_data(&mut self, addr: u16, reg: u8) -> Result<Bytes> {
-        self.one(addr, Command::ReadBlockData { reg }).await
-    }
-
-    /// An SMBus block write of 1–32 bytes, preceded on the wire by their count.
-    pub async fn write_block_data(&mut self, addr: u16, reg: u8, data: &[u8]) -> Result<()> {
-        self.one(addr, Command::WriteBlockData { reg, data: Bytes::copy_from_slice(data) }).await
-    }
-
-    /// Writes a block of 1–32 bytes and reads the device's block answer.
-    pub async fn block_process_call(&mut self, addr: u16, reg: u8, data: &[u8]) -> Result<Bytes> {
-        self.one(addr, Command::BlockProcessCall { reg, data: Bytes::copy_from_slice(data) }).await
-    }
-
-    /// Reads `len` (1–32) bytes from `reg` on.
-    pub async fn read_i2c_block_data(&mut self, addr: u16, reg: u8, len: u8) -> Result<Bytes> {
-        self.one(addr, Command::ReadI2cBlockData { reg, len }).await
-    }
-
-    /// Writes 1–32 bytes from `reg` on.
-    pub async fn write_i2c_block_data(&mut self, addr: u16, reg: u8, data: &[u8]) -> Result<()> {
-        self.one(addr, Command::WriteI2cBlockData { reg, data: Bytes::copy_from_slice(data) }).await
+        let reply = replies.pop().ok_or_else(|| Error::protocol("no result"))?;
+        // `execute` checked the reply's shape; the type is the method list's to get right.
+        T::from_reply(reply).ok_or_else(|| Error::protocol(format!("{} has the wrong Rust type", op.name())))
     }
 
     /// A combined I2C transfer (I2C_RDWR): the messages are joined by repeated starts. Returns
     /// the bytes of each read message, in order.
     pub async fn i2c_rdwr(&mut self, msgs: Vec<Msg>) -> Result<Vec<Bytes>> {
-        let mut replies = self.execute(&[Op::Transfer(msgs)]).await?;
-        match replies.pop() {
+        match self.execute(&[Op::Transfer(msgs)]).await?.pop() {
             Some(Reply::Transfer(reads)) => Ok(reads),
-            _ => Err(Error::Protocol("a transfer without its reads".into())),
+            _ => Err(Error::protocol("a transfer without its reads")),
         }
     }
 
     /// Runs a batch as one transaction, in one round trip: no other client's operation runs
     /// between its operations.
     pub async fn run(&mut self, batch: Batch) -> Result<Results> {
-        let ops = batch.into_ops();
-        let replies = self.execute(&ops).await?;
-        Results::new(&ops, replies)
-    }
-
-    /// Takes the bus exclusively until the guard is dropped or unlocked, waiting up to `wait`
-    /// for another session's lock to go.
-    pub async fn lock(&mut self, wait: Duration) -> Result<LockGuard<'_>> {
-        self.lock_inner(wait).await?;
-        Ok(LockGuard { bus: self })
-    }
-
-    pub(crate) async fn lock_inner(&mut self, wait: Duration) -> Result<()> {
-        let wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX);
-        let request = pb::LockRequest { session: self.session.id(), wait_ms: wait_ms.into() };
-        self.grpc.lock(request).await.map_err(Error::status)?;
-        self.session.touch();
-        self.locked = true;
-        Ok(())
-    }
-
-    pub(crate) async fn unlock_inner(&mut self) -> Result<()> {
-        self.locked = false;
-        self.grpc.unlock(pb::UnlockRequest { session: self.session.id() }).await.map_err(Error::status)?;
-        self.session.touch();
-        Ok(())
-    }
-
-    /// Ends the session now, freeing what it holds.
-    pub async fn close(mut self) -> Result<()> {
-        self.close_inner().await
-    }
-
-    pub(crate) async fn close_inner(&mut self) -> Result<()> {
-        if std::mem::replace(&mut self.closed, true) {
-            return Ok(());
-        }
-        self.stream = None;
-        self.grpc.close(pb::CloseRequest { session: self.session.id() }).await.map_err(Error::status)?;
-        Ok(())
+        Ok(Results::new(self.execute(&batch.into_ops()).await?))
     }
 
     /// Runs operations as one transaction and returns their replies; the first failing
     /// operation becomes [`Error::Bus`].
     pub async fn execute(&mut self, ops: &[Op]) -> Result<Vec<Reply>> {
         self.check_funcs(ops)?;
-        let response = self.round_trip(ops, false).await?;
+        let response = self.link.round_trip(ops, false).await?;
         if let Some(e) = response.error {
             let index = e.index as usize;
             let op = ops.get(index).map_or("operation", Op::name);
-            return Err(Error::Bus { errno: smbus_proxy_wire::Errno(e.errno), op, index });
+            return Err(Error::Bus { errno: Errno(e.errno), op, index });
         }
-        if response.results.len() != ops.len() {
-            return Err(Error::Protocol(format!(
-                "{} results for {} operations",
-                response.results.len(),
-                ops.len()
-            )));
-        }
-        response
-            .results
-            .into_iter()
-            .map(|r| decode::reply(r).map_err(|e| Error::Protocol(e.to_string())))
-            .collect()
+        results(ops, response.results)?.map(|(op, result)| reply(op, result)).collect()
     }
 
     /// Runs every operation as one transaction even when some fail, and returns each one's
     /// reply or errno: a bus scan in one round trip.
     pub async fn execute_each(&mut self, ops: &[Op]) -> Result<Vec<Result<Reply, Errno>>> {
         self.check_funcs(ops)?;
-        let response = self.round_trip(ops, true).await?;
-        if response.results.len() != ops.len() {
-            return Err(Error::Protocol(format!(
-                "{} results for {} operations",
-                response.results.len(),
-                ops.len()
-            )));
-        }
-        let each = response.results.into_iter().map(|r| match r.result {
+        let response = self.link.round_trip(ops, true).await?;
+        let each = results(ops, response.results)?.map(|(op, result)| match result.result {
             Some(pb::op_result::Result::Failed(e)) => Ok(Err(Errno(e.errno))),
-            _ => decode::reply(r).map(Ok).map_err(|e| Error::Protocol(e.to_string())),
+            _ => reply(op, result).map(Ok),
         });
         each.collect()
     }
@@ -336,147 +151,62 @@ impl Bus {
         for op in ops {
             // Transfers are the server's to judge: on an adapter without plain I2C it runs
             // those with an exact SMBus equivalent as SMBus.
-            let missing = op.required_func() & !self.info.funcs;
+            let missing = op.required_func() & !self.funcs();
             if missing != 0 && !matches!(op, Op::Transfer(_)) {
-                return Err(Error::NotSupported { op: op.name(), funcs: self.info.funcs, missing });
+                return Err(Error::NotSupported { op: op.name(), funcs: self.funcs(), missing });
             }
         }
         Ok(())
     }
 
-    /// Sends a transaction and waits for its answer, reopening what can safely be reopened.
-    async fn round_trip(&mut self, ops: &[Op], keep_going: bool) -> Result<pb::ExecuteResponse> {
-        let mut reopened = false;
-        let mut reconnected = false;
-        loop {
-            let request = pb::ExecuteRequest {
-                session: self.session.id(),
-                ops: ops.iter().map(encode::op).collect(),
-                keep_going,
-            };
-            let sent = match self.options.call_timeout {
-                Some(limit) => tokio::time::timeout(limit, self.send(request)).await.map_err(|_| limit),
-                None => Ok(self.send(request).await),
-            };
-            let reply = match sent {
-                Err(after) => {
-                    // Dropping the stream cancels the call: the server drops a transaction
-                    // still waiting for the bus when its caller is gone. The blocking client's
-                    // runtime only runs during calls, so let the connection send the
-                    // cancellation now rather than with the next call.
-                    self.stream = None;
-                    for _ in 0..4 {
-                        tokio::task::yield_now().await;
-                    }
-                    return Err(Error::TimedOut { op: ops.first().map_or("transaction", Op::name), after });
-                }
-                Ok(Ok(reply)) => reply,
-                Ok(Err(detail)) => {
-                    self.stream = None;
-                    // A read may run twice if the connection broke after the server ran it;
-                    // sending a register number again is harmless, sending data is not.
-                    let writes = ops.iter().any(|op| op.sends() > Sends::Register);
-                    if writes || reconnected {
-                        let op = ops.first().map_or("transaction", Op::name);
-                        return Err(Error::OutcomeUnknown { op, detail });
-                    }
-                    reconnected = true;
-                    continue;
-                }
-            };
-            self.session.touch();
-            match reply.reply {
-                Some(pb::stream_reply::Reply::Response(r)) => return Ok(r),
-                Some(pb::stream_reply::Reply::Rejected(r)) => {
-                    let code = tonic::Code::from_i32(r.code);
-                    // Refused before the bus was touched, so sending it again is safe, writes
-                    // included; but not if the session held the lock, which is now gone.
-                    if code == tonic::Code::NotFound && !reopened {
-                        if self.locked {
-                            self.locked = false;
-                            return Err(Error::LockLost { bus: self.info.number });
-                        }
-                        self.reopen().await?;
-                        reopened = true;
-                        continue;
-                    }
-                    return Err(Error::Rejected { code, message: r.message });
-                }
-                None => return Err(Error::Protocol("an empty reply".into())),
-            }
-        }
+    /// Takes the bus exclusively until the guard is dropped or unlocked, waiting up to `wait`
+    /// for another session's lock to go.
+    pub async fn lock(&mut self, wait: Duration) -> Result<LockGuard<'_>> {
+        self.link.lock(wait).await?;
+        Ok(LockGuard { bus: self })
     }
 
-    /// One request on the stream, opening the stream if need be. An error means the
-    /// connection broke.
-    async fn send(&mut self, request: pb::ExecuteRequest) -> Result<pb::StreamReply, String> {
-        if self.stream.is_none() {
-            let (requests, queue) = mpsc::channel(1);
-            let replies = self
-                .grpc
-                .execute_stream(tokio_stream::wrappers::ReceiverStream::new(queue))
-                .await
-                .map_err(|s| crate::error::detail(&s))?
-                .into_inner();
-            self.stream = Some(Stream { requests, replies });
-        }
-        let stream = self.stream.as_mut().expect("opened above");
-        stream.requests.send(request).await.map_err(|_| "the stream closed".to_owned())?;
-        match stream.replies.message().await {
-            Ok(Some(reply)) => Ok(reply),
-            Ok(None) => Err("the server ended the stream".into()),
-            Err(status) => Err(crate::error::detail(&status)),
-        }
+    pub(crate) async fn lock_inner(&mut self, wait: Duration) -> Result<()> {
+        self.link.lock(wait).await
     }
 
-    async fn reopen(&mut self) -> Result<()> {
-        let (id, info, _) = open_session(self.grpc.clone(), self.info.number, self.options).await?;
-        *self.session.id.lock().unwrap_or_else(|e| e.into_inner()) = id;
-        self.info = info;
-        Ok(())
+    pub(crate) async fn unlock_inner(&mut self) -> Result<()> {
+        self.link.unlock().await
+    }
+
+    pub(crate) fn locked(&self) -> bool {
+        self.link.locked
+    }
+
+    /// Ends the session now, freeing what it holds.
+    pub async fn close(mut self) -> Result<()> {
+        self.close_inner().await
+    }
+
+    pub(crate) async fn close_inner(&mut self) -> Result<()> {
+        self.link.close().await
     }
 }
 
-async fn open_session(
-    grpc: Grpc,
-    number: u32,
-    options: BusOptions,
-) -> Result<(String, pb::BusInfo, Duration)> {
-    let request = pb::OpenRequest {
-        bus: number.into(),
-        // The server checks the range and says what it is; a value past 64 bits of
-        // milliseconds is sent as the largest, which it refuses all the same.
-        timeout_ms: options.timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
-        retries: options.retries.map(u64::from),
-    };
-    // Sent twice only if the first never got an answer: a session it may have opened is
-    // never used and expires after its lease.
-    let opened = crate::client::again_if_connection_broke(|| {
-        let mut grpc = grpc.clone();
-        async move { grpc.open(request).await }
-    })
-    .await
-    .map_err(Error::status)?
-    .into_inner();
-    let info = opened.bus.ok_or_else(|| Error::Protocol("Open without the bus's description".into()))?;
-    Ok((opened.session, info, Duration::from_millis(opened.lease_ms.into())))
+/// Each operation with its result; there must be one per operation.
+fn results(ops: &[Op], results: Vec<pb::OpResult>) -> Result<impl Iterator<Item = (&Op, pb::OpResult)>> {
+    if results.len() != ops.len() {
+        return Err(Error::protocol(format!("{} results for {} operations", results.len(), ops.len())));
+    }
+    Ok(ops.iter().zip(results))
 }
 
-impl Drop for Bus {
-    fn drop(&mut self) {
-        if self.closed {
-            return;
-        }
-        // Drop cannot wait, so the goodbye goes out on a task; without a runtime to run it,
-        // the server ends the session when its lease runs out.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let mut grpc = self.grpc.clone();
-            let session = self.session.id();
-            runtime.spawn(async move {
-                let _ = grpc.close(pb::CloseRequest { session }).await;
-            });
-        }
+/// A result as the reply `op` returns, or a protocol error if it is not one.
+fn reply(op: &Op, result: pb::OpResult) -> Result<Reply> {
+    let reply =
+        decode::reply(result).map_err(|e| Error::Protocol { problem: e.to_string(), source: Some(e) })?;
+    if !reply.fits(op.returns()) {
+        return Err(Error::protocol(format!(
+            "{} answered {reply}: not the shape or length it returns",
+            op.name()
+        )));
     }
+    Ok(reply)
 }
 
 /// The bus held exclusively; derefs to the [`Bus`]. Dropping it releases the lock (from a
@@ -486,6 +216,7 @@ pub struct LockGuard<'a> {
 }
 
 impl LockGuard<'_> {
+    /// Releases the lock and reports how that went.
     pub async fn unlock(self) -> Result<()> {
         let mut this = std::mem::ManuallyDrop::new(self);
         this.bus.unlock_inner().await
@@ -507,16 +238,6 @@ impl std::ops::DerefMut for LockGuard<'_> {
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        if !self.bus.locked {
-            return;
-        }
-        self.bus.locked = false;
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let mut grpc = self.bus.grpc.clone();
-            let session = self.bus.session.id();
-            runtime.spawn(async move {
-                let _ = grpc.unlock(pb::UnlockRequest { session }).await;
-            });
-        }
+        self.bus.link.unlock_soon();
     }
 }

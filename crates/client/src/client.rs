@@ -1,14 +1,15 @@
 //! [`Client`]: one connection to a server, and the keep-alive that serves every bus opened
 //! through it.
 
-use crate::bus::{Bus, BusOptions, Session};
+use crate::bus::Bus;
 use crate::error::{Error, Result, source_chain};
+use crate::grpc::{Bearer, Grpc, again_if_connection_broke};
+use crate::session::{BusOptions, Sessions};
 use smbus_proxy_wire::pb::{self, smbus_client::SmbusClient};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::{Interceptor, interceptor::InterceptedService};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 /// The environment variable that names the server when no URL is given.
@@ -45,27 +46,26 @@ impl Credentials {
     }
 
     /// The bearer header, and for `https://` the TLS settings.
-    fn apply(
-        &self,
-        url: &str,
-    ) -> std::result::Result<(Option<MetadataValue<Ascii>>, Option<ClientTlsConfig>), String> {
+    fn apply(&self, url: &str) -> Result<(Option<MetadataValue<Ascii>>, Option<ClientTlsConfig>)> {
+        let refused = |reason: String| Error::connect(url, reason, None);
         let bearer = match &self.token {
             None => None,
             Some(t) => Some(
                 format!("Bearer {t}")
                     .parse::<MetadataValue<Ascii>>()
-                    .map_err(|_| "the token has characters an HTTP header cannot carry".to_owned())?,
+                    .map_err(|_| refused("the token has characters an HTTP header cannot carry".into()))?,
             ),
         };
         let read = |what: &str, path: &Path| {
-            std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))
+            std::fs::read(path)
+                .map_err(|e| Error::connect(url, format!("{what} {}: {e}", path.display()), Some(e.into())))
         };
         if !url.starts_with("https://") {
             if self.ca.is_some() || self.cert.is_some() {
-                return Err(format!(
+                return Err(refused(format!(
                     "a CA or client certificate is set ({CA_ENV}, {CERT_ENV} or their options), \
                      but the URL is not https://"
-                ));
+                )));
             }
             return Ok((bearer, None));
         }
@@ -78,25 +78,9 @@ impl Credentials {
                 tls = tls.identity(Identity::from_pem(read("certificate", cert)?, read("key", key)?));
             }
             (None, None) => {}
-            _ => return Err("a client certificate needs its key, and a key its certificate".into()),
+            _ => return Err(refused("a client certificate needs its key, and a key its certificate".into())),
         }
         Ok((bearer, Some(tls)))
-    }
-}
-
-/// The gRPC client, with the token on every request.
-pub(crate) type Grpc = SmbusClient<InterceptedService<Channel, Bearer>>;
-
-/// Adds `authorization: Bearer <token>` to each request, if there is a token.
-#[derive(Clone)]
-pub(crate) struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(value) = &self.0 {
-            req.metadata_mut().insert("authorization", value.clone());
-        }
-        Ok(req)
     }
 }
 
@@ -162,7 +146,7 @@ pub struct Client {
 pub(crate) struct Inner {
     pub(crate) grpc: Grpc,
     /// The sessions of the buses opened through this client, for the keep-alive.
-    sessions: Mutex<Vec<Weak<Session>>>,
+    pub(crate) sessions: Sessions,
 }
 
 impl Client {
@@ -193,18 +177,17 @@ impl Client {
 
     /// Connects without starting the keep-alive task; the blocking client runs it itself.
     pub(crate) async fn connect_quietly(url: String, credentials: &Credentials) -> Result<Client> {
-        let url = normalize_url(&url).map_err(|reason| Error::Connect { url: url.clone(), reason })?;
-        let (bearer, tls) =
-            credentials.apply(&url).map_err(|reason| Error::Connect { url: url.clone(), reason })?;
+        let url = normalize_url(&url).map_err(|reason| Error::connect(&url, reason, None))?;
+        let (bearer, tls) = credentials.apply(&url)?;
         let mut endpoint = Channel::from_shared(url.clone())
-            .map_err(|e| Error::Connect { url: url.clone(), reason: format!("not a URL: {e}") })?;
+            .map_err(|e| Error::connect(&url, format!("not a URL: {e}"), Some(e.into())))?;
         // A peer that vanished (power cut, cable pulled) is noticed by HTTP/2 pings within two
         // intervals, rather than when TCP's retransmissions give up many minutes later.
         endpoint = endpoint.http2_keep_alive_interval(PING_INTERVAL).keep_alive_timeout(PING_INTERVAL);
         if let Some(tls) = tls {
             endpoint = endpoint
                 .tls_config(tls)
-                .map_err(|e| Error::Connect { url: url.clone(), reason: source_chain(&e) })?;
+                .map_err(|e| Error::connect(&url, source_chain(&e), Some(e.into())))?;
         }
         let channel = endpoint.connect().await.map_err(|e| {
             let reason = source_chain(&e);
@@ -212,13 +195,13 @@ impl Client {
                 Some(hint) => format!("{reason}. {hint}"),
                 None => reason,
             };
-            Error::Connect { url, reason }
+            Error::connect(&url, reason, Some(e.into()))
         })?;
         // A server sends replies up to its --max-message-bytes, and checks that a
         // transaction's replies fit before running it; accept all that it may send.
         let grpc = SmbusClient::with_interceptor(channel, Bearer(bearer))
             .max_decoding_message_size(smbus_proxy_wire::op::MAX_MESSAGE_BYTES);
-        let inner = Inner { grpc, sessions: Mutex::new(Vec::new()) };
+        let inner = Inner { grpc, sessions: Sessions::default() };
         Ok(Client { inner: Arc::new(inner) })
     }
 
@@ -241,48 +224,14 @@ impl Client {
 
     /// Opens bus `number` with adapter settings for this session.
     pub async fn bus_with(&self, number: u32, options: BusOptions) -> Result<Bus> {
-        let bus = Bus::open(self.clone(), number, options).await?;
-        let mut sessions = self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.retain(|s| s.strong_count() > 0);
-        sessions.push(Arc::downgrade(bus.session()));
-        Ok(bus)
+        Bus::open(self.clone(), number, options).await
     }
 }
 
 impl Inner {
-    /// Renews every session that has been quiet for a third of its lease, and returns how
-    /// long to wait before looking again.
+    /// Renews the leases of idle sessions, and returns how long to wait before looking again.
     pub(crate) async fn keep_alive_round(&self) -> Duration {
-        let live: Vec<Arc<Session>> = {
-            let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-            sessions.retain(|s| s.strong_count() > 0);
-            sessions.iter().filter_map(Weak::upgrade).collect()
-        };
-        let mut next = Duration::from_secs(1);
-        for session in live {
-            if session.quiet_for() >= session.lease / 3 {
-                session.keep_alive(self.grpc.clone()).await;
-            }
-            next = next.min(session.lease / 4);
-        }
-        next.max(Duration::from_millis(10))
-    }
-}
-
-/// Runs a call that may safely reach the server twice, once more if the connection broke under
-/// it. A server closes a connection that has had no call in flight for its idle timeout (or
-/// none at all since the handshake); the next call finds it closed, and tonic connects again
-/// for the call after. Only calls with no session on the connection meet this: a bus's stream
-/// is a call in flight. An error from the transport carries its cause; one from the server
-/// does not.
-pub(crate) async fn again_if_connection_broke<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
-{
-    match call().await {
-        Err(status) if std::error::Error::source(&status).is_some() => call().await,
-        done => done,
+        self.sessions.keep_alive_round(&self.grpc).await
     }
 }
 
@@ -335,8 +284,13 @@ mod tests {
             normalize_url("htp://pi:50051").unwrap_err(),
             "`htp://` is not a scheme the server speaks: use http:// or https://"
         );
-        assert!(normalize_url("http://pi:50051/smbus").unwrap_err().contains("is not HOST or HOST:PORT"));
-        assert!(normalize_url("pi:port").unwrap_err().contains("the port must be a number"));
+        assert!(
+            normalize_url("http://pi:50051/smbus")
+                .unwrap_err()
+                .to_string()
+                .contains("is not HOST or HOST:PORT")
+        );
+        assert!(normalize_url("pi:port").unwrap_err().to_string().contains("the port must be a number"));
         // An unusable URL is left for the connection to refuse, with that message.
         assert_eq!(server_url(Some("htp://pi")), "htp://pi");
     }
@@ -344,12 +298,11 @@ mod tests {
     #[test]
     fn tls_settings_need_https_and_a_certificate_needs_its_key() {
         let ca = Credentials { ca: Some("ca.pem".into()), ..Credentials::default() };
-        assert!(ca.apply("http://pi:50051").unwrap_err().contains("the URL is not https://"));
+        assert!(ca.apply("http://pi:50051").unwrap_err().to_string().contains("the URL is not https://"));
         let half = Credentials { cert: Some("me.pem".into()), ..Credentials::default() };
-        assert!(half.apply("https://pi:50051").unwrap_err().contains("needs its key"));
+        assert!(half.apply("https://pi:50051").unwrap_err().to_string().contains("needs its key"));
         let token = Credentials { token: Some("bad\ntoken".into()), ..Credentials::default() };
-        assert!(
-            token.apply("http://pi:50051").unwrap_err().contains("characters an HTTP header cannot carry")
-        );
+        let refused = token.apply("http://pi:50051").unwrap_err().to_string();
+        assert!(refused.contains("characters an HTTP header cannot carry"));
     }
 }

@@ -23,13 +23,27 @@ pub enum Error {
     /// (`NotFound`), a bus another session has locked (`Aborted`), ...
     #[error("{}: {message}", code_name(*.code))]
     Rejected { code: tonic::Code, message: String },
-    /// The server cannot be reached.
+    /// The server cannot be reached, or the URL or credentials cannot be used.
     #[error("cannot connect to {url}: {reason}")]
-    Connect { url: String, reason: String },
+    Connect {
+        /// The server's URL, as given or as the client completed it.
+        url: String,
+        /// Why, with the causes and a hint where there is one.
+        reason: String,
+        /// The error underneath, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The connection broke during a call that writes, so it may or may not have run; it
     /// is not repeated behind your back.
-    #[error("the connection to the server broke during {op}; it may or may not have run: {detail}")]
-    OutcomeUnknown { op: &'static str, detail: String },
+    #[error("the connection to the server broke during {op}; it may or may not have run: {}", detail(cause))]
+    OutcomeUnknown {
+        /// The transaction's first operation.
+        op: &'static str,
+        /// How the connection broke.
+        #[source]
+        cause: tonic::Status,
+    },
     /// No answer came within [`crate::BusOptions::call_timeout`]. If the transaction was
     /// still waiting for the bus, it never runs; if it was running, it completes.
     #[error("{op} got no answer within {after:?}; it may or may not have run")]
@@ -39,9 +53,18 @@ pub enum Error {
     #[error("the session expired while holding bus {bus}'s exclusive lock; the lock is lost")]
     LockLost { bus: u32 },
     /// The server answered something this client does not understand.
-    #[error("unexpected answer from the server: {0}")]
-    Protocol(String),
+    #[error("unexpected answer from the server: {problem}")]
+    Protocol {
+        /// What was wrong with the answer.
+        problem: String,
+        /// The field of the answer that could not be read, when that was the problem.
+        #[source]
+        source: Option<smbus_proxy_wire::ArgError>,
+    },
 }
+
+/// An error underneath another, of any type.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn code_name(code: tonic::Code) -> &'static str {
     use tonic::Code::*;
@@ -70,6 +93,15 @@ impl Error {
 
     pub(crate) fn status(s: tonic::Status) -> Error {
         Error::Rejected { code: s.code(), message: detail(&s) }
+    }
+
+    pub(crate) fn protocol(problem: impl Into<String>) -> Error {
+        Error::Protocol { problem: problem.into(), source: None }
+    }
+
+    /// A connection that could not be made, and why.
+    pub(crate) fn connect(url: &str, reason: impl Into<String>, source: Option<BoxError>) -> Error {
+        Error::Connect { url: url.to_owned(), reason: reason.into(), source }
     }
 }
 

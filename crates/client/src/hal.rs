@@ -81,11 +81,10 @@ fn scatter(reads: Vec<Bytes>, ops: &mut [Operation<'_>]) -> Result<()> {
                 if !previous_was_read {
                     current = reads.next();
                 }
-                let data = current
-                    .as_mut()
-                    .ok_or_else(|| Error::Protocol("fewer reads than read messages".into()))?;
+                let data =
+                    current.as_mut().ok_or_else(|| Error::protocol("fewer reads than read messages"))?;
                 if data.len() < buf.len() {
-                    return Err(Error::Protocol("a read shorter than asked".into()));
+                    return Err(Error::protocol("a read shorter than asked"));
                 }
                 buf.copy_from_slice(&data.split_to(buf.len()));
                 previous_was_read = true;

@@ -45,16 +45,22 @@ pub mod blocking;
 mod bus;
 mod client;
 mod error;
+mod grpc;
 pub mod hal;
+mod link;
+mod methods;
+mod session;
+mod stream;
 
 pub use batch::{Batch, FromReply, Results, Slot};
-pub use bus::{Bus, BusOptions, LockGuard};
+pub use bus::{Bus, LockGuard};
 pub use bytes::Bytes;
 pub use client::{
     CA_ENV, CERT_ENV, Client, Credentials, DEFAULT_PORT, DEFAULT_SERVER, KEY_ENV, SERVER_ENV, TOKEN_ENV,
     normalize_url, server_url, token,
 };
 pub use error::{Error, Result};
+pub use session::BusOptions;
 pub use smbus_proxy_wire::op::msg_flags;
 pub use smbus_proxy_wire::pb::BusInfo;
 pub use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target, funcs};

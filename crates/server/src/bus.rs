@@ -231,6 +231,10 @@ impl Executor {
         }
         let result = self.backend.execute(op);
         log_op(self.op_log, session, bus, op, None, &result);
+        // The reply-size check before the transaction ran counted on this.
+        if let Ok(reply) = &result {
+            debug_assert!(reply.fits(op.returns()), "{op} answered {reply}");
+        }
         result
     }
 

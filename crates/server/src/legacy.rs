@@ -5,11 +5,11 @@
 //! (in the trailers of `open`'s answer, in the headers of every later request), and every
 //! failure is an answer `operation_status { code: 1, exception }`, never a gRPC error.
 
-use crate::service::Service;
+use crate::service::{Rejected, Service};
 use crate::session::Params;
 use smbus_proxy_wire::legacy::{self as rcp, smbus_rcp_server::SmbusRcp};
 use smbus_proxy_wire::pb::{self, smbus_op::Command as C};
-use smbus_proxy_wire::{Errno, Reply, decode, encode};
+use smbus_proxy_wire::{ArgError, Errno, Reply, decode, encode};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tonic::codegen::{Service as TowerService, http};
@@ -44,7 +44,10 @@ impl Legacy {
             .core
             .execute_one(pb::ExecuteRequest { session, ops: vec![op], keep_going: false })
             .await
-            .map_err(|s| message(&s))?;
+            .map_err(|rejected| match rejected {
+                Rejected::Argument(e) => argument(&e),
+                Rejected::Status(s) => s.message().to_owned(),
+            })?;
         if let Some(e) = response.error {
             return Err(os_error(Errno(e.errno)));
         }
@@ -75,18 +78,15 @@ fn os_error(errno: Errno) -> String {
     }
 }
 
-/// A refusal, with the field named as the old interface names it.
-fn message(s: &Status) -> String {
-    let text = s.message();
-    let Some(rest) = text.strip_prefix("ops[0].smbus.") else { return text.to_owned() };
-    let (path, problem) = rest.split_once(": ").unwrap_or((rest, ""));
-    let field = match path.rsplit('.').next().unwrap_or(path) {
+/// A bad argument, with the field named as the old interface names it.
+fn argument(e: &ArgError) -> String {
+    let field = match e.name() {
         "addr" => "i2c_addr",
         "reg" => "register",
         "len" => "length",
         other => other,
     };
-    format!("{field}: {problem}")
+    format!("{field}: {}", e.problem)
 }
 
 fn unsigned(field: &str, v: i32) -> Result<u64, String> {
@@ -103,8 +103,9 @@ type Answer<T> = Result<Response<T>, Status>;
 impl SmbusRcp for Legacy {
     async fn open(&self, req: Request<rcp::OpenRequest>) -> Answer<rcp::OperationStatus> {
         let peer = req.remote_addr();
-        let opened = unsigned("i2c_bus", req.get_ref().i2c_bus)
-            .and_then(|bus| self.core.open_session(bus, peer, Params::default()).map_err(|s| message(&s)));
+        let opened = unsigned("i2c_bus", req.get_ref().i2c_bus).and_then(|bus| {
+            self.core.open_session(bus, peer, Params::default()).map_err(|s| s.message().to_owned())
+        });
         let session = match opened {
             Ok(session) => session,
             Err(e) => return Ok(Response::new(failed(e))),
@@ -117,12 +118,16 @@ impl SmbusRcp for Legacy {
     }
 
     async fn close(&self, req: Request<rcp::CloseRequest>) -> Answer<rcp::OperationStatus> {
-        Ok(status(Self::client_id(&req).and_then(|id| self.core.close_session(&id).map_err(|s| message(&s)))))
+        Ok(status(
+            Self::client_id(&req)
+                .and_then(|id| self.core.close_session(&id).map_err(|s| s.message().to_owned())),
+        ))
     }
 
     async fn ping(&self, req: Request<rcp::KeepAlive>) -> Answer<rcp::OperationStatus> {
         Ok(status(
-            Self::client_id(&req).and_then(|id| self.core.session(&id).map(drop).map_err(|s| message(&s))),
+            Self::client_id(&req)
+                .and_then(|id| self.core.session(&id).map(drop).map_err(|s| s.message().to_owned())),
         ))
     }
 

@@ -72,13 +72,13 @@ pub enum Error {
     #[error("no bus to serve")]
     NoBus,
     #[error("cannot start serving: {0}")]
-    Start(std::io::Error),
+    Start(#[source] std::io::Error),
     #[error("the server thread panicked")]
     Panicked,
     #[error("policy names bus {0}, which this server does not serve")]
     PolicyBus(u32),
     #[error("TLS: {0}")]
-    Tls(tonic::transport::Error),
+    Tls(#[source] tonic::transport::Error),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error(transparent)]

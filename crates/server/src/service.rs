@@ -52,6 +52,28 @@ fn invalid(e: ArgError) -> Status {
     Status::invalid_argument(e.to_string())
 }
 
+/// Why a transaction was refused before it reached the bus: a bad argument, kept whole for the
+/// legacy service to name its field the old way, or anything else.
+pub(crate) enum Rejected {
+    Argument(ArgError),
+    Status(Status),
+}
+
+impl From<Status> for Rejected {
+    fn from(status: Status) -> Self {
+        Rejected::Status(status)
+    }
+}
+
+impl From<Rejected> for Status {
+    fn from(rejected: Rejected) -> Self {
+        match rejected {
+            Rejected::Argument(e) => invalid(e),
+            Rejected::Status(status) => status,
+        }
+    }
+}
+
 impl Service {
     pub(crate) fn new(
         buses: Arc<BTreeMap<u32, Arc<Bus>>>,
@@ -153,10 +175,10 @@ impl Service {
     }
 
     /// One transaction: the body of both `Execute` and `ExecuteStream`.
-    pub(crate) async fn execute_one(&self, req: pb::ExecuteRequest) -> Result<pb::ExecuteResponse, Status> {
+    pub(crate) async fn execute_one(&self, req: pb::ExecuteRequest) -> Result<pb::ExecuteResponse, Rejected> {
         self.stats.transaction();
         let session = self.session(&req.session)?;
-        let ops = decode::ops(req.ops).map_err(invalid)?;
+        let ops = decode::ops(req.ops).map_err(Rejected::Argument)?;
         self.admit(&session, &ops, req.keep_going).map_err(|(kind, status)| {
             self.refusals.log(kind, session.peer, Some(session.id), &status);
             status
@@ -296,7 +318,7 @@ impl Smbus for Service {
         &self,
         req: Request<pb::ExecuteRequest>,
     ) -> Result<Response<pb::ExecuteResponse>, Status> {
-        self.execute_one(req.into_inner()).await.map(Response::new)
+        self.execute_one(req.into_inner()).await.map(Response::new).map_err(Status::from)
     }
 
     type ExecuteStreamStream = ReplyStream;
@@ -322,10 +344,13 @@ impl Smbus for Service {
                 let req = req.map_err(|status| message_too_large(&status).unwrap_or(status))?;
                 let reply = match service.execute_one(req).await {
                     Ok(response) => Reply::Response(response),
-                    Err(status) => Reply::Rejected(pb::Rejection {
-                        code: status.code() as i32,
-                        message: status.message().into(),
-                    }),
+                    Err(rejected) => {
+                        let status = Status::from(rejected);
+                        Reply::Rejected(pb::Rejection {
+                            code: status.code() as i32,
+                            message: status.message().into(),
+                        })
+                    }
                 };
                 Ok(pb::StreamReply { reply: Some(reply) })
             }

@@ -4,30 +4,48 @@
 use crate::op::*;
 use crate::pb;
 use bytes::Bytes;
+use std::borrow::Cow;
 use std::fmt;
 
 /// A bad argument: which field, and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArgError {
-    /// The field's path in the request, such as `ops[3].smbus.addr`.
-    pub field: String,
+    /// The field's path in the request, outermost first: `ops[3]`, `smbus`, `addr`.
+    path: Vec<Cow<'static, str>>,
+    /// What is wrong with it, with the allowed range.
     pub problem: String,
 }
 
 impl ArgError {
-    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        ArgError { field: field.into(), problem: problem.into() }
+    /// A bad `field`, whose path is dotted (`read_byte_data.reg`) where the field is nested.
+    pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        ArgError { path: field.split('.').map(Cow::Borrowed).collect(), problem: problem.into() }
     }
 
-    fn within(mut self, parent: &str) -> Self {
-        self.field = format!("{parent}.{}", self.field);
+    fn within(mut self, parent: impl Into<Cow<'static, str>>) -> Self {
+        self.path.insert(0, parent.into());
         self
+    }
+
+    /// The field's path in the request, such as `ops[3].smbus.addr`.
+    pub fn field(&self) -> String {
+        self.path.join(".")
+    }
+
+    /// The field's own name, without the messages around it: `addr`.
+    pub fn name(&self) -> &str {
+        self.path.last().map_or("", |name| name)
+    }
+
+    /// The path, outermost first.
+    pub fn path(&self) -> impl Iterator<Item = &str> {
+        self.path.iter().map(|segment| &**segment)
     }
 }
 
 impl fmt::Display for ArgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.problem)
+        write!(f, "{}: {}", self.field(), self.problem)
     }
 }
 
@@ -36,16 +54,16 @@ impl std::error::Error for ArgError {}
 type Result<T> = std::result::Result<T, ArgError>;
 
 /// A byte-sized value such as a register or data byte, shown in hex.
-fn byte(field: &str, v: u64) -> Result<u8> {
+fn byte(field: &'static str, v: u64) -> Result<u8> {
     u8::try_from(v).map_err(|_| ArgError::new(field, format!("{v:#x} is out of range 0x00–0xFF")))
 }
 
-fn word(field: &str, v: u64) -> Result<u16> {
+fn word(field: &'static str, v: u64) -> Result<u16> {
     u16::try_from(v).map_err(|_| ArgError::new(field, format!("{v:#x} is out of range 0x0000–0xFFFF")))
 }
 
 /// A count checked against an inclusive range, shown in decimal.
-fn count(field: &str, v: u64, lo: u64, hi: u64, what: &str) -> Result<u64> {
+fn count(field: &'static str, v: u64, lo: u64, hi: u64, what: &str) -> Result<u64> {
     if (lo..=hi).contains(&v) {
         Ok(v)
     } else {
@@ -53,7 +71,7 @@ fn count(field: &str, v: u64, lo: u64, hi: u64, what: &str) -> Result<u64> {
     }
 }
 
-fn address(field: &str, v: u64, ten_bit: bool) -> Result<u16> {
+fn address(field: &'static str, v: u64, ten_bit: bool) -> Result<u16> {
     let (max, kind) = if ten_bit { (MAX_ADDR_10, "10-bit") } else { (MAX_ADDR_7, "7-bit") };
     match u16::try_from(v) {
         Ok(a) if a <= max => Ok(a),
@@ -61,7 +79,7 @@ fn address(field: &str, v: u64, ten_bit: bool) -> Result<u16> {
     }
 }
 
-fn block(field: &str, data: Bytes) -> Result<Bytes> {
+fn block(field: &'static str, data: Bytes) -> Result<Bytes> {
     count(field, data.len() as u64, 1, BLOCK_MAX as u64, "bytes")?;
     Ok(data)
 }
@@ -69,7 +87,7 @@ fn block(field: &str, data: Bytes) -> Result<Bytes> {
 /// Validates a transaction's operations.
 pub fn ops(ops: Vec<pb::Op>) -> Result<Vec<Op>> {
     count("ops", ops.len() as u64, 1, MAX_OPS as u64, "operations")?;
-    ops.into_iter().enumerate().map(|(i, o)| op(o).map_err(|e| e.within(&format!("ops[{i}]")))).collect()
+    ops.into_iter().enumerate().map(|(i, o)| op(o).map_err(|e| e.within(format!("ops[{i}]")))).collect()
 }
 
 /// Validates one operation; field paths are relative to the operation.
@@ -133,7 +151,7 @@ fn smbus(s: pb::SmbusOp) -> Result<Op> {
 fn transfer(t: pb::Transfer) -> Result<Op> {
     count("msgs", t.msgs.len() as u64, 1, MAX_MSGS as u64, "messages")?;
     let msgs =
-        t.msgs.into_iter().enumerate().map(|(i, m)| msg(m).map_err(|e| e.within(&format!("msgs[{i}]"))));
+        t.msgs.into_iter().enumerate().map(|(i, m)| msg(m).map_err(|e| e.within(format!("msgs[{i}]"))));
     Ok(Op::Transfer(msgs.collect::<Result<_>>()?))
 }
 
@@ -176,7 +194,7 @@ fn msg(m: pb::Msg) -> Result<Msg> {
 }
 
 /// Parses a session id: 32 hex digits.
-pub fn session_id(field: &str, s: &str) -> Result<u128> {
+pub fn session_id(field: &'static str, s: &str) -> Result<u128> {
     if s.is_empty() {
         return Err(ArgError::new(field, "missing: pass the id that Open returned"));
     }
@@ -311,7 +329,7 @@ mod tests {
         let t = Op::Transfer(vec![Msg::write(0x50, vec![0; 8193])]);
         assert_eq!(err(t, |_| {}), "ops[1].transfer.msgs[0].write: 8193 bytes is out of range 0–8192");
         assert!(ops(vec![]).unwrap_err().to_string().starts_with("ops: 0 operations is out of range 1–1024"));
-        assert_eq!(op(pb::Op { op: None }).unwrap_err().field, "op");
+        assert_eq!(op(pb::Op { op: None }).unwrap_err().field(), "op");
     }
 
     #[test]

@@ -107,32 +107,13 @@ fn field(len: usize) -> usize {
 /// the server checks a transaction against before it runs, so that no reply it builds can be
 /// larger than the message limit it promises.
 fn result_bound(op: &Op, keep_going: bool) -> usize {
-    let done = field(0);
-    let success = match op {
-        Op::Smbus { command, .. } => match command {
-            // A byte is a varint of at most 2 bytes, a word of at most 3.
-            Command::ReadByte | Command::ReadByteData { .. } => 1 + 2,
-            Command::ReadWordData { .. } | Command::ProcessCall { .. } => 1 + 3,
-            Command::ReadBlockData { .. } | Command::BlockProcessCall { .. } => field(BLOCK_MAX),
-            Command::ReadI2cBlockData { len, .. } => field(usize::from(*len)),
-            Command::WriteQuick { .. }
-            | Command::WriteByte { .. }
-            | Command::WriteByteData { .. }
-            | Command::WriteWordData { .. }
-            | Command::WriteBlockData { .. }
-            | Command::WriteI2cBlockData { .. } => done,
-        },
-        Op::Transfer(msgs) => {
-            let reads: usize = msgs
-                .iter()
-                .filter_map(|m| match m.dir {
-                    Dir::Read(_) if m.counted() => Some(field(1 + BLOCK_MAX)),
-                    Dir::Read(n) => Some(field(usize::from(n))),
-                    Dir::Write(_) => None,
-                })
-                .sum();
-            field(reads)
-        }
+    let success = match op.returns() {
+        Returns::Done => field(0),
+        // A byte is a varint of at most 2 bytes, a word of at most 3.
+        Returns::Byte => 1 + 2,
+        Returns::Word => 1 + 3,
+        Returns::Block(max) => field(max),
+        Returns::Reads(msgs) => field(msgs.iter().filter_map(Msg::reads_at_most).map(field).sum()),
     };
     let failure = if keep_going { field(OP_ERROR_MAX) } else { 0 };
     field(success.max(failure))

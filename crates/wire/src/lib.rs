@@ -20,7 +20,7 @@ pub mod op;
 
 pub use decode::ArgError;
 pub use errno::{Errno, ErrorKind};
-pub use op::{Command, Dir, Msg, Op, Reply, Sends, Target};
+pub use op::{Command, Dir, Msg, Op, Reply, Returns, Sends, Target};
 
 /// Generated protobuf types and gRPC stubs for `smbus.v1`.
 pub mod pb {

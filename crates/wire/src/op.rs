@@ -111,6 +111,42 @@ impl Command {
         }
     }
 
+    /// What this command returns: its one reply shape.
+    pub fn returns(&self) -> Returns<'_> {
+        match self {
+            Command::ReadByte | Command::ReadByteData { .. } => Returns::Byte,
+            Command::ReadWordData { .. } | Command::ProcessCall { .. } => Returns::Word,
+            Command::ReadBlockData { .. } | Command::BlockProcessCall { .. } => Returns::Block(BLOCK_MAX),
+            Command::ReadI2cBlockData { len, .. } => Returns::Block(usize::from(*len)),
+            Command::WriteQuick { .. }
+            | Command::WriteByte { .. }
+            | Command::WriteByteData { .. }
+            | Command::WriteWordData { .. }
+            | Command::WriteBlockData { .. }
+            | Command::WriteI2cBlockData { .. } => Returns::Done,
+        }
+    }
+
+    /// The length of the block this command writes or asks for, which must be at most
+    /// [`BLOCK_MAX`]; `None` for the commands without one.
+    pub fn block_len(&self) -> Option<usize> {
+        match self {
+            Command::WriteBlockData { data, .. }
+            | Command::BlockProcessCall { data, .. }
+            | Command::WriteI2cBlockData { data, .. } => Some(data.len()),
+            Command::ReadI2cBlockData { len, .. } => Some(usize::from(*len)),
+            Command::WriteQuick { .. }
+            | Command::ReadByte
+            | Command::WriteByte { .. }
+            | Command::ReadByteData { .. }
+            | Command::WriteByteData { .. }
+            | Command::ReadWordData { .. }
+            | Command::WriteWordData { .. }
+            | Command::ProcessCall { .. }
+            | Command::ReadBlockData { .. } => None,
+        }
+    }
+
     /// The smbus2 name of this command, for logs and messages.
     pub fn name(&self) -> &'static str {
         match self {
@@ -301,11 +337,67 @@ impl Op {
         }
     }
 
+    /// What this operation returns: its one reply shape.
+    pub fn returns(&self) -> Returns<'_> {
+        match self {
+            Op::Smbus { command, .. } => command.returns(),
+            Op::Transfer(msgs) => Returns::Reads(msgs),
+        }
+    }
+
     /// A short name for logs.
     pub fn name(&self) -> &'static str {
         match self {
             Op::Smbus { command, .. } => command.name(),
             Op::Transfer(_) => "transfer",
+        }
+    }
+}
+
+/// The shape of an operation's [`Reply`], from [`Op::returns`]: the one description of what
+/// each command answers, which the server's bound on a reply's size and a client's check of
+/// the reply it got both use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Returns<'a> {
+    /// [`Reply::Done`].
+    Done,
+    /// [`Reply::Byte`].
+    Byte,
+    /// [`Reply::Word`].
+    Word,
+    /// [`Reply::Block`] of at most this many bytes.
+    Block(usize),
+    /// [`Reply::Transfer`]: the bytes of each read message among these, in order.
+    Reads(&'a [Msg]),
+}
+
+impl Msg {
+    /// The most bytes this message reads, and so returns: none for a write, the count byte and
+    /// up to [`BLOCK_MAX`] after it for a counted read.
+    pub fn reads_at_most(&self) -> Option<usize> {
+        match self.dir {
+            Dir::Read(_) if self.counted() => Some(1 + BLOCK_MAX),
+            Dir::Read(n) => Some(usize::from(n)),
+            Dir::Write(_) => None,
+        }
+    }
+}
+
+impl Reply {
+    /// Whether this reply has the shape `returns`, within its lengths: what a client checks
+    /// before it hands a reply on.
+    pub fn fits(&self, returns: Returns<'_>) -> bool {
+        match (self, returns) {
+            (Reply::Done, Returns::Done)
+            | (Reply::Byte(_), Returns::Byte)
+            | (Reply::Word(_), Returns::Word) => true,
+            (Reply::Block(data), Returns::Block(max)) => data.len() <= max,
+            (Reply::Transfer(reads), Returns::Reads(msgs)) => {
+                let mut wanted = msgs.iter().filter_map(Msg::reads_at_most);
+                reads.iter().all(|r| wanted.next().is_some_and(|max| r.len() <= max))
+                    && wanted.next().is_none()
+            }
+            _ => false,
         }
     }
 }
@@ -413,6 +505,23 @@ mod tests {
         assert_eq!(t.to_string(), "transfer w1@0x50 [00] r4@0x50");
         assert_eq!(Reply::Transfer(vec![Bytes::from_static(&[0xff, 1])]).to_string(), "[ff 01]");
         assert_eq!(Reply::Word(0xBEEF).to_string(), "0xbeef");
+    }
+
+    #[test]
+    fn replies_fit_their_shapes() {
+        let block = |n: usize| Reply::Block(Bytes::from(vec![0; n]));
+        let read = |len| Op::smbus(0x48, Command::ReadI2cBlockData { reg: 0, len });
+        assert!(block(4).fits(read(4).returns()));
+        assert!(!block(5).fits(read(4).returns()), "longer than asked");
+        assert!(!Reply::Byte(1).fits(read(1).returns()), "another shape");
+        assert!(Reply::Word(1).fits(Op::smbus(0x48, Command::ProcessCall { reg: 0, value: 1 }).returns()));
+        assert!(Reply::Done.fits(Op::smbus(0x48, Command::WriteQuick { bit: 0 }).returns()));
+        let t = Op::Transfer(vec![Msg::write(0x50, vec![0]), Msg::read(0x50, 2), Msg::read_counted(0x50)]);
+        let reads = |lens: &[usize]| Reply::Transfer(lens.iter().map(|&n| Bytes::from(vec![0; n])).collect());
+        assert!(reads(&[2, 1 + BLOCK_MAX]).fits(t.returns()));
+        assert!(!reads(&[2]).fits(t.returns()), "a read missing");
+        assert!(!reads(&[2, 3, 1]).fits(t.returns()), "a read too many");
+        assert!(!reads(&[3, 3]).fits(t.returns()), "a read longer than its message");
     }
 
     #[test]

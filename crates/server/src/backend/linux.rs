@@ -174,14 +174,7 @@ impl LinuxBus {
         use sys::{SMBUS_READ as R, SMBUS_WRITE as W};
         // A block longer than the kernel's is refused before the bus is touched, never cut:
         // decoding lets none through, and one built inside the process gets EINVAL.
-        let too_long = match command {
-            Command::WriteBlockData { data, .. }
-            | Command::BlockProcessCall { data, .. }
-            | Command::WriteI2cBlockData { data, .. } => data.len() > BLOCK_MAX,
-            Command::ReadI2cBlockData { len, .. } => usize::from(*len) > BLOCK_MAX,
-            _ => false,
-        };
-        if too_long {
+        if command.block_len().is_some_and(|len| len > BLOCK_MAX) {
             return Err(Errno::EINVAL);
         }
         self.select(target)?;

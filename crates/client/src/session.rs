@@ -1,0 +1,123 @@
+//! Sessions: opening one on the server, and the keep-alive that renews the leases of idle ones.
+//!
+//! A session's id never changes: a bus whose session expired opens a new [`Session`], so a
+//! call reads the id without a lock.
+
+use crate::error::{Error, Result};
+use crate::grpc::{Grpc, again_if_connection_broke};
+use smbus_proxy_wire::pb;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+/// Settings for a session: the adapter's (see `OpenRequest` in the protocol), and how long a
+/// call may wait for its answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusOptions {
+    /// Adapter timeout (I2C_TIMEOUT), 10 ms to 60 s in steps of 10 ms.
+    pub timeout: Option<Duration>,
+    /// Retries on arbitration loss (I2C_RETRIES), 0–16.
+    pub retries: Option<u32>,
+    /// How long each transaction may wait for its answer, queueing behind other clients'
+    /// included; past it the call fails with [`Error::TimedOut`]. A transaction that had not
+    /// reached the bus by then never does; one already running completes. `None`: wait for
+    /// as long as it takes.
+    pub call_timeout: Option<Duration>,
+}
+
+/// One session on the server, shared by its bus handle and the keep-alive.
+pub(crate) struct Session {
+    id: Arc<str>,
+    lease: Duration,
+    last_used_us: AtomicU64,
+}
+
+fn now_us() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+impl Session {
+    /// Opens a session on bus `number`, and says what the bus is.
+    pub(crate) async fn open(
+        grpc: &Grpc,
+        number: u32,
+        options: BusOptions,
+    ) -> Result<(Arc<Session>, pb::BusInfo)> {
+        let request = pb::OpenRequest {
+            bus: number.into(),
+            // The server checks the range and says what it is; a value past 64 bits of
+            // milliseconds is sent as the largest, which it refuses all the same.
+            timeout_ms: options.timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+            retries: options.retries.map(u64::from),
+        };
+        // Sent twice only if the first never got an answer: a session it may have opened is
+        // never used and expires after its lease.
+        let opened = again_if_connection_broke(|| {
+            let mut grpc = grpc.clone();
+            async move { grpc.open(request).await }
+        })
+        .await
+        .map_err(Error::status)?
+        .into_inner();
+        let info = opened.bus.ok_or_else(|| Error::protocol("Open without the bus's description"))?;
+        let session = Session {
+            id: opened.session.into(),
+            lease: Duration::from_millis(opened.lease_ms.into()),
+            last_used_us: AtomicU64::new(now_us()),
+        };
+        Ok((Arc::new(session), info))
+    }
+
+    /// The id, as a request carries it.
+    pub(crate) fn id(&self) -> String {
+        self.id.as_ref().to_owned()
+    }
+
+    /// The server saw the session alive just now.
+    pub(crate) fn touch(&self) {
+        self.last_used_us.store(now_us(), Ordering::Relaxed);
+    }
+
+    fn quiet_for(&self) -> Duration {
+        Duration::from_micros(now_us().saturating_sub(self.last_used_us.load(Ordering::Relaxed)))
+    }
+
+    async fn keep_alive(&self, mut grpc: Grpc) {
+        // A failure needs no handling here: the next call finds the session gone and reopens it.
+        if grpc.keep_alive(pb::KeepAliveRequest { session: self.id() }).await.is_ok() {
+            self.touch();
+        }
+    }
+}
+
+/// The sessions of the buses opened through one client, for its keep-alive. A session leaves
+/// when its bus handle drops it.
+#[derive(Clone, Default)]
+pub(crate) struct Sessions(Arc<Mutex<Vec<Weak<Session>>>>);
+
+impl Sessions {
+    pub(crate) fn add(&self, session: &Arc<Session>) {
+        let mut sessions = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.retain(|s| s.strong_count() > 0);
+        sessions.push(Arc::downgrade(session));
+    }
+
+    /// Renews every session that has been quiet for a third of its lease, and returns how
+    /// long to wait before looking again.
+    pub(crate) async fn keep_alive_round(&self, grpc: &Grpc) -> Duration {
+        let live: Vec<Arc<Session>> = {
+            let mut sessions = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            sessions.retain(|s| s.strong_count() > 0);
+            sessions.iter().filter_map(Weak::upgrade).collect()
+        };
+        let mut next = Duration::from_secs(1);
+        for session in live {
+            if session.quiet_for() >= session.lease / 3 {
+                session.keep_alive(grpc.clone()).await;
+            }
+            next = next.min(session.lease / 4);
+        }
+        next.max(Duration::from_millis(10))
+    }
+}
