@@ -18,6 +18,7 @@ use std::marker::PhantomData;
 
 /// A value an operation returns.
 pub trait FromReply: Sized {
+    /// The value in `reply`, if it is of this type.
     fn from_reply(reply: Reply) -> Option<Self>;
 }
 
@@ -86,10 +87,12 @@ impl Batch {
         Batch { flags, ops: Vec::new() }
     }
 
+    /// How many operations the batch holds.
     pub fn len(&self) -> usize {
         self.ops.len()
     }
 
+    /// Whether the batch holds no operation.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }

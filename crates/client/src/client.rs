@@ -18,8 +18,9 @@ pub const SERVER_ENV: &str = "SMBUS_PROXY_SERVER";
 pub const TOKEN_ENV: &str = "SMBUS_PROXY_TOKEN";
 /// The environment variable naming the CA file that signed an `https://` server's certificate.
 pub const CA_ENV: &str = "SMBUS_PROXY_CA";
-/// The environment variables naming this client's certificate and key, for mutual TLS.
+/// The environment variable naming this client's certificate, for mutual TLS.
 pub const CERT_ENV: &str = "SMBUS_PROXY_CERT";
+/// The environment variable naming the key of this client's certificate.
 pub const KEY_ENV: &str = "SMBUS_PROXY_KEY";
 
 /// How the client proves who it is, and how it checks the server: a bearer token, and for
@@ -27,9 +28,13 @@ pub const KEY_ENV: &str = "SMBUS_PROXY_KEY";
 /// certificate of its own for servers that require mutual TLS. Files are PEM.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Credentials {
+    /// The bearer token.
     pub token: Option<String>,
+    /// The CA file that signed the server's certificate.
     pub ca: Option<PathBuf>,
+    /// This client's certificate.
     pub cert: Option<PathBuf>,
+    /// That certificate's key.
     pub key: Option<PathBuf>,
 }
 

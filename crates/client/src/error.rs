@@ -3,12 +3,14 @@
 use smbus_proxy_wire::Errno;
 use std::time::Duration;
 
+/// What can go wrong with a call: on the bus, at the server, or on the way.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The bus refused an operation; `errno` is the kernel's, exactly as the server saw it.
     #[error("{op} failed: {errno}")]
     Bus {
+        /// The kernel's errno.
         errno: Errno,
         /// The operation's name (`read_byte_data`, `transfer`, ...).
         op: &'static str,
@@ -17,12 +19,24 @@ pub enum Error {
     },
     /// The adapter lacks a functionality bit the operation needs; nothing was sent.
     #[error("{op} is not supported by this adapter: its I2C_FUNCS {funcs:#010x} lack {missing:#010x}")]
-    NotSupported { op: &'static str, funcs: u64, missing: u64 },
+    NotSupported {
+        /// The operation's name.
+        op: &'static str,
+        /// The adapter's functionality.
+        funcs: u64,
+        /// The bits the operation needs that the adapter lacks.
+        missing: u64,
+    },
     /// The server refused the request before it reached the bus: a bad argument
     /// (`InvalidArgument`, the message names the field and range), an unknown bus
     /// (`NotFound`), a bus another session has locked (`Aborted`), ...
     #[error("{}: {message}", code_name(*.code))]
-    Rejected { code: tonic::Code, message: String },
+    Rejected {
+        /// The gRPC status code.
+        code: tonic::Code,
+        /// The server's message.
+        message: String,
+    },
     /// The server cannot be reached, or the URL or credentials cannot be used.
     #[error("cannot connect to {url}: {reason}")]
     Connect {
@@ -47,11 +61,19 @@ pub enum Error {
     /// No answer came within [`crate::BusOptions::call_timeout`]. If the transaction was
     /// still waiting for the bus, it never runs; if it was running, it completes.
     #[error("{op} got no answer within {after:?}; it may or may not have run")]
-    TimedOut { op: &'static str, after: Duration },
+    TimedOut {
+        /// The transaction's first operation.
+        op: &'static str,
+        /// The call timeout.
+        after: Duration,
+    },
     /// The session expired while it held the bus's exclusive lock, so the lock is gone and
     /// another client may have used the bus since.
     #[error("the session expired while holding bus {bus}'s exclusive lock; the lock is lost")]
-    LockLost { bus: u32 },
+    LockLost {
+        /// The bus number.
+        bus: u32,
+    },
     /// The server answered something this client does not understand.
     #[error("unexpected answer from the server: {problem}")]
     Protocol {
@@ -131,4 +153,5 @@ fn with_causes(mut text: String, mut source: Option<&(dyn std::error::Error + 's
     text
 }
 
+/// A result with the client's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

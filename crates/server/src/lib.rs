@@ -65,22 +65,31 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
 /// How long calls in flight may take to finish once shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
+/// Why a server could not start, or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Two backends have the same bus number.
     #[error("bus {0} is configured twice")]
     DuplicateBus(u32),
+    /// No backend at all.
     #[error("no bus to serve")]
     NoBus,
+    /// A thread or the listener could not be set up.
     #[error("cannot start serving: {0}")]
     Start(#[source] std::io::Error),
+    /// The thread of [`Server::spawn`] panicked.
     #[error("the server thread panicked")]
     Panicked,
+    /// The access policy names a bus the server does not have.
     #[error("policy names bus {0}, which this server does not serve")]
     PolicyBus(u32),
+    /// The certificate, key or client CA could not be used.
     #[error("TLS: {0}")]
     Tls(#[source] tonic::transport::Error),
+    /// The reflection service could not read the protocol's descriptors.
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// Serving failed.
     #[error(transparent)]
     Transport(#[from] tonic::transport::Error),
 }
@@ -125,6 +134,7 @@ impl Stats {
 }
 
 impl Server {
+    /// A server for these buses, with the default lease, limits and an open policy.
     pub fn new(backends: Vec<Box<dyn Backend>>) -> Self {
         Server {
             backends,

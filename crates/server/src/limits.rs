@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+/// Every limit of one server; [`Limits::DEFAULT`] has the values it takes unless told otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Connections open at once. Keep it below the process's descriptor limit.

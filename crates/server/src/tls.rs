@@ -17,6 +17,8 @@ pub struct Tls {
 }
 
 impl Tls {
+    /// The server's certificate chain and key, PEM, and the CA that signs the certificates
+    /// clients must present, if they must.
     pub fn from_pem(cert: Vec<u8>, key: Vec<u8>, client_ca: Option<Vec<u8>>) -> Tls {
         Tls { cert, key, client_ca }
     }

@@ -78,6 +78,7 @@ impl SimBus {
         self.number
     }
 
+    /// The adapter's name, as `i2cdetect -l` shows it.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -92,6 +93,7 @@ impl SimBus {
         self.speed_khz.is_some()
     }
 
+    /// The adapter timeout (`I2C_TIMEOUT`).
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
@@ -102,6 +104,7 @@ impl SimBus {
         self.timeout = timeout;
     }
 
+    /// The retry count (`I2C_RETRIES`).
     pub fn retries(&self) -> u32 {
         self.retries
     }

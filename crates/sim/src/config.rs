@@ -37,13 +37,16 @@ const MEMORY: usize = 256;
 /// A validated simulator configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
+    /// The buses, each with its own number.
     pub buses: Vec<BusConfig>,
 }
 
 /// One simulated adapter, `/dev/i2c-{number}` to clients.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BusConfig {
+    /// The N of `/dev/i2c-N`.
     pub number: u32,
+    /// The adapter's name.
     pub name: String,
     /// The `I2C_FUNC_*` mask the adapter reports and enforces.
     pub funcs: u64,
@@ -53,17 +56,22 @@ pub struct BusConfig {
     pub nack: Vec<u16>,
     /// Every Nth operation fails with `fail_errno`; 0 is never.
     pub fail_every: u64,
+    /// The errno of those failures.
     pub fail_errno: Errno,
+    /// The chips on the bus.
     pub devices: Vec<DeviceConfig>,
 }
 
 /// One chip on a bus.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceConfig {
+    /// The chip's address.
     pub addr: u16,
+    /// Whether the address is 10-bit.
     pub ten_bit: bool,
     /// A kernel driver owns the address: SMBus operations get EBUSY unless forced.
     pub busy: bool,
+    /// What the chip is.
     pub model: Model,
 }
 
@@ -72,16 +80,20 @@ pub struct DeviceConfig {
 pub enum Model {
     /// 256 8-bit registers from register 0; the rest are 0.
     RegisterFile {
+        /// The registers' power-on values.
         registers: Vec<u8>,
     },
     /// 256 bytes from address 0; the rest are erased (0xFF).
     Eeprom24c02 {
+        /// The memory's contents.
         contents: Vec<u8>,
     },
     /// What the outside circuit drives onto the pins (1 = high or floating).
     Pcf8574 {
+        /// The pins' levels, bit 0 for P0.
         inputs: u8,
     },
+    /// An FM radio tuner, with its power-on registers.
     Si4703,
 }
 
@@ -101,14 +113,27 @@ impl Model {
 /// device included, so it can be shown to the user as it is.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A file that could not be read.
     #[error("cannot read {}: {error}", path.display())]
-    Read { path: PathBuf, error: std::io::Error },
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        error: std::io::Error,
+    },
     /// A problem inside a file [`Config::load`] read.
     #[error("{}: {error}", path.display())]
-    File { path: PathBuf, error: Box<ConfigError> },
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The problem.
+        #[source]
+        error: Box<ConfigError>,
+    },
     /// Not TOML, or not the shape of a config (unknown field, wrong type, unknown model).
     #[error("{0}")]
-    Syntax(toml::de::Error),
+    Syntax(#[source] toml::de::Error),
     /// Well-formed, but not usable.
     #[error("{0}")]
     Invalid(String),

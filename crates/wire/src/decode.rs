@@ -230,10 +230,12 @@ pub fn timeout_ms(v: u64) -> Result<u32> {
     Ok(v as u32)
 }
 
+/// The adapter's retries on arbitration loss: 0–16.
 pub fn retries(v: u64) -> Result<u32> {
     count("retries", v, 0, 16, "retries").map(|n| n as u32)
 }
 
+/// How long a `Lock` may wait for the bus, in milliseconds: 0–60000.
 pub fn wait_ms(v: u64) -> Result<u32> {
     count("wait_ms", v, 0, 60_000, "ms").map(|n| n as u32)
 }

@@ -4,6 +4,7 @@ use crate::op::*;
 use crate::pb;
 use pb::smbus_op::Command as C;
 
+/// An operation, as a request carries it.
 pub fn op(op: &Op) -> pb::Op {
     let inner = match op {
         Op::Smbus { target, command } => pb::op::Op::Smbus(pb::SmbusOp {
@@ -49,6 +50,7 @@ fn msg(m: &Msg) -> pb::Msg {
     pb::Msg { addr: m.addr.into(), flags: m.flags.into(), dir: Some(dir) }
 }
 
+/// A successful operation's result, as a response carries it.
 pub fn reply(r: Reply) -> pb::OpResult {
     use pb::op_result::Result as R;
     let result = match r {
@@ -76,6 +78,7 @@ pub fn op_error(index: usize, errno: crate::Errno) -> pb::OpError {
     }
 }
 
+/// An error kind, as the wire names it.
 pub fn kind(k: crate::ErrorKind) -> pb::ErrorKind {
     use crate::ErrorKind as K;
     match k {

@@ -45,19 +45,33 @@ pub(crate) const TABLE: &[(i32, &str, &str, ErrorKind)] = &[
 ];
 
 impl Errno {
+    /// Operation not permitted.
     pub const EPERM: Errno = Errno(1);
+    /// I/O error on the bus.
     pub const EIO: Errno = Errno(5);
+    /// No device acknowledged the address.
     pub const ENXIO: Errno = Errno(6);
+    /// Arbitration lost.
     pub const EAGAIN: Errno = Errno(11);
+    /// Permission denied.
     pub const EACCES: Errno = Errno(13);
+    /// Address in use by a kernel driver, or bus busy.
     pub const EBUSY: Errno = Errno(16);
+    /// Data byte not acknowledged.
     pub const ENODEV: Errno = Errno(19);
+    /// Invalid argument.
     pub const EINVAL: Errno = Errno(22);
+    /// Protocol violation (bad block length or similar).
     pub const EPROTO: Errno = Errno(71);
+    /// Packet error check (PEC) failed.
     pub const EBADMSG: Errno = Errno(74);
+    /// Message too long for the adapter.
     pub const EOVERFLOW: Errno = Errno(75);
+    /// Not supported by this adapter.
     pub const EOPNOTSUPP: Errno = Errno(95);
+    /// Bus operation timed out.
     pub const ETIMEDOUT: Errno = Errno(110);
+    /// No device acknowledged the address.
     pub const EREMOTEIO: Errno = Errno(121);
 
     fn entry(self) -> Option<&'static (i32, &'static str, &'static str, ErrorKind)> {

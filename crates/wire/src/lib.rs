@@ -24,7 +24,8 @@ pub use op::{Command, Dir, Msg, Op, Reply, Returns, Sends, Target};
 
 /// Generated protobuf types and gRPC stubs for `smbus.v1`.
 pub mod pb {
-    #![allow(clippy::all)]
+    // Generated: the .proto's comments become docs where it has them.
+    #![allow(clippy::all, missing_docs)]
     tonic::include_proto!("smbus.v1");
 
     /// The encoded descriptor set of every `.proto`, for the gRPC reflection service.
@@ -33,6 +34,6 @@ pub mod pb {
 
 /// The original Python smbus-proxy's interface (`proto/legacy/smbus_rcp.proto`, no package).
 pub mod legacy {
-    #![allow(clippy::all, non_camel_case_types)]
+    #![allow(clippy::all, missing_docs, non_camel_case_types)]
     include!(concat!(env!("OUT_DIR"), "/_.rs"));
 }

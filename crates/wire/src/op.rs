@@ -25,6 +25,7 @@ pub const MAX_ADDR_10: u16 = 0x3FF;
 /// The device an SMBus operation talks to, and how.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Target {
+    /// The device's address: 7-bit, or 10-bit with `ten_bit`.
     pub addr: u16,
     /// 10-bit addressing (`I2C_TENBIT`).
     pub ten_bit: bool,
@@ -35,58 +36,90 @@ pub struct Target {
 }
 
 impl Target {
+    /// The device at `addr`, 7-bit, without PEC or force.
     pub fn new(addr: u16) -> Self {
         Target { addr, ..Target::default() }
     }
 }
 
-/// One SMBus command, named as in smbus2 and the kernel's `i2c_smbus_*` helpers.
+/// One SMBus command, named as in smbus2 and the kernel's `i2c_smbus_*` helpers. `reg` is the
+/// command byte the device reads as a register number; blocks are 1–32 bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// The address alone, with the R/W bit `bit` (0 = write, 1 = read).
     WriteQuick {
+        /// The R/W bit: 0 or 1.
         bit: u8,
     },
+    /// A byte from the device, with no register.
     ReadByte,
+    /// A byte to the device, with no register.
     WriteByte {
+        /// The byte.
         value: u8,
     },
+    /// The byte at a register.
     ReadByteData {
+        /// The register.
         reg: u8,
     },
+    /// A byte to a register.
     WriteByteData {
+        /// The register.
         reg: u8,
+        /// The byte.
         value: u8,
     },
+    /// The 16-bit word at a register, low byte first on the wire.
     ReadWordData {
+        /// The register.
         reg: u8,
     },
+    /// A 16-bit word to a register, low byte first on the wire.
     WriteWordData {
+        /// The register.
         reg: u8,
+        /// The word.
         value: u16,
     },
+    /// A word to a register, and the device's word in answer.
     ProcessCall {
+        /// The register.
         reg: u8,
+        /// The word sent.
         value: u16,
     },
     /// The device sends the byte count (1–32).
     ReadBlockData {
+        /// The register.
         reg: u8,
     },
+    /// A block to a register, its byte count first.
     WriteBlockData {
+        /// The register.
         reg: u8,
+        /// The block.
         data: Bytes,
     },
+    /// A block to a register, and the device's block in answer.
     BlockProcessCall {
+        /// The register.
         reg: u8,
+        /// The block sent.
         data: Bytes,
     },
+    /// `len` bytes from a register on, with no byte count on the wire.
     ReadI2cBlockData {
+        /// The first register.
         reg: u8,
+        /// How many bytes, 1–32.
         len: u8,
     },
+    /// Bytes from a register on, with no byte count on the wire.
     WriteI2cBlockData {
+        /// The first register.
         reg: u8,
+        /// The bytes.
         data: Bytes,
     },
 }
@@ -169,13 +202,21 @@ impl Command {
 
 /// `I2C_M_*` message flags from `linux/i2c.h`.
 pub mod msg_flags {
+    /// A read; set from [`super::Dir`], never by hand.
     pub const RD: u16 = 0x0001;
+    /// A 10-bit address.
     pub const TEN: u16 = 0x0010;
+    /// The device sends the length first (an SMBus block read).
     pub const RECV_LEN: u16 = 0x0400;
+    /// Do not acknowledge the bytes read.
     pub const NO_RD_ACK: u16 = 0x0800;
+    /// Go on when the device does not acknowledge.
     pub const IGNORE_NAK: u16 = 0x1000;
+    /// Send the R/W bit inverted.
     pub const REV_DIR_ADDR: u16 = 0x2000;
+    /// No (repeated) start before this message: it continues the one before.
     pub const NOSTART: u16 = 0x4000;
+    /// A stop after this message.
     pub const STOP: u16 = 0x8000;
     /// The modifiers a client may set; the direction comes from [`super::Dir`]. RECV_LEN
     /// only on a read of length 0: the device gives the length.
@@ -188,23 +229,28 @@ pub enum Dir {
     /// Read this many bytes; with [`msg_flags::RECV_LEN`], 0, and the device's first byte
     /// gives the count of bytes that follow (1–32): an SMBus block read inside a transfer.
     Read(u16),
+    /// Write these bytes.
     Write(Bytes),
 }
 
 /// One message of a combined I2C transfer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Msg {
+    /// The device's address, 7-bit, or 10-bit with [`msg_flags::TEN`].
     pub addr: u16,
     /// `I2C_M_*` modifiers from [`msg_flags::ALLOWED`]; never `I2C_M_RD`.
     pub flags: u16,
+    /// Read or write, and what.
     pub dir: Dir,
 }
 
 impl Msg {
+    /// A read of `len` bytes from `addr`.
     pub fn read(addr: u16, len: u16) -> Self {
         Msg { addr, flags: 0, dir: Dir::Read(len) }
     }
 
+    /// A write of `data` to `addr`.
     pub fn write(addr: u16, data: impl Into<Bytes>) -> Self {
         Msg { addr, flags: 0, dir: Dir::Write(data.into()) }
     }
@@ -215,6 +261,7 @@ impl Msg {
         Msg { addr, flags: msg_flags::RECV_LEN, dir: Dir::Read(0) }
     }
 
+    /// Whether the address is 10-bit ([`msg_flags::TEN`]).
     pub fn ten_bit(&self) -> bool {
         self.flags & msg_flags::TEN != 0
     }
@@ -240,8 +287,11 @@ pub enum Sends {
 /// One operation of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
+    /// One SMBus command.
     Smbus {
+        /// The device, and how to address it.
         target: Target,
+        /// The command.
         command: Command,
     },
     /// A combined transfer (I2C_RDWR): messages joined by repeated starts.
@@ -249,6 +299,7 @@ pub enum Op {
 }
 
 impl Op {
+    /// `command` to the 7-bit `addr`, without PEC or force.
     pub fn smbus(addr: u16, command: Command) -> Self {
         Op::Smbus { target: Target::new(addr), command }
     }
@@ -407,8 +458,11 @@ impl Reply {
 pub enum Reply {
     /// A write completed.
     Done,
+    /// A byte read.
     Byte(u8),
+    /// A word read.
     Word(u16),
+    /// A block read.
     Block(Bytes),
     /// The bytes of each read message of a transfer, in order.
     Transfer(Vec<Bytes>),

@@ -10,6 +10,8 @@ use smbus_proxy_sim::SimBus;
 use smbus_proxy_wire::{Errno, Op, Reply};
 use std::time::Duration;
 
+/// One adapter the server runs operations on: a Linux `/dev/i2c-N`, a simulated bus, or
+/// whatever an embedder brings.
 pub trait Backend: Send + 'static {
     /// The N of /dev/i2c-N.
     fn number(&self) -> u32;
