@@ -2,8 +2,8 @@
 
 mod common;
 
-use smbus_proxy_server::{Running, Server};
-use smbus_proxy_sim::Config;
+use smbus_proxy_server::Running;
+use smbus_proxy_testkit::{Loopback, simulated};
 use std::process::Command;
 
 const CONFIG: &str = r#"
@@ -19,7 +19,7 @@ addr = 0x50
 "#;
 
 fn server() -> Running {
-    Server::simulated(&Config::parse(CONFIG).unwrap()).spawn("127.0.0.1:0".parse().unwrap()).unwrap()
+    simulated(CONFIG).on_loopback()
 }
 
 fn run(server: &Running, args: &[&str]) -> (String, String, i32) {

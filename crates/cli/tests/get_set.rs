@@ -1,8 +1,8 @@
 //! `smbus-proxy get` and `set` against a real server on the simulator: i2cget's and i2cset's
 //! output and exit codes, and their grammar's errors.
 
-use smbus_proxy_server::{Running, Server};
-use smbus_proxy_sim::Config;
+use smbus_proxy_server::Running;
+use smbus_proxy_testkit::{Loopback, simulated};
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -29,7 +29,7 @@ addr = 0x48
 "#;
 
 fn server() -> Running {
-    Server::simulated(&Config::parse(CONFIG).unwrap()).spawn("127.0.0.1:0".parse().unwrap()).unwrap()
+    simulated(CONFIG).on_loopback()
 }
 
 fn tool(server: &Running, args: &[&str], stdin: &str) -> Output {

@@ -4,46 +4,18 @@ use embedded_hal::i2c::{Error as _, ErrorKind, NoAcknowledgeSource};
 use smbus_proxy_client::{Batch, BusOptions, Bytes, Client, Errno, Error, Msg, blocking};
 use smbus_proxy_server::{Running, Server, Stats};
 use smbus_proxy_sim::Config;
+use smbus_proxy_testkit::{Loopback, lab};
 use std::sync::Arc;
 use std::time::Duration;
-
-const CONFIG: &str = r#"
-[[bus]]
-number = 1
-[[bus.device]]
-model = "register-file"
-addr = 0x48
-[[bus.device]]
-model = "eeprom-24c02"
-addr = 0x50
-[[bus.device]]
-model = "si4703"
-addr = 0x10
-[[bus.device]]
-model = "register-file"
-addr = 0x1A5
-ten_bit = true
-[[bus.device]]
-model = "register-file"
-addr = 0x36
-busy = true
-
-[[bus]]
-number = 2
-funcs = "i801"
-[[bus.device]]
-model = "register-file"
-addr = 0x48
-"#;
 
 const RF: u16 = 0x48;
 
 mod suite;
 
 fn start(lease: Duration) -> (Running, Arc<Stats>) {
-    let server = Server::simulated(&Config::parse(CONFIG).unwrap()).lease(lease);
+    let server = lab().lease(lease);
     let stats = server.stats();
-    (server.spawn("127.0.0.1:0".parse().unwrap()).unwrap(), stats)
+    (server.on_loopback(), stats)
 }
 
 #[tokio::test]
@@ -51,7 +23,7 @@ async fn every_method_async() {
     let (server, _) = start(Duration::from_secs(5));
     let client = Client::connect(server.url()).await.unwrap();
     let buses = client.list_buses().await.unwrap();
-    assert_eq!(buses.iter().map(|b| b.number).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(buses.iter().map(|b| b.number).collect::<Vec<_>>(), [1, 2, 3, 4]);
     let mut bus = client.bus(1).await.unwrap();
     assert_eq!(bus.number(), 1);
     assert!(bus.funcs() & smbus_proxy_client::funcs::I2C != 0);
@@ -141,7 +113,7 @@ fn errors_keep_errno_and_kind() {
 
     // Bus 2 is SMBus-only: what it lacks is refused before anything is sent, and a transfer
     // with no SMBus equivalent is refused by the server with EOPNOTSUPP.
-    let mut smbus_only = client.bus(2).unwrap();
+    let mut smbus_only = client.bus(4).unwrap();
     let err = smbus_only.block_process_call(RF, 0, &[1]).unwrap_err();
     assert!(matches!(err, Error::NotSupported { op: "block_process_call", .. }), "{err:?}");
     assert!(err.to_string().starts_with("block_process_call is not supported by this adapter"), "{err}");
@@ -286,10 +258,7 @@ fn shared_suite_on_the_simulator() {
 
 #[test]
 fn a_token_opens_a_server_that_requires_one() {
-    let server = Server::simulated(&Config::parse(CONFIG).unwrap())
-        .token(Some("s3cret".into()))
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .unwrap();
+    let server = lab().token(Some("s3cret".into())).spawn("127.0.0.1:0".parse().unwrap()).unwrap();
     let client = blocking::Client::connect_with_token(server.url(), Some("s3cret".into())).unwrap();
     assert_eq!(client.bus(1).unwrap().read_byte_data(RF, 0).unwrap(), 0);
     let wrong = blocking::Client::connect_with_token(server.url(), Some("guess".into())).unwrap();
@@ -305,8 +274,7 @@ fn a_token_opens_a_server_that_requires_one() {
 #[test]
 fn replies_past_tonics_default_4_mib_come_back_when_the_server_allows_them() {
     let limits = smbus_proxy_server::Limits { message_bytes: 8 << 20, ..Default::default() };
-    let server =
-        Server::simulated(&Config::demo()).limits(limits).spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = Server::simulated(&Config::demo()).limits(limits).on_loopback();
     let client = blocking::Client::connect(server.url()).unwrap();
     let mut bus = client.bus(1).unwrap();
     // 16 transfers of 42 reads of 8192 bytes: 5.5 MB of replies in one transaction.

@@ -3,24 +3,7 @@
 
 use smbus_proxy_client::{Bytes, Command, Msg, Op, Target, blocking};
 use smbus_proxy_server::Server;
-use smbus_proxy_sim::Config;
-
-const CONFIG: &str = r#"
-[[bus]]
-number = 1
-[[bus.device]]
-model = "si4703"
-addr = 0x10
-[[bus.device]]
-model = "pcf8574"
-addr = 0x20
-[[bus.device]]
-model = "register-file"
-addr = 0x48
-[[bus.device]]
-model = "eeprom-24c02"
-addr = 0x50
-"#;
+use smbus_proxy_testkit::Loopback;
 
 /// xorshift64*: small, deterministic, and enough to wander over the operation space.
 struct Rng(u64);
@@ -87,8 +70,8 @@ fn random_op(rng: &mut Rng) -> Op {
 
 #[test]
 fn random_sequences_match_the_simulator_applied_directly() {
-    let config = Config::parse(CONFIG).unwrap();
-    let server = Server::simulated(&config).spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let config = smbus_proxy_testkit::config(smbus_proxy_testkit::LAB);
+    let server = Server::simulated(&config).on_loopback();
     let client = blocking::Client::connect(server.url()).unwrap();
     let mut bus = client.bus(1).unwrap();
     let mut direct = config.build().remove(0);

@@ -5,6 +5,7 @@ use smbus_proxy_client::blocking::Client;
 use smbus_proxy_client::{BusOptions, Error};
 use smbus_proxy_server::Server;
 use smbus_proxy_sim::Config;
+use smbus_proxy_testkit::{Loopback, simulated};
 use std::time::{Duration, Instant};
 
 /// At 1 kHz, a 32-byte block read takes about 0.35 s on the wire.
@@ -13,7 +14,7 @@ const SLOW: &str =
 const LIMIT: Duration = Duration::from_millis(100);
 
 fn server() -> smbus_proxy_server::Running {
-    Server::simulated(&Config::parse(SLOW).unwrap()).spawn("127.0.0.1:0".parse().unwrap()).unwrap()
+    simulated(SLOW).on_loopback()
 }
 
 fn impatient() -> BusOptions {
@@ -90,7 +91,7 @@ fn relay(to: std::net::SocketAddr) -> (String, std::sync::Arc<std::sync::atomic:
 
 #[test]
 fn a_call_over_a_dead_network_times_out_instead_of_hanging() {
-    let server = Server::simulated(&Config::demo()).spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = Server::simulated(&Config::demo()).on_loopback();
     let (url, cut) = relay(server.addr());
     let client = Client::connect(url).unwrap();
     let mut bus = client.bus_with(1, impatient()).unwrap();

@@ -15,8 +15,12 @@ use crate::lock;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+// Tokio's clock, which is the system's except in tests that pause it: lease tests then run
+// exactly and at once. A bus on a thread of its own would read the system's, so such tests
+// keep to buses that run inline (the simulator at full speed).
+use tokio::time::Instant;
 
 pub type SessionId = u128;
 
@@ -33,8 +37,10 @@ pub struct Session {
     pub peer: Option<SocketAddr>,
     pub params: Params,
     lease_us: u64,
-    /// Microseconds since [`epoch`] of the last sign of life; atomic so that renewing a lease
-    /// on the hot path takes no lock.
+    /// When the server's sessions began: `last_seen` counts from it.
+    epoch: Instant,
+    /// Microseconds since `epoch` of the last sign of life; atomic so that renewing a lease on
+    /// the hot path takes no lock.
     last_seen: AtomicU64,
     /// Calls naming this session that are in progress.
     calls: AtomicU32,
@@ -42,18 +48,14 @@ pub struct Session {
     ended: AtomicBool,
 }
 
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-fn now_us() -> u64 {
-    epoch().elapsed().as_micros() as u64
+/// Microseconds from `epoch` to now.
+fn us_since(epoch: Instant) -> u64 {
+    epoch.elapsed().as_micros() as u64
 }
 
 impl Session {
     fn touch(&self) {
-        self.last_seen.store(now_us(), Ordering::Relaxed);
+        self.last_seen.store(us_since(self.epoch), Ordering::Relaxed);
     }
 
     /// How long the session lives without another sign of life; zero once it is dead. A call
@@ -71,7 +73,7 @@ impl Session {
     }
 
     fn idle_us(&self) -> u64 {
-        now_us().saturating_sub(self.last_seen.load(Ordering::Relaxed))
+        us_since(self.epoch).saturating_sub(self.last_seen.load(Ordering::Relaxed))
     }
 
     /// Marks the session over and frees what it held.
@@ -121,13 +123,16 @@ pub enum LimitHit {
 /// Every open session, by id.
 pub struct Sessions {
     map: Mutex<HashMap<SessionId, Arc<Session>>>,
+    /// Per server, not per process: servers on different clocks (a test's paused one, the
+    /// system's) can share a process.
+    epoch: Instant,
     pub lease: Duration,
     limits: Limits,
 }
 
 impl Sessions {
     pub fn new(lease: Duration, limits: Limits) -> Self {
-        Sessions { map: Mutex::new(HashMap::new()), lease, limits }
+        Sessions { map: Mutex::new(HashMap::new()), epoch: Instant::now(), lease, limits }
     }
 
     pub fn open(
@@ -160,7 +165,8 @@ impl Sessions {
             peer,
             params,
             lease_us: self.lease.as_micros() as u64,
-            last_seen: AtomicU64::new(now_us()),
+            epoch: self.epoch,
+            last_seen: AtomicU64::new(us_since(self.epoch)),
             calls: AtomicU32::new(0),
             ended: AtomicBool::new(false),
         });

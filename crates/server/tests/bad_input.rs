@@ -5,8 +5,8 @@
 //! One server runs with a token, an access policy and tight limits, so that arguments, sessions,
 //! message sizes, limits, policy and authentication are all checked against the same door.
 
-use smbus_proxy_server::{Limits, Policy, Running, Server};
-use smbus_proxy_sim::Config;
+use smbus_proxy_server::{Limits, Policy, Running};
+use smbus_proxy_testkit::simulated;
 use smbus_proxy_wire::legacy::{self as rcp, smbus_rcp_client::SmbusRcpClient};
 use smbus_proxy_wire::pb::{self, smbus_client::SmbusClient, smbus_op::Command as PC};
 use smbus_proxy_wire::{Command as C, Msg, Op, Reply, Target, decode, encode};
@@ -58,7 +58,7 @@ const MESSAGE_BYTES: usize = 64 << 10;
 const MAX_OPS: usize = 512;
 
 fn server() -> Running {
-    Server::simulated(&Config::parse(BUSES).unwrap())
+    simulated(BUSES)
         .token(Some(TOKEN.into()))
         .policy(Policy::parse(POLICY).unwrap())
         .limits(Limits {

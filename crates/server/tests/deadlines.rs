@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use smbus_proxy_testkit::simulated;
 use smbus_proxy_wire::{Command as C, Reply, encode, pb};
 use std::time::{Duration, Instant};
 use tonic::{Code, Request};
@@ -20,8 +21,8 @@ addr = 0x48
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_past_its_deadline_never_runs() {
-    let server = TestServer::start_with(SLOW, Duration::from_secs(5)).await;
-    let (mut a, mut b) = (server.client().await, server.client().await);
+    let server = Here::start(simulated(SLOW).lease(Duration::from_secs(5))).await;
+    let (mut a, mut b) = (client(&server).await, client(&server).await);
     let (sa, sb) = (open(&mut a, 1).await, open(&mut b, 1).await);
 
     // A keeps the bus busy for about 600 ms.

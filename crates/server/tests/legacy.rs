@@ -10,8 +10,8 @@ use std::time::Duration;
 use tonic::Request;
 use tonic::transport::Channel;
 
-async fn legacy(server: &TestServer) -> SmbusRcpClient<Channel> {
-    SmbusRcpClient::connect(format!("http://{}", server.addr)).await.unwrap()
+async fn legacy(server: &Here) -> SmbusRcpClient<Channel> {
+    SmbusRcpClient::connect(server.url()).await.unwrap()
 }
 
 async fn open(c: &mut SmbusRcpClient<Channel>, bus: i32) -> (rcp::OperationStatus, Option<String>) {
@@ -28,7 +28,7 @@ fn with_id<T>(id: &str, message: T) -> Request<T> {
 
 #[tokio::test]
 async fn the_old_clients_whole_flow() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
+    let server = lab_here(Duration::from_secs(5)).await;
     let mut c = legacy(&server).await;
     let (status, id) = open(&mut c, 1).await;
     assert_eq!(status.code, 0, "{}", status.exception);
@@ -89,7 +89,7 @@ async fn the_old_clients_whole_flow() {
 
 #[tokio::test]
 async fn errors_are_answers_with_code_1_and_a_clear_exception() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
+    let server = lab_here(Duration::from_secs(5)).await;
     let mut c = legacy(&server).await;
     let (_, id) = open(&mut c, 1).await;
     let id = id.unwrap();
@@ -138,7 +138,7 @@ async fn errors_are_answers_with_code_1_and_a_clear_exception() {
 #[tokio::test]
 async fn sessions_expire_and_share_locks_with_smbus_v1() {
     let lease = Duration::from_millis(300);
-    let server = TestServer::start(lease).await;
+    let server = lab_here(lease).await;
     let mut c = legacy(&server).await;
     let (_, id) = open(&mut c, 1).await;
     let id = id.unwrap();
@@ -150,7 +150,7 @@ async fn sessions_expire_and_share_locks_with_smbus_v1() {
     }
 
     // A modern client's exclusive lock keeps the old one out too.
-    let mut modern = server.client().await;
+    let mut modern = client(&server).await;
     let s = common::open(&mut modern, 1).await;
     modern.lock(pb::LockRequest { session: s.clone(), wait_ms: 0 }).await.unwrap();
     let r = c.read_byte(with_id(&id, rcp::ReadByteRequest { i2c_addr: 0x48 })).await.unwrap().into_inner();

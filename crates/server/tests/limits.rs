@@ -6,13 +6,13 @@ use common::execute;
 use smbus_proxy_server::Limits;
 use smbus_proxy_server::Server;
 use smbus_proxy_sim::Config;
+use smbus_proxy_testkit::Loopback;
 use smbus_proxy_wire::pb::{self, smbus_client::SmbusClient};
 use smbus_proxy_wire::{Command, Op};
 use tonic::Code;
 
 async fn opens(limits: Limits) -> (smbus_proxy_server::Running, SmbusClient<tonic::transport::Channel>) {
-    let server =
-        Server::simulated(&Config::demo()).limits(limits).spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = Server::simulated(&Config::demo()).limits(limits).on_loopback();
     let client = SmbusClient::connect(server.url()).await.unwrap();
     (server, client)
 }
@@ -84,7 +84,7 @@ async fn an_operation_holds_the_bus_no_longer_than_the_limit() {
     )
     .unwrap();
     let limits = Limits { op_timeout: Some(std::time::Duration::from_millis(100)), ..Limits::default() };
-    let server = Server::simulated(&config).limits(limits).spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = Server::simulated(&config).limits(limits).on_loopback();
     let mut c = SmbusClient::connect(server.url()).await.unwrap();
     let s = open(&mut c).await.unwrap();
     let started = std::time::Instant::now();
@@ -108,7 +108,7 @@ async fn a_reply_never_exceeds_the_message_limit() {
         Config::parse("[[bus]]\nnumber = 1\n[[bus.device]]\nmodel = \"register-file\"\naddr = 0x48").unwrap();
     let limit = Limits::default().message_bytes;
     assert_eq!(limit, 4 << 20);
-    let server = Server::simulated(&config).spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = Server::simulated(&config).on_loopback();
     // tonic's own default decoding limit is gRPC's 4 MiB: what most clients accept.
     let mut c = SmbusClient::connect(server.url()).await.unwrap();
     let s = open(&mut c).await.unwrap();

@@ -17,8 +17,8 @@ fn b(data: &[u8]) -> Bytes {
 
 #[tokio::test]
 async fn every_smbus_operation_round_trips() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let mut c = server.client().await;
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
     let s = open(&mut c, 1).await;
 
     assert_eq!(run1(&mut c, &s, op(RF, C::WriteQuick { bit: 0 })).await, Reply::Done);
@@ -96,8 +96,8 @@ async fn every_smbus_operation_round_trips() {
 
 #[tokio::test]
 async fn i2c_transfer_write_then_read_with_repeated_start() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let mut c = server.client().await;
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
     let s = open(&mut c, 1).await;
     // Write 4 bytes into the EEPROM at 0x10, then set the pointer and read them back in one
     // combined transfer.
@@ -118,8 +118,8 @@ async fn i2c_transfer_write_then_read_with_repeated_start() {
 
 #[tokio::test]
 async fn si4703_dump_matches_the_original() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let mut c = server.client().await;
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
     let s = open(&mut c, 1).await;
     let Reply::Block(regs) = run1(&mut c, &s, op(0x10, C::ReadI2cBlockData { reg: 0x0A, len: 32 })).await
     else {
@@ -140,8 +140,8 @@ async fn si4703_dump_matches_the_original() {
 
 #[tokio::test]
 async fn transaction_of_40_mixed_ops_runs_in_one_call() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let mut c = server.client().await;
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
     let s = open(&mut c, 1).await;
     let mut ops = Vec::new();
     for i in 0..10u8 {
@@ -167,8 +167,8 @@ async fn transaction_of_40_mixed_ops_runs_in_one_call() {
 
 #[tokio::test]
 async fn failing_transaction_reports_index_and_errno_and_stops() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let mut c = server.client().await;
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
     let s = open(&mut c, 1).await;
     let ops = [
         op(RF, C::WriteByteData { reg: 0x70, value: 1 }),
@@ -191,8 +191,8 @@ async fn failing_transaction_reports_index_and_errno_and_stops() {
 
 #[tokio::test]
 async fn device_and_adapter_errors_keep_their_errno() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let mut c = server.client().await;
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
     let errno_of = |r: pb::ExecuteResponse| r.error.map(|e| Errno(e.errno));
 
     // An address a kernel driver owns: EBUSY, unless forced.
@@ -224,8 +224,8 @@ async fn device_and_adapter_errors_keep_their_errno() {
 /// embedded-hal drivers work there too.
 #[tokio::test]
 async fn transfers_fall_back_to_smbus_on_adapters_without_i2c() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let mut c = server.client().await;
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
     let s = open(&mut c, 4).await;
     let t = |msgs: Vec<Msg>| Op::Transfer(msgs);
     assert_eq!(
@@ -249,8 +249,8 @@ async fn transfers_fall_back_to_smbus_on_adapters_without_i2c() {
 
 #[tokio::test]
 async fn a_counted_read_is_the_same_on_plain_i2c_and_as_an_smbus_block_read() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let mut c = server.client().await;
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
     // Bus 1 runs it as I2C_RDWR with I2C_M_RECV_LEN; bus 4, without plain I2C, as
     // read_block_data, which puts the same bits on the wire.
     for bus in [1, 4] {

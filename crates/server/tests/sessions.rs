@@ -3,18 +3,21 @@
 mod common;
 
 use common::*;
+use smbus_proxy_testkit::{Loopback, simulated};
 use smbus_proxy_wire::pb;
 use smbus_proxy_wire::{Command as C, Op, Reply, decode, encode, funcs};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tonic::Code;
 
 const RF: u16 = 0x48;
+const MS: Duration = Duration::from_millis(1);
 
 #[tokio::test]
 async fn lists_buses_with_names_and_funcs() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let mut c = server.client().await;
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
     let buses = c.list_buses(pb::ListBusesRequest {}).await.unwrap().into_inner().buses;
     assert_eq!(buses.iter().map(|b| b.number).collect::<Vec<_>>(), [1, 2, 3, 4]);
     assert!(buses[0].funcs & funcs::I2C != 0);
@@ -26,8 +29,8 @@ async fn lists_buses_with_names_and_funcs() {
 
 #[tokio::test]
 async fn unknown_bus_is_not_found() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let mut c = server.client().await;
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
     let status = c.open(pb::OpenRequest { bus: 7, ..Default::default() }).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     assert_eq!(status.message(), "bus: 7 does not exist; this server exposes bus 1, 2, 3, 4");
@@ -36,8 +39,8 @@ async fn unknown_bus_is_not_found() {
 
 #[tokio::test]
 async fn unknown_malformed_and_closed_sessions() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let mut c = server.client().await;
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
     let read = [op(RF, C::ReadByte)];
 
     let status = execute(&mut c, &"ab".repeat(16), &read).await.unwrap_err();
@@ -58,11 +61,11 @@ async fn unknown_malformed_and_closed_sessions() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn sessions_expire_without_signs_of_life_and_keep_alive_renews() {
     let lease = Duration::from_millis(300);
-    let server = TestServer::start(lease).await;
-    let mut c = server.client().await;
+    let server = lab_here(lease).await;
+    let mut c = client(&server).await;
     let opened = c.open(pb::OpenRequest { bus: 1, ..Default::default() }).await.unwrap().into_inner();
     assert_eq!(opened.lease_ms, 300);
     let idle = open(&mut c, 1).await;
@@ -82,10 +85,30 @@ async fn sessions_expire_without_signs_of_life_and_keep_alive_renews() {
     server.stop().await;
 }
 
-#[tokio::test]
+/// A session is alive until one lease after its last sign of life, and dead from then on.
+#[tokio::test(start_paused = true)]
+async fn a_lease_runs_out_one_lease_after_the_last_sign_of_life() {
+    let lease = Duration::from_millis(300);
+    let server = lab_here(lease).await;
+    let mut c = client(&server).await;
+    let s = open(&mut c, 1).await;
+    let read = [op(RF, C::ReadByte)];
+    // Tokio's timers have a resolution of a millisecond; two on either side clear it.
+    tokio::time::sleep(lease - 2 * MS).await;
+    c.keep_alive(pb::KeepAliveRequest { session: s.clone() })
+        .await
+        .expect("alive just before its lease ends");
+    tokio::time::sleep(lease - 2 * MS).await;
+    assert!(execute(&mut c, &s, &read).await.is_ok(), "renewed by the keep-alive");
+    tokio::time::sleep(lease + 2 * MS).await;
+    assert_eq!(execute(&mut c, &s, &read).await.unwrap_err().code(), Code::NotFound, "dead just after");
+    server.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn exclusive_lock_keeps_others_out_until_unlocked() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let (mut a, mut b) = (server.client().await, server.client().await);
+    let server = lab_here(Duration::from_secs(5)).await;
+    let (mut a, mut b) = (client(&server).await, client(&server).await);
     let (sa, sb) = (open(&mut a, 1).await, open(&mut b, 1).await);
     let sb2 = open(&mut b, 2).await;
     a.lock(pb::LockRequest { session: sa.clone(), wait_ms: 0 }).await.unwrap();
@@ -95,8 +118,11 @@ async fn exclusive_lock_keeps_others_out_until_unlocked() {
     assert_eq!(status.code(), Code::Aborted);
     assert!(status.message().starts_with("bus 1 is locked by another session"), "{}", status.message());
     assert!(execute(&mut b, &sb2, &read).await.is_ok(), "other buses are not affected");
+    let asked = Instant::now();
     let status = b.lock(pb::LockRequest { session: sb.clone(), wait_ms: 50 }).await.unwrap_err();
     assert_eq!(status.code(), Code::Aborted);
+    let waited = asked.elapsed();
+    assert!(waited >= 50 * MS && waited <= 51 * MS, "a 50 ms wait gave up after {waited:?}");
     let status = b.unlock(pb::UnlockRequest { session: sb.clone() }).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
 
@@ -115,24 +141,26 @@ async fn exclusive_lock_keeps_others_out_until_unlocked() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_client_that_dies_holding_the_lock_frees_it_within_its_lease() {
     let lease = Duration::from_millis(500);
-    let server = TestServer::start(lease).await;
+    let server = lab_here(lease).await;
     {
         // Its own connection, dropped without Close or Unlock: to the server, a vanished client.
-        let mut doomed = server.client().await;
+        let mut doomed = client(&server).await;
         let s = open(&mut doomed, 1).await;
         doomed.lock(pb::LockRequest { session: s.clone(), wait_ms: 0 }).await.unwrap();
         run1(&mut doomed, &s, op(RF, C::WriteByteData { reg: 1, value: 0xD1 })).await;
     }
     let died = Instant::now();
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     let s = open(&mut c, 1).await;
     assert_eq!(execute(&mut c, &s, &[op(RF, C::ReadByte)]).await.unwrap_err().code(), Code::Aborted);
     c.lock(pb::LockRequest { session: s.clone(), wait_ms: 5000 }).await.expect("lock freed");
+    // Freed when the lease ran out, to the millisecond of tokio's timers: the clock is paused,
+    // so nothing else takes time.
     let waited = died.elapsed();
-    assert!(waited <= lease + Duration::from_millis(250), "lock freed after {waited:?}, lease {lease:?}");
+    assert!(waited >= lease && waited <= lease + MS, "lock freed after {waited:?}, lease {lease:?}");
     assert_eq!(run1(&mut c, &s, op(RF, C::ReadByteData { reg: 1 })).await, Reply::Byte(0xD1));
     server.stop().await;
 }
@@ -153,11 +181,11 @@ async fn keep_alive_until<const N: usize>(
 
 /// A `Lock` that waits is a sign of life: the waiter outlives its lease while it waits, gets the
 /// bus when the holder lets go, and can use it.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_waiting_lock_keeps_its_session_alive() {
     let lease = Duration::from_millis(500);
-    let server = TestServer::start(lease).await;
-    let (mut a, mut b, mut c) = (server.client().await, server.client().await, server.client().await);
+    let server = lab_here(lease).await;
+    let (mut a, mut b, mut c) = (client(&server).await, client(&server).await, client(&server).await);
     let (sa, sb, sc) = (open(&mut a, 1).await, open(&mut b, 1).await, open(&mut c, 1).await);
     a.lock(pb::LockRequest { session: sa.clone(), wait_ms: 0 }).await.unwrap();
     let started = Instant::now();
@@ -181,15 +209,15 @@ async fn a_waiting_lock_keeps_its_session_alive() {
 
 /// A waiter whose client vanishes mid-wait stops being a sign of life: its session expires one
 /// lease later and the bus is never handed to it.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_waiter_that_vanished_is_never_handed_the_lock() {
     let lease = Duration::from_millis(500);
-    let server = TestServer::start(lease).await;
-    let (mut a, mut c) = (server.client().await, server.client().await);
+    let server = lab_here(lease).await;
+    let (mut a, mut c) = (client(&server).await, client(&server).await);
     let (sa, sc) = (open(&mut a, 1).await, open(&mut c, 1).await);
     a.lock(pb::LockRequest { session: sa.clone(), wait_ms: 0 }).await.unwrap();
     // B: a connection of its own that waits for the lock and then vanishes.
-    let mut b = server.client().await;
+    let mut b = client(&server).await;
     let sb = open(&mut b, 1).await;
     let waiter = tokio::spawn(async move { b.lock(pb::LockRequest { session: sb, wait_ms: 5000 }).await });
     tokio::time::sleep(lease / 2).await;
@@ -205,10 +233,10 @@ async fn a_waiter_that_vanished_is_never_handed_the_lock() {
 }
 
 /// A session closed while its own Lock waits is not handed the bus.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_session_closed_while_its_lock_waits_is_not_handed_the_bus() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let (mut a, mut b) = (server.client().await, server.client().await);
+    let server = lab_here(Duration::from_secs(5)).await;
+    let (mut a, mut b) = (client(&server).await, client(&server).await);
     let (sa, sb) = (open(&mut a, 1).await, open(&mut b, 1).await);
     a.lock(pb::LockRequest { session: sa.clone(), wait_ms: 0 }).await.unwrap();
     let waiter = tokio::spawn({
@@ -229,10 +257,10 @@ async fn a_session_closed_while_its_lock_waits_is_not_handed_the_bus() {
 /// transaction. Had another client's transaction run in between, a read would see its mark.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_of_two_clients_never_interleave() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
+    let server = lab_here(Duration::from_secs(5)).await;
     let mut tasks = Vec::new();
     for mark in [0x11u8, 0x22, 0x33] {
-        let mut c = server.client().await;
+        let mut c = client(&server).await;
         tasks.push(tokio::spawn(async move {
             let s = open(&mut c, 1).await;
             let mut ops = vec![op(RF, C::WriteByteData { reg: 0x7F, value: mark })];
@@ -254,8 +282,8 @@ async fn transactions_of_two_clients_never_interleave() {
 
 #[tokio::test]
 async fn stream_answers_in_order_and_rejects_in_band() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let mut c = server.client().await;
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
     let s = open(&mut c, 1).await;
     let req = |ops: &[Op], session: &str| pb::ExecuteRequest {
         session: session.into(),
@@ -299,12 +327,8 @@ async fn stream_answers_in_order_and_rejects_in_band() {
 
 #[tokio::test]
 async fn health_service_reports_serving() {
-    let server = TestServer::start(Duration::from_secs(5)).await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let server = lab_here(Duration::from_secs(5)).await;
+    let channel = tonic::transport::Channel::from_shared(server.url()).unwrap().connect().await.unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
     let r = health
         .check(tonic_health::pb::HealthCheckRequest { service: "smbus.v1.Smbus".into() })
@@ -333,8 +357,8 @@ async fn distinct_buses_run_in_parallel() {
         model = "register-file"
         addr = 0x48
     "#;
-    let server = TestServer::start_with(config, Duration::from_secs(5)).await;
-    let (mut fast, mut slow) = (server.client().await, server.client().await);
+    let server = Here::start(simulated(config).lease(Duration::from_secs(5))).await;
+    let (mut fast, mut slow) = (client(&server).await, client(&server).await);
     let (s5, s6) = (open(&mut fast, 5).await, open(&mut slow, 6).await);
     let long = tokio::spawn(async move {
         let ops = vec![op(RF, C::ReadI2cBlockData { reg: 0, len: 32 }); 10];
@@ -387,8 +411,7 @@ async fn a_stopped_server_closes_a_locked_bus() {
     let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let bus = smbus_proxy_sim::Config::demo().build().remove(0);
     let probe = Probe { bus, dropped: dropped.clone() };
-    let server =
-        smbus_proxy_server::Server::new(vec![Box::new(probe)]).spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = smbus_proxy_server::Server::new(vec![Box::new(probe)]).on_loopback();
     let mut c = pb::smbus_client::SmbusClient::connect(server.url()).await.unwrap();
     let s = open(&mut c, 1).await;
     c.lock(pb::LockRequest { session: s.clone(), wait_ms: 0 }).await.unwrap();

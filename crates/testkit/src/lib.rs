@@ -1,0 +1,85 @@
+//! The test fixture smbus-proxy's crates share: the simulated lab, and servers on loopback
+//! running it.
+//!
+//! [`LAB`] is the lab most tests use (`lab.toml` says what each bus is for); a test whose
+//! subject is the lab itself, such as a scan's output or a slow bus, brings its own TOML to
+//! [`simulated`]. A server runs on a thread of its own ([`Loopback::on_loopback`]), or on the test's own
+//! runtime ([`Here`]): there a test that pauses tokio's clock pauses the server's too, so
+//! leases, lock waits and timeouts run exactly and at once.
+
+use smbus_proxy_server::{Running, Server};
+use smbus_proxy_sim::Config;
+use std::net::SocketAddr;
+use tokio::sync::oneshot;
+
+/// The shared lab, as TOML.
+pub const LAB: &str = include_str!("lab.toml");
+
+/// Where test servers listen: loopback, on a port the system picks.
+const LOOPBACK: &str = "127.0.0.1:0";
+
+/// A lab from TOML; a test's own lab that does not parse is a bug in the test.
+pub fn config(toml: &str) -> Config {
+    Config::parse(toml).unwrap_or_else(|e| panic!("test lab: {e}"))
+}
+
+/// A server on the shared lab, to configure further and start.
+pub fn lab() -> Server {
+    simulated(LAB)
+}
+
+/// A server on a lab of the test's own.
+pub fn simulated(toml: &str) -> Server {
+    Server::simulated(&config(toml))
+}
+
+/// Starting a test's server.
+pub trait Loopback {
+    /// Starts the server on loopback, on a thread of its own; dropping the handle stops it.
+    fn on_loopback(self) -> Running;
+}
+
+impl Loopback for Server {
+    fn on_loopback(self) -> Running {
+        self.spawn(LOOPBACK.parse().expect("an address")).expect("the test server starts")
+    }
+}
+
+/// A server running on the test's own runtime, and so on its clock.
+pub struct Here {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Here {
+    /// Starts `server` on loopback, as a task of the current runtime.
+    pub async fn start(server: Server) -> Here {
+        let listener = tokio::net::TcpListener::bind(LOOPBACK).await.expect("a loopback port");
+        let addr = listener.local_addr().expect("its address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            server.serve(listener, shutdown).await.expect("the test server serves");
+        });
+        Here { addr, stop, task }
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its URL, for clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("the test server stops cleanly");
+    }
+}
