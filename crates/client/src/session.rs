@@ -7,8 +7,10 @@ use crate::error::{Error, Result};
 use crate::grpc::{Grpc, again_if_connection_broke};
 use smbus_proxy_wire::pb;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+// Tokio's clock, which is the system's except in a test that pauses it.
+use tokio::time::Instant;
 
 /// Settings for a session: the adapter's (see `OpenRequest` in the protocol), and how long a
 /// call may wait for its answer.
@@ -29,12 +31,9 @@ pub struct BusOptions {
 pub(crate) struct Session {
     id: Arc<str>,
     lease: Duration,
+    opened: Instant,
+    /// Microseconds from `opened` to the last time the server saw the session alive.
     last_used_us: AtomicU64,
-}
-
-fn now_us() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
 impl Session {
@@ -64,7 +63,8 @@ impl Session {
         let session = Session {
             id: opened.session.into(),
             lease: Duration::from_millis(opened.lease_ms.into()),
-            last_used_us: AtomicU64::new(now_us()),
+            opened: Instant::now(),
+            last_used_us: AtomicU64::new(0),
         };
         Ok((Arc::new(session), info))
     }
@@ -76,11 +76,12 @@ impl Session {
 
     /// The server saw the session alive just now.
     pub(crate) fn touch(&self) {
-        self.last_used_us.store(now_us(), Ordering::Relaxed);
+        self.last_used_us.store(self.opened.elapsed().as_micros() as u64, Ordering::Relaxed);
     }
 
     fn quiet_for(&self) -> Duration {
-        Duration::from_micros(now_us().saturating_sub(self.last_used_us.load(Ordering::Relaxed)))
+        let last_used = Duration::from_micros(self.last_used_us.load(Ordering::Relaxed));
+        self.opened.elapsed().saturating_sub(last_used)
     }
 
     async fn keep_alive(&self, mut grpc: Grpc) {

@@ -4,7 +4,7 @@ use embedded_hal::i2c::{Error as _, ErrorKind, NoAcknowledgeSource};
 use smbus_proxy_client::{Batch, BusOptions, Bytes, Client, Errno, Error, Msg, blocking};
 use smbus_proxy_server::{Running, Server, Stats};
 use smbus_proxy_sim::Config;
-use smbus_proxy_testkit::{Loopback, lab};
+use smbus_proxy_testkit::{Here, Loopback, lab};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -168,14 +168,17 @@ fn the_lock_guard_releases_on_drop() {
 
 /// The runtime is blocked past the lease, so the keep-alive cannot run and the session
 /// expires; the next call reopens it and goes through, writes included.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_expired_session_is_reopened_transparently() {
     let lease = Duration::from_millis(200);
-    let (server, stats) = start(lease);
+    let server = lab().lease(lease);
+    let stats = server.stats();
+    let server = Here::start(server).await;
     let client = Client::connect(server.url()).await.unwrap();
     let mut bus = client.bus(1).await.unwrap();
     bus.write_byte_data(RF, 2, 0x22).await.unwrap();
-    std::thread::sleep(lease * 3);
+    // The clock jumps past the lease before any task runs: the keep-alive wakes too late.
+    tokio::time::advance(lease * 3).await;
     let before = stats.transactions();
     bus.write_byte_data(RF, 3, 0x33).await.unwrap();
     assert_eq!(stats.transactions() - before, 2, "refused once as expired, then sent again");
@@ -183,13 +186,40 @@ async fn an_expired_session_is_reopened_transparently() {
 
     // Holding the lock, an expiry is not papered over.
     let mut guard = bus.lock(Duration::ZERO).await.unwrap();
-    std::thread::sleep(lease * 3);
+    tokio::time::advance(lease * 3).await;
     let err = guard.read_byte(RF).await.unwrap_err();
     assert!(matches!(err, Error::LockLost { bus: 1 }), "{err:?}");
+    drop(guard);
+    drop((bus, client));
+    server.stop().await;
+}
+
+/// The keep-alive renews an idle session's lease, lock and all, for as long as the bus is open;
+/// dropping the bus frees the lock at once.
+#[tokio::test(start_paused = true)]
+async fn the_keep_alive_holds_an_idle_session_and_its_lock_until_the_bus_is_dropped() {
+    let lease = Duration::from_millis(200);
+    let server = Here::start(lab().lease(lease)).await;
+    let (holder, other) =
+        (Client::connect(server.url()).await.unwrap(), Client::connect(server.url()).await.unwrap());
+    let mut bus = holder.bus(1).await.unwrap();
+    let guard = bus.lock(Duration::ZERO).await.unwrap();
+    let mut theirs = other.bus(1).await.unwrap();
+    tokio::time::sleep(lease * 10).await;
+    let err = theirs.read_byte(RF).await.unwrap_err();
+    assert!(matches!(err, Error::Rejected { code: tonic::Code::Aborted, .. }), "{err:?}");
+    // Dropped, the bus says goodbye and the lock goes at once, with no lease to wait out.
+    drop(guard);
+    drop(bus);
+    let dropped = tokio::time::Instant::now();
+    theirs.lock(lease * 2).await.expect("the lock goes with the bus");
+    assert!(dropped.elapsed() < lease, "freed {:?} after the bus was dropped", dropped.elapsed());
+    drop((theirs, other));
+    server.stop().await;
 }
 
 #[test]
-fn the_keep_alive_holds_an_idle_session_and_its_lock() {
+fn the_blocking_keep_alive_thread_holds_an_idle_session_and_its_lock() {
     let lease = Duration::from_millis(200);
     let (server, _) = start(lease);
     let client = blocking::Client::connect(server.url()).unwrap();
