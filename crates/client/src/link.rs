@@ -137,18 +137,24 @@ impl Link {
         Ok(())
     }
 
-    /// Releases the lock from a task, for a drop, which cannot wait; without a runtime to run
-    /// it, the lock goes with the session's lease.
+    /// Releases the lock without waiting, for a drop.
     pub(crate) fn unlock_soon(&mut self) {
-        if !std::mem::replace(&mut self.locked, false) {
-            return;
-        }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let mut grpc = self.grpc.clone();
-            let session = self.session.id();
-            runtime.spawn(async move {
+        if std::mem::replace(&mut self.locked, false) {
+            self.in_background(|mut grpc, session| async move {
                 let _ = grpc.unlock(pb::UnlockRequest { session }).await;
             });
+        }
+    }
+
+    /// Sends a call from a task, for a drop, which cannot wait. Without a runtime to run it,
+    /// the server does the same when the session's lease runs out.
+    fn in_background<F, Fut>(&self, call: F)
+    where
+        F: FnOnce(Grpc, String) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(call(self.grpc.clone(), self.session.id()));
         }
     }
 
@@ -165,15 +171,8 @@ impl Link {
 
 impl Drop for Link {
     fn drop(&mut self) {
-        if self.closed {
-            return;
-        }
-        // Drop cannot wait, so the goodbye goes out on a task; without a runtime to run it,
-        // the server ends the session when its lease runs out.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let mut grpc = self.grpc.clone();
-            let session = self.session.id();
-            runtime.spawn(async move {
+        if !self.closed {
+            self.in_background(|mut grpc, session| async move {
                 let _ = grpc.close(pb::CloseRequest { session }).await;
             });
         }

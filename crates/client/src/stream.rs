@@ -6,8 +6,12 @@ use crate::grpc::Grpc;
 use smbus_proxy_wire::pb;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tonic::Status;
+
+/// The most a cancelled call waits for HTTP/2 to let go of its stream.
+const RELEASE_WAIT: Duration = Duration::from_millis(100);
 
 pub(crate) struct Stream {
     requests: mpsc::Sender<pb::ExecuteRequest>,
@@ -46,7 +50,8 @@ impl Stream {
         // Dropping both halves ends the stream; HTTP/2 then drops the requests, resets the
         // stream and wakes the connection's task to send that.
         drop((requests, replies));
-        let _ = released.await;
+        // Bounded only in case a layer below ever holds on to them; the call has failed already.
+        let _ = tokio::time::timeout(RELEASE_WAIT, released).await;
         // The connection's task was woken before the requests were dropped, so it runs
         // before this task does again: the reset is on its way when this returns.
         tokio::task::yield_now().await;
