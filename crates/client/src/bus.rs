@@ -198,8 +198,8 @@ fn results(ops: &[Op], results: Vec<pb::OpResult>) -> Result<impl Iterator<Item 
 
 /// A result as the reply `op` returns, or a protocol error if it is not one.
 fn reply(op: &Op, result: pb::OpResult) -> Result<Reply> {
-    let reply =
-        decode::reply(result).map_err(|e| Error::Protocol { problem: e.to_string(), source: Some(e) })?;
+    let reply = decode::reply(result)
+        .map_err(|e| Error::Protocol { problem: e.to_string(), source: Some(Box::new(e)) })?;
     if !reply.fits(op.returns()) {
         return Err(Error::protocol(format!(
             "{} answered {reply}: not the shape or length it returns",

@@ -54,9 +54,10 @@ pub enum Error {
     OutcomeUnknown {
         /// The transaction's first operation.
         op: &'static str,
-        /// How the connection broke.
+        /// How the connection broke (boxed: a status is large, and every result carries room
+        /// for the largest error).
         #[source]
-        cause: tonic::Status,
+        cause: Box<tonic::Status>,
     },
     /// No answer came within [`crate::BusOptions::call_timeout`]. If the transaction was
     /// still waiting for the bus, it never runs; if it was running, it completes.
@@ -81,7 +82,7 @@ pub enum Error {
         problem: String,
         /// The field of the answer that could not be read, when that was the problem.
         #[source]
-        source: Option<smbus_proxy_wire::ArgError>,
+        source: Option<Box<smbus_proxy_wire::ArgError>>,
     },
 }
 
@@ -155,3 +156,14 @@ fn with_causes(mut text: String, mut source: Option<&(dyn std::error::Error + 's
 
 /// A result with the client's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    /// Every `Result` of the client carries room for its largest error, moved on each return:
+    /// a large cause goes in a box.
+    #[test]
+    fn errors_stay_small() {
+        let size = std::mem::size_of::<super::Error>();
+        assert!(size <= 64, "Error is {size} bytes");
+    }
+}

@@ -74,7 +74,7 @@ impl Link {
                     // sending a register number again is harmless, sending data is not.
                     let writes = ops.iter().any(|op| op.sends() > Sends::Register);
                     if writes || reconnected {
-                        return Err(Error::OutcomeUnknown { op: first(), cause });
+                        return Err(Error::OutcomeUnknown { op: first(), cause: Box::new(cause) });
                     }
                     reconnected = true;
                     continue;
