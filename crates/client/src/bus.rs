@@ -1,19 +1,19 @@
 //! [`Bus`]: a session on one remote bus, with smbus2's methods, and its exclusive lock.
 
-use crate::Client;
 use crate::batch::{Batch, FromReply, Results};
 use crate::error::{Error, Result};
 use crate::link::Link;
 use crate::methods::smbus_methods;
-use crate::session::BusOptions;
+use crate::session::{BusOptions, Connection};
 use bytes::Bytes;
 use smbus_proxy_wire::{Command, Errno, Msg, Op, Reply, Target, decode, pb};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A session on one remote bus. Dropping it (or [`Bus::close`]) ends the session.
 pub struct Bus {
     /// Keeps the connection and its keep-alive running as long as any bus is open.
-    _client: Client,
+    _connection: Arc<Connection>,
     link: Link,
     /// Flags applied to every SMBus operation, as smbus2's `pec` and `force`, and I2C_TENBIT.
     pec: bool,
@@ -38,10 +38,9 @@ macro_rules! async_methods {
 smbus_methods!(async_methods);
 
 impl Bus {
-    pub(crate) async fn open(client: Client, number: u32, options: BusOptions) -> Result<Bus> {
-        let link =
-            Link::open(client.inner.grpc.clone(), client.inner.sessions.clone(), number, options).await?;
-        Ok(Bus { _client: client, link, pec: false, force: false, ten_bit: false })
+    pub(crate) async fn open(connection: Arc<Connection>, number: u32, options: BusOptions) -> Result<Bus> {
+        let link = Link::open(connection.grpc.clone(), connection.sessions.clone(), number, options).await?;
+        Ok(Bus { _connection: connection, link, pec: false, force: false, ten_bit: false })
     }
 
     /// The bus number (the N of /dev/i2c-N on the server).

@@ -3,11 +3,11 @@
 
 use crate::bus::Bus;
 use crate::error::{Error, Result, source_chain};
-use crate::grpc::{Bearer, Grpc, again_if_connection_broke};
-use crate::session::{BusOptions, Sessions};
+use crate::grpc::{Bearer, again_if_connection_broke};
+use crate::session::{BusOptions, Connection, Sessions, keep_alive};
 use smbus_proxy_wire::pb::{self, smbus_client::SmbusClient};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -145,13 +145,7 @@ const PING_INTERVAL: Duration = Duration::from_secs(10);
 /// A connection to an smbus-proxy server. Cheap to clone; clones share the connection.
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) grpc: Grpc,
-    /// The sessions of the buses opened through this client, for the keep-alive.
-    pub(crate) sessions: Sessions,
+    pub(crate) inner: Arc<Connection>,
 }
 
 impl Client {
@@ -206,7 +200,7 @@ impl Client {
         // transaction's replies fit before running it; accept all that it may send.
         let grpc = SmbusClient::with_interceptor(channel, Bearer(bearer))
             .max_decoding_message_size(smbus_proxy_wire::op::MAX_MESSAGE_BYTES);
-        let inner = Inner { grpc, sessions: Sessions::default() };
+        let inner = Connection { grpc, sessions: Sessions::default() };
         Ok(Client { inner: Arc::new(inner) })
     }
 
@@ -229,14 +223,7 @@ impl Client {
 
     /// Opens bus `number` with adapter settings for this session.
     pub async fn bus_with(&self, number: u32, options: BusOptions) -> Result<Bus> {
-        Bus::open(self.clone(), number, options).await
-    }
-}
-
-impl Inner {
-    /// Renews the leases of idle sessions, and returns how long to wait before looking again.
-    pub(crate) async fn keep_alive_round(&self) -> Duration {
-        self.sessions.keep_alive_round(&self.grpc).await
+        Bus::open(self.inner.clone(), number, options).await
     }
 }
 
@@ -262,15 +249,6 @@ fn connect_hint(url: &str, e: &(dyn std::error::Error + 'static)) -> Option<Stri
         );
     }
     None
-}
-
-async fn keep_alive(client: Weak<Inner>) {
-    let mut wait = Duration::from_millis(10);
-    loop {
-        tokio::time::sleep(wait).await;
-        let Some(inner) = client.upgrade() else { return };
-        wait = inner.keep_alive_round().await;
-    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,12 @@
 //! - embedded-hal's `I2c` (7- and 10-bit), blocking on [`blocking::Bus`] and async on
 //!   [`Bus`]; errors keep the kernel's errno and map it to `ErrorKind` ([`hal::kind`]).
 //!
+//! Inside, a call goes down one file per step: `bus` (the API; `methods` lists smbus2's methods
+//! once for `Bus`, `Batch` and the blocking twin) → `link` (what is repeated when a session
+//! expired or the connection broke) → `stream` (the `ExecuteStream` a bus's calls share) →
+//! `grpc` (the stub, with the token). `session` opens sessions and keeps idle ones alive;
+//! `client` makes the connection.
+//!
 //! This crate must not depend on anything Linux-only: it runs on Linux, macOS and Windows.
 
 mod batch;

@@ -1,4 +1,5 @@
-//! Sessions: opening one on the server, and the keep-alive that renews the leases of idle ones.
+//! Sessions: opening one on the server, and the keep-alive that renews the leases of idle ones
+//! on a connection.
 //!
 //! A session's id never changes: a bus whose session expired opens a new [`Session`], so a
 //! call reads the id without a lock.
@@ -120,5 +121,29 @@ impl Sessions {
             next = next.min(session.lease / 4);
         }
         next.max(Duration::from_millis(10))
+    }
+}
+
+/// A connection to the server and the sessions opened on it: what a bus handle keeps alive,
+/// and what the keep-alive serves.
+pub(crate) struct Connection {
+    pub(crate) grpc: Grpc,
+    pub(crate) sessions: Sessions,
+}
+
+impl Connection {
+    /// Renews the leases of idle sessions, and returns how long to wait before looking again.
+    pub(crate) async fn keep_alive_round(&self) -> Duration {
+        self.sessions.keep_alive_round(&self.grpc).await
+    }
+}
+
+/// The keep-alive of an async client: a task that runs until the connection is gone.
+pub(crate) async fn keep_alive(connection: Weak<Connection>) {
+    let mut wait = Duration::from_millis(10);
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(connection) = connection.upgrade() else { return };
+        wait = connection.keep_alive_round().await;
     }
 }
