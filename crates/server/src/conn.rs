@@ -30,9 +30,10 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tokio::time::Sleep;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 use tracing::{debug, warn};
@@ -215,6 +216,7 @@ pub(crate) struct Activity {
     /// Microseconds since `accepted` when the last call ended, or `u64::MAX` before any did
     /// (then the handshake timeout applies).
     last_call_end: AtomicU64,
+    /// On tokio's clock, as the watchdog is.
     accepted: Instant,
 }
 
@@ -277,10 +279,10 @@ impl Conn {
             let waiting = self.armed && !self.watchdog.is_elapsed();
             let deadline = match activity.quiet_since(&self.limits) {
                 None if waiting => return false,
-                None => tokio::time::Instant::now() + self.limits.idle_timeout,
+                None => Instant::now() + self.limits.idle_timeout,
                 Some((since, allowed)) => {
-                    let deadline = tokio::time::Instant::from_std(activity.accepted + since + allowed);
-                    if deadline <= tokio::time::Instant::now() {
+                    let deadline = activity.accepted + since + allowed;
+                    if deadline <= Instant::now() {
                         return true;
                     }
                     if waiting && deadline == self.watchdog.deadline() {

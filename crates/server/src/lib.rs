@@ -212,7 +212,7 @@ impl Server {
             return Err(Error::PolicyBus(n));
         }
         let sessions = Arc::new(Sessions::new(self.lease, self.limits));
-        let reaper = reaper(&sessions);
+        let reaper = reaper(&sessions).map_err(Error::Start)?;
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<pb::smbus_server::SmbusServer<Service>>().await;
@@ -304,7 +304,7 @@ impl Server {
                 Ok(())
             }
         };
-        reaper.abort();
+        drop(reaper);
         info!("server stopped");
         Ok(result?)
     }
@@ -390,17 +390,16 @@ fn auth_name(token: bool, tls: Option<&Tls>) -> &'static str {
 /// the network thread has no timer to wake for and sleeps in the kernel until a request comes
 /// (measured: a periodic timer on the server's runtime costs every request a timed wait).
 /// Dropping the returned sender stops it.
-/// Removes expired sessions every quarter lease (10 ms to 1 s), logging each, until the
-/// sessions are gone or the task is aborted. A session is dead the moment its lease runs out;
-/// this only frees what it held and says so.
-fn reaper(sessions: &Arc<Sessions>) -> tokio::task::JoinHandle<()> {
-    let tick = (sessions.lease / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+fn reaper(sessions: &Arc<Sessions>) -> std::io::Result<std::sync::mpsc::Sender<()>> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let sessions = Arc::downgrade(sessions);
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(tick);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
+    let lease = sessions.upgrade().map_or(DEFAULT_LEASE, |s| s.lease);
+    let tick = (lease / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    // The thread reads the sessions' clock as the runtime does: tokio's, paused in tests.
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::Builder::new().name("session reaper".into()).spawn(move || {
+        let _clock = runtime.enter();
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
             let Some(sessions) = sessions.upgrade() else { return };
             for s in sessions.reap() {
                 info!(
@@ -411,7 +410,8 @@ fn reaper(sessions: &Arc<Sessions>) -> tokio::task::JoinHandle<()> {
                 );
             }
         }
-    })
+    })?;
+    Ok(stop)
 }
 
 /// Locks a mutex, ignoring poisoning: every critical section here leaves its data consistent
