@@ -33,8 +33,14 @@ fn a_slow_call_times_out_and_the_bus_goes_on() {
     }
     let took = started.elapsed();
     assert!(took < LIMIT + Duration::from_millis(100), "returned after {took:?}");
-    // Once the bus is free again, the same handle works.
-    std::thread::sleep(Duration::from_millis(400));
+    // The read goes on to its end; a patient handle waits for that, and then the impatient
+    // one works again.
+    assert_eq!(client.bus(1).unwrap().read_byte_data(0x48, 0).unwrap(), 0);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "the bus was free after {:?}",
+        started.elapsed()
+    );
     assert_eq!(bus.read_byte_data(0x48, 0).unwrap(), 0);
 }
 
@@ -100,4 +106,8 @@ fn a_call_over_a_dead_network_times_out_instead_of_hanging() {
     let started = Instant::now();
     assert!(matches!(bus.read_byte_data(0x48, 0), Err(Error::TimedOut { .. })));
     assert!(started.elapsed() < LIMIT + Duration::from_millis(100));
+    // Dropping the bus over the dead network waits a bounded time for its goodbye.
+    let dropped = Instant::now();
+    drop(bus);
+    assert!(dropped.elapsed() < Duration::from_millis(1500), "the goodbye took {:?}", dropped.elapsed());
 }
