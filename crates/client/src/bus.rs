@@ -39,7 +39,7 @@ smbus_methods!(async_methods);
 
 impl Bus {
     pub(crate) async fn open(connection: Arc<Connection>, number: u32, options: BusOptions) -> Result<Bus> {
-        let link = Link::open(connection.grpc.clone(), connection.sessions.clone(), number, options).await?;
+        let link = Link::open(&connection, number, options).await?;
         Ok(Bus { _connection: connection, link, pec: false, force: false, ten_bit: false })
     }
 

@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::grpc::Grpc;
-use crate::session::{BusOptions, Session, Sessions};
+use crate::session::{BusOptions, Connection, Session, Sessions};
 use crate::stream::Stream;
 use smbus_proxy_wire::{Op, Sends, encode, pb};
 use std::sync::Arc;
@@ -30,12 +30,9 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    pub(crate) async fn open(
-        grpc: Grpc,
-        sessions: Sessions,
-        number: u32,
-        options: BusOptions,
-    ) -> Result<Link> {
+    /// Opens a session on bus `number` over `connection`, which keeps it alive while idle.
+    pub(crate) async fn open(connection: &Connection, number: u32, options: BusOptions) -> Result<Link> {
+        let (grpc, sessions) = (connection.grpc.clone(), connection.sessions.clone());
         let (session, info) = Session::open(&grpc, number, options).await?;
         sessions.add(&session);
         Ok(Link { grpc, sessions, options, session, info, stream: None, locked: false, closed: false })
