@@ -8,9 +8,13 @@ measurement. Temperature and pressure use the calculation example of Bosch's BMP
 datasheet's: 25.08 °C and 100653.27 Pa.
 """
 
+import os
+import re
+import subprocess
+
 import bme280
 import pytest
-from conftest import logged_server
+from conftest import ROOT, logged_server
 
 from smbus_proxy import SMBus
 
@@ -115,3 +119,27 @@ def test_the_driver_samples_the_datasheets_values(bme280_server):
     t_fine = 128422  # the datasheet's, for 25.08 °C
     assert data.humidity == pytest.approx(humidity_by_the_datasheets_integer_formula(ADC_H, t_fine), abs=0.01)
     assert 40 < data.humidity < 60
+
+
+def test_the_rust_driver_from_crates_io_with_the_clients_delay(bme280_server):
+    """The `bme280` crate, which waits 2 ms after the reset and 40 ms for the measurement,
+    run by the client's `bme280` example with `smbus_proxy_client::Delay`."""
+    done = subprocess.run(
+        [os.path.join(ROOT, "target", "debug", "examples", "bme280"), bme280_server.url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    readings = dict(re.findall(r"^(\w+) ([\d.]+)", done.stdout, re.M))
+    assert float(readings["temperature"]) == pytest.approx(25.08, abs=0.005)
+    # The crate computes in f32: within 0.05 Pa of the datasheet's 100653.27.
+    assert float(readings["pressure"]) == pytest.approx(100653.27, abs=0.05)
+    t_fine = 128422
+    assert float(readings["humidity"]) == pytest.approx(
+        humidity_by_the_datasheets_integer_formula(ADC_H, t_fine), abs=0.05
+    )
+    with SMBus(1, server=bme280_server.url) as bus:
+        # The driver reset the chip (0xB6 to the reset register) and started a forced measurement.
+        assert bus.read_byte_data(ADDRESS, 0xE0) == 0xB6
+        assert bus.read_byte_data(ADDRESS, 0xF4) & 0b11 == 0b01

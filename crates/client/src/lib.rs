@@ -21,7 +21,7 @@
 //! assert_eq!(err.errno(), Some(smbus_proxy_client::Errno::ENXIO));
 //!
 //! // embedded-hal 1.0: any driver crate runs on top of the bus.
-//! use embedded_hal::i2c::I2c;
+//! use smbus_proxy_client::embedded_hal::i2c::I2c;
 //! let mut word = [0u8; 2];
 //! bus.write_read(0x48u8, &[0x01], &mut word)?;
 //! assert_eq!(word, [0x60, 0x00]);
@@ -36,7 +36,9 @@
 //!   session where that is safe.
 //! - [`blocking`]: the same, for code that is not async.
 //! - embedded-hal's `I2c` (7- and 10-bit), blocking on [`blocking::Bus`] and async on
-//!   [`Bus`]; errors keep the kernel's errno and map it to `ErrorKind` ([`hal::kind`]).
+//!   [`Bus`]; errors keep the kernel's errno and map it to `ErrorKind` ([`hal::kind`]). The
+//!   crate re-exports [`embedded_hal`] and [`embedded_hal_async`], and [`Delay`] gives drivers
+//!   that need one their `DelayNs`.
 //!
 //! Inside, a call goes down one file per step: `bus` (the API; `methods` lists smbus2's methods
 //! once for `Bus`, `Batch` and the blocking twin) → `link` (what is repeated when a session
@@ -50,6 +52,7 @@ mod batch;
 pub mod blocking;
 mod bus;
 mod client;
+mod delay;
 mod error;
 mod grpc;
 pub mod hal;
@@ -65,6 +68,12 @@ pub use client::{
     CA_ENV, CERT_ENV, Client, Credentials, DEFAULT_PORT, DEFAULT_SERVER, KEY_ENV, SERVER_ENV, TOKEN_ENV,
     normalize_url, server_url, token,
 };
+pub use delay::Delay;
+/// embedded-hal 1.0, as this crate implements it: name `I2c`, `ErrorKind` or `DelayNs` from
+/// here, with no dependency of your own to keep in step.
+pub use embedded_hal;
+/// embedded-hal-async 1.0, for the async `I2c` of [`Bus`] and [`Delay`].
+pub use embedded_hal_async;
 pub use error::{Error, Result};
 pub use session::BusOptions;
 pub use smbus_proxy_wire::op::msg_flags;
