@@ -1,3 +1,4 @@
+import ctypes
 import os
 from types import TracebackType
 from typing import Iterable, Iterator, List, Optional, SupportsBytes, Tuple, Type, Union
@@ -14,7 +15,7 @@ class i2c_msg:
     @property
     def len(self) -> int: ...
     @property
-    def buf(self) -> bytes: ...
+    def buf(self) -> "ctypes._Pointer[ctypes.c_char]": ...
     @staticmethod
     def read(address: int, length: int) -> "i2c_msg": ...
     @staticmethod

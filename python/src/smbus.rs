@@ -528,9 +528,8 @@ impl SMBus {
 /// smbus2 passes.
 fn to_msg(m: &Bound<'_, PyAny>, index: usize) -> PyResult<Msg> {
     let (addr, flags, len, written) = if let Ok(ours) = m.cast::<I2cMsg>() {
-        let ours = ours.borrow();
-        let len = u16::try_from(ours.buf.len()).ok();
-        (ours.addr, ours.flags, len, Bytes::copy_from_slice(&ours.buf))
+        let (addr, flags, bytes) = ours.borrow().parts(m.py())?;
+        (addr, flags, u16::try_from(bytes.len()).ok(), Bytes::from(bytes))
     } else {
         let field = |name: &str| {
             m.getattr(name).map_err(|_| {
@@ -567,8 +566,7 @@ fn to_msg(m: &Bound<'_, PyAny>, index: usize) -> PyResult<Msg> {
 /// Puts the bytes a read message read into it.
 fn fill(m: &Bound<'_, PyAny>, data: &[u8]) -> PyResult<()> {
     if let Ok(ours) = m.cast::<I2cMsg>() {
-        ours.borrow_mut().buf = data.to_vec();
-        return Ok(());
+        return ours.borrow_mut().fill(m.py(), data);
     }
     // smbus2's message points at a ctypes buffer of `len` bytes.
     let len: usize = m.getattr("len")?.extract()?;
