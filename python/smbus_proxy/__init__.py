@@ -14,6 +14,9 @@ requires one is ``token=...``, else ``SMBUS_PROXY_TOKEN``; for an ``https://`` s
 ``ca=``, ``cert=`` and ``key=`` (else ``SMBUS_PROXY_CA``, ``_CERT``, ``_KEY``). ``list_buses()``
 is ``i2cdetect -l`` for the server.
 
+A package that imports smbus or smbus2 itself runs unchanged with ``smbus_proxy.install()``
+called first, or started as ``python -m smbus_proxy [--server URL] program.py``.
+
 The client itself is the Rust one (``smbus_proxy._smbus_proxy``); this module adds smbus2's
 constants and ``I2cFunc``.
 """
@@ -27,6 +30,7 @@ from ._smbus_proxy import list_buses as _list_buses
 
 __all__ = [
     "SMBus",
+    "install",
     "i2c_msg",
     "list_buses",
     "BusInfo",
@@ -118,3 +122,7 @@ def list_buses(
     are ``SMBus``'s, with the same environment variables behind them."""
     buses = _list_buses(server=server, token=token, ca=ca, cert=cert, key=key)
     return [BusInfo(number, name, I2cFunc(funcs)) for number, name, funcs in buses]
+
+
+# Last: the switch builds on everything above.
+from ._switch import install  # noqa: E402
