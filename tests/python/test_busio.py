@@ -5,6 +5,7 @@ import array
 import re
 
 import adafruit_bme280.basic
+import adafruit_pcf8574
 import pytest
 from adafruit_bus_device.i2c_device import I2CDevice
 from conftest import logged_server
@@ -109,3 +110,20 @@ def test_an_adafruit_driver_from_pypi_reads_the_datasheets_values(tmp_path):
         # The driver reset the chip: 0xB6 to its reset register.
         with SMBus(1, server=server.url) as bus:
             assert bus.read_byte_data(ADDRESS, 0xE0) == 0xB6
+
+
+def test_an_adafruit_driver_for_an_io_expander_sees_what_the_pins_see(tmp_path):
+    """adafruit-circuitpython-pcf8574, unmodified, on the simulated PCF8574, whose outside
+    circuit pulls pins 1 and 3 low: a quasi-bidirectional pin reads low when either the chip
+    or the outside drives it low (the datasheet's I/O structure)."""
+    config = tmp_path / "pcf8574.toml"
+    config.write_text('[[bus]]\nnumber = 1\n[[bus.device]]\nmodel = "pcf8574"\naddr = 0x20\ninputs = 0xF5\n')
+    with logged_server(config=config) as server, I2C(1, server=server.url) as i2c:
+        pcf = adafruit_pcf8574.PCF8574(i2c, address=0x20)
+        assert pcf.read_gpio() == 0xF5  # every latch high at power-on; 1 and 3 pulled low outside
+        pcf.write_gpio(0xFF)
+        pcf.write_pin(7, False)
+        assert pcf.read_gpio() == 0x75
+        assert (pcf.get_pin(0).value, pcf.get_pin(1).value, pcf.get_pin(7).value) == (True, False, False)
+        pcf.write_gpio(0x0F)
+        assert pcf.read_gpio() == 0x05
