@@ -7,11 +7,13 @@ i2c-stub keeps what is written to its chip at 0x1c, and at24 owns its chip at 0x
 import errno
 import os
 
+import adafruit_pct2075
 import bme280
 import pytest
 from test_bme280 import ADC_H, ADC_P, ADC_T, CALIBRATION, bme280_registers
 
 from smbus_proxy import I2cFunc, SMBus, list_buses
+from smbus_proxy.busio import I2C
 
 RIG = os.environ.get("SMBUS_PROXY_RIG")
 pytestmark = pytest.mark.skipif(not RIG, reason="needs the QEMU rig: rig/test.sh")
@@ -65,3 +67,29 @@ def test_the_pypi_bme280_driver_on_a_real_kernel(stub):
     assert data.uncompensated.humidity == ADC_H
     assert data.temperature == pytest.approx(25.08, abs=0.005)
     assert data.pressure == pytest.approx(1006.5327, abs=0.0005)
+
+
+def test_an_adafruit_driver_on_a_real_kernel(stub):
+    """adafruit-circuitpython-pct2075, unmodified, on smbus_proxy.busio against an i2c-stub
+    chip holding a PCT2075's registers (test_adafruit.py has them). i2c-stub has no plain I2C,
+    so the driver's write-then-read transfers run as their SMBus equivalents (read_word_data,
+    read_byte_data) and its writes as write_word_data and write_byte_data."""
+    # Big-endian 16-bit registers; i2c-stub's words are little-endian, as SMBus words are.
+    swapped = {0x00: 0x00E7, 0x02: 0x004B, 0x03: 0x0050}  # -25 °C, 75 °C, 80 °C
+    with SMBus(stub, server=RIG) as bus:
+        for reg, word in swapped.items():
+            bus.write_word_data(CHIP, reg, word)
+        bus.write_byte_data(CHIP, 0x01, 0)
+        bus.write_byte_data(CHIP, 0x04, 0)
+    with I2C(stub, server=RIG) as i2c:
+        sensor = adafruit_pct2075.PCT2075(i2c, address=CHIP)
+        assert sensor.temperature == -25.0
+        assert (sensor.high_temperature_threshold, sensor.temperature_hysteresis) == (80.0, 75.0)
+        sensor.high_temperature_threshold = 30.5
+        sensor.delay_between_measurements = 700
+        assert sensor.high_temperature_threshold == 30.5
+        assert sensor.delay_between_measurements == 700
+    with SMBus(stub, server=RIG) as bus:
+        # 30.5 °C is 61 << 7: 0x1E80 on the wire, high byte first.
+        assert bus.read_word_data(CHIP, 0x03) == 0x801E
+        assert bus.read_byte_data(CHIP, 0x04) == 7

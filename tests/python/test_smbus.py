@@ -28,6 +28,7 @@ inputs = 0xF0
 [[bus.device]]
 model = "eeprom-24c02"
 addr = 0x50
+write_cycle_us = 0   # plain memory here: test_adafruit.py shows the write cycle
 [[bus.device]]
 model = "register-file"
 addr = 0x68

@@ -5,7 +5,8 @@
 //!     cargo run --example eeprom24x [-- http://pi.local:50051]
 
 use eeprom24x::{Eeprom24x, SlaveAddr};
-use smbus_proxy_client::{blocking::Client, server_url};
+use smbus_proxy_client::embedded_hal::delay::DelayNs;
+use smbus_proxy_client::{Delay, blocking::Client, server_url};
 
 fn main() -> std::process::ExitCode {
     match run() {
@@ -22,8 +23,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut eeprom = Eeprom24x::new_24x02(client.bus(1)?, SlaveAddr::default());
 
     let message = b"hello, bus";
-    eeprom.write_page(0x00, &message[..8]).map_err(|e| format!("{e:?}"))?;
-    eeprom.write_page(0x08, &message[8..]).map_err(|e| format!("{e:?}"))?;
+    // After each page the chip is busy writing it (t_WR, 5 ms at most) and answers nothing.
+    for (at, page) in [(0x00, &message[..8]), (0x08, &message[8..])] {
+        eeprom.write_page(at, page).map_err(|e| format!("{e:?}"))?;
+        Delay.delay_ms(5);
+    }
     let mut back = [0u8; 10];
     eeprom.read_data(0x00, &mut back).map_err(|e| format!("{e:?}"))?;
     println!("wrote {:?}, read back {:?}", String::from_utf8_lossy(message), String::from_utf8_lossy(&back));

@@ -261,15 +261,27 @@ async fn embedded_hal_async_i2c() {
     assert_eq!(err.errno(), Some(Errno::ENXIO));
 }
 
-/// An unmodified driver from crates.io: eeprom24x against the simulated 24C02.
+/// An unmodified driver from crates.io: eeprom24x against the simulated 24C02, which keeps
+/// the datasheet's write cycle: after a write it acknowledges nothing for 5 ms.
 #[test]
 fn third_party_driver_eeprom24x_round_trip() {
     use eeprom24x::{Eeprom24x, SlaveAddr};
+    use embedded_hal::delay::DelayNs;
     let (server, _) = start(Duration::from_secs(5));
     let client = blocking::Client::connect(server.url()).unwrap();
     let mut eeprom = Eeprom24x::new_24x02(client.bus(1).unwrap(), SlaveAddr::default());
     eeprom.write_page(0x10, b"smbus!").unwrap();
+    match eeprom.read_byte(0x10) {
+        Err(eeprom24x::Error::I2C(e)) => {
+            assert_eq!(e.kind(), ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address));
+        }
+        other => panic!("a read during the write cycle answered {other:?}"),
+    }
+    // What the crate's own Storage does: wait out the write cycle.
+    let mut delay = smbus_proxy_client::Delay;
+    delay.delay_ms(5);
     eeprom.write_byte(0x42, 0x99).unwrap();
+    delay.delay_ms(5);
     let mut data = [0u8; 6];
     eeprom.read_data(0x10, &mut data).unwrap();
     assert_eq!(&data, b"smbus!");

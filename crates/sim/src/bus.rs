@@ -12,13 +12,13 @@
 //! operation with PEC behaves as the plain one (it still needs the adapter's SMBUS_PEC bit).
 
 use crate::config::BusConfig;
-use crate::devices::{self, Device};
+use crate::devices::{self, Ack, Device, Rw};
 use crate::timing::Wire;
 use bytes::Bytes;
 use smbus_proxy_wire::op::{BLOCK_MAX, msg_flags};
 use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target};
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Linux adapters' usual default (`HZ` jiffies).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -37,6 +37,8 @@ pub struct SimBus {
     /// Operations that reached the bus, which is what `fail_every` counts.
     ops: u64,
     devices: Vec<Slot>,
+    /// Whether a device may hold the clock.
+    stretches: bool,
 }
 
 struct Slot {
@@ -60,6 +62,7 @@ impl SimBus {
             timeout: DEFAULT_TIMEOUT,
             retries: 0,
             ops: 0,
+            stretches: config.devices.iter().any(|d| d.model.stretches_the_clock()),
             devices: config
                 .devices
                 .iter()
@@ -88,9 +91,10 @@ impl SimBus {
         self.funcs
     }
 
-    /// Whether operations take wire time, sleeping the calling thread for it.
+    /// Whether operations may take time, sleeping the calling thread for it: wire time at a
+    /// set clock speed, or a chip stretching the clock.
     pub fn sleeps(&self) -> bool {
-        self.speed_khz.is_some()
+        self.speed_khz.is_some() || self.stretches
     }
 
     /// The adapter timeout (`I2C_TIMEOUT`).
@@ -137,12 +141,13 @@ impl SimBus {
             devices: &mut self.devices,
             nack: &self.nack,
             wire: Wire::new(self.speed_khz, self.timeout),
+            start: Instant::now(),
         };
         let result = match op {
             Op::Smbus { target, command } => xfer.smbus(target, command),
             Op::Transfer(msgs) => xfer.transfer(msgs),
         };
-        let stopped = xfer.wire.stop();
+        let stopped = xfer.stop();
         xfer.wire.sleep();
         result.and_then(|reply| stopped.map(|()| reply))
     }
@@ -164,27 +169,53 @@ struct Xfer<'a> {
     devices: &'a mut [Slot],
     nack: &'a [u16],
     wire: Wire,
+    /// When the operation began; with the wire time so far, the bus time devices see.
+    start: Instant,
 }
 
 impl Xfer<'_> {
+    fn now(&self) -> Instant {
+        self.start + self.wire.elapsed()
+    }
+
     /// A (repeated) start and the address: the device that acknowledges it, if any. A
-    /// `nack` address stays silent whether or not a device sits there.
-    fn address(&mut self, addr: u16, ten_bit: bool) -> Result<Option<usize>, Errno> {
+    /// `nack` address stays silent whether or not a device sits there; a device may decline
+    /// to acknowledge, or hold the clock before it sends.
+    fn address(&mut self, addr: u16, ten_bit: bool, rw: Rw) -> Result<Option<usize>, Errno> {
         self.wire.address(ten_bit)?;
         if self.nack.contains(&addr) {
             return Ok(None);
         }
-        Ok(self.devices.iter().position(|s| s.addr == addr && s.ten_bit == ten_bit))
+        let Some(i) = self.devices.iter().position(|s| s.addr == addr && s.ten_bit == ten_bit) else {
+            return Ok(None);
+        };
+        let now = self.now();
+        match self.devices[i].device.address(rw, now) {
+            Ack::Nack => return Ok(None),
+            Ack::Ack => {}
+            Ack::Stretch(hold) => self.wire.stretch(hold)?,
+        }
+        Ok(Some(i))
+    }
+
+    /// The stop condition, which every device on the bus sees.
+    fn stop(&mut self) -> Result<(), Errno> {
+        let stopped = self.wire.stop();
+        let now = self.now();
+        for slot in self.devices.iter_mut() {
+            slot.device.stop(now);
+        }
+        stopped
     }
 
     fn write(&mut self, t: &Target, data: &[u8]) -> Result<(), Errno> {
-        let i = self.address(t.addr, t.ten_bit)?.ok_or(Errno::ENXIO)?;
+        let i = self.address(t.addr, t.ten_bit, Rw::Write)?.ok_or(Errno::ENXIO)?;
         self.wire.bytes(data.len())?;
         self.devices[i].device.write(data)
     }
 
     fn read(&mut self, t: &Target, buf: &mut [u8]) -> Result<(), Errno> {
-        let i = self.address(t.addr, t.ten_bit)?.ok_or(Errno::ENXIO)?;
+        let i = self.address(t.addr, t.ten_bit, Rw::Read)?.ok_or(Errno::ENXIO)?;
         self.wire.bytes(buf.len())?;
         self.devices[i].device.read(buf)
     }
@@ -198,7 +229,7 @@ impl Xfer<'_> {
     /// An SMBus block read: one read message whose first byte says how many follow, so the
     /// device is asked for the count and then, continuing the same message, for the data.
     fn read_block(&mut self, t: &Target) -> Result<Bytes, Errno> {
-        let i = self.address(t.addr, t.ten_bit)?.ok_or(Errno::ENXIO)?;
+        let i = self.address(t.addr, t.ten_bit, Rw::Read)?.ok_or(Errno::ENXIO)?;
         self.wire.bytes(1)?;
         let mut count = [0];
         self.devices[i].device.read(&mut count)?;
@@ -274,7 +305,8 @@ impl Xfer<'_> {
         let continues = |a: &Msg, b: &Msg| b.flags & msg_flags::NOSTART != 0 && is_read(a) == is_read(b);
         for joined in msgs.chunk_by(continues) {
             let first = &joined[0];
-            let device = match self.address(first.addr, first.ten_bit())? {
+            let rw = if is_read(first) { Rw::Read } else { Rw::Write };
+            let device = match self.address(first.addr, first.ten_bit(), rw)? {
                 Some(i) => Some(i),
                 None if first.flags & msg_flags::IGNORE_NAK != 0 => None,
                 None => return Err(Errno::ENXIO),
@@ -526,19 +558,118 @@ mod tests {
         assert_eq!(run(&mut bus, 0x48, Command::ReadWordData { reg: 0xFF }), Ok(Reply::Word(0x0302)));
     }
 
+    /// Polls with empty writes, as EEPROM drivers do, until the device acknowledges; how
+    /// many polls it took.
+    fn ack_poll(bus: &mut SimBus, addr: u16) -> u32 {
+        let mut polls = 1;
+        while run(bus, addr, Command::WriteQuick { bit: 0 }) == Err(Errno::ENXIO) {
+            polls += 1;
+            assert!(polls < 100_000, "still busy");
+        }
+        polls
+    }
+
     #[test]
     fn eeprom_page_write_wraps_and_sequential_read_does_not() {
         let mut bus = lab();
         let data = Bytes::from_static(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
         run(&mut bus, 0x50, Command::WriteI2cBlockData { reg: 0x06, data }).unwrap();
+        // The write cycle: nothing is acknowledged until it ends.
+        assert_eq!(run(&mut bus, 0x50, Command::ReadByteData { reg: 0x00 }), Err(Errno::ENXIO));
+        assert!(ack_poll(&mut bus, 0x50) > 1);
         // 0 and 1 went to 0x06 and 0x07, then 2..=9 to 0x00..=0x07 of the same page.
         let all = run(&mut bus, 0x50, Command::ReadI2cBlockData { reg: 0x00, len: 10 }).unwrap();
         assert_eq!(all, block(&[2, 3, 4, 5, 6, 7, 8, 9, 0xFF, 0xFF]));
-        // A random read is a dummy write of the address, then a sequential read.
+        // A random read is a dummy write of the address, then a sequential read; the dummy
+        // write starts no write cycle.
         let reads = transfer(&mut bus, vec![Msg::write(0x50, vec![0x07]), Msg::read(0x50, 2)]).unwrap();
         assert_eq!(reads, [vec![9, 0xFF]]);
         assert_eq!(run(&mut bus, 0x50, Command::ReadByte), Ok(Reply::Byte(0xFF)));
         assert_eq!(run(&mut bus, 0x50, Command::ReadByteData { reg: 0x03 }), Ok(Reply::Byte(5)));
+    }
+
+    const CHIPS: &str = r#"
+        [[bus]]
+        number = 1
+
+        [[bus.device]]
+        model = "eeprom-24c32"
+        addr = 0x50
+
+        [[bus.device]]
+        model = "register-map"
+        addr = 0x37
+        [[bus.device.register]]
+        at = 0x00
+        width = 16
+        value = 0x1900
+        read_only = true
+        [[bus.device.register]]
+        at = 0x03
+        width = 16
+        value = 0x5000
+        write_mask = 0xFF80
+
+        [[bus.device]]
+        model = "sht3x"
+        addr = 0x44
+        temperature = 25.0
+        humidity = 50.0
+    "#;
+
+    #[test]
+    fn eeprom_with_two_address_bytes_through_smbus_and_transfers() {
+        let mut bus = bus(CHIPS);
+        // smbus2-style drivers put the high address byte in the command byte.
+        let data = Bytes::from_static(&[0x20, 0xAA, 0xBB]);
+        run(&mut bus, 0x50, Command::WriteI2cBlockData { reg: 0x01, data }).unwrap();
+        ack_poll(&mut bus, 0x50);
+        let reads = transfer(&mut bus, vec![Msg::write(0x50, vec![0x01, 0x20]), Msg::read(0x50, 3)]).unwrap();
+        assert_eq!(reads, [vec![0xAA, 0xBB, 0xFF]]);
+        // Setting the address with write_byte_data starts no write cycle.
+        run(&mut bus, 0x50, Command::WriteByteData { reg: 0x01, value: 0x21 }).unwrap();
+        assert_eq!(run(&mut bus, 0x50, Command::ReadByte), Ok(Reply::Byte(0xBB)));
+    }
+
+    #[test]
+    fn register_map_through_smbus() {
+        let mut bus = bus(CHIPS);
+        // SMBus words are little-endian, so a big-endian register reads swapped, as
+        // `i2cget ... w` shows an LM75's temperature.
+        assert_eq!(run(&mut bus, 0x37, Command::ReadWordData { reg: 0x00 }), Ok(Reply::Word(0x0019)));
+        run(&mut bus, 0x37, Command::WriteWordData { reg: 0x03, value: 0xFF55 }).unwrap();
+        assert_eq!(
+            run(&mut bus, 0x37, Command::ReadI2cBlockData { reg: 0x03, len: 2 }),
+            Ok(block(&[0x55, 0x80]))
+        );
+        assert_eq!(run(&mut bus, 0x37, Command::ReadByteData { reg: 0x01 }), Err(Errno::EREMOTEIO));
+        run(&mut bus, 0x37, Command::WriteWordData { reg: 0x00, value: 0 }).unwrap();
+        assert_eq!(run(&mut bus, 0x37, Command::ReadByteData { reg: 0x00 }), Ok(Reply::Byte(0x19)));
+    }
+
+    #[test]
+    fn sht3x_nacks_a_read_during_the_measurement() {
+        let mut bus = bus(CHIPS);
+        transfer(&mut bus, vec![Msg::write(0x44, vec![0x24, 0x00])]).unwrap();
+        assert_eq!(transfer(&mut bus, vec![Msg::read(0x44, 6)]), Err(Errno::ENXIO));
+        std::thread::sleep(Duration::from_millis(15));
+        let reads = transfer(&mut bus, vec![Msg::read(0x44, 6)]).unwrap();
+        // 25 °C and 50 %RH, with their CRCs.
+        assert_eq!(reads, [vec![0x66, 0x66, 0x93, 0x80, 0x00, 0xA2]]);
+    }
+
+    #[test]
+    fn sht3x_clock_stretching_is_bus_time_and_meets_the_timeout() {
+        let mut bus = bus(CHIPS);
+        assert!(bus.sleeps(), "a chip that stretches the clock makes the bus block");
+        transfer(&mut bus, vec![Msg::write(0x44, vec![0x2C, 0x06])]).unwrap();
+        let start = Instant::now();
+        let reads = transfer(&mut bus, vec![Msg::read(0x44, 6)]).unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(10), "held for {:?}", start.elapsed());
+        assert_eq!(reads[0][..3], [0x66, 0x66, 0x93]);
+        bus.set_timeout(Duration::from_millis(5));
+        transfer(&mut bus, vec![Msg::write(0x44, vec![0x2C, 0x06])]).unwrap();
+        assert_eq!(transfer(&mut bus, vec![Msg::read(0x44, 6)]), Err(Errno::ETIMEDOUT));
     }
 
     #[test]

@@ -7,12 +7,14 @@
 //! they are in. `examples/lab.toml` shows every option.
 
 use crate::bus::SimBus;
+use crate::devices::{ByteOrder, EepromPart, Register};
 use serde::Deserialize;
 use smbus_proxy_wire::Errno;
 use smbus_proxy_wire::funcs::*;
 use smbus_proxy_wire::op::{MAX_ADDR_7, MAX_ADDR_10};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Everything an adapter can do: plain I2C with all its options, and every SMBus command by
 /// emulation (PEC included).
@@ -31,18 +33,18 @@ pub const FUNCS_I801: u64 = SMBUS_QUICK
 
 const PRESETS: &[(&str, u64)] = &[("full", FUNCS_FULL), ("bcm2835", FUNCS_BCM2835), ("i801", FUNCS_I801)];
 
-/// Every chip model holds at most this many bytes of initial contents.
-const MEMORY: usize = 256;
+/// The register file's size.
+const REGISTER_FILE: usize = 256;
 
 /// A validated simulator configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// The buses, each with its own number.
     pub buses: Vec<BusConfig>,
 }
 
 /// One simulated adapter, `/dev/i2c-{number}` to clients.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BusConfig {
     /// The N of `/dev/i2c-N`.
     pub number: u32,
@@ -63,7 +65,7 @@ pub struct BusConfig {
 }
 
 /// One chip on a bus.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DeviceConfig {
     /// The chip's address.
     pub addr: u16,
@@ -76,17 +78,31 @@ pub struct DeviceConfig {
 }
 
 /// A chip model and its power-on state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Model {
     /// 256 8-bit registers from register 0; the rest are 0.
     RegisterFile {
         /// The registers' power-on values.
         registers: Vec<u8>,
     },
-    /// 256 bytes from address 0; the rest are erased (0xFF).
-    Eeprom24c02 {
+    /// 8- and 16-bit registers behind a pointer, each with its power-on value, access and
+    /// write mask.
+    RegisterMap {
+        /// The order of a 16-bit register's bytes on the wire.
+        byte_order: ByteOrder,
+        /// Whether the pointer moves to the next register after each whole one.
+        auto_increment: bool,
+        /// The registers, each at its own pointer value.
+        registers: Vec<Register>,
+    },
+    /// A 24C-family serial EEPROM: `contents` from address 0, the rest erased (0xFF).
+    Eeprom {
+        /// Which part: its size, page and address bytes.
+        part: EepromPart,
         /// The memory's contents.
         contents: Vec<u8>,
+        /// How long the part stays busy (not acknowledging) after each write.
+        write_cycle: Duration,
     },
     /// What the outside circuit drives onto the pins (1 = high or floating).
     Pcf8574 {
@@ -95,6 +111,15 @@ pub enum Model {
     },
     /// An FM radio tuner, with its power-on registers.
     Si4703,
+    /// A Sensirion SHT3x humidity and temperature sensor and what it measures.
+    Sht3x {
+        /// °C, -45 to 130.
+        temperature: f64,
+        /// %RH, 0 to 100.
+        humidity: f64,
+        /// Its 32-bit serial number.
+        serial: u32,
+    },
 }
 
 impl Model {
@@ -102,10 +127,18 @@ impl Model {
     pub fn name(&self) -> &'static str {
         match self {
             Model::RegisterFile { .. } => "register-file",
-            Model::Eeprom24c02 { .. } => "eeprom-24c02",
+            Model::RegisterMap { .. } => "register-map",
+            Model::Eeprom { part, .. } => part.model_name(),
             Model::Pcf8574 { .. } => "pcf8574",
             Model::Si4703 => "si4703",
+            Model::Sht3x { .. } => "sht3x",
         }
+    }
+
+    /// Whether the chip may hold SCL low (clock stretching), so that an operation takes time
+    /// even on a bus with no clock speed set.
+    pub fn stretches_the_clock(&self) -> bool {
+        matches!(self, Model::Sht3x { .. })
     }
 }
 
@@ -157,7 +190,8 @@ impl Config {
     /// The built-in demo: bus 1 (like a Pi's), funcs "full", with an Si4703 at 0x10, a
     /// PCF8574 at 0x20, a register-file chip at 0x48 and a 24C02 EEPROM at 0x50.
     ///
-    /// It runs at full speed, with no faults, so that benchmarks measure the proxy, not sleeps.
+    /// It runs at full speed, with no faults and an EEPROM with no write cycle, so that
+    /// benchmarks measure the proxy, not the chips.
     pub fn demo() -> Config {
         let device = |addr, model| DeviceConfig { addr, ten_bit: false, busy: false, model };
         Config {
@@ -173,7 +207,14 @@ impl Config {
                     device(0x10, Model::Si4703),
                     device(0x20, Model::Pcf8574 { inputs: 0xFF }),
                     device(0x48, Model::RegisterFile { registers: Vec::new() }),
-                    device(0x50, Model::Eeprom24c02 { contents: Vec::new() }),
+                    device(
+                        0x50,
+                        Model::Eeprom {
+                            part: EepromPart::C02,
+                            contents: Vec::new(),
+                            write_cycle: Duration::ZERO,
+                        },
+                    ),
                 ],
             }],
         }
@@ -231,20 +272,65 @@ struct RawDevice {
     #[serde(default)]
     busy: bool,
     registers: Option<Vec<u8>>,
+    register: Option<Vec<RawRegister>>,
+    byte_order: Option<ByteOrderName>,
+    auto_increment: Option<bool>,
     contents: Option<Vec<u8>>,
+    write_cycle_us: Option<u32>,
     inputs: Option<u8>,
+    temperature: Option<f64>,
+    humidity: Option<f64>,
+    serial: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegister {
+    at: u8,
+    #[serde(default = "eight")]
+    width: u8,
+    #[serde(default)]
+    value: u16,
+    #[serde(default)]
+    read_only: bool,
+    write_mask: Option<u16>,
+}
+
+fn eight() -> u8 {
+    8
 }
 
 #[derive(Clone, Copy, Deserialize)]
 enum ModelName {
     #[serde(rename = "register-file")]
     RegisterFile,
+    #[serde(rename = "register-map")]
+    RegisterMap,
     #[serde(rename = "eeprom-24c02")]
     Eeprom24c02,
+    #[serde(rename = "eeprom-24c32")]
+    Eeprom24c32,
+    #[serde(rename = "eeprom-24c64")]
+    Eeprom24c64,
+    #[serde(rename = "eeprom-24c128")]
+    Eeprom24c128,
+    #[serde(rename = "eeprom-24c256")]
+    Eeprom24c256,
+    #[serde(rename = "eeprom-24c512")]
+    Eeprom24c512,
     #[serde(rename = "pcf8574")]
     Pcf8574,
     #[serde(rename = "si4703")]
     Si4703,
+    #[serde(rename = "sht3x")]
+    Sht3x,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ByteOrderName {
+    Big,
+    Little,
 }
 
 impl RawConfig {
@@ -349,39 +435,131 @@ impl RawDevice {
         if !self.ten_bit && addr > MAX_ADDR_7 {
             return Err(format!("addr {addr:#04x} is out of range 0x00–0x7F (set ten_bit for 0x000–0x3FF)"));
         }
-        // Which data field this model takes; any other one is a mistake worth naming.
-        let (model, takes) = match self.model {
-            ModelName::RegisterFile => (
-                Model::RegisterFile { registers: memory("registers", self.registers.as_deref())? },
-                Some("registers"),
-            ),
-            ModelName::Eeprom24c02 => (
-                Model::Eeprom24c02 { contents: memory("contents", self.contents.as_deref())? },
-                Some("contents"),
-            ),
-            ModelName::Pcf8574 => (Model::Pcf8574 { inputs: self.inputs.unwrap_or(0xFF) }, Some("inputs")),
-            ModelName::Si4703 => (Model::Si4703, None),
+        let model = self.model()?;
+        // The settings each model takes; any other one is a mistake worth naming.
+        let takes: &[&str] = match model {
+            Model::RegisterFile { .. } => &["registers"],
+            Model::RegisterMap { .. } => &["register", "byte_order", "auto_increment"],
+            Model::Eeprom { .. } => &["contents", "write_cycle_us"],
+            Model::Pcf8574 { .. } => &["inputs"],
+            Model::Si4703 => &[],
+            Model::Sht3x { .. } => &["temperature", "humidity", "serial"],
         };
         let given = [
             ("registers", self.registers.is_some()),
+            ("register", self.register.is_some()),
+            ("byte_order", self.byte_order.is_some()),
+            ("auto_increment", self.auto_increment.is_some()),
             ("contents", self.contents.is_some()),
+            ("write_cycle_us", self.write_cycle_us.is_some()),
             ("inputs", self.inputs.is_some()),
+            ("temperature", self.temperature.is_some()),
+            ("humidity", self.humidity.is_some()),
+            ("serial", self.serial.is_some()),
         ];
-        if let Some((field, _)) = given.iter().find(|&&(field, set)| set && Some(field) != takes) {
-            let hint = takes.map_or("it takes no data".to_owned(), |takes| format!("use {takes}"));
+        if let Some((field, _)) = given.iter().find(|&&(field, set)| set && !takes.contains(&field)) {
+            let hint = match takes {
+                [] => "it takes no settings".to_owned(),
+                [one] => format!("use {one}"),
+                many => format!("it takes {}", many.join(", ")),
+            };
             return Err(format!("{field} is not a {} setting ({hint})", model.name()));
         }
         Ok(DeviceConfig { addr, ten_bit: self.ten_bit, busy: self.busy, model })
     }
+
+    /// The model with its own settings checked; settings of other models are left for the
+    /// caller to name.
+    fn model(&self) -> Result<Model, String> {
+        let eeprom = |part: EepromPart| {
+            let contents = self.contents.clone().unwrap_or_default();
+            if contents.len() > part.size() {
+                return Err(format!("contents has {} bytes; the chip holds {}", contents.len(), part.size()));
+            }
+            let write_cycle = self
+                .write_cycle_us
+                .map_or(crate::devices::WRITE_CYCLE, |us| Duration::from_micros(u64::from(us)));
+            Ok(Model::Eeprom { part, contents, write_cycle })
+        };
+        Ok(match self.model {
+            ModelName::RegisterFile => {
+                let registers = self.registers.clone().unwrap_or_default();
+                if registers.len() > REGISTER_FILE {
+                    return Err(format!(
+                        "registers has {} bytes; the chip holds {REGISTER_FILE}",
+                        registers.len()
+                    ));
+                }
+                Model::RegisterFile { registers }
+            }
+            ModelName::RegisterMap => Model::RegisterMap {
+                byte_order: match self.byte_order {
+                    None | Some(ByteOrderName::Big) => ByteOrder::Big,
+                    Some(ByteOrderName::Little) => ByteOrder::Little,
+                },
+                auto_increment: self.auto_increment.unwrap_or(false),
+                registers: registers(self.register.as_deref().unwrap_or_default())?,
+            },
+            ModelName::Eeprom24c02 => eeprom(EepromPart::C02)?,
+            ModelName::Eeprom24c32 => eeprom(EepromPart::C32)?,
+            ModelName::Eeprom24c64 => eeprom(EepromPart::C64)?,
+            ModelName::Eeprom24c128 => eeprom(EepromPart::C128)?,
+            ModelName::Eeprom24c256 => eeprom(EepromPart::C256)?,
+            ModelName::Eeprom24c512 => eeprom(EepromPart::C512)?,
+            ModelName::Pcf8574 => Model::Pcf8574 { inputs: self.inputs.unwrap_or(0xFF) },
+            ModelName::Si4703 => Model::Si4703,
+            ModelName::Sht3x => Model::Sht3x {
+                temperature: in_range("temperature", self.temperature.unwrap_or(25.0), -45.0, 130.0, "°C")?,
+                humidity: in_range("humidity", self.humidity.unwrap_or(50.0), 0.0, 100.0, "%RH")?,
+                serial: self.serial.unwrap_or(0),
+            },
+        })
+    }
 }
 
-/// Initial contents for a 256-byte chip.
-fn memory(field: &str, data: Option<&[u8]>) -> Result<Vec<u8>, String> {
-    let data = data.unwrap_or_default();
-    if data.len() > MEMORY {
-        return Err(format!("{field} has {} bytes; the chip holds {MEMORY}", data.len()));
+/// A measured value the sensor's 16-bit output can represent.
+fn in_range(field: &str, value: f64, min: f64, max: f64, unit: &str) -> Result<f64, String> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{field} {value} is out of range {min}–{max} {unit}"))
     }
-    Ok(data.to_vec())
+}
+
+/// A register map's `[[bus.device.register]]` tables.
+fn registers(raw: &[RawRegister]) -> Result<Vec<Register>, String> {
+    if raw.is_empty() {
+        return Err("a register-map needs at least one [[bus.device.register]]".into());
+    }
+    let mut seen = HashSet::new();
+    raw.iter()
+        .map(|r| {
+            let at = |message: String| format!("register {:#04x}: {message}", r.at);
+            if !seen.insert(r.at) {
+                return Err(at("appears twice".into()));
+            }
+            let max: u16 = match r.width {
+                8 => 0xFF,
+                16 => 0xFFFF,
+                other => return Err(at(format!("width {other} is not 8 or 16"))),
+            };
+            let digits = usize::from(r.width / 4) + 2;
+            let fits = |field: &str, v: u16| {
+                if v > max {
+                    Err(at(format!("{field} {v:#x} does not fit in {} bits (0–{max:#0digits$x})", r.width)))
+                } else {
+                    Ok(v)
+                }
+            };
+            Ok(Register {
+                at: r.at,
+                wide: r.width == 16,
+                value: fits("value", r.value)?,
+                read_only: r.read_only,
+                write_mask: fits("write_mask", r.write_mask.unwrap_or(max))?,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -397,7 +575,18 @@ mod tests {
         let config = Config::parse(include_str!("../examples/lab.toml")).unwrap();
         let models: HashSet<_> =
             config.buses.iter().flat_map(|b| &b.devices).map(|d| d.model.name()).collect();
-        assert_eq!(models, HashSet::from(["register-file", "eeprom-24c02", "pcf8574", "si4703"]));
+        assert_eq!(
+            models,
+            HashSet::from([
+                "register-file",
+                "register-map",
+                "eeprom-24c02",
+                "eeprom-24c32",
+                "pcf8574",
+                "si4703",
+                "sht3x"
+            ])
+        );
         assert_eq!(config.build().len(), config.buses.len());
     }
 
@@ -461,7 +650,14 @@ mod tests {
                 model: Model::RegisterFile { registers: vec![1, 2] }
             }
         );
-        assert_eq!(bus.devices[1].model, Model::Eeprom24c02 { contents: vec![0xAA] });
+        assert_eq!(
+            bus.devices[1].model,
+            Model::Eeprom {
+                part: EepromPart::C02,
+                contents: vec![0xAA],
+                write_cycle: Duration::from_millis(5)
+            }
+        );
     }
 
     #[test]
@@ -492,6 +688,7 @@ mod tests {
     #[test]
     fn validation_messages() {
         let dev = |body: &str| format!("[[bus]]\nnumber = 1\n[[bus.device]]\n{body}\n");
+        const REG: &str = "[[bus.device.register]]\n";
         for (toml, message) in [
             ("", "no buses configured: add a [[bus]] table".to_owned()),
             ("[[bus]]\nnumber = 1\n[[bus]]\nnumber = 1\n", "bus 1 appears twice".into()),
@@ -521,7 +718,50 @@ mod tests {
             ),
             (
                 &dev("model = \"si4703\"\naddr = 0x10\ncontents = [1]"),
-                "bus 1, device 0x10: contents is not a si4703 setting (it takes no data)".into(),
+                "bus 1, device 0x10: contents is not a si4703 setting (it takes no settings)".into(),
+            ),
+            (
+                &dev(&format!("model = \"register-map\"\naddr = 0x48\ncontents = [1]\n{REG}at = 0")),
+                "bus 1, device 0x48: contents is not a register-map setting (it takes register, byte_order, \
+                 auto_increment)"
+                    .into(),
+            ),
+            (
+                &dev("model = \"register-map\"\naddr = 0x48"),
+                "bus 1, device 0x48: a register-map needs at least one [[bus.device.register]]".into(),
+            ),
+            (
+                &dev(&format!("model = \"register-map\"\naddr = 0x48\n{REG}at = 1\n{REG}at = 1")),
+                "bus 1, device 0x48: register 0x01: appears twice".into(),
+            ),
+            (
+                &dev(&format!("model = \"register-map\"\naddr = 0x48\n{REG}at = 2\nwidth = 12")),
+                "bus 1, device 0x48: register 0x02: width 12 is not 8 or 16".into(),
+            ),
+            (
+                &dev(&format!("model = \"register-map\"\naddr = 0x48\n{REG}at = 2\nvalue = 0x100")),
+                "bus 1, device 0x48: register 0x02: value 0x100 does not fit in 8 bits (0–0xff)".into(),
+            ),
+            (
+                &dev(&format!("model = \"register-map\"\naddr = 0x48\n{REG}at = 3\nwrite_mask = 0x1FF")),
+                "bus 1, device 0x48: register 0x03: write_mask 0x1ff does not fit in 8 bits (0–0xff)".into(),
+            ),
+            (
+                &dev(&format!("model = \"eeprom-24c32\"\naddr = 0x50\ncontents = {:?}", vec![0; 4097])),
+                "bus 1, device 0x50: contents has 4097 bytes; the chip holds 4096".into(),
+            ),
+            (
+                &dev("model = \"sht3x\"\naddr = 0x44\ntemperature = 140.5"),
+                "bus 1, device 0x44: temperature 140.5 is out of range -45–130 °C".into(),
+            ),
+            (
+                &dev("model = \"sht3x\"\naddr = 0x44\nhumidity = -1.0"),
+                "bus 1, device 0x44: humidity -1 is out of range 0–100 %RH".into(),
+            ),
+            (
+                &dev("model = \"sht3x\"\naddr = 0x44\ninputs = 1"),
+                "bus 1, device 0x44: inputs is not a sht3x setting (it takes temperature, humidity, serial)"
+                    .into(),
             ),
             (
                 "[[bus]]\nnumber = 1\nfail_errno = \"EFOO\"\n",
@@ -559,7 +799,9 @@ mod tests {
         let unknown_model = error("[[bus]]\nnumber = 1\n[[bus.device]]\nmodel = \"lm75\"\naddr = 0x48\n");
         assert!(
             unknown_model.contains(
-                "unknown variant `lm75`, expected one of `register-file`, `eeprom-24c02`, `pcf8574`, `si4703`"
+                "unknown variant `lm75`, expected one of `register-file`, `register-map`, `eeprom-24c02`, \
+                 `eeprom-24c32`, `eeprom-24c64`, `eeprom-24c128`, `eeprom-24c256`, `eeprom-24c512`, `pcf8574`, \
+                 `si4703`, `sht3x`"
             ),
             "{unknown_model}"
         );

@@ -13,15 +13,17 @@ const START_STOP_BITS: u64 = 2;
 
 /// The wire time of one operation so far.
 pub(crate) struct Wire {
-    /// `None`: an infinitely fast bus, which never sleeps and never times out.
+    /// `None`: an infinitely fast bus, whose bits take no time (clock stretching still does).
     khz: Option<u32>,
     timeout: Duration,
     bits: u64,
+    /// Time devices held the clock low (clock stretching), which passes at any bus speed.
+    held: Duration,
 }
 
 impl Wire {
     pub(crate) fn new(khz: Option<u32>, timeout: Duration) -> Self {
-        Wire { khz, timeout, bits: 0 }
+        Wire { khz, timeout, bits: 0, held: Duration::ZERO }
     }
 
     /// A start (or repeated start) and the address.
@@ -38,6 +40,12 @@ impl Wire {
         self.clock(START_STOP_BITS)
     }
 
+    /// A device holding SCL low before it sends.
+    pub(crate) fn stretch(&mut self, hold: Duration) -> Result<(), Errno> {
+        self.held += hold;
+        self.clock(0)
+    }
+
     /// Counts the bits before they reach a device, so a message that would cross the
     /// timeout is never delivered, as when a controller gives up mid-transfer; the messages
     /// before it were.
@@ -47,11 +55,12 @@ impl Wire {
     }
 
     pub(crate) fn elapsed(&self) -> Duration {
-        match self.khz {
+        let clocked = match self.khz {
             // One bit at 1 kHz is 1 ms.
             Some(khz) => Duration::from_nanos(self.bits * 1_000_000 / u64::from(khz)),
             None => Duration::ZERO,
-        }
+        };
+        clocked + self.held
     }
 
     /// Holds the caller for as long as the bus was busy: the whole wire time, or the timeout
@@ -97,6 +106,15 @@ mod tests {
         let mut wire = Wire::new(Some(1), Duration::from_millis(15));
         assert_eq!(wire.address(false), Ok(()));
         assert_eq!(wire.bytes(1), Err(Errno::ETIMEDOUT));
+    }
+
+    #[test]
+    fn stretching_takes_time_at_any_speed_and_can_time_out() {
+        let mut wire = Wire::new(None, Duration::from_millis(10));
+        wire.bytes(100).unwrap();
+        assert_eq!(wire.stretch(Duration::from_millis(4)), Ok(()));
+        assert_eq!(wire.elapsed(), Duration::from_millis(4));
+        assert_eq!(wire.stretch(Duration::from_millis(7)), Err(Errno::ETIMEDOUT));
     }
 
     #[test]

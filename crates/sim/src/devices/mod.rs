@@ -1,21 +1,61 @@
 //! Device models: chips as the bus sees them, one I2C message at a time.
 //!
-//! A model sees what a real chip sees once it has acknowledged its address: the bytes of a
-//! write message, or a request for the bytes of a read message. It never sees SMBus commands;
-//! [`crate::SimBus`] lowers those into messages the way the kernel does, so a model that is
-//! right for plain I2C is right for every SMBus command too.
+//! A model sees what a real chip sees: a start and its address (which it may decline to
+//! acknowledge, as a busy chip does), then the bytes of a write message or a request for the
+//! bytes of a read message, and the stop that ends the transfer. It never sees SMBus
+//! commands; [`crate::SimBus`] lowers those into messages the way the kernel does, so a model
+//! that is right for plain I2C is right for every SMBus command too.
+//!
+//! Chips that keep time (an EEPROM's write cycle, a sensor's measurement) are told the bus
+//! time of each start and stop: the moment the operation began plus the wire time clocked so
+//! far, so a busy chip answers as it would at that point of the transfer.
 
 mod eeprom;
 mod pcf8574;
 mod register_file;
+mod register_map;
+mod sht3x;
 mod si4703;
 
 use crate::config::Model;
 use smbus_proxy_wire::Errno;
+use std::time::{Duration, Instant};
+
+pub use eeprom::{EepromPart, WRITE_CYCLE};
+pub use register_map::{ByteOrder, Register};
+
+/// Which way a message goes, as the R/W bit after the address says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rw {
+    /// The controller sends.
+    Write,
+    /// The device sends.
+    Read,
+}
+
+/// How a device answers its address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ack {
+    /// It acknowledges: the message goes on.
+    Ack,
+    /// It stays silent, as a chip in an EEPROM write cycle or a measurement does; the
+    /// adapter reports ENXIO.
+    Nack,
+    /// It acknowledges, then holds SCL low this long before its first byte (clock
+    /// stretching); the wait counts as wire time and against the adapter timeout.
+    Stretch(Duration),
+}
 
 /// A chip on the simulated bus.
 pub trait Device: Send {
-    /// A write message addressed to this device (address already acknowledged).
+    /// A start and this device's address, at bus time `now`: whether it acknowledges.
+    /// Chips that are never busy acknowledge always, the default.
+    fn address(&mut self, _rw: Rw, _now: Instant) -> Ack {
+        Ack::Ack
+    }
+
+    /// A write message addressed to this device (address already acknowledged). A data
+    /// byte the chip refuses is a NACK the adapter reports as EREMOTEIO.
     fn write(&mut self, data: &[u8]) -> Result<(), Errno>;
 
     /// A read message: fill `buf` completely.
@@ -30,23 +70,34 @@ pub trait Device: Send {
     fn read_more(&mut self, buf: &mut [u8]) -> Result<(), Errno> {
         self.read(buf)
     }
+
+    /// The stop that ends a transfer this device took part in, at bus time `now`. An EEPROM
+    /// starts its write cycle here.
+    fn stop(&mut self, _now: Instant) {}
 }
 
 /// A freshly powered-up chip of this model.
 pub(crate) fn build(model: &Model) -> Box<dyn Device> {
     match model {
         Model::RegisterFile { registers } => Box::new(register_file::RegisterFile::new(registers)),
-        Model::Eeprom24c02 { contents } => Box::new(eeprom::Eeprom24c02::new(contents)),
+        Model::RegisterMap { byte_order, auto_increment, registers } => {
+            Box::new(register_map::RegisterMap::new(*byte_order, *auto_increment, registers))
+        }
+        Model::Eeprom { part, contents, write_cycle } => {
+            Box::new(eeprom::Eeprom::new(*part, contents, *write_cycle))
+        }
         Model::Pcf8574 { inputs } => Box::new(pcf8574::Pcf8574::new(*inputs)),
         Model::Si4703 => Box::new(si4703::Si4703::new()),
+        Model::Sht3x { temperature, humidity, serial } => {
+            Box::new(sht3x::Sht3x::new(*temperature, *humidity, *serial))
+        }
     }
 }
 
-/// `initial` copied over `fill`; the config has already refused anything longer than 256.
-fn memory(initial: &[u8], fill: u8) -> [u8; 256] {
-    let mut mem = [fill; 256];
-    for (m, &b) in mem.iter_mut().zip(initial) {
-        *m = b;
-    }
+/// `initial` copied over `len` bytes of `fill`; the config has already refused anything
+/// longer.
+fn memory(initial: &[u8], fill: u8, len: usize) -> Vec<u8> {
+    let mut mem = vec![fill; len];
+    mem[..initial.len()].copy_from_slice(initial);
     mem
 }

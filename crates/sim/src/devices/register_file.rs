@@ -5,13 +5,13 @@ use super::{Device, memory};
 use smbus_proxy_wire::Errno;
 
 pub(crate) struct RegisterFile {
-    regs: [u8; 256],
+    regs: Vec<u8>,
     pointer: u8,
 }
 
 impl RegisterFile {
     pub(crate) fn new(registers: &[u8]) -> Self {
-        RegisterFile { regs: memory(registers, 0), pointer: 0 }
+        RegisterFile { regs: memory(registers, 0, 256), pointer: 0 }
     }
 }
 

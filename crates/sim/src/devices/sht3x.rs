@@ -1,0 +1,356 @@
+//! A Sensirion SHT3x-DIS (SHT30/31/35) humidity and temperature sensor: 16-bit commands,
+//! a measurement that takes time, and results protected by CRC-8.
+//!
+//! What the model follows, from Sensirion's "Datasheet SHT3x-DIS" (version 5, 2018):
+//! - Commands are two bytes, MSB first (§4.3, §4.5). Single shot: 0x2400/0x240B/0x2416
+//!   (high/medium/low repeatability) without clock stretching, 0x2C06/0x2C0D/0x2C10 with it.
+//!   Periodic: 0x2032…0x272A at 0.5–10 measurements per second, 0x2B32 (ART, 4 per second),
+//!   read with fetch 0xE000 and stopped with break 0x3093. Also soft reset 0x30A2, heater
+//!   on/off 0x306D/0x3066, status 0xF32D, clear status 0x3041, serial number 0x3780/0x3682.
+//! - A measurement lasts t_MEAS: at most 15, 6 and 4 ms for high, medium and low
+//!   repeatability (Table 4). Until it ends the sensor NACKs a read header, and, being busy,
+//!   any header; with clock stretching it acknowledges the read header and holds SCL until
+//!   the result is ready (§4.4).
+//! - Results are temperature then humidity, each two bytes and a CRC; the CRC is CRC-8 with
+//!   polynomial 0x31, initial value 0xFF, no reflection (Table 20, example CRC(0xBEEF) = 0x92).
+//!   Converted as T = -45 + 175·S_T/65535 °C and RH = 100·S_RH/65535 % (§4.13).
+//! - In periodic mode a fetch with no new measurement makes the read header NACK, and a
+//!   fetch clears the data memory (§4.6).
+//! - The status register (Table 17): bit 15 alert pending and bit 4 reset detected, both set
+//!   by a reset and cleared by clear status; bit 13 heater on; bit 1 set when the last
+//!   command was not processed (unknown, or not allowed in the current mode).
+//! - When the master has read what the sensor had to send, the sensor stops driving SDA:
+//!   further bytes read 0xFF (the pull-ups).
+//!
+//! The heater only sets its status bit here: the simulated temperature does not rise. Alert
+//! limits and their commands are not modelled; they count as unprocessed commands.
+
+use super::{Ack, Device, Rw};
+use smbus_proxy_wire::Errno;
+use std::time::{Duration, Instant};
+
+/// The status register after a power-on or soft reset: alert pending, reset detected.
+const STATUS_RESET: u16 = 0x8010;
+const STATUS_HEATER: u16 = 1 << 13;
+const STATUS_NOT_PROCESSED: u16 = 1 << 1;
+/// The flags clear status clears: alert pending, the two tracking alerts, reset detected.
+const STATUS_CLEARABLE: u16 = 1 << 15 | 1 << 11 | 1 << 10 | 1 << 4;
+
+/// CRC-8 as the SHT3x computes it over each 16-bit word.
+pub(crate) fn crc8(data: &[u8]) -> u8 {
+    data.iter().fold(0xFF, |crc, &byte| {
+        (0..8).fold(crc ^ byte, |crc, _| if crc & 0x80 != 0 { crc << 1 ^ 0x31 } else { crc << 1 })
+    })
+}
+
+/// Words as the sensor sends them: each followed by its CRC.
+fn with_crcs(words: &[u16]) -> Vec<u8> {
+    words
+        .iter()
+        .flat_map(|w| {
+            let [hi, lo] = w.to_be_bytes();
+            [hi, lo, crc8(&[hi, lo])]
+        })
+        .collect()
+}
+
+/// The measurement time at most, by repeatability: the LSB of single shot commands and of
+/// periodic ones at each rate tell it apart.
+fn measurement_time(command: u16) -> Option<Duration> {
+    let ms = match command {
+        0x2400 | 0x2C06 | 0x2032 | 0x2130 | 0x2236 | 0x2334 | 0x2737 | 0x2B32 => 15,
+        0x240B | 0x2C0D | 0x2024 | 0x2126 | 0x2220 | 0x2322 | 0x2721 => 6,
+        0x2416 | 0x2C10 | 0x202F | 0x212D | 0x222B | 0x2329 | 0x272A => 4,
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms))
+}
+
+/// The period of a periodic command, from its MSB (0x2B32, ART, runs at 4 Hz).
+fn period(command: u16) -> Option<Duration> {
+    let ms = match command >> 8 {
+        0x20 => 2000,
+        0x21 => 1000,
+        0x22 => 500,
+        0x23 | 0x2B => 250,
+        0x27 => 100,
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms))
+}
+
+enum Mode {
+    Idle,
+    /// A single shot measurement, ready at `ready`.
+    Single {
+        ready: Instant,
+        stretch: bool,
+    },
+    /// Measurements every `period` from `start`, each taking `measure`; `fetched` of them
+    /// have been fetched or skipped.
+    Periodic {
+        start: Instant,
+        period: Duration,
+        measure: Duration,
+        fetched: u64,
+    },
+}
+
+pub(crate) struct Sht3x {
+    /// The measurement, as the sensor sends it.
+    result: Vec<u8>,
+    serial: u32,
+    status: u16,
+    mode: Mode,
+    /// What the next read message sends; `None`: the read header is not acknowledged.
+    out: Option<Vec<u8>>,
+    /// The bus time of the last header, which is when a command that follows it starts.
+    now: Instant,
+}
+
+impl Sht3x {
+    pub(crate) fn new(temperature: f64, humidity: f64, serial: u32) -> Self {
+        // The config has checked the range the formulas cover, so these fit in 16 bits.
+        let t = ((temperature + 45.0) * 65535.0 / 175.0).round() as u16;
+        let rh = (humidity * 65535.0 / 100.0).round() as u16;
+        Sht3x {
+            result: with_crcs(&[t, rh]),
+            serial,
+            status: STATUS_RESET,
+            mode: Mode::Idle,
+            out: None,
+            now: Instant::now(),
+        }
+    }
+
+    /// Completes a single shot measurement whose time has come.
+    fn settle(&mut self, now: Instant) {
+        if let Mode::Single { ready, .. } = self.mode
+            && now >= ready
+        {
+            self.out = Some(self.result.clone());
+            self.mode = Mode::Idle;
+        }
+    }
+
+    /// Runs a command; `false` if the sensor does not process it.
+    fn command(&mut self, command: u16) -> bool {
+        let now = self.now;
+        let periodic = matches!(self.mode, Mode::Periodic { .. });
+        match command {
+            0xF32D => self.out = Some(with_crcs(&[self.status])),
+            0x3041 => self.status &= !STATUS_CLEARABLE,
+            0x306D => self.status |= STATUS_HEATER,
+            0x3066 => self.status &= !STATUS_HEATER,
+            0x3093 => self.mode = Mode::Idle,
+            0xE000 => {
+                let Mode::Periodic { start, period, measure, fetched } = &mut self.mode else { return false };
+                let done = match now.checked_duration_since(*start + *measure) {
+                    Some(since) => (since.as_nanos() / period.as_nanos()) as u64 + 1,
+                    None => 0,
+                };
+                self.out = (done > *fetched).then(|| self.result.clone());
+                *fetched = done;
+            }
+            _ if periodic && period(command).is_none() => return false,
+            0x30A2 => {
+                self.status = STATUS_RESET;
+                self.out = None;
+            }
+            0x3780 | 0x3682 => {
+                self.out = Some(with_crcs(&[(self.serial >> 16) as u16, self.serial as u16]));
+            }
+            0x2400 | 0x240B | 0x2416 | 0x2C06 | 0x2C0D | 0x2C10 => {
+                let measure = measurement_time(command).expect("a measurement command");
+                self.mode = Mode::Single { ready: now + measure, stretch: command >> 8 == 0x2C };
+                self.out = None;
+            }
+            _ => match (period(command), measurement_time(command)) {
+                (Some(period), Some(measure)) => {
+                    self.mode = Mode::Periodic { start: now, period, measure, fetched: 0 };
+                    self.out = None;
+                }
+                _ => return false,
+            },
+        }
+        true
+    }
+}
+
+impl Device for Sht3x {
+    fn address(&mut self, rw: Rw, now: Instant) -> Ack {
+        self.settle(now);
+        self.now = now;
+        match (&self.mode, rw) {
+            (Mode::Single { ready, stretch: true }, Rw::Read) => {
+                let wait = *ready - now;
+                self.settle(*ready);
+                Ack::Stretch(wait)
+            }
+            (Mode::Single { .. }, _) => Ack::Nack,
+            (_, Rw::Read) if self.out.is_none() => Ack::Nack,
+            _ => Ack::Ack,
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), Errno> {
+        // Nothing, or half a command: no command.
+        if data.len() < 2 {
+            return Ok(());
+        }
+        // Longer writes carry data (the alert limits), which this model does not take.
+        let processed = data.len() == 2 && self.command(u16::from_be_bytes([data[0], data[1]]));
+        if processed {
+            self.status &= !STATUS_NOT_PROCESSED;
+        } else {
+            self.status |= STATUS_NOT_PROCESSED;
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<(), Errno> {
+        let out = self.out.take().unwrap_or_default();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = out.get(i).copied().unwrap_or(0xFF);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// A sensor at 25 °C and 50 %RH, and the time it was powered on.
+    fn sensor() -> (Sht3x, Instant) {
+        let t0 = Instant::now();
+        let mut s = Sht3x::new(25.0, 50.0, 0x1234_5678);
+        s.now = t0;
+        (s, t0)
+    }
+
+    fn command(s: &mut Sht3x, at: Instant, command: u16) {
+        assert_eq!(s.address(Rw::Write, at), Ack::Ack, "command {command:#06x}");
+        s.write(&command.to_be_bytes()).unwrap();
+    }
+
+    fn read(s: &mut Sht3x, at: Instant, n: usize) -> Result<Vec<u8>, Ack> {
+        match s.address(Rw::Read, at) {
+            Ack::Nack => Err(Ack::Nack),
+            _ => {
+                let mut buf = vec![0; n];
+                s.read(&mut buf).unwrap();
+                Ok(buf)
+            }
+        }
+    }
+
+    fn decode(data: &[u8]) -> (f64, f64) {
+        for word in data.chunks(3) {
+            assert_eq!(crc8(&word[..2]), word[2], "CRC of {word:02x?}");
+        }
+        let t = f64::from(u16::from_be_bytes([data[0], data[1]]));
+        let rh = f64::from(u16::from_be_bytes([data[3], data[4]]));
+        (-45.0 + 175.0 * t / 65535.0, 100.0 * rh / 65535.0)
+    }
+
+    #[test]
+    fn crc8_is_the_datasheets() {
+        assert_eq!(crc8(&[0xBE, 0xEF]), 0x92);
+        assert_eq!(crc8(&[0xFF, 0xFF]), 0xAC);
+    }
+
+    #[test]
+    fn single_shot_nacks_until_the_measurement_time_has_passed() {
+        let (mut s, t0) = sensor();
+        command(&mut s, t0, 0x2400);
+        assert_eq!(read(&mut s, t0 + 14 * MS, 6), Err(Ack::Nack), "a read during the measurement");
+        assert_eq!(s.address(Rw::Write, t0 + 14 * MS), Ack::Nack, "busy: no command either");
+        let data = read(&mut s, t0 + 15 * MS, 8).unwrap();
+        let (t, rh) = decode(&data[..6]);
+        assert!((t - 25.0).abs() < 0.003 && (rh - 50.0).abs() < 0.002, "{t} °C {rh} %");
+        assert_eq!(data[6..], [0xFF, 0xFF], "past the result the bus is released");
+        assert_eq!(read(&mut s, t0 + 16 * MS, 6), Err(Ack::Nack), "the result is read once");
+    }
+
+    #[test]
+    fn repeatability_sets_the_measurement_time() {
+        for (cmd, ms) in [(0x240B, 6), (0x2416, 4)] {
+            let (mut s, t0) = sensor();
+            command(&mut s, t0, cmd);
+            assert_eq!(read(&mut s, t0 + (ms - 1) * MS, 6), Err(Ack::Nack));
+            assert!(read(&mut s, t0 + ms * MS, 6).is_ok(), "{cmd:#06x}");
+        }
+    }
+
+    #[test]
+    fn clock_stretching_holds_the_read_until_the_result_is_ready() {
+        let (mut s, t0) = sensor();
+        command(&mut s, t0, 0x2C06);
+        assert_eq!(s.address(Rw::Read, t0 + 5 * MS), Ack::Stretch(10 * MS));
+        let mut buf = [0; 6];
+        s.read(&mut buf).unwrap();
+        assert!((decode(&buf).0 - 25.0).abs() < 0.003);
+    }
+
+    #[test]
+    fn periodic_fetch_gives_each_measurement_once() {
+        let (mut s, t0) = sensor();
+        command(&mut s, t0, 0x2130); // 1 per second, high repeatability
+        command(&mut s, t0 + 10 * MS, 0xE000);
+        assert_eq!(read(&mut s, t0 + 11 * MS, 6), Err(Ack::Nack), "nothing measured yet");
+        command(&mut s, t0 + 20 * MS, 0xE000);
+        assert!(read(&mut s, t0 + 21 * MS, 6).is_ok());
+        command(&mut s, t0 + 500 * MS, 0xE000);
+        assert_eq!(read(&mut s, t0 + 501 * MS, 6), Err(Ack::Nack), "the fetch cleared it");
+        command(&mut s, t0 + 1020 * MS, 0xE000);
+        assert!(read(&mut s, t0 + 1021 * MS, 6).is_ok());
+        // In periodic mode a soft reset is not processed; break ends the mode.
+        command(&mut s, t0 + 1100 * MS, 0x30A2);
+        command(&mut s, t0 + 1101 * MS, 0xF32D);
+        let status = read(&mut s, t0 + 1102 * MS, 3).unwrap();
+        assert_eq!(u16::from_be_bytes([status[0], status[1]]) & STATUS_NOT_PROCESSED, STATUS_NOT_PROCESSED);
+        command(&mut s, t0 + 1103 * MS, 0x3093);
+        command(&mut s, t0 + 1104 * MS, 0xE000);
+        command(&mut s, t0 + 1105 * MS, 0xF32D);
+        let status = read(&mut s, t0 + 1106 * MS, 3).unwrap();
+        assert_eq!(status[1] & 0x02, 0x02, "fetch outside periodic mode is not processed");
+    }
+
+    #[test]
+    fn status_heater_reset_and_unknown_commands() {
+        let (mut s, t0) = sensor();
+        let status = |s: &mut Sht3x| {
+            command(s, t0, 0xF32D);
+            let data = read(s, t0, 3).unwrap();
+            assert_eq!(crc8(&data[..2]), data[2]);
+            u16::from_be_bytes([data[0], data[1]])
+        };
+        assert_eq!(status(&mut s), 0x8010, "power-on: alert pending, reset detected");
+        command(&mut s, t0, 0x3041);
+        assert_eq!(status(&mut s), 0x0000);
+        command(&mut s, t0, 0x306D);
+        assert_eq!(status(&mut s), 0x2000);
+        command(&mut s, t0, 0x1234);
+        assert_eq!(status(&mut s), 0x2002, "an unknown command is flagged");
+        s.write(&[0x61, 0x1D, 0x00, 0x00, 0x81]).unwrap();
+        assert_eq!(status(&mut s), 0x2002, "alert limits are not modelled");
+        command(&mut s, t0, 0x3066);
+        assert_eq!(status(&mut s), 0x0000);
+        command(&mut s, t0, 0x30A2);
+        assert_eq!(status(&mut s), 0x8010);
+        s.write(&[0x30]).unwrap();
+        assert_eq!(status(&mut s), 0x8010, "half a command is no command");
+    }
+
+    #[test]
+    fn serial_number_in_two_words() {
+        let (mut s, t0) = sensor();
+        command(&mut s, t0, 0x3780);
+        let data = read(&mut s, t0, 6).unwrap();
+        assert_eq!(data, with_crcs(&[0x1234, 0x5678]));
+        assert_eq!(read(&mut s, t0, 1), Err(Ack::Nack), "nothing more to send");
+    }
+}
