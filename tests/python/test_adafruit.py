@@ -1,6 +1,7 @@
 """Unmodified Adafruit CircuitPython drivers from PyPI on `smbus_proxy.busio.I2C`, against the
 simulator's datasheet models: a 16-bit-register temperature sensor (PCT2075 as a register
-map), a command-based humidity sensor (SHT3x) and a 16-bit-address EEPROM (24C32).
+map), a current and power monitor (INA219), a command-based humidity sensor (SHT3x) and a
+16-bit-address EEPROM (24C32).
 
 Each check is a value the datasheet or the configured registers imply, not just "it did not
 raise"; each also shows the part refusing what the real one refuses.
@@ -8,7 +9,10 @@ raise"; each also shows the part refusing what the real one refuses.
 
 import errno
 
+import time
+
 import adafruit_24lc32
+import adafruit_ina219
 import adafruit_pct2075
 import adafruit_sht31d
 import pytest
@@ -17,7 +21,7 @@ from conftest import logged_server
 from smbus_proxy import SMBus, i2c_msg
 from smbus_proxy.busio import I2C
 
-PCT2075, SHT3X, EEPROM = 0x37, 0x44, 0x50
+PCT2075, INA219, SHT3X, EEPROM = 0x37, 0x40, 0x44, 0x50
 
 # The PCT2075's registers at power-on (NXP PCT2075 datasheet, Table 5 and §7.4): Temp
 # (read-only, 11 bits left-justified), Conf, Thyst and Tos (9 bits used; 75 and 80 °C) and
@@ -53,6 +57,13 @@ CHIPS = f"""
 [[bus]]
 number = 1
 {PCT2075_MAP}
+[[bus.device]]
+model = "ina219"
+addr = 0x40
+bus_volts = 12.0
+current_amps = 0.25
+shunt_ohms = 0.1
+
 [[bus.device]]
 model = "sht3x"
 addr = 0x44
@@ -110,6 +121,41 @@ def test_pct2075_reads_the_datasheets_temperature_and_keeps_9_bit_limits(chips):
             assert refused.value.errno == errno.EREMOTEIO
         assert sensor.temperature == -25.0
         assert sensor.high_temperature_threshold == 32.5
+
+
+def test_ina219_computes_current_and_power_from_the_calibration_the_driver_programs(chips):
+    """12 V and 0.25 A through the 0.1 Ω shunt Adafruit's breakout has: 25 mV, 2500 in
+    10 µV units. The driver's 32 V/2 A calibration (4096, 0.1 mA per bit) makes the current
+    register 2500 × 4096 / 4096 and power 2500 × 3000 / 5000 at 2 mW per bit (the datasheet's
+    equations 4 and 5). Its 16 V/400 mA setting narrows the shunt range to ±40 mV and the bus
+    range to 16 V, both still wide enough."""
+    with I2C(1, server=chips.url) as i2c:
+        sensor = adafruit_ina219.INA219(i2c, addr=INA219)
+        for _ in range(2):
+            assert sensor.shunt_voltage == pytest.approx(0.025, abs=1e-12)
+            assert sensor.bus_voltage == pytest.approx(12.0, abs=1e-12)
+            assert sensor.current == pytest.approx(250.0, abs=1e-9)  # mA
+            assert sensor.power == pytest.approx(3.0, abs=1e-12)  # W
+            assert not sensor.overflow
+            sensor.set_calibration_16V_400mA()
+        assert (sensor.raw_current, sensor.raw_power, sensor.calibration) == (2500, 1500, 4096)
+        assert (sensor.gain, sensor.bus_voltage_range) == (adafruit_ina219.Gain.DIV_1_40MV, 0)
+        # A triggered conversion of 128 samples on each ADC takes 2 × 68.10 ms; CNVR says
+        # when it is done, and reading the power register clears it.
+        sensor.bus_adc_resolution = adafruit_ina219.ADCResolution.ADCRES_12BIT_128S
+        sensor.shunt_adc_resolution = adafruit_ina219.ADCResolution.ADCRES_12BIT_128S
+        sensor.mode = adafruit_ina219.Mode.SANDBVOLT_TRIGGERED
+        assert not sensor.conversion_ready
+        time.sleep(0.14)
+        assert sensor.conversion_ready
+        assert sensor.raw_power == 1500
+        assert not sensor.conversion_ready
+        # Bit 15 resets every register to its power-on value, calibration included.
+        sensor.reset = 1
+        with SMBus(1, server=chips.url) as bus:
+            assert bus.read_i2c_block_data(INA219, 0x00, 2) == [0x39, 0x9F]
+            assert bus.read_i2c_block_data(INA219, 0x05, 2) == [0, 0]
+            assert bus.read_i2c_block_data(INA219, 0x04, 2) == [0, 0]
 
 
 def test_sht31d_measures_what_the_config_sets_and_checks_its_crcs(chips):

@@ -111,6 +111,15 @@ pub enum Model {
     },
     /// An FM radio tuner, with its power-on registers.
     Si4703,
+    /// A TI INA219 current and power monitor and what it measures.
+    Ina219 {
+        /// The bus voltage, 0 to 32 V.
+        bus_volts: f64,
+        /// The current through the shunt, in either direction.
+        current_amps: f64,
+        /// The shunt resistor.
+        shunt_ohms: f64,
+    },
     /// A Sensirion SHT3x humidity and temperature sensor and what it measures.
     Sht3x {
         /// °C, -45 to 130.
@@ -131,6 +140,7 @@ impl Model {
             Model::Eeprom { part, .. } => part.model_name(),
             Model::Pcf8574 { .. } => "pcf8574",
             Model::Si4703 => "si4703",
+            Model::Ina219 { .. } => "ina219",
             Model::Sht3x { .. } => "sht3x",
         }
     }
@@ -278,6 +288,9 @@ struct RawDevice {
     contents: Option<Vec<u8>>,
     write_cycle_us: Option<u32>,
     inputs: Option<u8>,
+    bus_volts: Option<f64>,
+    current_amps: Option<f64>,
+    shunt_ohms: Option<f64>,
     temperature: Option<f64>,
     humidity: Option<f64>,
     serial: Option<u32>,
@@ -322,6 +335,8 @@ enum ModelName {
     Pcf8574,
     #[serde(rename = "si4703")]
     Si4703,
+    #[serde(rename = "ina219")]
+    Ina219,
     #[serde(rename = "sht3x")]
     Sht3x,
 }
@@ -443,6 +458,7 @@ impl RawDevice {
             Model::Eeprom { .. } => &["contents", "write_cycle_us"],
             Model::Pcf8574 { .. } => &["inputs"],
             Model::Si4703 => &[],
+            Model::Ina219 { .. } => &["bus_volts", "current_amps", "shunt_ohms"],
             Model::Sht3x { .. } => &["temperature", "humidity", "serial"],
         };
         let given = [
@@ -453,6 +469,9 @@ impl RawDevice {
             ("contents", self.contents.is_some()),
             ("write_cycle_us", self.write_cycle_us.is_some()),
             ("inputs", self.inputs.is_some()),
+            ("bus_volts", self.bus_volts.is_some()),
+            ("current_amps", self.current_amps.is_some()),
+            ("shunt_ohms", self.shunt_ohms.is_some()),
             ("temperature", self.temperature.is_some()),
             ("humidity", self.humidity.is_some()),
             ("serial", self.serial.is_some()),
@@ -508,6 +527,14 @@ impl RawDevice {
             ModelName::Eeprom24c512 => eeprom(EepromPart::C512)?,
             ModelName::Pcf8574 => Model::Pcf8574 { inputs: self.inputs.unwrap_or(0xFF) },
             ModelName::Si4703 => Model::Si4703,
+            ModelName::Ina219 => Model::Ina219 {
+                bus_volts: in_range("bus_volts", self.bus_volts.unwrap_or(0.0), 0.0, 32.0, "V")?,
+                current_amps: in_range("current_amps", self.current_amps.unwrap_or(0.0), -1e3, 1e3, "A")?,
+                shunt_ohms: match self.shunt_ohms.unwrap_or(0.1) {
+                    ohms if ohms > 0.0 && ohms.is_finite() => ohms,
+                    ohms => return Err(format!("shunt_ohms {ohms} must be a finite value above 0 Ω")),
+                },
+            },
             ModelName::Sht3x => Model::Sht3x {
                 temperature: in_range("temperature", self.temperature.unwrap_or(25.0), -45.0, 130.0, "°C")?,
                 humidity: in_range("humidity", self.humidity.unwrap_or(50.0), 0.0, 100.0, "%RH")?,
@@ -584,6 +611,7 @@ mod tests {
                 "eeprom-24c32",
                 "pcf8574",
                 "si4703",
+                "ina219",
                 "sht3x"
             ])
         );
@@ -759,6 +787,14 @@ mod tests {
                 "bus 1, device 0x44: humidity -1 is out of range 0–100 %RH".into(),
             ),
             (
+                &dev("model = \"ina219\"\naddr = 0x40\nshunt_ohms = 0.0"),
+                "bus 1, device 0x40: shunt_ohms 0 must be a finite value above 0 Ω".into(),
+            ),
+            (
+                &dev("model = \"ina219\"\naddr = 0x40\nbus_volts = 33.0"),
+                "bus 1, device 0x40: bus_volts 33 is out of range 0–32 V".into(),
+            ),
+            (
                 &dev("model = \"sht3x\"\naddr = 0x44\ninputs = 1"),
                 "bus 1, device 0x44: inputs is not a sht3x setting (it takes temperature, humidity, serial)"
                     .into(),
@@ -801,7 +837,7 @@ mod tests {
             unknown_model.contains(
                 "unknown variant `lm75`, expected one of `register-file`, `register-map`, `eeprom-24c02`, \
                  `eeprom-24c32`, `eeprom-24c64`, `eeprom-24c128`, `eeprom-24c256`, `eeprom-24c512`, `pcf8574`, \
-                 `si4703`, `sht3x`"
+                 `si4703`, `ina219`, `sht3x`"
             ),
             "{unknown_model}"
         );

@@ -11,6 +11,7 @@
 //! far, so a busy chip answers as it would at that point of the transfer.
 
 mod eeprom;
+mod ina219;
 mod pcf8574;
 mod register_file;
 mod register_map;
@@ -88,6 +89,9 @@ pub(crate) fn build(model: &Model) -> Box<dyn Device> {
         }
         Model::Pcf8574 { inputs } => Box::new(pcf8574::Pcf8574::new(*inputs)),
         Model::Si4703 => Box::new(si4703::Si4703::new()),
+        Model::Ina219 { bus_volts, current_amps, shunt_ohms } => {
+            Box::new(ina219::Ina219::new(*bus_volts, *current_amps, *shunt_ohms))
+        }
         Model::Sht3x { temperature, humidity, serial } => {
             Box::new(sht3x::Sht3x::new(*temperature, *humidity, *serial))
         }
