@@ -267,7 +267,10 @@ async fn embedded_hal_async_i2c() {
 fn third_party_driver_eeprom24x_round_trip() {
     use eeprom24x::{Eeprom24x, SlaveAddr};
     use embedded_hal::delay::DelayNs;
-    let (server, _) = start(Duration::from_secs(5));
+    let server = smbus_proxy_testkit::simulated(
+        "[[bus]]\nnumber = 1\n[[bus.device]]\nmodel = \"eeprom-24c02\"\naddr = 0x50\n",
+    )
+    .on_loopback();
     let client = blocking::Client::connect(server.url()).unwrap();
     let mut eeprom = Eeprom24x::new_24x02(client.bus(1).unwrap(), SlaveAddr::default());
     eeprom.write_page(0x10, b"smbus!").unwrap();
