@@ -14,10 +14,12 @@
 use embedded_hal::i2c::I2c;
 use smbus_proxy_client::{Client, blocking};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus, smbus_server::SmbusServer};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{ServerProcess, cpu_time, percentiles};
 
 const RF: u16 = 0x48;
 const BUSES: u32 = 32;
@@ -27,7 +29,11 @@ fn main() {
     let n: usize = std::env::var("SMBUS_PROXY_BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
     let mut report = Report::default();
 
-    let server = ServerProcess::start();
+    let mut toml = String::new();
+    for n in 1..=BUSES {
+        toml += &format!("[[bus]]\nnumber = {n}\n[[bus.device]]\nmodel = \"register-file\"\naddr = 0x48\n\n");
+    }
+    let server = ServerProcess::start(&toml);
     report.rss_idle_kib = server.rss_kib();
 
     // The floors.
@@ -135,13 +141,6 @@ fn sample(n: usize, mut call: impl FnMut()) -> Vec<Duration> {
         .collect()
 }
 
-fn percentiles(samples: &[Duration]) -> (f64, f64) {
-    let mut s = samples.to_vec();
-    s.sort();
-    let at = |p: f64| s[((s.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
-    (at(0.50), at(0.99))
-}
-
 /// `clients` threads, each with its own connection and session on `bus(i)`, each doing
 /// sequential read_byte_data for a second: total operations per second.
 fn throughput(url: &str, clients: usize, bus: impl Fn(usize) -> u32) -> f64 {
@@ -191,83 +190,6 @@ fn tcp_ping_pong(n: usize) -> Vec<Duration> {
 }
 
 /// The server under test, as its own process.
-struct ServerProcess {
-    child: Child,
-    addr: String,
-    _config: tempfile::TempPath,
-}
-
-impl ServerProcess {
-    fn start() -> Self {
-        let mut toml = String::new();
-        for n in 1..=BUSES {
-            toml +=
-                &format!("[[bus]]\nnumber = {n}\n[[bus.device]]\nmodel = \"register-file\"\naddr = 0x48\n\n");
-        }
-        let mut config = tempfile::NamedTempFile::new().unwrap();
-        config.write_all(toml.as_bytes()).unwrap();
-        let config = config.into_temp_path();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_smbus-proxy"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--simulate"])
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start smbus-proxy");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("server output").unwrap();
-            if let Some(rest) = line.split("addr=").nth(1).filter(|_| line.contains("server started")) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        ServerProcess { child, addr, _config: config }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn status(&self, key: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with(key)).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
-
-    fn rss_kib(&self) -> u64 {
-        self.status("VmRSS:")
-    }
-
-    fn peak_rss_kib(&self) -> u64 {
-        self.status("VmHWM:")
-    }
-
-    fn cpu_time(&self) -> Duration {
-        cpu_time(&format!("/proc/{}/stat", self.child.id()))
-    }
-}
-
-/// User plus system CPU time so far of the process or thread whose `stat` file this is.
-fn cpu_time(stat: &str) -> Duration {
-    let stat = std::fs::read_to_string(stat).unwrap();
-    // Fields after the command name, which is in parentheses: utime and stime are the 12th
-    // and 13th, in clock ticks.
-    let fields: Vec<&str> = stat.rsplit(") ").next().unwrap().split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) } as u64;
-    Duration::from_secs_f64(ticks as f64 / hz as f64)
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A service that answers every transaction at once, without a bus: the transport alone.
 #[derive(Clone)]
 struct Echo;

@@ -65,10 +65,15 @@ impl Wire {
 
     /// Holds the caller for as long as the bus was busy: the whole wire time, or the timeout
     /// if the operation ran into it.
+    ///
+    /// A plain thread sleep overshoots by the kernel's timer slack and wake-up latency, about
+    /// 100 µs on a virtual machine: as much again as a 400 kHz `read_byte_data` takes. So the
+    /// last stretch is spun (yielding the CPU), which keeps simulated wire time within a few
+    /// µs of what the clock rate implies.
     pub(crate) fn sleep(&self) {
         let busy = self.elapsed().min(self.timeout);
         if !busy.is_zero() {
-            std::thread::sleep(busy);
+            spin_sleep::sleep(busy);
         }
     }
 }

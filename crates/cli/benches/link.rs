@@ -1,0 +1,340 @@
+//! What the network costs a driver, and what hides it.
+//!
+//! A relay inside this bench delays each direction by 0.25, 1 and 2.5 ms (Ethernet to Wi-Fi;
+//! these machines have no traffic shaping) between the client and `smbus-proxy serve`, run as a
+//! process of its own on a simulated bus at 400 kHz. The raw TCP round trip through the relay
+//! is the floor. Four driver workloads run through it, and the same workloads run on the
+//! simulated bus itself with no network, which is what they cost on the Pi:
+//! - a display: 10 frames of 1,024 bytes in 32-byte writes;
+//! - a sensor read 50 times: trigger a conversion (an INA219's configuration register), poll
+//!   its conversion-ready bit, read its four result registers (8 bytes);
+//! - programming 4 KiB of a 24C32 page by page, ACK polling through each write cycle;
+//! - a dump of 256 registers.
+//!
+//! Each runs one call per operation ("sync", as smbus2 drivers do) and, where the client can
+//! already group operations, as transactions ("batched": a frame per transaction, the dump in
+//! one); polling loops cannot be grouped yet. A batch can do no better than the local time
+//! plus one round trip, hence the last column.
+//!
+//!     cargo bench -p smbus-proxy --bench link [-- --json]
+
+use smbus_proxy_client::{Bytes, blocking};
+use smbus_proxy_sim::{Config, SimBus};
+use smbus_proxy_wire::{Command, Errno, Msg, Op, Reply};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{ServerProcess, percentiles};
+
+const ONE_WAY_US: [u64; 3] = [250, 1000, 2500];
+/// Each workload runs this many times; the median counts.
+const RUNS: usize = 3;
+
+const DISPLAY: u16 = 0x3C;
+const SENSOR: u16 = 0x40;
+const REGISTERS: u16 = 0x48;
+const EEPROM: u16 = 0x50;
+
+const LAB: &str = r#"
+[[bus]]
+number = 1
+speed_khz = 400
+
+[[bus.device]]            # a display controller's data port, as a register file
+model = "register-file"
+addr = 0x3C
+
+[[bus.device]]
+model = "ina219"
+addr = 0x40
+bus_volts = 12.0
+current_amps = 0.25
+
+[[bus.device]]
+model = "register-file"
+addr = 0x48
+registers = [0, 1, 2, 3, 4, 5, 6, 7]
+
+[[bus.device]]
+model = "eeprom-24c32"
+addr = 0x50
+"#;
+
+fn main() {
+    let json = std::env::args().any(|a| a == "--json");
+    let server = ServerProcess::start(LAB);
+    let server_addr: SocketAddr = server.url().trim_start_matches("http://").parse().unwrap();
+
+    let local: Vec<Duration> = WORKLOADS
+        .iter()
+        .map(|w| median(|| (w.run)(&mut Local(Config::parse(LAB).unwrap().build().remove(0)), false)))
+        .collect();
+
+    let mut rows = Vec::new();
+    for one_way in ONE_WAY_US.map(Duration::from_micros) {
+        let echo = Relay::start(tcp_echo(), one_way);
+        let floor = percentiles(&(0..50).map(|_| ping_pong(echo.addr)).collect::<Vec<_>>()).0;
+        let relay = Relay::start(server_addr, one_way);
+        let client = blocking::Client::connect(format!("http://{}", relay.addr)).unwrap();
+        let mut remote = Remote(client.bus(1).unwrap());
+        for (w, local) in WORKLOADS.iter().zip(&local) {
+            let sync = median(|| (w.run)(&mut remote, false));
+            let batched = w.batches.then(|| median(|| (w.run)(&mut remote, true)));
+            rows.push(Row { one_way, floor_us: floor, workload: w.name, local: *local, sync, batched });
+        }
+    }
+    if json { print_json(&rows) } else { print_table(&rows) }
+}
+
+struct Workload {
+    name: &'static str,
+    /// Whether it has a batched form.
+    batches: bool,
+    run: fn(&mut dyn Target, bool),
+}
+
+const WORKLOADS: [Workload; 4] = [
+    Workload { name: "display, 10 frames", batches: true, run: display },
+    Workload { name: "sensor, 50 reads", batches: false, run: sensor },
+    Workload { name: "EEPROM, 4 KiB", batches: false, run: eeprom },
+    Workload { name: "dump, 256 registers", batches: true, run: dump },
+];
+
+/// Where a workload's operations run: through the proxy, or on the simulated bus itself.
+trait Target {
+    /// One transaction: the operations in order, stopping at the first that fails.
+    fn run(&mut self, ops: &[Op]) -> Result<Vec<Reply>, Errno>;
+
+    fn one(&mut self, op: Op) -> Result<Reply, Errno> {
+        Ok(self.run(&[op])?.remove(0))
+    }
+}
+
+struct Local(SimBus);
+
+impl Target for Local {
+    fn run(&mut self, ops: &[Op]) -> Result<Vec<Reply>, Errno> {
+        ops.iter().map(|op| self.0.execute(op)).collect()
+    }
+}
+
+struct Remote(blocking::Bus);
+
+impl Target for Remote {
+    fn run(&mut self, ops: &[Op]) -> Result<Vec<Reply>, Errno> {
+        self.0.execute(ops).map_err(|e| e.errno().unwrap_or_else(|| panic!("{e}")))
+    }
+}
+
+fn run_all(t: &mut dyn Target, ops: Vec<Op>, batched: bool) -> Vec<Reply> {
+    if batched { t.run(&ops).unwrap() } else { ops.into_iter().map(|op| t.one(op).unwrap()).collect() }
+}
+
+fn display(t: &mut dyn Target, batched: bool) {
+    let line = Bytes::from(vec![0xA5; 32]);
+    for _ in 0..10 {
+        let frame = (0..32)
+            .map(|_| Op::smbus(DISPLAY, Command::WriteI2cBlockData { reg: 0x40, data: line.clone() }))
+            .collect();
+        run_all(t, frame, batched);
+    }
+}
+
+fn sensor(t: &mut dyn Target, _: bool) {
+    let read = |reg| Op::smbus(SENSOR, Command::ReadI2cBlockData { reg, len: 2 });
+    for _ in 0..50 {
+        // Shunt and bus voltage, triggered, 12 bits: 2 × 532 µs.
+        let trigger = Bytes::from_static(&[0x39, 0x9B]);
+        t.one(Op::smbus(SENSOR, Command::WriteI2cBlockData { reg: 0x00, data: trigger })).unwrap();
+        while block(t.one(read(0x02)).unwrap())[1] & 0x02 == 0 {}
+        let results = run_all(t, (1..=4).map(read).collect(), false);
+        assert_eq!(block(results[0].clone()), [0x09, 0xC4], "25 mV across the shunt");
+    }
+}
+
+fn eeprom(t: &mut dyn Target, _: bool) {
+    for page in 0..128u16 {
+        let at = page * 32;
+        let data: Vec<u8> = [&at.to_be_bytes()[..], &[page as u8; 32]].concat();
+        t.one(Op::Transfer(vec![Msg::write(EEPROM, data)])).unwrap();
+        loop {
+            match t.one(Op::smbus(EEPROM, Command::WriteQuick { bit: 0 })) {
+                Ok(_) => break,
+                Err(Errno::ENXIO) => continue,
+                Err(e) => panic!("ACK polling: {e:?}"),
+            }
+        }
+    }
+}
+
+fn dump(t: &mut dyn Target, batched: bool) {
+    let ops = (0..=255).map(|reg| Op::smbus(REGISTERS, Command::ReadByteData { reg })).collect();
+    let replies = run_all(t, ops, batched);
+    assert_eq!(replies[7], Reply::Byte(7));
+}
+
+fn block(reply: Reply) -> Vec<u8> {
+    match reply {
+        Reply::Block(b) => b.to_vec(),
+        other => panic!("expected a block, got {other:?}"),
+    }
+}
+
+fn median(mut run: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[RUNS / 2]
+}
+
+/// A TCP relay on loopback that delivers each direction's bytes `one_way` after they arrived,
+/// in order, however many are in flight, as a long link does.
+struct Relay {
+    addr: SocketAddr,
+}
+
+impl Relay {
+    fn start(target: SocketAddr, one_way: Duration) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let client = client.unwrap();
+                let server = TcpStream::connect(target).unwrap();
+                for s in [&client, &server] {
+                    s.set_nodelay(true).unwrap();
+                }
+                delay_pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), one_way);
+                delay_pipe(server, client, one_way);
+            }
+        });
+        Relay { addr }
+    }
+}
+
+/// Threads, not tokio, whose timer counts in milliseconds, too coarse for 0.25 ms; and a
+/// spinning sleep for the last stretch, as a thread sleep overshoots by about 100 µs here.
+fn delay_pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    thread::spawn(move || {
+        let mut buf = vec![0; 64 << 10];
+        while let Ok(n @ 1..) = from.read(&mut buf) {
+            if tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    });
+    thread::spawn(move || {
+        for (due, bytes) in rx {
+            spin_sleep::sleep_until(due);
+            if to.write_all(&bytes).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Write);
+    });
+}
+
+/// A TCP echo server on loopback: its address.
+fn tcp_echo() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            stream.set_nodelay(true).unwrap();
+            thread::spawn(move || {
+                let mut buf = [0; 16];
+                while stream.read_exact(&mut buf).is_ok() && stream.write_all(&buf).is_ok() {}
+            });
+        }
+    });
+    addr
+}
+
+/// One 16-byte round trip on a fresh connection's steady state.
+fn ping_pong(addr: SocketAddr) -> Duration {
+    thread_local! {
+        static STREAMS: std::cell::RefCell<Vec<(SocketAddr, TcpStream)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    STREAMS.with_borrow_mut(|streams| {
+        if !streams.iter().any(|(a, _)| *a == addr) {
+            let s = TcpStream::connect(addr).unwrap();
+            s.set_nodelay(true).unwrap();
+            streams.push((addr, s));
+        }
+        let (_, s) = streams.iter_mut().find(|(a, _)| *a == addr).unwrap();
+        let mut buf = [7u8; 16];
+        let start = Instant::now();
+        s.write_all(&buf).unwrap();
+        s.read_exact(&mut buf).unwrap();
+        start.elapsed()
+    })
+}
+
+struct Row {
+    one_way: Duration,
+    floor_us: f64,
+    workload: &'static str,
+    local: Duration,
+    sync: Duration,
+    batched: Option<Duration>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn print_table(rows: &[Row]) {
+    let mut last = None;
+    for r in rows {
+        if last != Some(r.one_way) {
+            last = Some(r.one_way);
+            println!(
+                "\n{} ms each way; TCP round trip through the relay {:.2} ms (p50)",
+                ms(r.one_way),
+                r.floor_us / 1e3
+            );
+            println!(
+                "{:<22} {:>10} {:>10} {:>9} {:>11} {:>9} {:>16}",
+                "workload", "local ms", "sync ms", "÷ local", "batched ms", "÷ local", "÷ (local + RTT)"
+            );
+        }
+        let (sync, local) = (ms(r.sync), ms(r.local));
+        let batched = match r.batched {
+            Some(b) => {
+                let (b, rtt) = (ms(b), r.floor_us / 1e3);
+                format!("{b:>11.1} {:>9.2} {:>16.2}", b / local, b / (local + rtt))
+            }
+            None => format!("{:>11}", "—"),
+        };
+        println!("{:<22} {local:>10.1} {sync:>10.1} {:>9.2} {batched}", r.workload, sync / local);
+    }
+}
+
+fn print_json(rows: &[Row]) {
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let batched = r.batched.map_or("null".to_owned(), |b| format!("{:.2}", ms(b)));
+            format!(
+                "{{\"one_way_ms\":{},\"rtt_floor_ms\":{:.3},\"workload\":{:?},\"local_ms\":{:.2},\"sync_ms\":{:.2},\"batched_ms\":{batched}}}",
+                ms(r.one_way),
+                r.floor_us / 1e3,
+                r.workload,
+                ms(r.local),
+                ms(r.sync)
+            )
+        })
+        .collect();
+    println!("{{\"link\":[{}]}}", rows.join(","));
+}
