@@ -14,7 +14,7 @@ Blinka package supplies: ``pip install adafruit-circuitpython-<driver>`` brings 
 """
 
 import threading
-from typing import List, Optional
+from typing import List, Optional, Union
 
 from . import SMBus, i2c_msg
 
@@ -28,9 +28,11 @@ class I2C:
     """A bus of an smbus-proxy server with CircuitPython's ``busio.I2C`` interface.
 
     ``bus`` is the N of the server's ``/dev/i2c-N``. ``server``, ``token``, ``ca``, ``cert``,
-    ``key`` and ``timeout`` are ``SMBus``'s, with the same environment variables behind them.
-    Failed transfers raise ``OSError`` with the errno of the server's kernel (errno 6, ENXIO,
-    when no device answers), as drivers expect.
+    ``key``, ``timeout`` and ``pipeline`` are ``SMBus``'s, with the same environment variables
+    behind them. With ``pipeline``, ``writeto`` returns once the write is on its way; a failed
+    write is raised by the next read, ``flush()`` or ``deinit()``, and nothing written after it
+    reaches the bus. Failed transfers raise ``OSError`` with the errno of the server's kernel
+    (errno 6, ENXIO, when no device answers), as drivers expect.
     """
 
     def __init__(
@@ -43,8 +45,11 @@ class I2C:
         cert: Optional[str] = None,
         key: Optional[str] = None,
         timeout: Optional[float] = None,
+        pipeline: Union[bool, int] = False,
     ) -> None:
-        self._bus = SMBus(bus, server=server, token=token, ca=ca, cert=cert, key=key, timeout=timeout)
+        self._bus = SMBus(
+            bus, server=server, token=token, ca=ca, cert=cert, key=key, timeout=timeout, pipeline=pipeline
+        )
         self._lock = threading.Lock()
 
     def try_lock(self) -> bool:
@@ -101,8 +106,12 @@ class I2C:
         self._bus.i2c_rdwr(write, read)
         into[:] = bytes(read)
 
+    def flush(self) -> None:
+        """Waits until every pipelined write has run; raises the first that failed."""
+        self._bus.flush()
+
     def deinit(self) -> None:
-        """Closes the bus: its session on the server ends."""
+        """Closes the bus, once pipelined writes have run: its session on the server ends."""
         self._bus.close()
 
     def __enter__(self) -> "I2C":

@@ -23,6 +23,14 @@ pub fn os_error(errno: i32, message: impl Into<String>) -> PyErr {
 pub fn to_py(e: Error) -> PyErr {
     let message = e.to_string();
     match e {
+        // What the failed call would have raised, with the message that says which call.
+        Error::Pipelined { source, .. } => {
+            let err = to_py(*source);
+            Python::attach(|py| match err.value(py).getattr("errno").and_then(|n| n.extract::<i32>()) {
+                Ok(errno) => os_error(errno, message),
+                Err(_) => PyErr::from_type(err.get_type(py), message),
+            })
+        }
         Error::Bus { errno, .. } => os_error(errno.0, message),
         // The kernel answers EOPNOTSUPP when the adapter lacks the function; the client
         // knows the adapter's functionality and answers the same without a round trip.

@@ -12,7 +12,7 @@ use crate::msg::{I2C_M_RD, I2cMsg};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::{MutexExt, PyOnceLock};
-use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyTuple, PyType};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyTuple, PyType};
 use smbus_proxy_client::{BusOptions, Bytes, Credentials, Dir, Errno, Msg, blocking, funcs, msg_flags};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -23,6 +23,8 @@ struct Endpoint {
     url: String,
     credentials: Credentials,
     call_timeout: Option<Duration>,
+    /// The pipelining window, 0 for none.
+    pipeline: usize,
 }
 
 /// The keyword arguments that say where the server is and how to prove who we are.
@@ -34,6 +36,7 @@ struct Remote<'a> {
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
     timeout: Option<f64>,
+    pipeline: usize,
 }
 
 impl Endpoint {
@@ -54,7 +57,12 @@ impl Endpoint {
             cert: remote.cert.or(env.cert),
             key: remote.key.or(env.key),
         };
-        Ok(Endpoint { url: smbus_proxy_client::server_url(remote.server), credentials, call_timeout })
+        Ok(Endpoint {
+            url: smbus_proxy_client::server_url(remote.server),
+            credentials,
+            call_timeout,
+            pipeline: remote.pipeline,
+        })
     }
 
     fn list_buses(&self) -> smbus_proxy_client::Result<Vec<(u32, String, u64)>> {
@@ -64,7 +72,8 @@ impl Endpoint {
     }
 
     fn open(&self, number: u32) -> smbus_proxy_client::Result<blocking::Bus> {
-        let options = BusOptions { call_timeout: self.call_timeout, ..BusOptions::default() };
+        let options =
+            BusOptions { call_timeout: self.call_timeout, pipeline: self.pipeline, ..BusOptions::default() };
         blocking::Client::connect_with(self.url.clone(), self.credentials.clone())?.bus_with(number, options)
     }
 }
@@ -86,14 +95,21 @@ impl State {
         State { endpoint, bus: None, number: None, funcs: 0, address: None, force: false, pec: false }
     }
 
-    /// Ends the session. Nothing is lost if the server cannot be told: it ends a session whose
+    /// Ends the session, once pipelined writes have run: the first of them that failed is
+    /// the error. Nothing else is lost if the server cannot be told: it ends a session whose
     /// client went quiet when the session's lease runs out.
-    fn close(&mut self, py: Python<'_>) {
-        if let Some(bus) = self.bus.take() {
-            py.detach(|| drop(bus.close()));
-        }
+    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        let flushed = match self.bus.take() {
+            Some(mut bus) => py.detach(|| {
+                let flushed = bus.flush();
+                drop(bus.close());
+                flushed
+            }),
+            None => Ok(()),
+        };
         self.pec = false;
         self.address = None;
+        flushed.map_err(error::to_py)
     }
 }
 
@@ -111,6 +127,14 @@ impl State {
 /// a call waits for its answer, queueing for the bus included: past it, ``TimeoutError``, and a
 /// call that had not reached the bus never will. So a program written for smbus2 needs
 /// one change, ``from smbus_proxy import SMBus``, and the environment says where the bus is.
+///
+/// ``pipeline=True`` (or a window, 1 to 256; True is 64) hides the network's round trip for
+/// writes: a call that returns nothing returns as soon as it is sent, and the operations still
+/// run in order. The price is where a failure shows: smbus2 (and this without ``pipeline``)
+/// raises at the failing write; with ``pipeline`` the next call that waits raises it — a read,
+/// ``flush()``, ``close()``, the end of a ``with`` block — naming the failed call, and nothing
+/// written after it reaches the bus until then. A probe (``write_quick``, an empty write) still
+/// waits for its answer.
 ///
 /// Failed operations raise ``OSError`` with the server kernel's ``errno`` (ENXIO, 6, when no
 /// device answers); arguments out of range raise ``ValueError``, and of the wrong type
@@ -155,6 +179,24 @@ impl SMBus {
     }
 }
 
+/// The window a `pipeline` argument asks for: True is 64, False 0, a number itself.
+fn pipeline_window(arg: &Bound<'_, PyAny>) -> PyResult<usize> {
+    if let Ok(on) = arg.cast::<PyBool>() {
+        return Ok(if on.is_true() { 64 } else { 0 });
+    }
+    if !arg.is_instance_of::<PyInt>() {
+        let kind = arg.get_type().name()?;
+        return Err(PyTypeError::new_err(format!(
+            "pipeline: expected True, False or a window size, not {kind}"
+        )));
+    }
+    let max = smbus_proxy_client::MAX_PIPELINE;
+    arg.extract::<usize>()
+        .ok()
+        .filter(|&window| window <= max)
+        .ok_or_else(|| PyValueError::new_err(format!("pipeline: {arg} is out of range 0–{max} (True is 64)")))
+}
+
 /// A bus argument: a number, or the path `/dev/i2c-N` smbus2 also takes.
 fn bus_number(bus: &Bound<'_, PyAny>) -> PyResult<u32> {
     if let Ok(path) = bus.extract::<String>() {
@@ -179,7 +221,7 @@ impl SMBus {
     #[new]
     #[pyo3(
         signature = (*_args, **_kwargs),
-        text_signature = "(bus=None, force=False, *, server=None, token=None, ca=None, cert=None, key=None, timeout=None)"
+        text_signature = "(bus=None, force=False, *, server=None, token=None, ca=None, cert=None, key=None, timeout=None, pipeline=False)"
     )]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> SMBus {
         let endpoint = Endpoint::new(Remote::default()).expect("no arguments, nothing to refuse");
@@ -187,7 +229,7 @@ impl SMBus {
     }
 
     // Documented with the class: Python shows the class's documentation for `__init__`.
-    #[pyo3(signature = (bus=None, force=false, *, server=None, token=None, ca=None, cert=None, key=None, timeout=None))]
+    #[pyo3(signature = (bus=None, force=false, *, server=None, token=None, ca=None, cert=None, key=None, timeout=None, pipeline=None))]
     #[allow(clippy::too_many_arguments)]
     fn __init__(
         &self,
@@ -200,11 +242,13 @@ impl SMBus {
         cert: Option<PathBuf>,
         key: Option<PathBuf>,
         timeout: Option<f64>,
+        pipeline: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let endpoint = Endpoint::new(Remote { server, token, ca, cert, key, timeout })?;
+        let pipeline = pipeline.map(pipeline_window).transpose()?.unwrap_or(0);
+        let endpoint = Endpoint::new(Remote { server, token, ca, cert, key, timeout, pipeline })?;
         {
             let mut state = self.state(py);
-            state.close(py);
+            state.close(py)?;
             *state = State::new(endpoint);
             state.force = force;
         }
@@ -218,15 +262,17 @@ impl SMBus {
         slf
     }
 
-    /// Closes the bus.
+    /// Closes the bus, raising a pipelined write's failure unless the block is already
+    /// raising something else, which stays the exception.
     fn __exit__(
         &self,
         py: Python<'_>,
-        _exc_type: &Bound<'_, PyAny>,
+        exc_type: &Bound<'_, PyAny>,
         _exc: &Bound<'_, PyAny>,
         _traceback: &Bound<'_, PyAny>,
-    ) {
-        self.close(py);
+    ) -> PyResult<()> {
+        let closed = self.close(py);
+        if exc_type.is_none() { closed } else { Ok(()) }
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
@@ -243,7 +289,7 @@ impl SMBus {
     fn open(&self, py: Python<'_>, bus: &Bound<'_, PyAny>) -> PyResult<()> {
         let number = bus_number(bus)?;
         let mut state = self.state(py);
-        state.close(py);
+        state.close(py)?;
         let endpoint = &state.endpoint;
         let opened = py.detach(|| endpoint.open(number)).map_err(error::to_py)?;
         state.funcs = opened.funcs();
@@ -252,9 +298,17 @@ impl SMBus {
         Ok(())
     }
 
-    /// Ends the session on the server. Safe to call twice; ``open()`` opens a bus again.
-    fn close(&self, py: Python<'_>) {
-        self.state(py).close(py);
+    /// Ends the session on the server, once pipelined writes have run (raising the first that
+    /// failed). Safe to call twice; ``open()`` opens a bus again.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.state(py).close(py)
+    }
+
+    /// Waits until every pipelined write has run, and raises the first that failed (its
+    /// position among the pipelined calls, the operation and the errno are in the message);
+    /// what was queued after it never ran. Without ``pipeline`` there is nothing to wait for.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        self.call(py, None, |bus| bus.flush())
     }
 
     /// The adapter's functionality (``I2C_FUNCS``) as an ``I2cFunc`` flag set.
@@ -588,6 +642,6 @@ pub fn list_buses(
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
 ) -> PyResult<Vec<(u32, String, u64)>> {
-    let endpoint = Endpoint::new(Remote { server, token, ca, cert, key, timeout: None })?;
+    let endpoint = Endpoint::new(Remote { server, token, ca, cert, key, ..Remote::default() })?;
     py.detach(|| endpoint.list_buses()).map_err(error::to_py)
 }

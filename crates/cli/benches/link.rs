@@ -11,14 +11,18 @@
 //! - programming 4 KiB of a 24C32 page by page, ACK polling through each write cycle;
 //! - a dump of 256 registers.
 //!
-//! Each runs one call per operation ("sync", as smbus2 drivers do) and, where the client can
-//! already group operations, as transactions ("batched": a frame per transaction, the dump in
-//! one); polling loops cannot be grouped yet. A batch can do no better than the local time
-//! plus one round trip, hence the last column.
+//! Each runs one call per operation ("sync", as smbus2 drivers do); the same calls on a
+//! pipelined bus handle ("pipelined": writes return once sent; the time includes the flush
+//! that waits for the last); and, where operations can be grouped, as transactions
+//! ("batched": a frame per transaction, the dump in one). A batch can do no better than the
+//! local time plus one round trip, hence the last column. Polling loops (a ready bit, ACK
+//! polling) wait a round trip per poll in every mode.
+//!
+//! First, on loopback with no relay: `write_byte_data` calls per second, sync and pipelined.
 //!
 //!     cargo bench -p smbus-proxy --bench link [-- --json]
 
-use smbus_proxy_client::{Bytes, blocking};
+use smbus_proxy_client::{BusOptions, Bytes, blocking};
 use smbus_proxy_sim::{Config, SimBus};
 use smbus_proxy_wire::{Command, Errno, Msg, Op, Reply};
 use std::io::{Read, Write};
@@ -62,12 +66,21 @@ registers = [0, 1, 2, 3, 4, 5, 6, 7]
 [[bus.device]]
 model = "eeprom-24c32"
 addr = 0x50
+
+[[bus]]                   # no wire time: for the proxy's own rate
+number = 2
+
+[[bus.device]]
+model = "register-file"
+addr = 0x48
 "#;
 
 fn main() {
     let json = std::env::args().any(|a| a == "--json");
     let server = ServerProcess::start(LAB);
     let server_addr: SocketAddr = server.url().trim_start_matches("http://").parse().unwrap();
+
+    let loopback = loopback_writes(&server.url());
 
     let local: Vec<Duration> = WORKLOADS
         .iter()
@@ -81,13 +94,46 @@ fn main() {
         let relay = Relay::start(server_addr, one_way);
         let client = blocking::Client::connect(format!("http://{}", relay.addr)).unwrap();
         let mut remote = Remote(client.bus(1).unwrap());
+        let mut pipelined = Remote(client.bus_with(1, PIPELINED).unwrap());
         for (w, local) in WORKLOADS.iter().zip(&local) {
             let sync = median(|| (w.run)(&mut remote, false));
+            let pipelined = median(|| {
+                (w.run)(&mut pipelined, false);
+                pipelined.0.flush().unwrap();
+            });
             let batched = w.batches.then(|| median(|| (w.run)(&mut remote, true)));
-            rows.push(Row { one_way, floor_us: floor, workload: w.name, local: *local, sync, batched });
+            rows.push(Row {
+                one_way,
+                floor_us: floor,
+                workload: w.name,
+                local: *local,
+                sync,
+                pipelined,
+                batched,
+            });
         }
     }
-    if json { print_json(&rows) } else { print_table(&rows) }
+    if json { print_json(loopback, &rows) } else { print_table(loopback, &rows) }
+}
+
+const PIPELINED: BusOptions = BusOptions { pipeline: 64, timeout: None, retries: None, call_timeout: None };
+
+/// `write_byte_data` calls per second on loopback, sync and pipelined, on a bus without wire
+/// time (bus 2), so that the proxy is what is measured.
+fn loopback_writes(url: &str) -> (f64, f64) {
+    const N: u32 = 20_000;
+    let client = blocking::Client::connect(url).unwrap();
+    let rate = |bus: &mut blocking::Bus| {
+        let start = Instant::now();
+        for i in 0..N {
+            bus.write_byte_data(REGISTERS, 0x10, i as u8).unwrap();
+        }
+        bus.flush().unwrap();
+        f64::from(N) / start.elapsed().as_secs_f64()
+    };
+    let sync = rate(&mut client.bus(2).unwrap());
+    let pipelined = rate(&mut client.bus_with(2, PIPELINED).unwrap());
+    (sync, pipelined)
 }
 
 struct Workload {
@@ -287,6 +333,7 @@ struct Row {
     workload: &'static str,
     local: Duration,
     sync: Duration,
+    pipelined: Duration,
     batched: Option<Duration>,
 }
 
@@ -294,7 +341,11 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn print_table(rows: &[Row]) {
+fn print_table((sync_ops, pipelined_ops): (f64, f64), rows: &[Row]) {
+    println!(
+        "loopback, write_byte_data: {sync_ops:.0} calls/s sync, {pipelined_ops:.0} pipelined ({:.1}×)",
+        pipelined_ops / sync_ops
+    );
     let mut last = None;
     for r in rows {
         if last != Some(r.one_way) {
@@ -305,36 +356,54 @@ fn print_table(rows: &[Row]) {
                 r.floor_us / 1e3
             );
             println!(
-                "{:<22} {:>10} {:>10} {:>9} {:>11} {:>9} {:>16}",
-                "workload", "local ms", "sync ms", "÷ local", "batched ms", "÷ local", "÷ (local + RTT)"
+                "{:<22} {:>9} {:>9} {:>8} {:>10} {:>8} {:>10} {:>8} {:>15}",
+                "workload",
+                "local ms",
+                "sync ms",
+                "÷ local",
+                "pipelined",
+                "÷ local",
+                "batched",
+                "÷ local",
+                "÷ (local + RTT)"
             );
         }
-        let (sync, local) = (ms(r.sync), ms(r.local));
+        let local = ms(r.local);
+        let (sync, pipelined) = (ms(r.sync), ms(r.pipelined));
         let batched = match r.batched {
             Some(b) => {
                 let (b, rtt) = (ms(b), r.floor_us / 1e3);
-                format!("{b:>11.1} {:>9.2} {:>16.2}", b / local, b / (local + rtt))
+                format!("{b:>10.1} {:>8.2} {:>15.2}", b / local, b / (local + rtt))
             }
-            None => format!("{:>11}", "—"),
+            None => format!("{:>10}", "—"),
         };
-        println!("{:<22} {local:>10.1} {sync:>10.1} {:>9.2} {batched}", r.workload, sync / local);
+        println!(
+            "{:<22} {local:>9.1} {sync:>9.1} {:>8.2} {pipelined:>10.1} {:>8.2} {batched}",
+            r.workload,
+            sync / local,
+            pipelined / local
+        );
     }
 }
 
-fn print_json(rows: &[Row]) {
+fn print_json((sync_ops, pipelined_ops): (f64, f64), rows: &[Row]) {
     let rows: Vec<String> = rows
         .iter()
         .map(|r| {
             let batched = r.batched.map_or("null".to_owned(), |b| format!("{:.2}", ms(b)));
             format!(
-                "{{\"one_way_ms\":{},\"rtt_floor_ms\":{:.3},\"workload\":{:?},\"local_ms\":{:.2},\"sync_ms\":{:.2},\"batched_ms\":{batched}}}",
+                "{{\"one_way_ms\":{},\"rtt_floor_ms\":{:.3},\"workload\":{:?},\"local_ms\":{:.2},\"sync_ms\":{:.2},\"pipelined_ms\":{:.2},\"batched_ms\":{batched}}}",
                 ms(r.one_way),
                 r.floor_us / 1e3,
                 r.workload,
                 ms(r.local),
-                ms(r.sync)
+                ms(r.sync),
+                ms(r.pipelined)
             )
         })
         .collect();
-    println!("{{\"link\":[{}]}}", rows.join(","));
+    println!(
+        "{{\"loopback_write_byte_data\":{{\"sync_per_s\":{sync_ops:.0},\"pipelined_per_s\":{pipelined_ops:.0}}},\"link\":[{}]}}",
+        rows.join(",")
+    );
 }

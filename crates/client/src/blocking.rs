@@ -136,6 +136,7 @@ impl Bus {
         fn run(&mut self, batch: Batch) -> Results;
         fn execute(&mut self, ops: &[Op]) -> Vec<Reply>;
         fn execute_each(&mut self, ops: &[Op]) -> Vec<std::result::Result<Reply, smbus_proxy_wire::Errno>>;
+        fn flush(&mut self) -> ();
     }
 
     /// The bus's number: the N of /dev/i2c-N on the server.

@@ -6,7 +6,7 @@ use crate::link::Link;
 use crate::methods::smbus_methods;
 use crate::session::{BusOptions, Connection};
 use bytes::Bytes;
-use smbus_proxy_wire::{Command, Errno, Msg, Op, Reply, Target, decode, pb};
+use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Returns, Target, decode, pb};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -123,8 +123,19 @@ impl Bus {
 
     /// Runs operations as one transaction and returns their replies; the first failing
     /// operation becomes [`Error::Bus`].
+    ///
+    /// With [`BusOptions::pipeline`] on, a transaction that returns no data returns once it
+    /// is sent, with the replies its operations will give ([`Reply::Done`], or a transfer with
+    /// no reads); its failure comes from the next call that waits for the pipeline.
     pub async fn execute(&mut self, ops: &[Op]) -> Result<Vec<Reply>> {
         self.check_funcs(ops)?;
+        if self.link.pipelined() && ops.iter().all(returns_nothing) {
+            self.link.queue(ops).await?;
+            return Ok(ops
+                .iter()
+                .map(|op| if let Op::Transfer(_) = op { Reply::Transfer(Vec::new()) } else { Reply::Done })
+                .collect());
+        }
         let response = self.link.round_trip(ops, false).await?;
         if let Some(e) = response.error {
             let index = e.index as usize;
@@ -158,6 +169,13 @@ impl Bus {
         Ok(())
     }
 
+    /// Waits until every pipelined call has run, and reports the first that failed
+    /// ([`Error::Pipelined`]); what was queued after it never ran. Without pipelining there is
+    /// nothing to wait for.
+    pub async fn flush(&mut self) -> Result<()> {
+        self.link.flush().await
+    }
+
     /// Takes the bus exclusively until the guard is dropped or unlocked, waiting up to `wait`
     /// for another session's lock to go.
     pub async fn lock(&mut self, wait: Duration) -> Result<LockGuard<'_>> {
@@ -185,6 +203,22 @@ impl Bus {
     pub(crate) async fn close_inner(&mut self) -> Result<()> {
         self.link.close().await
     }
+}
+
+/// Whether a pipelined bus need not wait for an operation: it returns no data (a write, or
+/// a transfer of writes only) and is not a probe (a quick write, or a transfer of empty
+/// writes), whose acknowledgement is all it is for.
+fn returns_nothing(op: &Op) -> bool {
+    let probe = match op {
+        Op::Smbus { command, .. } => matches!(command, Command::WriteQuick { .. }),
+        Op::Transfer(msgs) => msgs.iter().all(|m| matches!(&m.dir, Dir::Write(data) if data.is_empty())),
+    };
+    let no_data = match op.returns() {
+        Returns::Done => true,
+        Returns::Reads(msgs) => msgs.iter().all(|m| m.reads_at_most().is_none()),
+        Returns::Byte | Returns::Word | Returns::Block(_) => false,
+    };
+    no_data && !probe
 }
 
 /// Each operation with its result; there must be one per operation.

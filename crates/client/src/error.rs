@@ -75,6 +75,16 @@ pub enum Error {
         /// The bus number.
         bus: u32,
     },
+    /// A pipelined call ([`crate::BusOptions::pipeline`]) failed after it had returned; this
+    /// is the next call that waits for the pipeline. No pipelined call queued after it ran.
+    #[error("pipelined call {position} failed: {source}")]
+    Pipelined {
+        /// Which pipelined call of the bus handle it was, counting from 1.
+        position: u64,
+        /// How it failed: [`Error::Bus`] with the operation and errno, or why it never ran.
+        #[source]
+        source: Box<Error>,
+    },
     /// The server answered something this client does not understand.
     #[error("unexpected answer from the server: {problem}")]
     Protocol {
@@ -110,6 +120,7 @@ impl Error {
     pub fn errno(&self) -> Option<Errno> {
         match self {
             Error::Bus { errno, .. } => Some(*errno),
+            Error::Pipelined { source, .. } => source.errno(),
             _ => None,
         }
     }

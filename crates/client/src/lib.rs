@@ -75,7 +75,7 @@ pub use embedded_hal;
 /// embedded-hal-async 1.0, for the async `I2c` of [`Bus`] and [`Delay`].
 pub use embedded_hal_async;
 pub use error::{Error, Result};
-pub use session::BusOptions;
+pub use session::{BusOptions, MAX_PIPELINE};
 pub use smbus_proxy_wire::op::msg_flags;
 pub use smbus_proxy_wire::pb::BusInfo;
 pub use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target, funcs};

@@ -6,12 +6,20 @@
 //! mid-call is re-established and the call repeated only if it sends the device nothing but
 //! addresses and register numbers (`Op::sends`); otherwise the caller learns that a write may
 //! or may not have happened.
+//!
+//! With pipelining on, calls that return no data are sent without waiting for their answers
+//! (`queue`), which come back in order and are read when the window is full or at the next
+//! flush point (`flush`: every `round_trip`, lock, unlock and close starts with one). Each
+//! pipelined transaction carries a fence; the server runs none after a failed one with the
+//! same fence, and the fence moves on only once the failure has been reported, so a failed
+//! write stops everything queued after it from reaching the bus until the program knows.
 
 use crate::error::{Error, Result};
 use crate::grpc::Grpc;
-use crate::session::{BusOptions, Connection, Session, Sessions};
+use crate::session::{BusOptions, Connection, MAX_PIPELINE, Session, Sessions};
 use crate::stream::Stream;
-use smbus_proxy_wire::{Op, Sends, encode, pb};
+use smbus_proxy_wire::{Errno, Op, Sends, encode, pb};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,19 +35,58 @@ pub(crate) struct Link {
     /// Whether the session holds the bus's exclusive lock.
     pub(crate) locked: bool,
     closed: bool,
+    pipeline: Pipeline,
+}
+
+/// Pipelined transactions in flight, and what became of those already answered.
+#[derive(Default)]
+struct Pipeline {
+    /// Sent and not yet answered, oldest first.
+    in_flight: VecDeque<Queued>,
+    /// The fence pipelined transactions carry: from 1, the next after each reported failure.
+    fence: u64,
+    /// Pipelined calls so far, which numbers them in errors.
+    calls: u64,
+    /// The first failure since the last flush point, to report at the next.
+    failure: Option<Error>,
+}
+
+struct Queued {
+    position: u64,
+    /// Its operations' names, to name the one that failed.
+    ops: Box<[&'static str]>,
 }
 
 impl Link {
     /// Opens a session on bus `number` over `connection`, which keeps it alive while idle.
     pub(crate) async fn open(connection: &Connection, number: u32, options: BusOptions) -> Result<Link> {
+        if options.pipeline > MAX_PIPELINE {
+            return Err(Error::Rejected {
+                code: tonic::Code::InvalidArgument,
+                message: format!("pipeline: {} is out of range 0–{MAX_PIPELINE}", options.pipeline),
+            });
+        }
         let (grpc, sessions) = (connection.grpc.clone(), connection.sessions.clone());
         let (session, info) = Session::open(&grpc, number, options).await?;
         sessions.add(&session);
-        Ok(Link { grpc, sessions, options, session, info, stream: None, locked: false, closed: false })
+        let pipeline = Pipeline { fence: 1, ..Pipeline::default() };
+        Ok(Link {
+            grpc,
+            sessions,
+            options,
+            session,
+            info,
+            stream: None,
+            locked: false,
+            closed: false,
+            pipeline,
+        })
     }
 
     /// Sends a transaction and waits for its answer, reopening what can safely be reopened.
+    /// Waits for the pipeline first.
     pub(crate) async fn round_trip(&mut self, ops: &[Op], keep_going: bool) -> Result<pb::ExecuteResponse> {
+        self.flush().await?;
         let first = || ops.first().map_or("transaction", Op::name);
         let mut reopened = false;
         let mut reconnected = false;
@@ -48,6 +95,7 @@ impl Link {
                 session: self.session.id(),
                 ops: ops.iter().map(encode::op).collect(),
                 keep_going,
+                fence: 0,
             };
             let answer = match self.options.call_timeout {
                 Some(limit) => match tokio::time::timeout(limit, self.send(request)).await {
@@ -100,6 +148,118 @@ impl Link {
         }
     }
 
+    /// Whether calls that return no data are pipelined.
+    pub(crate) fn pipelined(&self) -> bool {
+        self.options.pipeline > 0
+    }
+
+    /// Sends a transaction that returns no data without waiting for its answer, once fewer
+    /// than the window are in flight. A failure shows at the next flush point.
+    pub(crate) async fn queue(&mut self, ops: &[Op]) -> Result<()> {
+        while self.pipeline.in_flight.len() >= self.options.pipeline {
+            self.receive().await;
+        }
+        self.pipeline.calls += 1;
+        let queued = Queued { position: self.pipeline.calls, ops: ops.iter().map(Op::name).collect() };
+        let request = pb::ExecuteRequest {
+            session: self.session.id(),
+            ops: ops.iter().map(encode::op).collect(),
+            keep_going: false,
+            fence: self.pipeline.fence,
+        };
+        let stream = match &mut self.stream {
+            Some(stream) => stream,
+            None => match Stream::open(&self.grpc).await {
+                Ok(stream) => self.stream.insert(stream),
+                Err(status) => {
+                    self.fail(&queued, Error::status(status));
+                    return Ok(());
+                }
+            },
+        };
+        match stream.send(request).await {
+            Ok(()) => self.pipeline.in_flight.push_back(queued),
+            Err(cause) => self.broke(&queued, cause),
+        }
+        Ok(())
+    }
+
+    /// Waits for every pipelined transaction's answer, and reports the first that failed.
+    pub(crate) async fn flush(&mut self) -> Result<()> {
+        while !self.pipeline.in_flight.is_empty() {
+            self.receive().await;
+        }
+        match self.pipeline.failure.take() {
+            // Told now: what is queued from here on runs again.
+            Some(failure) => {
+                self.pipeline.fence += 1;
+                Err(failure)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Reads the answer of the oldest pipelined transaction.
+    async fn receive(&mut self) {
+        let Some(queued) = self.pipeline.in_flight.pop_front() else { return };
+        let Some(stream) = &mut self.stream else {
+            return self.fail(&queued, Error::protocol("a pipelined call without its stream"));
+        };
+        let answer = match self.options.call_timeout {
+            Some(limit) => match tokio::time::timeout(limit, stream.reply()).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    if let Some(stream) = self.stream.take() {
+                        stream.cancel().await;
+                    }
+                    let op = queued.ops.first().copied().unwrap_or("transaction");
+                    self.fail(&queued, Error::TimedOut { op, after: limit });
+                    return self.pipeline.in_flight.clear();
+                }
+            },
+            None => stream.reply().await,
+        };
+        let reply = match answer {
+            Ok(reply) => reply,
+            Err(cause) => return self.broke(&queued, cause),
+        };
+        self.session.touch();
+        match reply.reply {
+            Some(pb::stream_reply::Reply::Response(r)) => {
+                if let Some(e) = r.error {
+                    let index = e.index as usize;
+                    let op = queued.ops.get(index).copied().unwrap_or("operation");
+                    self.fail(&queued, Error::Bus { errno: Errno(e.errno), op, index });
+                }
+            }
+            Some(pb::stream_reply::Reply::Rejected(r)) => {
+                let code = tonic::Code::from_i32(r.code);
+                // After a failure the server skips the rest of its fence: expected, not news.
+                let skipped = code == tonic::Code::Aborted && self.pipeline.failure.is_some();
+                if !skipped {
+                    self.fail(&queued, Error::Rejected { code, message: r.message });
+                }
+            }
+            None => self.fail(&queued, Error::protocol("an empty reply")),
+        }
+    }
+
+    /// The connection broke with pipelined transactions in flight: whether they ran is
+    /// unknown, and the first is the one to report.
+    fn broke(&mut self, queued: &Queued, cause: tonic::Status) {
+        self.stream = None;
+        let op = queued.ops.first().copied().unwrap_or("transaction");
+        self.fail(queued, Error::OutcomeUnknown { op, cause: Box::new(cause) });
+        self.pipeline.in_flight.clear();
+    }
+
+    fn fail(&mut self, queued: &Queued, error: Error) {
+        if self.pipeline.failure.is_none() {
+            self.pipeline.failure =
+                Some(Error::Pipelined { position: queued.position, source: Box::new(error) });
+        }
+    }
+
     /// One request on the stream, opening the stream if need be. An error means the
     /// connection broke.
     async fn send(&mut self, request: pb::ExecuteRequest) -> Result<pb::StreamReply, tonic::Status> {
@@ -119,6 +279,7 @@ impl Link {
     }
 
     pub(crate) async fn lock(&mut self, wait: Duration) -> Result<()> {
+        self.flush().await?;
         let wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX);
         let request = pb::LockRequest { session: self.session.id(), wait_ms: wait_ms.into() };
         self.grpc.lock(request).await.map_err(Error::status)?;
@@ -128,10 +289,11 @@ impl Link {
     }
 
     pub(crate) async fn unlock(&mut self) -> Result<()> {
+        let flushed = self.flush().await;
         self.locked = false;
         self.grpc.unlock(pb::UnlockRequest { session: self.session.id() }).await.map_err(Error::status)?;
         self.session.touch();
-        Ok(())
+        flushed
     }
 
     /// Releases the lock without waiting, for a drop.
@@ -157,12 +319,14 @@ impl Link {
 
     /// Ends the session now, freeing what it holds.
     pub(crate) async fn close(&mut self) -> Result<()> {
-        if std::mem::replace(&mut self.closed, true) {
+        if self.closed {
             return Ok(());
         }
+        let flushed = self.flush().await;
+        self.closed = true;
         self.stream = None;
         self.grpc.close(pb::CloseRequest { session: self.session.id() }).await.map_err(Error::status)?;
-        Ok(())
+        flushed
     }
 }
 

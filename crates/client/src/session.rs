@@ -26,7 +26,19 @@ pub struct BusOptions {
     /// reached the bus by then never does; one already running completes. `None`: wait for
     /// as long as it takes.
     pub call_timeout: Option<Duration>,
+    /// Pipelining: up to this many calls that return no data in flight at once. Such a call
+    /// (a write, or a batch of writes) returns as soon as it is sent, and the operations still
+    /// run in order. A probe (a quick write, an empty write) still waits: its acknowledgement
+    /// is its answer. A failure is reported by the next call that waits for the pipeline: a
+    /// read, [`crate::Bus::flush`], locking or unlocking, [`crate::Bus::close`]; nothing
+    /// queued after the failure runs on the bus until then. 0 (the default): every call waits
+    /// for its answer, as smbus2's do. At most [`MAX_PIPELINE`].
+    pub pipeline: usize,
 }
+
+/// The largest pipelining window: the answers of that many of the largest transactions of
+/// writes stay well within what HTTP/2 buffers while the client is still sending.
+pub const MAX_PIPELINE: usize = 256;
 
 /// One session on the server, shared by its bus handle and the keep-alive.
 pub(crate) struct Session {

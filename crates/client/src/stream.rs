@@ -32,11 +32,20 @@ impl Stream {
     /// One request and its reply. An error means the connection broke, or the server ended
     /// the stream: the request may or may not have run.
     pub(crate) async fn call(&mut self, request: pb::ExecuteRequest) -> Result<pb::StreamReply, Status> {
-        let broken = |why: &str| Status::unavailable(why);
-        self.requests.send(request).await.map_err(|_| broken("the stream closed"))?;
+        self.send(request).await?;
+        self.reply().await
+    }
+
+    /// Sends a request without waiting for its reply; the server answers in order.
+    pub(crate) async fn send(&mut self, request: pb::ExecuteRequest) -> Result<(), Status> {
+        self.requests.send(request).await.map_err(|_| Status::unavailable("the stream closed"))
+    }
+
+    /// The reply to the oldest request not yet answered.
+    pub(crate) async fn reply(&mut self) -> Result<pb::StreamReply, Status> {
         match self.replies.message().await {
             Ok(Some(reply)) => Ok(reply),
-            Ok(None) => Err(broken("the server ended the stream")),
+            Ok(None) => Err(Status::unavailable("the server ended the stream")),
             Err(status) => Err(status),
         }
     }

@@ -42,7 +42,7 @@ impl Legacy {
         };
         let response = self
             .core
-            .execute_one(pb::ExecuteRequest { session, ops: vec![op], keep_going: false })
+            .execute_one(pb::ExecuteRequest { session, ops: vec![op], keep_going: false, fence: 0 })
             .await
             .map_err(|rejected| match rejected {
                 Rejected::Argument(e) => argument(&e),

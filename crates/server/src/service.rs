@@ -17,6 +17,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -336,21 +337,32 @@ impl Smbus for Service {
                 let _ = stopping.wait_for(|stop| *stop).await;
             }),
         };
+        // The fence whose transaction failed last on this stream (see `ExecuteRequest.fence`).
+        let failed = Arc::new(AtomicU64::new(0));
         // Requests are answered one by one, in order, on the stream's own task: no spawn and no
         // channel hop per call.
         let replies = requests.then(move |req| {
-            let service = service.clone();
+            let (service, failed) = (service.clone(), failed.clone());
             async move {
                 let req = req.map_err(|status| message_too_large(&status).unwrap_or(status))?;
-                let reply = match service.execute_one(req).await {
+                let fence = req.fence;
+                let outcome = if fence != 0 && failed.load(Ordering::Relaxed) == fence {
+                    Err(Status::aborted(format!(
+                        "not run: an earlier transaction with fence {fence} failed on this stream"
+                    )))
+                } else {
+                    service.execute_one(req).await.map_err(Status::from)
+                };
+                let ok = matches!(&outcome, Ok(response) if response.error.is_none());
+                if fence != 0 && !ok {
+                    failed.store(fence, Ordering::Relaxed);
+                }
+                let reply = match outcome {
                     Ok(response) => Reply::Response(response),
-                    Err(rejected) => {
-                        let status = Status::from(rejected);
-                        Reply::Rejected(pb::Rejection {
-                            code: status.code() as i32,
-                            message: status.message().into(),
-                        })
-                    }
+                    Err(status) => Reply::Rejected(pb::Rejection {
+                        code: status.code() as i32,
+                        message: status.message().into(),
+                    }),
                 };
                 Ok(pb::StreamReply { reply: Some(reply) })
             }

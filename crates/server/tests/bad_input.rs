@@ -451,7 +451,12 @@ impl Clients {
         let mut c = self.smbus.clone();
         match call {
             Call::Execute(s, ops) => c
-                .execute(auth.on(pb::ExecuteRequest { session: self.session(s), ops, keep_going: false }))
+                .execute(auth.on(pb::ExecuteRequest {
+                    session: self.session(s),
+                    ops,
+                    keep_going: false,
+                    fence: 0,
+                }))
                 .await
                 .map(drop),
             Call::Open(req) => c.open(auth.on(req)).await.map(drop),
@@ -525,6 +530,7 @@ async fn every_bad_request_gets_the_right_code_and_says_what_is_wrong() {
             session: session.into(),
             ops: vec![encode::op(&o)],
             keep_going: false,
+            fence: 0,
         })
     };
     let [one, two, _] = &clients.sessions;
@@ -550,14 +556,19 @@ async fn a_bad_op_anywhere_refuses_the_whole_transaction() {
     let mut bad = ops(&[op(0x48, C::WriteByteData { reg: 9, value: 9 })]);
     bad.push(smbus(0x48, PC::ReadByteData(pb::Reg { reg: 0x1FF })));
     let status = c
-        .execute(Auth::Right.on(pb::ExecuteRequest { session: s.clone(), ops: bad, keep_going: false }))
+        .execute(Auth::Right.on(pb::ExecuteRequest {
+            session: s.clone(),
+            ops: bad,
+            keep_going: false,
+            fence: 0,
+        }))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().starts_with("ops[1].smbus.read_byte_data.reg"), "{}", status.message());
     let check = ops(&[op(0x48, C::ReadByteData { reg: 9 })]);
     let mut reply = c
-        .execute(Auth::Right.on(pb::ExecuteRequest { session: s, ops: check, keep_going: false }))
+        .execute(Auth::Right.on(pb::ExecuteRequest { session: s, ops: check, keep_going: false, fence: 0 }))
         .await
         .unwrap()
         .into_inner();

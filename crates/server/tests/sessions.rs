@@ -289,6 +289,7 @@ async fn stream_answers_in_order_and_rejects_in_band() {
         session: session.into(),
         ops: ops.iter().map(encode::op).collect(),
         keep_going: false,
+        fence: 0,
     };
     let requests = vec![
         req(&[op(RF, C::WriteByteData { reg: 3, value: 0x33 })], &s),
@@ -322,6 +323,70 @@ async fn stream_answers_in_order_and_rejects_in_band() {
         other => panic!("{other:?}"),
     }
     assert_eq!(result(&got[4]), Reply::Word(0x0033));
+    server.stop().await;
+}
+
+/// Pipelining: after a transaction fails, the stream runs none with the same fence, and
+/// runs the next fence's again.
+#[tokio::test]
+async fn a_failed_fence_stops_the_rest_of_it_from_reaching_the_bus() {
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
+    let s = open(&mut c, 1).await;
+    let write = |reg, fence| pb::ExecuteRequest {
+        session: s.clone(),
+        ops: vec![encode::op(&op(RF, C::WriteByteData { reg, value: 0xF0 | reg }))],
+        keep_going: false,
+        fence,
+    };
+    let absent = pb::ExecuteRequest { fence: 7, ..write(0, 0) };
+    let absent = pb::ExecuteRequest { ops: vec![encode::op(&op(0x33, C::WriteByte { value: 1 }))], ..absent };
+    let bad_session = pb::ExecuteRequest { session: "nope".into(), ..write(0x25, 9) };
+    let requests = vec![
+        write(0x20, 7),
+        absent,
+        write(0x21, 7),
+        write(0x22, 0),
+        write(0x23, 7),
+        write(0x24, 8),
+        bad_session,
+        write(0x26, 9),
+        write(0x27, 10),
+    ];
+    let mut replies = c.execute_stream(tokio_stream::iter(requests)).await.unwrap().into_inner();
+    let mut got = Vec::new();
+    while let Some(r) = replies.next().await {
+        got.push(match r.unwrap().reply.unwrap() {
+            pb::stream_reply::Reply::Response(r) => {
+                r.error.map_or("ran".to_owned(), |e| format!("errno {}", e.errno))
+            }
+            pb::stream_reply::Reply::Rejected(r) => format!("{:?}: {}", Code::from_i32(r.code), r.message),
+        });
+    }
+    let skipped =
+        |fence| format!("Aborted: not run: an earlier transaction with fence {fence} failed on this stream");
+    assert_eq!(got[..3], ["ran".to_owned(), "errno 6".into(), skipped(7)]);
+    assert_eq!(got[3], "ran", "fence 0 is no fence");
+    assert_eq!(got[4..6], [skipped(7), "ran".into()]);
+    assert!(got[6].starts_with("InvalidArgument: session: "), "{}", got[6]);
+    assert_eq!(got[7..], [skipped(9), "ran".into()], "a rejection fails its fence too");
+    // On the device: what ran, and nothing of what was skipped.
+    let mut reads = Vec::new();
+    for reg in 0x20..=0x27 {
+        let r = c
+            .execute(pb::ExecuteRequest {
+                session: s.clone(),
+                ops: vec![encode::op(&op(RF, C::ReadByteData { reg }))],
+                keep_going: false,
+                fence: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        reads.push(decode::reply(r.results[0].clone()).unwrap());
+    }
+    let byte = |b| Reply::Byte(b);
+    assert_eq!(reads, [byte(0xF0), byte(0), byte(0xF2), byte(0), byte(0xF4), byte(0), byte(0), byte(0xF7)]);
     server.stop().await;
 }
 

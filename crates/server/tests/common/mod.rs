@@ -35,7 +35,7 @@ pub async fn execute(
 ) -> Result<pb::ExecuteResponse, tonic::Status> {
     let ops = ops.iter().map(encode::op).collect();
     client
-        .execute(pb::ExecuteRequest { session: session.into(), ops, keep_going: false })
+        .execute(pb::ExecuteRequest { session: session.into(), ops, keep_going: false, fence: 0 })
         .await
         .map(|r| r.into_inner())
 }
