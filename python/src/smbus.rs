@@ -13,7 +13,10 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::{MutexExt, PyOnceLock};
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyTuple, PyType};
-use smbus_proxy_client::{BusOptions, Bytes, Credentials, Dir, Errno, Msg, blocking, funcs, msg_flags};
+use smbus_proxy_client::{
+    BusOptions, Bytes, Command, Credentials, Dir, Errno, Match, Msg, Op, Poll, Reply, blocking, funcs,
+    msg_flags,
+};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -177,6 +180,26 @@ impl SMBus {
         let addr = args::uint::<u16>(i2c_addr, "i2c_addr")?;
         self.call(py, Some((addr, force)), |bus| op(bus, addr))
     }
+}
+
+/// A time argument in seconds: a finite number, above 0 unless `zero` may be.
+fn seconds_arg(value: &Bound<'_, PyAny>, name: &str, zero: bool) -> PyResult<Duration> {
+    let seconds: f64 = value.extract().map_err(|_| {
+        PyTypeError::new_err(format!("{name}: expected a number of seconds, not {}", value.get_type()))
+    })?;
+    Duration::try_from_secs_f64(seconds).ok().filter(|d| zero || !d.is_zero()).ok_or_else(|| {
+        let least = if zero { "0 or more" } else { "above 0" };
+        PyValueError::new_err(format!("{name}: {seconds} is not a number of seconds {least}"))
+    })
+}
+
+/// A poll's timeout and interval (default 0: again at once).
+fn poll_times(
+    timeout: &Bound<'_, PyAny>,
+    interval: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Duration, Duration)> {
+    let interval = interval.map(|i| seconds_arg(i, "interval", true)).transpose()?.unwrap_or_default();
+    Ok((seconds_arg(timeout, "timeout", false)?, interval))
 }
 
 /// The window a `pipeline` argument asks for: True is 64, False 0, a number itself.
@@ -379,6 +402,95 @@ impl SMBus {
         bus.set_pec(on);
         state.pec = on;
         Ok(())
+    }
+
+    /// Holds the bus for ``seconds`` on the server, between the calls before and after it: a
+    /// conversion time timed on the bus, not across the network. With ``pipeline`` it returns
+    /// at once and costs no round trip. The server limits one call's waiting (1 s unless
+    /// configured otherwise).
+    fn wait(&self, py: Python<'_>, seconds: &Bound<'_, PyAny>) -> PyResult<()> {
+        let time = seconds_arg(seconds, "seconds", false)?;
+        self.call(py, None, |bus| bus.wait(time))
+    }
+
+    /// ACK polling on the bus: writes the address alone, ``interval`` seconds apart, until the
+    /// device acknowledges (an EEPROM's write cycle is over), for at most ``timeout`` seconds;
+    /// past it, ``TimeoutError`` saying after how many tries. One round trip in all.
+    #[pyo3(signature = (i2c_addr, timeout, interval=None, force=None))]
+    fn poll_ack(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        timeout: &Bound<'_, PyAny>,
+        interval: Option<&Bound<'_, PyAny>>,
+        force: Option<bool>,
+    ) -> PyResult<()> {
+        let (timeout, interval) = poll_times(timeout, interval)?;
+        self.smbus(py, i2c_addr, force, |bus, addr| {
+            let op = Op::Smbus { target: bus.target(addr), command: Command::WriteQuick { bit: 0 } };
+            bus.poll(Poll { op, interval, timeout, until: None }).map(drop)
+        })
+    }
+
+    /// ``read_byte_data``, ``interval`` seconds apart, on the bus, until ``byte & mask ==
+    /// value`` (a status bit), for at most ``timeout`` seconds: the byte that matched. Past the
+    /// timeout, ``TimeoutError`` saying after how many tries. One round trip in all.
+    #[pyo3(signature = (i2c_addr, register, mask, value, timeout, interval=None, force=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn poll_byte_data(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        register: &Bound<'_, PyAny>,
+        mask: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        timeout: &Bound<'_, PyAny>,
+        interval: Option<&Bound<'_, PyAny>>,
+        force: Option<bool>,
+    ) -> PyResult<u8> {
+        let reg = args::uint::<u8>(register, "register")?;
+        let until = Match {
+            mask: args::uint::<u8>(mask, "mask")?.into(),
+            value: args::uint::<u8>(value, "value")?.into(),
+        };
+        let (timeout, interval) = poll_times(timeout, interval)?;
+        let reply = self.smbus(py, i2c_addr, force, |bus, addr| {
+            let op = Op::Smbus { target: bus.target(addr), command: Command::ReadByteData { reg } };
+            bus.poll(Poll { op, interval, timeout, until: Some(until) })
+        })?;
+        match reply {
+            Reply::Byte(b) => Ok(b),
+            other => Err(error::os_error(Errno::EPROTO.0, format!("poll_byte_data answered {other}"))),
+        }
+    }
+
+    /// ``read_word_data``, ``interval`` seconds apart, on the bus, until ``word & mask ==
+    /// value``, for at most ``timeout`` seconds: the word that matched. As ``poll_byte_data``.
+    #[pyo3(signature = (i2c_addr, register, mask, value, timeout, interval=None, force=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn poll_word_data(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        register: &Bound<'_, PyAny>,
+        mask: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        timeout: &Bound<'_, PyAny>,
+        interval: Option<&Bound<'_, PyAny>>,
+        force: Option<bool>,
+    ) -> PyResult<u16> {
+        let reg = args::uint::<u8>(register, "register")?;
+        let until =
+            Match { mask: args::uint::<u16>(mask, "mask")?, value: args::uint::<u16>(value, "value")? };
+        let (timeout, interval) = poll_times(timeout, interval)?;
+        let reply = self.smbus(py, i2c_addr, force, |bus, addr| {
+            let op = Op::Smbus { target: bus.target(addr), command: Command::ReadWordData { reg } };
+            bus.poll(Poll { op, interval, timeout, until: Some(until) })
+        })?;
+        match reply {
+            Reply::Word(w) => Ok(w),
+            other => Err(error::os_error(Errno::EPROTO.0, format!("poll_word_data answered {other}"))),
+        }
     }
 
     /// Sends the address alone, with the write bit: does a device answer?

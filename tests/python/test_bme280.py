@@ -121,17 +121,32 @@ def test_the_driver_samples_the_datasheets_values(bme280_server):
     assert 40 < data.humidity < 60
 
 
-def test_the_rust_driver_from_crates_io_with_the_clients_delay(bme280_server):
-    """The `bme280` crate, which waits 2 ms after the reset and 40 ms for the measurement,
-    run by the client's `bme280` example with `smbus_proxy_client::Delay`."""
+def run_the_rust_example(*args):
     done = subprocess.run(
-        [os.path.join(ROOT, "target", "debug", "examples", "bme280"), bme280_server.url],
+        [os.path.join(ROOT, "target", "debug", "examples", "bme280"), *args],
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert done.returncode == 0, done.stderr
-    readings = dict(re.findall(r"^(\w+) ([\d.]+)", done.stdout, re.M))
+    return done.stdout
+
+
+def test_the_rust_driver_with_delays_on_the_bus_reads_the_same(bme280_server):
+    """The same crate with `--on-bus`: a pipelined bus, and the driver's delays are waits on
+    the bus (`smbus_proxy_client::Timed`) rather than sleeps in the client: the readings are
+    the same."""
+    plain = run_the_rust_example(bme280_server.url)
+    on_bus = run_the_rust_example("--on-bus", bme280_server.url)
+    assert on_bus == plain
+    assert "temperature 25.08" in on_bus
+
+
+def test_the_rust_driver_from_crates_io_with_the_clients_delay(bme280_server):
+    """The `bme280` crate, which waits 2 ms after the reset and 40 ms for the measurement,
+    run by the client's `bme280` example with `smbus_proxy_client::Delay`."""
+    done = run_the_rust_example(bme280_server.url)
+    readings = dict(re.findall(r"^(\w+) ([\d.]+)", done, re.M))
     assert float(readings["temperature"]) == pytest.approx(25.08, abs=0.005)
     # The crate computes in f32: within 0.05 Pa of the datasheet's 100653.27.
     assert float(readings["pressure"]) == pytest.approx(100653.27, abs=0.05)

@@ -3,20 +3,21 @@
 //! A relay inside this bench delays each direction by 0.25, 1 and 2.5 ms (Ethernet to Wi-Fi;
 //! these machines have no traffic shaping) between the client and `smbus-proxy serve`, run as a
 //! process of its own on a simulated bus at 400 kHz. The raw TCP round trip through the relay
-//! is the floor. Four driver workloads run through it, and the same workloads run on the
-//! simulated bus itself with no network, which is what they cost on the Pi:
+//! is the floor. Driver workloads run through it, and the same workloads run on the simulated
+//! bus itself with no network, which is what they cost on the Pi:
 //! - a display: 10 frames of 1,024 bytes in 32-byte writes;
 //! - a sensor read 50 times: trigger a conversion (an INA219's configuration register), poll
-//!   its conversion-ready bit, read its four result registers (8 bytes);
+//!   its conversion-ready bit, read its four result registers (8 bytes); "sensor" needs each
+//!   sample before the next, "sensor log" wants them together;
 //! - programming 4 KiB of a 24C32 page by page, ACK polling through each write cycle;
 //! - a dump of 256 registers.
 //!
-//! Each runs one call per operation ("sync", as smbus2 drivers do); the same calls on a
-//! pipelined bus handle ("pipelined": writes return once sent; the time includes the flush
-//! that waits for the last); and, where operations can be grouped, as transactions
-//! ("batched": a frame per transaction, the dump in one). A batch can do no better than the
-//! local time plus one round trip, hence the last column. Polling loops (a ready bit, ACK
-//! polling) wait a round trip per poll in every mode.
+//! Each runs three ways: one call per operation, polling from the client ("sync", as smbus2
+//! drivers do); the same calls on a pipelined handle ("pipelined": writes return once sent);
+//! and on a pipelined handle with the waiting done on the bus ("on bus": `poll` steps, and the
+//! operations whose results are wanted together in one transaction). Pipelined times include
+//! the flush that waits for the last write. Nothing can do better than the local time plus one
+//! round trip, hence the last column.
 //!
 //! First, on loopback with no relay: `write_byte_data` calls per second, sync and pipelined.
 //!
@@ -24,7 +25,7 @@
 
 use smbus_proxy_client::{BusOptions, Bytes, blocking};
 use smbus_proxy_sim::{Config, SimBus};
-use smbus_proxy_wire::{Command, Errno, Msg, Op, Reply};
+use smbus_proxy_wire::{Command, Errno, Match, Msg, Op, Poll, Reply, Step};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
@@ -84,7 +85,7 @@ fn main() {
 
     let local: Vec<Duration> = WORKLOADS
         .iter()
-        .map(|w| median(|| (w.run)(&mut Local(Config::parse(LAB).unwrap().build().remove(0)), false)))
+        .map(|w| median(|| (w.run)(&mut Local(Config::parse(LAB).unwrap().build().remove(0)), Mode::Sync)))
         .collect();
 
     let mut rows = Vec::new();
@@ -96,12 +97,14 @@ fn main() {
         let mut remote = Remote(client.bus(1).unwrap());
         let mut pipelined = Remote(client.bus_with(1, PIPELINED).unwrap());
         for (w, local) in WORKLOADS.iter().zip(&local) {
-            let sync = median(|| (w.run)(&mut remote, false));
-            let pipelined = median(|| {
-                (w.run)(&mut pipelined, false);
-                pipelined.0.flush().unwrap();
-            });
-            let batched = w.batches.then(|| median(|| (w.run)(&mut remote, true)));
+            let sync = median(|| (w.run)(&mut remote, Mode::Sync));
+            let mut on = |mode| {
+                median(|| {
+                    (w.run)(&mut pipelined, mode);
+                    pipelined.0.flush().unwrap();
+                })
+            };
+            let (pipelined, on_bus) = (on(Mode::Sync), on(Mode::OnBus));
             rows.push(Row {
                 one_way,
                 floor_us: floor,
@@ -109,7 +112,7 @@ fn main() {
                 local: *local,
                 sync,
                 pipelined,
-                batched,
+                on_bus,
             });
         }
     }
@@ -138,88 +141,174 @@ fn loopback_writes(url: &str) -> (f64, f64) {
 
 struct Workload {
     name: &'static str,
-    /// Whether it has a batched form.
-    batches: bool,
-    run: fn(&mut dyn Target, bool),
+    run: fn(&mut dyn Target, Mode),
 }
 
-const WORKLOADS: [Workload; 4] = [
-    Workload { name: "display, 10 frames", batches: true, run: display },
-    Workload { name: "sensor, 50 reads", batches: false, run: sensor },
-    Workload { name: "EEPROM, 4 KiB", batches: false, run: eeprom },
-    Workload { name: "dump, 256 registers", batches: true, run: dump },
+/// How a workload is written.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// One call per operation, polling from the client, as drivers are written today.
+    Sync,
+    /// Waiting done on the bus (`wait` and `poll` steps), and operations grouped where the
+    /// program needs their results together.
+    OnBus,
+}
+
+const WORKLOADS: [Workload; 5] = [
+    Workload { name: "display, 10 frames", run: display },
+    Workload { name: "sensor, 50 reads", run: sensor },
+    Workload { name: "sensor log, 50 reads", run: sensor_log },
+    Workload { name: "EEPROM, 4 KiB", run: eeprom },
+    Workload { name: "dump, 256 registers", run: dump },
 ];
 
-/// Where a workload's operations run: through the proxy, or on the simulated bus itself.
+/// Where a workload's steps run: through the proxy, or on the simulated bus itself.
 trait Target {
-    /// One transaction: the operations in order, stopping at the first that fails.
-    fn run(&mut self, ops: &[Op]) -> Result<Vec<Reply>, Errno>;
+    /// One transaction: the steps in order, stopping at the first that fails.
+    fn run(&mut self, steps: &[Step]) -> Result<Vec<Reply>, Errno>;
 
     fn one(&mut self, op: Op) -> Result<Reply, Errno> {
-        Ok(self.run(&[op])?.remove(0))
+        Ok(self.run(&[Step::Op(op)])?.remove(0))
     }
 }
 
+/// The simulated bus with no network: what the workload costs on the Pi, where a driver's
+/// own loop does the polling.
 struct Local(SimBus);
 
 impl Target for Local {
-    fn run(&mut self, ops: &[Op]) -> Result<Vec<Reply>, Errno> {
-        ops.iter().map(|op| self.0.execute(op)).collect()
+    fn run(&mut self, steps: &[Step]) -> Result<Vec<Reply>, Errno> {
+        steps
+            .iter()
+            .map(|step| match step {
+                Step::Op(op) => self.0.execute(op),
+                Step::Wait(time) => {
+                    spin_sleep::sleep(*time);
+                    Ok(Reply::Done)
+                }
+                Step::Poll(poll) => loop {
+                    match self.0.execute(&poll.op) {
+                        Ok(reply) if poll.until.is_none_or(|m| m.matches(&reply)) => break Ok(reply),
+                        _ => spin_sleep::sleep(poll.interval),
+                    }
+                },
+            })
+            .collect()
     }
 }
 
 struct Remote(blocking::Bus);
 
 impl Target for Remote {
-    fn run(&mut self, ops: &[Op]) -> Result<Vec<Reply>, Errno> {
-        self.0.execute(ops).map_err(|e| e.errno().unwrap_or_else(|| panic!("{e}")))
+    fn run(&mut self, steps: &[Step]) -> Result<Vec<Reply>, Errno> {
+        self.0.execute_steps(steps).map_err(|e| e.errno().unwrap_or_else(|| panic!("{e}")))
     }
 }
 
-fn run_all(t: &mut dyn Target, ops: Vec<Op>, batched: bool) -> Vec<Reply> {
-    if batched { t.run(&ops).unwrap() } else { ops.into_iter().map(|op| t.one(op).unwrap()).collect() }
+fn run_all(t: &mut dyn Target, ops: Vec<Op>, mode: Mode) -> Vec<Reply> {
+    match mode {
+        Mode::OnBus => t.run(&ops.into_iter().map(Step::Op).collect::<Vec<_>>()).unwrap(),
+        Mode::Sync => ops.into_iter().map(|op| t.one(op).unwrap()).collect(),
+    }
 }
 
-fn display(t: &mut dyn Target, batched: bool) {
+fn display(t: &mut dyn Target, _: Mode) {
     let line = Bytes::from(vec![0xA5; 32]);
     for _ in 0..10 {
-        let frame = (0..32)
-            .map(|_| Op::smbus(DISPLAY, Command::WriteI2cBlockData { reg: 0x40, data: line.clone() }))
-            .collect();
-        run_all(t, frame, batched);
+        for _ in 0..32 {
+            t.one(Op::smbus(DISPLAY, Command::WriteI2cBlockData { reg: 0x40, data: line.clone() })).unwrap();
+        }
     }
 }
 
-fn sensor(t: &mut dyn Target, _: bool) {
-    let read = |reg| Op::smbus(SENSOR, Command::ReadI2cBlockData { reg, len: 2 });
+/// Shunt and bus voltage, triggered, 12 bits: 2 × 532 µs.
+fn trigger() -> Op {
+    Op::smbus(SENSOR, Command::WriteI2cBlockData { reg: 0x00, data: Bytes::from_static(&[0x39, 0x9B]) })
+}
+
+fn sensor_read(reg: u8) -> Op {
+    Op::smbus(SENSOR, Command::ReadI2cBlockData { reg, len: 2 })
+}
+
+/// One sample as steps: trigger, poll the conversion-ready bit on the bus, read the results.
+fn sample_steps() -> Vec<Step> {
+    // As an SMBus word the register's bytes swap: the ready bit is bit 9.
+    let ready = Poll {
+        op: Op::smbus(SENSOR, Command::ReadWordData { reg: 0x02 }),
+        interval: Duration::ZERO,
+        timeout: Duration::from_millis(10),
+        until: Some(Match { mask: 0x0200, value: 0x0200 }),
+    };
+    [Step::Op(trigger()), Step::Poll(ready)]
+        .into_iter()
+        .chain((1..=4).map(|reg| Step::Op(sensor_read(reg))))
+        .collect()
+}
+
+fn check_sample(results: &[Reply]) {
+    assert_eq!(block(results[0].clone()), [0x09, 0xC4], "25 mV across the shunt");
+}
+
+/// The program needs each sample before it takes the next.
+fn sensor(t: &mut dyn Target, mode: Mode) {
     for _ in 0..50 {
-        // Shunt and bus voltage, triggered, 12 bits: 2 × 532 µs.
-        let trigger = Bytes::from_static(&[0x39, 0x9B]);
-        t.one(Op::smbus(SENSOR, Command::WriteI2cBlockData { reg: 0x00, data: trigger })).unwrap();
-        while block(t.one(read(0x02)).unwrap())[1] & 0x02 == 0 {}
-        let results = run_all(t, (1..=4).map(read).collect(), false);
-        assert_eq!(block(results[0].clone()), [0x09, 0xC4], "25 mV across the shunt");
+        match mode {
+            Mode::Sync => {
+                t.one(trigger()).unwrap();
+                // The ready bit is bit 1 of the bus voltage register's low byte, its second.
+                while block(t.one(sensor_read(0x02)).unwrap())[1] & 0x02 == 0 {}
+                check_sample(&run_all(t, (1..=4).map(sensor_read).collect(), Mode::Sync));
+            }
+            Mode::OnBus => check_sample(&t.run(&sample_steps()).unwrap()[2..]),
+        }
     }
 }
 
-fn eeprom(t: &mut dyn Target, _: bool) {
+/// A logger: the samples are wanted together.
+fn sensor_log(t: &mut dyn Target, mode: Mode) {
+    match mode {
+        Mode::Sync => sensor(t, mode),
+        Mode::OnBus => {
+            let steps: Vec<Step> = (0..50).flat_map(|_| sample_steps()).collect();
+            let results = t.run(&steps).unwrap();
+            results.chunks(6).for_each(|sample| check_sample(&sample[2..]));
+        }
+    }
+}
+
+fn eeprom(t: &mut dyn Target, mode: Mode) {
     for page in 0..128u16 {
         let at = page * 32;
         let data: Vec<u8> = [&at.to_be_bytes()[..], &[page as u8; 32]].concat();
-        t.one(Op::Transfer(vec![Msg::write(EEPROM, data)])).unwrap();
-        loop {
-            match t.one(Op::smbus(EEPROM, Command::WriteQuick { bit: 0 })) {
-                Ok(_) => break,
-                Err(Errno::ENXIO) => continue,
-                Err(e) => panic!("ACK polling: {e:?}"),
+        let write = Op::Transfer(vec![Msg::write(EEPROM, data)]);
+        let ack = Op::smbus(EEPROM, Command::WriteQuick { bit: 0 });
+        match mode {
+            Mode::Sync => {
+                t.one(write).unwrap();
+                loop {
+                    match t.one(ack.clone()) {
+                        Ok(_) => break,
+                        Err(Errno::ENXIO) => continue,
+                        Err(e) => panic!("ACK polling: {e:?}"),
+                    }
+                }
+            }
+            Mode::OnBus => {
+                let acked = Poll {
+                    op: ack,
+                    interval: Duration::ZERO,
+                    timeout: Duration::from_millis(10),
+                    until: None,
+                };
+                t.run(&[Step::Op(write), Step::Poll(acked)]).unwrap();
             }
         }
     }
 }
 
-fn dump(t: &mut dyn Target, batched: bool) {
+fn dump(t: &mut dyn Target, mode: Mode) {
     let ops = (0..=255).map(|reg| Op::smbus(REGISTERS, Command::ReadByteData { reg })).collect();
-    let replies = run_all(t, ops, batched);
+    let replies = run_all(t, ops, mode);
     assert_eq!(replies[7], Reply::Byte(7));
 }
 
@@ -334,7 +423,7 @@ struct Row {
     local: Duration,
     sync: Duration,
     pipelined: Duration,
-    batched: Option<Duration>,
+    on_bus: Duration,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -363,25 +452,20 @@ fn print_table((sync_ops, pipelined_ops): (f64, f64), rows: &[Row]) {
                 "÷ local",
                 "pipelined",
                 "÷ local",
-                "batched",
+                "on bus",
                 "÷ local",
                 "÷ (local + RTT)"
             );
         }
-        let local = ms(r.local);
-        let (sync, pipelined) = (ms(r.sync), ms(r.pipelined));
-        let batched = match r.batched {
-            Some(b) => {
-                let (b, rtt) = (ms(b), r.floor_us / 1e3);
-                format!("{b:>10.1} {:>8.2} {:>15.2}", b / local, b / (local + rtt))
-            }
-            None => format!("{:>10}", "—"),
-        };
+        let (local, rtt) = (ms(r.local), r.floor_us / 1e3);
+        let (sync, pipelined, on_bus) = (ms(r.sync), ms(r.pipelined), ms(r.on_bus));
         println!(
-            "{:<22} {local:>9.1} {sync:>9.1} {:>8.2} {pipelined:>10.1} {:>8.2} {batched}",
+            "{:<22} {local:>9.1} {sync:>9.1} {:>8.2} {pipelined:>10.1} {:>8.2} {on_bus:>10.1} {:>8.2} {:>15.2}",
             r.workload,
             sync / local,
-            pipelined / local
+            pipelined / local,
+            on_bus / local,
+            on_bus / (local + rtt)
         );
     }
 }
@@ -390,15 +474,15 @@ fn print_json((sync_ops, pipelined_ops): (f64, f64), rows: &[Row]) {
     let rows: Vec<String> = rows
         .iter()
         .map(|r| {
-            let batched = r.batched.map_or("null".to_owned(), |b| format!("{:.2}", ms(b)));
             format!(
-                "{{\"one_way_ms\":{},\"rtt_floor_ms\":{:.3},\"workload\":{:?},\"local_ms\":{:.2},\"sync_ms\":{:.2},\"pipelined_ms\":{:.2},\"batched_ms\":{batched}}}",
+                "{{\"one_way_ms\":{},\"rtt_floor_ms\":{:.3},\"workload\":{:?},\"local_ms\":{:.2},\"sync_ms\":{:.2},\"pipelined_ms\":{:.2},\"on_bus_ms\":{:.2}}}",
                 ms(r.one_way),
                 r.floor_us / 1e3,
                 r.workload,
                 ms(r.local),
                 ms(r.sync),
-                ms(r.pipelined)
+                ms(r.pipelined),
+                ms(r.on_bus)
             )
         })
         .collect();

@@ -126,6 +126,11 @@ struct Serve {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULTS.message_bytes as u32, value_parser = clap::value_parser!(u32).range(1024..=smbus_proxy_wire::op::MAX_MESSAGE_BYTES as i64))]
     max_message_bytes: u32,
 
+    /// Most time one transaction's waits and poll timeouts may hold the bus, in ms (other
+    /// clients of the bus wait meanwhile); more get RESOURCE_EXHAUSTED. 0 refuses them.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULTS.bus_wait.as_millis() as u32, value_parser = clap::value_parser!(u32).range(0..=60_000))]
+    max_bus_wait_ms: u32,
+
     /// The adapter timeout for every operation (I2C_TIMEOUT, in steps of 10 ms): a device
     /// that holds the bus longer fails with ETIMEDOUT. Sessions may ask for less, not more.
     #[arg(long, value_name = "MS", value_parser = op_timeout)]
@@ -274,6 +279,7 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
             sessions_per_peer: args.max_sessions_per_peer as usize,
             ops_per_transaction: args.max_ops as usize,
             message_bytes: args.max_message_bytes as usize,
+            bus_wait: Duration::from_millis(args.max_bus_wait_ms.into()),
             op_timeout: args.op_timeout_ms.map(|ms| Duration::from_millis(ms.into())),
         });
     // One thread for the network: measured (benches/proxy.rs), it answers a call sooner and

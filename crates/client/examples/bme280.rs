@@ -2,10 +2,13 @@
 //! chip's reset and 40 ms for a measurement, with the client's `Delay`. Reads the BME280 at
 //! 0x76 on the server's bus 1.
 //!
-//!     cargo run --example bme280 [-- http://pi.local:50051]
+//! With `--on-bus`, the bus is pipelined and the delays are waits on the bus (`Timed`): the
+//! driver's "write, wait, read" costs one round trip instead of two plus the wait.
+//!
+//!     cargo run --example bme280 [-- [--on-bus] http://pi.local:50051]
 
 use bme280::i2c::BME280;
-use smbus_proxy_client::{Delay, blocking::Client, server_url};
+use smbus_proxy_client::{BusOptions, Delay, Timed, blocking::Client, server_url};
 
 fn main() -> std::process::ExitCode {
     match run() {
@@ -18,11 +21,19 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let client = Client::connect(server_url(std::env::args().nth(1).as_deref()))?;
-    let mut sensor = BME280::new_primary(client.bus(1)?);
-    let mut delay = Delay;
-    sensor.init(&mut delay).map_err(|e| format!("init: {e:?}"))?;
-    let m = sensor.measure(&mut delay).map_err(|e| format!("measure: {e:?}"))?;
+    let on_bus = std::env::args().any(|a| a == "--on-bus");
+    let url = std::env::args().skip(1).find(|a| a != "--on-bus");
+    let client = Client::connect(server_url(url.as_deref()))?;
+    let m = if on_bus {
+        let timed = Timed::new(client.bus_with(1, BusOptions { pipeline: 16, ..BusOptions::default() })?);
+        let mut sensor = BME280::new_primary(timed.i2c());
+        sensor.init(&mut timed.delay()).map_err(|e| format!("init: {e:?}"))?;
+        sensor.measure(&mut timed.delay()).map_err(|e| format!("measure: {e:?}"))?
+    } else {
+        let mut sensor = BME280::new_primary(client.bus(1)?);
+        sensor.init(&mut Delay).map_err(|e| format!("init: {e:?}"))?;
+        sensor.measure(&mut Delay).map_err(|e| format!("measure: {e:?}"))?
+    };
     println!("temperature {:.2} °C", m.temperature);
     println!("pressure {:.2} Pa", m.pressure);
     println!("humidity {:.2} %", m.humidity);

@@ -13,8 +13,9 @@
 
 use crate::methods::smbus_methods;
 use bytes::Bytes;
-use smbus_proxy_wire::{Command, Msg, Op, Reply, Target};
+use smbus_proxy_wire::{Command, Match, Msg, Op, Poll, Reply, Step, Target};
 use std::marker::PhantomData;
+use std::time::Duration;
 
 /// A value an operation returns.
 pub trait FromReply: Sized {
@@ -79,45 +80,93 @@ impl<T> Slot<T> {
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
     flags: Target,
-    ops: Vec<Op>,
+    steps: Vec<Step>,
 }
 
 impl Batch {
     pub(crate) fn with_flags(flags: Target) -> Self {
-        Batch { flags, ops: Vec::new() }
+        Batch { flags, steps: Vec::new() }
     }
 
-    /// How many operations the batch holds.
+    /// How many steps (operations, waits, polls) the batch holds.
     pub fn len(&self) -> usize {
-        self.ops.len()
+        self.steps.len()
     }
 
-    /// Whether the batch holds no operation.
+    /// Whether the batch holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.steps.is_empty()
     }
 
-    pub(crate) fn into_ops(self) -> Vec<Op> {
-        self.ops
+    pub(crate) fn into_steps(self) -> Vec<Step> {
+        self.steps
     }
 
-    fn push<T>(&mut self, op: Op) -> Slot<T> {
-        self.ops.push(op);
-        Slot { index: self.ops.len() - 1, kind: PhantomData }
+    fn push<T>(&mut self, step: Step) -> Slot<T> {
+        self.steps.push(step);
+        Slot { index: self.steps.len() - 1, kind: PhantomData }
     }
 
     fn smbus<T>(&mut self, addr: u16, command: Command) -> Slot<T> {
-        self.push(Op::Smbus { target: Target { addr, ..self.flags }, command })
+        self.push(Step::Op(Op::Smbus { target: Target { addr, ..self.flags }, command }))
     }
 
     /// Any operation, as built by hand.
     pub fn op(&mut self, op: Op) -> usize {
-        self.push::<()>(op).index
+        self.push::<()>(Step::Op(op)).index
     }
 
     /// A combined I2C transfer (I2C_RDWR); its result is the bytes of each read message.
     pub fn i2c_rdwr(&mut self, msgs: Vec<Msg>) -> Slot<Vec<Bytes>> {
-        self.push(Op::Transfer(msgs))
+        self.push(Step::Op(Op::Transfer(msgs)))
+    }
+
+    /// Holds the bus for `time` before the next step: a conversion time, timed on the bus
+    /// instead of across the network. The server limits a transaction's waiting (1 s unless
+    /// it says otherwise).
+    pub fn wait(&mut self, time: Duration) -> Slot<()> {
+        self.push(Step::Wait(time))
+    }
+
+    /// ACK polling: an empty write to `addr`, `interval` apart, until the device
+    /// acknowledges (an EEPROM whose write cycle is over), for at most `timeout`; past it, the
+    /// transaction fails with ETIMEDOUT.
+    pub fn poll_ack(&mut self, addr: u16, interval: Duration, timeout: Duration) -> Slot<()> {
+        let op = Op::Smbus { target: Target { addr, ..self.flags }, command: Command::WriteQuick { bit: 0 } };
+        self.push(Step::Poll(Poll { op, interval, timeout, until: None }))
+    }
+
+    /// `read_byte_data(addr, reg)`, `interval` apart, until `byte & mask == value` (a status
+    /// bit), for at most `timeout`; the result is the byte that matched.
+    pub fn poll_byte_data(
+        &mut self,
+        addr: u16,
+        reg: u8,
+        until: Match,
+        interval: Duration,
+        timeout: Duration,
+    ) -> Slot<u8> {
+        let op = Op::Smbus { target: Target { addr, ..self.flags }, command: Command::ReadByteData { reg } };
+        self.push(Step::Poll(Poll { op, interval, timeout, until: Some(until) }))
+    }
+
+    /// `read_word_data(addr, reg)`, `interval` apart, until `word & mask == value`, for at
+    /// most `timeout`; the result is the word that matched.
+    pub fn poll_word_data(
+        &mut self,
+        addr: u16,
+        reg: u8,
+        until: Match,
+        interval: Duration,
+        timeout: Duration,
+    ) -> Slot<u16> {
+        let op = Op::Smbus { target: Target { addr, ..self.flags }, command: Command::ReadWordData { reg } };
+        self.push(Step::Poll(Poll { op, interval, timeout, until: Some(until) }))
+    }
+
+    /// Any operation polled, as built by hand: its result is the last try's.
+    pub fn poll(&mut self, poll: Poll) -> usize {
+        self.push::<()>(Step::Poll(poll)).index
     }
 }
 

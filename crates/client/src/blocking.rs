@@ -136,6 +136,9 @@ impl Bus {
         fn run(&mut self, batch: Batch) -> Results;
         fn execute(&mut self, ops: &[Op]) -> Vec<Reply>;
         fn execute_each(&mut self, ops: &[Op]) -> Vec<std::result::Result<Reply, smbus_proxy_wire::Errno>>;
+        fn execute_steps(&mut self, steps: &[smbus_proxy_wire::Step]) -> Vec<Reply>;
+        fn wait(&mut self, time: Duration) -> ();
+        fn poll(&mut self, poll: smbus_proxy_wire::Poll) -> Reply;
         fn flush(&mut self) -> ();
     }
 

@@ -2,11 +2,11 @@
 
 use crate::batch::{Batch, FromReply, Results};
 use crate::error::{Error, Result};
-use crate::link::Link;
+use crate::link::{Link, Part};
 use crate::methods::smbus_methods;
 use crate::session::{BusOptions, Connection};
 use bytes::Bytes;
-use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Returns, Target, decode, pb};
+use smbus_proxy_wire::{Command, Errno, Msg, Op, Poll, Reply, Returns, Step, Target, decode, pb};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,7 +118,7 @@ impl Bus {
     /// Runs a batch as one transaction, in one round trip: no other client's operation runs
     /// between its operations.
     pub async fn run(&mut self, batch: Batch) -> Result<Results> {
-        Ok(Results::new(self.execute(&batch.into_ops()).await?))
+        Ok(Results::new(self.execute_steps(&batch.into_steps()).await?))
     }
 
     /// Runs operations as one transaction and returns their replies; the first failing
@@ -128,19 +128,49 @@ impl Bus {
     /// is sent, with the replies its operations will give ([`Reply::Done`], or a transfer with
     /// no reads); its failure comes from the next call that waits for the pipeline.
     pub async fn execute(&mut self, ops: &[Op]) -> Result<Vec<Reply>> {
-        self.check_funcs(ops)?;
-        if self.link.pipelined() && ops.iter().all(returns_nothing) {
+        self.transact(ops).await
+    }
+
+    /// Runs steps as one transaction: operations, and waits and polls the server does on the
+    /// bus between them (a [`Batch`] is the easy way to make them). As [`Bus::execute`]; a
+    /// poll that runs out of time fails with ETIMEDOUT, saying after how many tries.
+    pub async fn execute_steps(&mut self, steps: &[Step]) -> Result<Vec<Reply>> {
+        self.transact(steps).await
+    }
+
+    /// Holds the bus for `time` on the server, between the operations before and after: a
+    /// conversion time timed on the bus, not across the network. With pipelining it returns
+    /// at once, and costs no round trip of its own.
+    pub async fn wait(&mut self, time: Duration) -> Result<()> {
+        self.transact(&[Step::Wait(time)]).await.map(drop)
+    }
+
+    /// Polls on the bus ([`Poll`]): the operation runs until its result matches, or until it
+    /// succeeds, within the timeout; the reply is the last try's. Past the timeout,
+    /// [`Error::Bus`] with ETIMEDOUT, saying after how many tries.
+    pub async fn poll(&mut self, poll: Poll) -> Result<Reply> {
+        let mut replies = self.transact(&[Step::Poll(poll)]).await?;
+        replies.pop().ok_or_else(|| Error::protocol("no result"))
+    }
+
+    async fn transact<P: Part>(&mut self, ops: &[P]) -> Result<Vec<Reply>> {
+        self.check_funcs(ops.iter().filter_map(P::op))?;
+        if self.link.pipelined() && ops.iter().all(P::pipelines) {
             self.link.queue(ops).await?;
             return Ok(ops
                 .iter()
-                .map(|op| if let Op::Transfer(_) = op { Reply::Transfer(Vec::new()) } else { Reply::Done })
+                .map(|op| {
+                    if let Returns::Reads(_) = op.returns() {
+                        Reply::Transfer(Vec::new())
+                    } else {
+                        Reply::Done
+                    }
+                })
                 .collect());
         }
         let response = self.link.round_trip(ops, false).await?;
         if let Some(e) = response.error {
-            let index = e.index as usize;
-            let op = ops.get(index).map_or("operation", Op::name);
-            return Err(Error::Bus { errno: Errno(e.errno), op, index });
+            return Err(Error::bus(&e, ops.get(e.index as usize).map_or("operation", P::name)));
         }
         results(ops, response.results)?.map(|(op, result)| reply(op, result)).collect()
     }
@@ -148,7 +178,7 @@ impl Bus {
     /// Runs every operation as one transaction even when some fail, and returns each one's
     /// reply or errno: a bus scan in one round trip.
     pub async fn execute_each(&mut self, ops: &[Op]) -> Result<Vec<Result<Reply, Errno>>> {
-        self.check_funcs(ops)?;
+        self.check_funcs(ops.iter())?;
         let response = self.link.round_trip(ops, true).await?;
         let each = results(ops, response.results)?.map(|(op, result)| match result.result {
             Some(pb::op_result::Result::Failed(e)) => Ok(Err(Errno(e.errno))),
@@ -157,7 +187,7 @@ impl Bus {
         each.collect()
     }
 
-    fn check_funcs(&self, ops: &[Op]) -> Result<()> {
+    fn check_funcs<'a>(&self, ops: impl Iterator<Item = &'a Op>) -> Result<()> {
         for op in ops {
             // Transfers are the server's to judge: on an adapter without plain I2C it runs
             // those with an exact SMBus equivalent as SMBus.
@@ -205,24 +235,11 @@ impl Bus {
     }
 }
 
-/// Whether a pipelined bus need not wait for an operation: it returns no data (a write, or
-/// a transfer of writes only) and is not a probe (a quick write, or a transfer of empty
-/// writes), whose acknowledgement is all it is for.
-fn returns_nothing(op: &Op) -> bool {
-    let probe = match op {
-        Op::Smbus { command, .. } => matches!(command, Command::WriteQuick { .. }),
-        Op::Transfer(msgs) => msgs.iter().all(|m| matches!(&m.dir, Dir::Write(data) if data.is_empty())),
-    };
-    let no_data = match op.returns() {
-        Returns::Done => true,
-        Returns::Reads(msgs) => msgs.iter().all(|m| m.reads_at_most().is_none()),
-        Returns::Byte | Returns::Word | Returns::Block(_) => false,
-    };
-    no_data && !probe
-}
-
 /// Each operation with its result; there must be one per operation.
-fn results(ops: &[Op], results: Vec<pb::OpResult>) -> Result<impl Iterator<Item = (&Op, pb::OpResult)>> {
+fn results<P: Part>(
+    ops: &[P],
+    results: Vec<pb::OpResult>,
+) -> Result<impl Iterator<Item = (&P, pb::OpResult)>> {
     if results.len() != ops.len() {
         return Err(Error::protocol(format!("{} results for {} operations", results.len(), ops.len())));
     }
@@ -230,7 +247,7 @@ fn results(ops: &[Op], results: Vec<pb::OpResult>) -> Result<impl Iterator<Item 
 }
 
 /// A result as the reply `op` returns, or a protocol error if it is not one.
-fn reply(op: &Op, result: pb::OpResult) -> Result<Reply> {
+fn reply<P: Part>(op: &P, result: pb::OpResult) -> Result<Reply> {
     let reply = decode::reply(result)
         .map_err(|e| Error::Protocol { problem: e.to_string(), source: Some(Box::new(e)) })?;
     if !reply.fits(op.returns()) {

@@ -8,14 +8,17 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum Error {
     /// The bus refused an operation; `errno` is the kernel's, exactly as the server saw it.
-    #[error("{op} failed: {errno}")]
+    #[error("{op} failed: {errno}{}", detail.as_deref().unwrap_or_default())]
     Bus {
         /// The kernel's errno.
         errno: Errno,
-        /// The operation's name (`read_byte_data`, `transfer`, ...).
+        /// The operation's name (`read_byte_data`, `transfer`, `poll`, ...).
         op: &'static str,
         /// Its index in the transaction.
         index: usize,
+        /// What the server said beyond the errno: a poll that timed out says after how many
+        /// tries.
+        detail: Option<Box<str>>,
     },
     /// The adapter lacks a functionality bit the operation needs; nothing was sent.
     #[error("{op} is not supported by this adapter: its I2C_FUNCS {funcs:#010x} lack {missing:#010x}")]
@@ -123,6 +126,15 @@ impl Error {
             Error::Pipelined { source, .. } => source.errno(),
             _ => None,
         }
+    }
+
+    /// A failed operation as the server reported it: the errno, and what the message says
+    /// beyond the errno's own text.
+    pub(crate) fn bus(error: &smbus_proxy_wire::pb::OpError, op: &'static str) -> Error {
+        let errno = Errno(error.errno);
+        let detail =
+            error.message.strip_prefix(&errno.to_string()).filter(|rest| !rest.is_empty()).map(Box::from);
+        Error::Bus { errno, op, index: error.index as usize, detail }
     }
 
     pub(crate) fn status(s: tonic::Status) -> Error {

@@ -38,7 +38,9 @@
 //! - embedded-hal's `I2c` (7- and 10-bit), blocking on [`blocking::Bus`] and async on
 //!   [`Bus`]; errors keep the kernel's errno and map it to `ErrorKind` ([`hal::kind`]). The
 //!   crate re-exports [`embedded_hal`] and [`embedded_hal_async`], and [`Delay`] gives drivers
-//!   that need one their `DelayNs`.
+//!   that need one their `DelayNs`; [`Timed`] gives them one that waits on the bus.
+//! - Over a network: pipelined writes ([`BusOptions::pipeline`]), and waiting on the bus
+//!   instead of across the network ([`Batch::wait`], [`Batch::poll_ack`], [`Step`]).
 //!
 //! Inside, a call goes down one file per step: `bus` (the API; `methods` lists smbus2's methods
 //! once for `Bus`, `Batch` and the blocking twin) → `link` (what is repeated when a session
@@ -60,6 +62,7 @@ mod link;
 mod methods;
 mod session;
 mod stream;
+mod timed;
 
 pub use batch::{Batch, FromReply, Results, Slot};
 pub use bus::{Bus, LockGuard};
@@ -78,6 +81,7 @@ pub use error::{Error, Result};
 pub use session::{BusOptions, MAX_PIPELINE};
 pub use smbus_proxy_wire::op::msg_flags;
 pub use smbus_proxy_wire::pb::BusInfo;
-pub use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target, funcs};
+pub use smbus_proxy_wire::{Command, Dir, Errno, Match, Msg, Op, Poll, Reply, Step, Target, funcs};
+pub use timed::{LONGEST_BUS_WAIT, Timed, TimedDelay, TimedI2c};
 /// The gRPC status code of an [`Error::Rejected`].
 pub use tonic::Code;

@@ -18,10 +18,84 @@ use crate::error::{Error, Result};
 use crate::grpc::Grpc;
 use crate::session::{BusOptions, Connection, MAX_PIPELINE, Session, Sessions};
 use crate::stream::Stream;
-use smbus_proxy_wire::{Errno, Op, Sends, encode, pb};
+use smbus_proxy_wire::{Command, Dir, Op, Returns, Sends, Step, encode, pb};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What a transaction is made of, as the link sends it: operations ([`Op`], what most calls
+/// send) or steps ([`Step`], which may wait on the bus).
+pub(crate) trait Part {
+    fn encode(&self) -> pb::Op;
+    fn name(&self) -> &'static str;
+    /// What it sends the device, which says whether sending it again is safe.
+    fn sends(&self) -> Sends;
+    fn returns(&self) -> Returns<'_>;
+    /// The bus operation in it, if any.
+    fn op(&self) -> Option<&Op>;
+    /// Whether a pipelined bus need not wait for its answer: it returns no data and is not a
+    /// probe (a quick write, or a transfer of empty writes), whose acknowledgement is all it
+    /// is for.
+    fn pipelines(&self) -> bool;
+}
+
+impl Part for Op {
+    fn encode(&self) -> pb::Op {
+        encode::op(self)
+    }
+    fn name(&self) -> &'static str {
+        Op::name(self)
+    }
+    fn sends(&self) -> Sends {
+        Op::sends(self)
+    }
+    fn returns(&self) -> Returns<'_> {
+        Op::returns(self)
+    }
+    fn op(&self) -> Option<&Op> {
+        Some(self)
+    }
+    fn pipelines(&self) -> bool {
+        let probe = match self {
+            Op::Smbus { command, .. } => matches!(command, Command::WriteQuick { .. }),
+            Op::Transfer(msgs) => msgs.iter().all(|m| matches!(&m.dir, Dir::Write(data) if data.is_empty())),
+        };
+        returns_nothing(self.returns()) && !probe
+    }
+}
+
+impl Part for Step {
+    fn encode(&self) -> pb::Op {
+        encode::step(self)
+    }
+    fn name(&self) -> &'static str {
+        Step::name(self)
+    }
+    fn sends(&self) -> Sends {
+        Step::sends(self)
+    }
+    fn returns(&self) -> Returns<'_> {
+        Step::returns(self)
+    }
+    fn op(&self) -> Option<&Op> {
+        Step::op(self)
+    }
+    /// A poll is no probe: the program asked the server to wait for the answer.
+    fn pipelines(&self) -> bool {
+        match self {
+            Step::Op(op) => op.pipelines(),
+            Step::Wait(_) | Step::Poll(_) => returns_nothing(self.returns()),
+        }
+    }
+}
+
+fn returns_nothing(returns: Returns<'_>) -> bool {
+    match returns {
+        Returns::Done => true,
+        Returns::Reads(msgs) => msgs.iter().all(|m| m.reads_at_most().is_none()),
+        Returns::Byte | Returns::Word | Returns::Block(_) => false,
+    }
+}
 
 pub(crate) struct Link {
     grpc: Grpc,
@@ -85,15 +159,19 @@ impl Link {
 
     /// Sends a transaction and waits for its answer, reopening what can safely be reopened.
     /// Waits for the pipeline first.
-    pub(crate) async fn round_trip(&mut self, ops: &[Op], keep_going: bool) -> Result<pb::ExecuteResponse> {
+    pub(crate) async fn round_trip<P: Part>(
+        &mut self,
+        ops: &[P],
+        keep_going: bool,
+    ) -> Result<pb::ExecuteResponse> {
         self.flush().await?;
-        let first = || ops.first().map_or("transaction", Op::name);
+        let first = || ops.first().map_or("transaction", P::name);
         let mut reopened = false;
         let mut reconnected = false;
         loop {
             let request = pb::ExecuteRequest {
                 session: self.session.id(),
-                ops: ops.iter().map(encode::op).collect(),
+                ops: ops.iter().map(P::encode).collect(),
                 keep_going,
                 fence: 0,
             };
@@ -155,15 +233,15 @@ impl Link {
 
     /// Sends a transaction that returns no data without waiting for its answer, once fewer
     /// than the window are in flight. A failure shows at the next flush point.
-    pub(crate) async fn queue(&mut self, ops: &[Op]) -> Result<()> {
+    pub(crate) async fn queue<P: Part>(&mut self, ops: &[P]) -> Result<()> {
         while self.pipeline.in_flight.len() >= self.options.pipeline {
             self.receive().await;
         }
         self.pipeline.calls += 1;
-        let queued = Queued { position: self.pipeline.calls, ops: ops.iter().map(Op::name).collect() };
+        let queued = Queued { position: self.pipeline.calls, ops: ops.iter().map(P::name).collect() };
         let request = pb::ExecuteRequest {
             session: self.session.id(),
-            ops: ops.iter().map(encode::op).collect(),
+            ops: ops.iter().map(P::encode).collect(),
             keep_going: false,
             fence: self.pipeline.fence,
         };
@@ -227,9 +305,8 @@ impl Link {
         match reply.reply {
             Some(pb::stream_reply::Reply::Response(r)) => {
                 if let Some(e) = r.error {
-                    let index = e.index as usize;
-                    let op = queued.ops.get(index).copied().unwrap_or("operation");
-                    self.fail(&queued, Error::Bus { errno: Errno(e.errno), op, index });
+                    let op = queued.ops.get(e.index as usize).copied().unwrap_or("operation");
+                    self.fail(&queued, Error::bus(&e, op));
                 }
             }
             Some(pb::stream_reply::Reply::Rejected(r)) => {

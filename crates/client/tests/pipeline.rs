@@ -16,7 +16,7 @@ fn pipelined(client: &blocking::Client, window: usize) -> blocking::Bus {
 fn failed(e: Error) -> (u64, &'static str, usize, Errno) {
     match e {
         Error::Pipelined { position, source } => match *source {
-            Error::Bus { errno, op, index } => (position, op, index, errno),
+            Error::Bus { errno, op, index, .. } => (position, op, index, errno),
             other => panic!("pipelined call {position} failed otherwise: {other}"),
         },
         other => panic!("not a pipelined failure: {other}"),

@@ -4,23 +4,39 @@
 //! interleave. A backend that may block (a Linux adapter sleeps in the kernel for the whole
 //! transfer) gets an OS thread of its own with a queue in front, so it never stalls the
 //! network and distinct buses run in parallel. A backend that never blocks runs where the call
-//! arrives, under a mutex: two thread switches per call cost more than its operations.
+//! arrives, under a mutex: two thread switches per call cost more than its operations; but a
+//! transaction that waits on the bus (a `wait` or `poll` step) runs on a blocking thread, so it
+//! never holds up the network.
 
 use crate::backend::Backend;
 use crate::fallback;
 use crate::lock;
 use crate::session::{Params, Session, SessionId};
-use smbus_proxy_wire::{Errno, Op, Reply, funcs::I2C, pb};
+use smbus_proxy_wire::{Errno, Op, Poll, Reply, Step, funcs::I2C, pb};
 use std::sync::{Arc, Mutex, Weak, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, oneshot};
 use tracing::Level;
 
-/// What a transaction did: the result of each operation that ran, in order. Unless the
-/// transaction keeps going, a failure is the last of them: operations after it do not run.
+/// What a transaction did: the result of each step that ran, in order. Unless the
+/// transaction keeps going, a failure is the last of them: steps after it do not run.
 #[derive(Debug)]
 pub struct Outcome {
-    pub results: Vec<Result<Reply, Errno>>,
+    pub results: Vec<Result<Reply, Failure>>,
+}
+
+/// Why a step failed: the kernel's errno, and what else there is to say (a poll that timed
+/// out says after how many tries), which follows the errno's text in the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub errno: Errno,
+    pub detail: Option<String>,
+}
+
+impl From<Errno> for Failure {
+    fn from(errno: Errno) -> Failure {
+        Failure { errno, detail: None }
+    }
 }
 
 /// Why a transaction never reached the bus.
@@ -37,7 +53,7 @@ pub enum Refused {
 struct Job {
     session: SessionId,
     params: Params,
-    ops: Vec<Op>,
+    steps: Vec<Step>,
     keep_going: bool,
     reply: oneshot::Sender<Result<Outcome, Refused>>,
 }
@@ -58,8 +74,9 @@ enum Runner {
     /// On a thread of the bus's own, fed through a queue: for backends that block.
     Thread(mpsc::Sender<Job>),
     /// Right where the call arrives, one at a time: for backends that never block, which
-    /// return within microseconds.
-    Inline(Mutex<Executor>),
+    /// return within microseconds. The lock is async, so that callers wait for a transaction
+    /// that waits on the bus without blocking the network thread.
+    Inline(Arc<tokio::sync::Mutex<Executor>>),
 }
 
 impl Bus {
@@ -71,7 +88,7 @@ impl Bus {
         let executor =
             Executor { blocks: backend.blocks(), backend, funcs, op_log, applied: Params::default() };
         if !executor.blocks {
-            let runner = Runner::Inline(Mutex::new(executor));
+            let runner = Runner::Inline(Arc::new(tokio::sync::Mutex::new(executor)));
             return Ok(Arc::new(Bus {
                 info,
                 runner,
@@ -93,19 +110,30 @@ impl Bus {
         self.info.number
     }
 
-    /// Runs `ops` as one transaction for `session`.
+    /// Runs `steps` as one transaction for `session`.
     pub async fn run(
-        &self,
+        self: &Arc<Self>,
         session: SessionId,
         params: Params,
-        ops: Vec<Op>,
+        steps: Vec<Step>,
         keep_going: bool,
     ) -> Result<Outcome, Refused> {
         match &self.runner {
-            Runner::Inline(executor) => self.dispatch(&mut lock(executor), session, params, &ops, keep_going),
+            Runner::Inline(executor) => {
+                let mut executor = executor.clone().lock_owned().await;
+                if steps.iter().all(|s| s.waits().is_zero()) {
+                    return self.dispatch(&mut executor, session, params, &steps, keep_going);
+                }
+                let bus = self.clone();
+                tokio::task::spawn_blocking(move || {
+                    bus.dispatch(&mut executor, session, params, &steps, keep_going)
+                })
+                .await
+                .map_err(|_| Refused::Stopped)?
+            }
             Runner::Thread(jobs) => {
                 let (reply, outcome) = oneshot::channel();
-                jobs.send(Job { session, params, ops, keep_going, reply }).map_err(|_| Refused::Stopped)?;
+                jobs.send(Job { session, params, steps, keep_going, reply }).map_err(|_| Refused::Stopped)?;
                 outcome.await.map_err(|_| Refused::Stopped)?
             }
         }
@@ -119,13 +147,13 @@ impl Bus {
         executor: &mut Executor,
         session: SessionId,
         params: Params,
-        ops: &[Op],
+        steps: &[Step],
         keep_going: bool,
     ) -> Result<Outcome, Refused> {
         if self.held_by_other(session) {
             return Err(Refused::Locked);
         }
-        Ok(executor.transaction(session, params, ops, keep_going))
+        Ok(executor.transaction(session, params, steps, keep_going))
     }
 
     /// Whether another live session than `session` holds the bus.
@@ -194,20 +222,33 @@ impl Executor {
                 continue;
             }
             let Some(bus) = bus.upgrade() else { return };
-            let result = bus.dispatch(&mut self, job.session, job.params, &job.ops, job.keep_going);
+            let result = bus.dispatch(&mut self, job.session, job.params, &job.steps, job.keep_going);
             drop(bus);
             let _ = job.reply.send(result);
         }
     }
 
-    fn transaction(&mut self, session: SessionId, params: Params, ops: &[Op], keep_going: bool) -> Outcome {
+    fn transaction(
+        &mut self,
+        session: SessionId,
+        params: Params,
+        steps: &[Step],
+        keep_going: bool,
+    ) -> Outcome {
         if let Err(errno) = self.apply(params) {
-            let failed = if keep_going { ops.len() } else { 1 };
-            return Outcome { results: vec![Err(errno); failed] };
+            let failed = if keep_going { steps.len() } else { 1 };
+            return Outcome { results: vec![Err(errno.into()); failed] };
         }
-        let mut results = Vec::with_capacity(ops.len());
-        for op in ops {
-            let result = self.execute(session, op);
+        let mut results = Vec::with_capacity(steps.len());
+        for step in steps {
+            let result = match step {
+                Step::Op(op) => self.execute(session, op).map_err(Failure::from),
+                Step::Wait(time) => {
+                    std::thread::sleep(*time);
+                    Ok(Reply::Done)
+                }
+                Step::Poll(poll) => self.poll(session, poll),
+            };
             let failed = result.is_err();
             results.push(result);
             if failed && !keep_going {
@@ -215,6 +256,35 @@ impl Executor {
             }
         }
         Outcome { results }
+    }
+
+    /// Tries `poll.op` until its result matches (or, without a condition, until it succeeds),
+    /// `poll.interval` apart, while another try can start within `poll.timeout`. A failed try
+    /// counts as "not yet": a busy chip does not acknowledge.
+    fn poll(&mut self, session: SessionId, poll: &Poll) -> Result<Reply, Failure> {
+        let start = Instant::now();
+        let mut tries: u64 = 0;
+        loop {
+            tries += 1;
+            let result = self.execute(session, &poll.op);
+            let done = match (&result, poll.until) {
+                (Ok(reply), Some(until)) => until.matches(reply),
+                (Ok(_), None) => true,
+                (Err(_), _) => false,
+            };
+            if done {
+                return result.map_err(Failure::from);
+            }
+            if start.elapsed() + poll.interval >= poll.timeout {
+                let last = match result {
+                    Ok(_) => "did not match".to_owned(),
+                    Err(errno) => format!("failed with {}", errno.name().unwrap_or("an errno")),
+                };
+                let detail = format!(" after {tries} tries; the last {last}");
+                return Err(Failure { errno: Errno::ETIMEDOUT, detail: Some(detail) });
+            }
+            std::thread::sleep(poll.interval);
+        }
     }
 
     /// Runs one operation and logs what went on the wire: a transfer run as its SMBus

@@ -40,6 +40,9 @@ pub struct Limits {
     /// Bytes in one message, either way: a larger request is refused, and so is, before it
     /// runs, a transaction whose replies could be larger.
     pub message_bytes: usize,
+    /// How long one transaction's `wait` steps and `poll` timeouts may hold the bus in all;
+    /// other clients of the bus wait meanwhile, as for any transaction.
+    pub bus_wait: Duration,
     /// The adapter timeout every operation runs under (`I2C_TIMEOUT`); sessions may ask for
     /// less, not more. `None` leaves the adapter's own.
     pub op_timeout: Option<Duration>,
@@ -67,6 +70,7 @@ impl Limits {
         ops_per_transaction: smbus_proxy_wire::op::MAX_OPS,
         // tonic's default, and room for the largest transaction anyone sends in practice.
         message_bytes: 4 << 20,
+        bus_wait: Duration::from_secs(1),
         op_timeout: None,
     };
 

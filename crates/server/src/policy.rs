@@ -21,7 +21,7 @@
 //! PERMISSION_DENIED naming the rule and the operation.
 
 use serde::Deserialize;
-use smbus_proxy_wire::{Op, Sends};
+use smbus_proxy_wire::{Op, Sends, Step};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -89,7 +89,7 @@ impl Policy {
     }
 
     /// Whether bus `bus` accepts this transaction.
-    pub fn check(&self, bus: u32, ops: &[Op]) -> Result<(), Denied> {
+    pub fn check(&self, bus: u32, ops: &[Step]) -> Result<(), Denied> {
         match self.buses.get(&bus).or(self.default.as_ref()) {
             Some(rules) => rules.check(bus, ops),
             None => Ok(()),
@@ -98,7 +98,7 @@ impl Policy {
 }
 
 impl Rules {
-    fn check(&self, bus: u32, ops: &[Op]) -> Result<(), Denied> {
+    fn check(&self, bus: u32, ops: &[Step]) -> Result<(), Denied> {
         let deny = |rule: &str, why: String| Err(Denied(format!("policy: bus {bus} has {rule}; {why}")));
         if let Some(max) = self.max_ops.filter(|&max| ops.len() > max) {
             return deny(
@@ -106,7 +106,8 @@ impl Rules {
                 format!("this transaction has {} operations", ops.len()),
             );
         }
-        for (i, op) in ops.iter().enumerate() {
+        // A poll is checked as the operation it repeats; a wait touches no device.
+        for (i, op) in ops.iter().enumerate().filter_map(|(i, step)| Some((i, step.op()?))) {
             for (addr, ten_bit) in addresses(op) {
                 if !self.allows(addr, ten_bit) {
                     let (rule, list) = if ten_bit {
@@ -273,6 +274,11 @@ fn ranges(list: &[String], max: u16, at: &str) -> Result<Vec<RangeInclusive<u16>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The policy's verdict on a transaction of these operations.
+    fn check(policy: &Policy, bus: u32, ops: &[Op]) -> Result<(), Denied> {
+        policy.check(bus, &ops.iter().cloned().map(Step::Op).collect::<Vec<_>>())
+    }
     use smbus_proxy_wire::{Command, Msg, Target};
 
     fn read(addr: u16) -> Op {
@@ -287,7 +293,7 @@ mod tests {
     fn no_policy_allows_everything() {
         let policy = Policy::parse("").unwrap();
         assert_eq!(
-            policy.check(1, &[write(0x48), Op::Transfer(vec![Msg::write(0x50, vec![1, 2, 3])])]),
+            check(&policy, 1, &[write(0x48), Op::Transfer(vec![Msg::write(0x50, vec![1, 2, 3])])]),
             Ok(())
         );
     }
@@ -295,8 +301,8 @@ mod tests {
     #[test]
     fn addresses() {
         let policy = Policy::parse("[bus.1]\naddresses = [\"0x48\", \"0x50-0x57\"]").unwrap();
-        assert_eq!(policy.check(1, &[read(0x48), read(0x57)]), Ok(()));
-        let denied = policy.check(1, &[read(0x48), read(0x58)]).unwrap_err();
+        assert_eq!(check(&policy, 1, &[read(0x48), read(0x57)]), Ok(()));
+        let denied = check(&policy, 1, &[read(0x48), read(0x58)]).unwrap_err();
         assert_eq!(
             denied.0,
             "policy: bus 1 has addresses = [0x48, 0x50-0x57]; ops[1] (read_byte_data) addresses 0x58"
@@ -304,33 +310,32 @@ mod tests {
         // A transfer is checked message by message; other buses are open.
         let transfer = Op::Transfer(vec![Msg::write(0x50, vec![0]), Msg::read(0x60, 1)]);
         assert!(
-            policy
-                .check(1, std::slice::from_ref(&transfer))
+            check(&policy, 1, std::slice::from_ref(&transfer))
                 .unwrap_err()
                 .0
                 .contains("ops[0] (transfer) addresses 0x60")
         );
-        assert_eq!(policy.check(2, &[transfer]), Ok(()));
+        assert_eq!(check(&policy, 2, &[transfer]), Ok(()));
         // Listing 7-bit addresses closes the 10-bit ones.
         let ten = Op::Smbus {
             target: Target { addr: 0x48, ten_bit: true, ..Target::default() },
             command: Command::ReadByte,
         };
-        assert!(policy.check(1, &[ten]).unwrap_err().0.contains("ten_bit_addresses = []"));
+        assert!(check(&policy, 1, &[ten]).unwrap_err().0.contains("ten_bit_addresses = []"));
     }
 
     #[test]
     fn read_only_levels() {
         let strict = Policy::parse("[default]\nread_only = true").unwrap();
-        assert_eq!(strict.check(3, &[Op::smbus(0x48, Command::ReadByte)]), Ok(()));
+        assert_eq!(check(&strict, 3, &[Op::smbus(0x48, Command::ReadByte)]), Ok(()));
         assert_eq!(
-            strict.check(3, &[read(0x48)]).unwrap_err().0,
+            check(&strict, 3, &[read(0x48)]).unwrap_err().0,
             "policy: bus 3 has read_only = true; ops[0] (read_byte_data) sends a command or data byte"
         );
         let registers = Policy::parse("[default]\nread_only = \"registers\"").unwrap();
-        assert_eq!(registers.check(3, &[read(0x48)]), Ok(()));
+        assert_eq!(check(&registers, 3, &[read(0x48)]), Ok(()));
         assert_eq!(
-            registers.check(3, &[write(0x48)]).unwrap_err().0,
+            check(&registers, 3, &[write(0x48)]).unwrap_err().0,
             "policy: bus 3 has read_only = \"registers\"; ops[0] (write_byte_data) sends data"
         );
     }
@@ -342,31 +347,27 @@ mod tests {
             target: Target { addr: 0x48, force, pec, ..Target::default() },
             command: Command::ReadByte,
         };
-        assert_eq!(policy.check(1, &[with(false, true)]), Ok(()));
+        assert_eq!(check(&policy, 1, &[with(false, true)]), Ok(()));
         assert!(
-            policy
-                .check(1, &[with(true, true)])
+            check(&policy, 1, &[with(true, true)])
                 .unwrap_err()
                 .0
                 .contains("force = false; ops[0] (read_byte) asks for force")
         );
         assert!(
-            policy
-                .check(1, &[with(false, false)])
+            check(&policy, 1, &[with(false, false)])
                 .unwrap_err()
                 .0
                 .contains("pec = true; ops[0] (read_byte) is sent without PEC")
         );
         assert!(
-            policy
-                .check(1, &[Op::Transfer(vec![Msg::read(0x48, 1)])])
+            check(&policy, 1, &[Op::Transfer(vec![Msg::read(0x48, 1)])])
                 .unwrap_err()
                 .0
                 .contains("carries no PEC")
         );
         assert!(
-            policy
-                .check(1, &vec![with(false, true); 3])
+            check(&policy, 1, &vec![with(false, true); 3])
                 .unwrap_err()
                 .0
                 .contains("max_ops = 2; this transaction has 3 operations")
@@ -376,9 +377,9 @@ mod tests {
     #[test]
     fn the_packaged_example_parses() {
         let policy = Policy::parse(include_str!("../../../packaging/policy.toml")).unwrap();
-        assert_eq!(policy.check(1, &[write(0x48)]), Ok(()));
-        assert!(policy.check(1, &[read(0x50)]).is_err());
-        assert!(policy.check(2, &[read(0x50)]).unwrap_err().0.contains("read_only = true"));
+        assert_eq!(check(&policy, 1, &[write(0x48)]), Ok(()));
+        assert!(check(&policy, 1, &[read(0x50)]).is_err());
+        assert!(check(&policy, 2, &[read(0x50)]).unwrap_err().0.contains("read_only = true"));
     }
 
     #[test]

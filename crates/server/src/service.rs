@@ -11,7 +11,7 @@ use crate::policy::Policy;
 use crate::session::{Call, LimitHit, Params, Session, Sessions};
 use crate::throttle::{Refusal, Refusals};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
-use smbus_proxy_wire::{ArgError, Op, decode, encode};
+use smbus_proxy_wire::{ArgError, Step, decode, encode};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -179,16 +179,16 @@ impl Service {
     pub(crate) async fn execute_one(&self, req: pb::ExecuteRequest) -> Result<pb::ExecuteResponse, Rejected> {
         self.stats.transaction();
         let session = self.session(&req.session)?;
-        let ops = decode::ops(req.ops).map_err(Rejected::Argument)?;
-        self.admit(&session, &ops, req.keep_going).map_err(|(kind, status)| {
+        let steps = decode::steps(req.ops).map_err(Rejected::Argument)?;
+        self.admit(&session, &steps, req.keep_going).map_err(|(kind, status)| {
             self.refusals.log(kind, session.peer, Some(session.id), &status);
             status
         })?;
-        self.stats.operations_checked(ops.len());
+        self.stats.operations_checked(steps.len());
         let keep_going = req.keep_going;
         let outcome = session
             .bus
-            .run(session.id, session.params, ops, keep_going)
+            .run(session.id, session.params, steps, keep_going)
             .await
             .map_err(|r| refused(&session, r))?;
         let mut response =
@@ -196,8 +196,16 @@ impl Service {
         for (i, result) in outcome.results.into_iter().enumerate() {
             match result {
                 Ok(reply) => response.results.push(encode::reply(reply)),
-                Err(errno) if keep_going => response.results.push(encode::failed(i, errno)),
-                Err(errno) => response.error = Some(encode::op_error(i, errno)),
+                Err(failure) => {
+                    let mut error = encode::op_error(i, failure.errno);
+                    error.message.extend(failure.detail);
+                    match keep_going {
+                        true => response
+                            .results
+                            .push(pb::OpResult { result: Some(pb::op_result::Result::Failed(error)) }),
+                        false => response.error = Some(error),
+                    }
+                }
             }
         }
         Ok(response)
@@ -206,7 +214,18 @@ impl Service {
 
 impl Service {
     /// The server's limits and the bus's policy, for a transaction of valid operations.
-    fn admit(&self, session: &Session, ops: &[Op], keep_going: bool) -> Result<(), (Refusal, Status)> {
+    fn admit(&self, session: &Session, ops: &[Step], keep_going: bool) -> Result<(), (Refusal, Status)> {
+        let waits: Duration = ops.iter().map(Step::waits).sum();
+        if waits > self.limits.bus_wait {
+            return Err((
+                Refusal::Limit,
+                Status::resource_exhausted(format!(
+                    "ops: the waits and poll timeouts add up to {} µs; this server holds the bus for at most {} µs of waiting per transaction",
+                    waits.as_micros(),
+                    self.limits.bus_wait.as_micros()
+                )),
+            ));
+        }
         if ops.len() > self.limits.ops_per_transaction {
             return Err((
                 Refusal::Limit,

@@ -148,6 +148,19 @@ fn invalid(call: Call, says: &str) -> Case {
     case(call, Code::InvalidArgument, says)
 }
 
+fn wait(micros: u64) -> pb::Op {
+    pb::Op { op: Some(pb::op::Op::Wait(pb::Wait { micros })) }
+}
+
+fn poll(op: Option<pb::Op>, interval_micros: u64, timeout_micros: u64, until: Option<pb::Match>) -> pb::Op {
+    let poll = pb::Poll { op: op.map(Box::new), interval_micros, timeout_micros, until };
+    pb::Op { op: Some(pb::op::Op::Poll(Box::new(poll))) }
+}
+
+fn quick() -> pb::Op {
+    smbus(0x50, PC::WriteQuick(pb::Quick { bit: 0 }))
+}
+
 fn on_bus1(bad: pb::Op, says: &str) -> Case {
     invalid(Call::Execute(Sess::Bus(1), vec![bad]), says)
 }
@@ -333,6 +346,55 @@ fn cases() -> Vec<Case> {
             "retries: 17 retries is out of range 0–16",
         ),
         invalid(Lock(Sess::Bus(1), 60_001), "wait_ms: 60001 ms is out of range 0–60000"),
+        // Waits and polls on the bus.
+        on_bus1(wait(0), "ops[0].wait.micros: 0 µs is out of range 1–60000000"),
+        on_bus1(wait(60_000_001), "ops[0].wait.micros: 60000001 µs is out of range 1–60000000"),
+        on_bus1(
+            poll(None, 0, 1000, None),
+            "ops[0].poll.op: missing: set the `smbus` or `transfer` operation to repeat",
+        ),
+        on_bus1(
+            poll(Some(wait(10)), 0, 1000, None),
+            "ops[0].poll.op.op: a `wait` or `poll` here: set the `smbus` or `transfer` operation to run",
+        ),
+        on_bus1(
+            poll(Some(smbus(0x48, PC::ReadByteData(reg(0x100)))), 0, 1000, None),
+            "ops[0].poll.op.smbus.read_byte_data.reg: 0x100 is out of range 0x00–0xFF",
+        ),
+        on_bus1(
+            poll(Some(quick()), 0, 0, None),
+            "ops[0].poll.timeout_micros: 0 µs is out of range 1–60000000",
+        ),
+        on_bus1(
+            poll(Some(quick()), 2000, 1000, None),
+            "ops[0].poll.interval_micros: 2000 µs (up to the timeout) is out of range 0–1000",
+        ),
+        on_bus1(
+            poll(Some(quick()), 0, 1000, Some(pb::Match { mask: 1 << 16, value: 0 })),
+            "ops[0].poll.until.mask: 0x10000 is out of range 0x0000–0xFFFF",
+        ),
+        on_bus1(
+            poll(Some(quick()), 0, 1000, Some(pb::Match { mask: 0x80, value: 0x81 })),
+            "ops[0].poll.until.value: 0x81 has bits outside the mask 0x80, so it can never match",
+        ),
+        case(
+            Execute(Sess::Bus(1), vec![wait(600_000), poll(Some(quick()), 100, 400_001, None)]),
+            Code::ResourceExhausted,
+            "ops: the waits and poll timeouts add up to 1000001 µs; this server holds the bus for at most 1000000 µs of waiting per transaction",
+        ),
+        case(
+            Execute(Sess::Bus(2), vec![poll(Some(smbus(0x49, PC::ReadByte(pb::Empty {}))), 0, 1000, None)]),
+            Code::PermissionDenied,
+            "policy: bus 2 has addresses = [0x48]; ops[0] (read_byte) addresses 0x49",
+        ),
+        case(
+            Execute(
+                Sess::Bus(2),
+                vec![wait(10), poll(Some(smbus(0x48, PC::WriteByte(pb::Value { value: 1 }))), 0, 1000, None)],
+            ),
+            Code::PermissionDenied,
+            "policy: bus 2 has read_only = \"registers\"; ops[1] (write_byte) sends data",
+        ),
         // Malformed and oversized messages, and the server's limits.
         case(Malformed, Code::Internal, "failed to decode Protobuf message"),
         case(

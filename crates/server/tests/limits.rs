@@ -103,7 +103,14 @@ async fn an_operation_holds_the_bus_no_longer_than_the_limit() {
 /// one byte past the limit it is refused.
 #[tokio::test]
 async fn a_reply_never_exceeds_the_message_limit() {
-    use smbus_proxy_wire::{Msg, encode::response_bound};
+    use smbus_proxy_wire::{Msg, Step};
+    // The bound of a transaction of these operations.
+    let response_bound = |ops: &[Op], keep_going| {
+        smbus_proxy_wire::encode::response_bound(
+            &ops.iter().cloned().map(Step::Op).collect::<Vec<_>>(),
+            keep_going,
+        )
+    };
     let config =
         Config::parse("[[bus]]\nnumber = 1\n[[bus.device]]\nmodel = \"register-file\"\naddr = 0x48").unwrap();
     let limit = Limits::default().message_bytes;

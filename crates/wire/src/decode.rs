@@ -3,9 +3,11 @@
 
 use crate::op::*;
 use crate::pb;
+use crate::step::{MAX_WAIT, Match, Poll, Step};
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
 /// A bad argument: which field, and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,19 +86,64 @@ fn block(field: &'static str, data: Bytes) -> Result<Bytes> {
     Ok(data)
 }
 
-/// Validates a transaction's operations.
-pub fn ops(ops: Vec<pb::Op>) -> Result<Vec<Op>> {
+/// Validates a transaction's steps.
+pub fn steps(ops: Vec<pb::Op>) -> Result<Vec<Step>> {
     count("ops", ops.len() as u64, 1, MAX_OPS as u64, "operations")?;
-    ops.into_iter().enumerate().map(|(i, o)| op(o).map_err(|e| e.within(format!("ops[{i}]")))).collect()
+    ops.into_iter().enumerate().map(|(i, o)| step(o).map_err(|e| e.within(format!("ops[{i}]")))).collect()
 }
 
-/// Validates one operation; field paths are relative to the operation.
+/// Validates one step of a transaction; field paths are relative to it.
+pub fn step(op: pb::Op) -> Result<Step> {
+    match op.op {
+        Some(pb::op::Op::Wait(w)) => Ok(Step::Wait(micros("wait.micros", w.micros, 1)?)),
+        Some(pb::op::Op::Poll(p)) => poll(*p).map(Step::Poll).map_err(|e| e.within("poll")),
+        Some(other) => self::op(pb::Op { op: Some(other) }).map(Step::Op),
+        None => Err(ArgError::new("op", "missing: set `smbus`, `transfer`, `wait` or `poll`")),
+    }
+}
+
+/// Validates one bus operation; field paths are relative to the operation.
 pub fn op(op: pb::Op) -> Result<Op> {
     match op.op {
         Some(pb::op::Op::Smbus(s)) => smbus(s).map_err(|e| e.within("smbus")),
         Some(pb::op::Op::Transfer(t)) => transfer(t).map_err(|e| e.within("transfer")),
+        Some(pb::op::Op::Wait(_) | pb::op::Op::Poll(_)) => Err(ArgError::new(
+            "op",
+            "a `wait` or `poll` here: set the `smbus` or `transfer` operation to run",
+        )),
         None => Err(ArgError::new("op", "missing: set `smbus` or `transfer`")),
     }
+}
+
+/// A duration in µs, from `min` to [`MAX_WAIT`].
+fn micros(field: &'static str, us: u64, min: u64) -> Result<Duration> {
+    Ok(Duration::from_micros(count(field, us, min, MAX_WAIT.as_micros() as u64, "µs")?))
+}
+
+fn poll(p: pb::Poll) -> Result<Poll> {
+    let op = match p.op {
+        Some(op) => self::op(*op).map_err(|e| e.within("op"))?,
+        None => {
+            return Err(ArgError::new("op", "missing: set the `smbus` or `transfer` operation to repeat"));
+        }
+    };
+    let timeout = micros("timeout_micros", p.timeout_micros, 1)?;
+    let interval =
+        count("interval_micros", p.interval_micros, 0, p.timeout_micros, "µs (up to the timeout)")?;
+    let until = match p.until {
+        None => None,
+        Some(m) => {
+            let (mask, value) = (word("until.mask", m.mask)?, word("until.value", m.value)?);
+            if value & !mask != 0 {
+                return Err(ArgError::new(
+                    "until.value",
+                    format!("{value:#x} has bits outside the mask {mask:#x}, so it can never match"),
+                ));
+            }
+            Some(Match { mask, value })
+        }
+    };
+    Ok(Poll { op, interval: Duration::from_micros(interval), timeout, until })
 }
 
 fn smbus(s: pb::SmbusOp) -> Result<Op> {
@@ -292,7 +339,7 @@ mod tests {
     fn err(o: Op, patch: impl FnOnce(&mut pb::Op)) -> String {
         let mut p = encode::op(&o);
         patch(&mut p);
-        ops(vec![encode::op(&Op::smbus(1, Command::ReadByte)), p]).unwrap_err().to_string()
+        steps(vec![encode::op(&Op::smbus(1, Command::ReadByte)), p]).unwrap_err().to_string()
     }
 
     fn smbus_mut(p: &mut pb::Op) -> &mut pb::SmbusOp {
@@ -330,8 +377,87 @@ mod tests {
         assert_eq!(err(t, |_| {}), "ops[1].transfer.msgs: 43 messages is out of range 1–42");
         let t = Op::Transfer(vec![Msg::write(0x50, vec![0; 8193])]);
         assert_eq!(err(t, |_| {}), "ops[1].transfer.msgs[0].write: 8193 bytes is out of range 0–8192");
-        assert!(ops(vec![]).unwrap_err().to_string().starts_with("ops: 0 operations is out of range 1–1024"));
+        assert!(
+            steps(vec![]).unwrap_err().to_string().starts_with("ops: 0 operations is out of range 1–1024")
+        );
         assert_eq!(op(pb::Op { op: None }).unwrap_err().field(), "op");
+    }
+
+    #[test]
+    fn waits_and_polls_round_trip() {
+        let read = Op::smbus(0x40, Command::ReadI2cBlockData { reg: 2, len: 2 });
+        let cases = [
+            Step::Wait(Duration::from_micros(1)),
+            Step::Wait(MAX_WAIT),
+            Step::Poll(Poll {
+                op: read,
+                interval: Duration::from_micros(100),
+                timeout: Duration::from_millis(50),
+                until: Some(Match { mask: 0x0200, value: 0x0200 }),
+            }),
+            Step::Poll(Poll {
+                op: Op::smbus(0x50, Command::WriteQuick { bit: 0 }),
+                interval: Duration::ZERO,
+                timeout: Duration::from_millis(10),
+                until: None,
+            }),
+        ];
+        for step in cases {
+            assert_eq!(self::step(encode::step(&step)).unwrap(), step);
+        }
+    }
+
+    #[test]
+    fn bad_waits_and_polls_name_field_and_range() {
+        let bad = |step: pb::Op| steps(vec![step]).unwrap_err().to_string();
+        let wait = |micros| pb::Op { op: Some(pb::op::Op::Wait(pb::Wait { micros })) };
+        assert_eq!(bad(wait(0)), "ops[0].wait.micros: 0 µs is out of range 1–60000000");
+        assert_eq!(bad(wait(60_000_001)), "ops[0].wait.micros: 60000001 µs is out of range 1–60000000");
+        let quick = encode::op(&Op::smbus(0x50, Command::WriteQuick { bit: 0 }));
+        let poll = |op: Option<pb::Op>, interval_micros, timeout_micros, until| pb::Op {
+            op: Some(pb::op::Op::Poll(Box::new(pb::Poll {
+                op: op.map(Box::new),
+                interval_micros,
+                timeout_micros,
+                until,
+            }))),
+        };
+        assert_eq!(
+            bad(poll(None, 0, 10, None)),
+            "ops[0].poll.op: missing: set the `smbus` or `transfer` operation to repeat"
+        );
+        assert_eq!(
+            bad(poll(Some(wait(5)), 0, 10, None)),
+            "ops[0].poll.op.op: a `wait` or `poll` here: set the `smbus` or `transfer` operation to run"
+        );
+        assert_eq!(
+            bad(poll(Some(quick.clone()), 0, 0, None)),
+            "ops[0].poll.timeout_micros: 0 µs is out of range 1–60000000"
+        );
+        assert_eq!(
+            bad(poll(Some(quick.clone()), 11, 10, None)),
+            "ops[0].poll.interval_micros: 11 µs (up to the timeout) is out of range 0–10"
+        );
+        let until = |mask, value| Some(pb::Match { mask, value });
+        assert_eq!(
+            bad(poll(Some(quick.clone()), 0, 10, until(0x10000, 0))),
+            "ops[0].poll.until.mask: 0x10000 is out of range 0x0000–0xFFFF"
+        );
+        assert_eq!(
+            bad(poll(Some(quick.clone()), 0, 10, until(0x02, 0x06))),
+            "ops[0].poll.until.value: 0x6 has bits outside the mask 0x2, so it can never match"
+        );
+        let bad_inner = Op::smbus(0x48, Command::ReadByteData { reg: 0 });
+        let mut inner = encode::op(&bad_inner);
+        smbus_mut(&mut inner).addr = 0x80;
+        assert_eq!(
+            bad(poll(Some(inner), 0, 10, None)),
+            "ops[0].poll.op.smbus.addr: 0x80 is out of range for a 7-bit address 0x00–0x7f"
+        );
+        assert_eq!(
+            steps(vec![pb::Op { op: None }]).unwrap_err().to_string(),
+            "ops[0].op: missing: set `smbus`, `transfer`, `wait` or `poll`"
+        );
     }
 
     #[test]

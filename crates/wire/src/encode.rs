@@ -2,9 +2,28 @@
 
 use crate::op::*;
 use crate::pb;
+use crate::step::Step;
 use pb::smbus_op::Command as C;
+use std::time::Duration;
 
-/// An operation, as a request carries it.
+/// A transaction's step, as a request carries it.
+pub fn step(step: &Step) -> pb::Op {
+    let micros = |d: &Duration| d.as_micros() as u64;
+    match step {
+        Step::Op(o) => op(o),
+        Step::Wait(d) => pb::Op { op: Some(pb::op::Op::Wait(pb::Wait { micros: micros(d) })) },
+        Step::Poll(p) => pb::Op {
+            op: Some(pb::op::Op::Poll(Box::new(pb::Poll {
+                op: Some(Box::new(op(&p.op))),
+                interval_micros: micros(&p.interval),
+                timeout_micros: micros(&p.timeout),
+                until: p.until.map(|m| pb::Match { mask: m.mask.into(), value: m.value.into() }),
+            }))),
+        },
+    }
+}
+
+/// A bus operation, as a request carries it.
 pub fn op(op: &Op) -> pb::Op {
     let inner = match op {
         Op::Smbus { target, command } => pb::op::Op::Smbus(pb::SmbusOp {
@@ -109,8 +128,8 @@ fn field(len: usize) -> usize {
 /// The most bytes `op`'s entry in `ExecuteResponse.results` can take, framing included: what
 /// the server checks a transaction against before it runs, so that no reply it builds can be
 /// larger than the message limit it promises.
-fn result_bound(op: &Op, keep_going: bool) -> usize {
-    let success = match op.returns() {
+fn result_bound(step: &Step, keep_going: bool) -> usize {
+    let success = match step.returns() {
         Returns::Done => field(0),
         // A byte is a varint of at most 2 bytes, a word of at most 3.
         Returns::Byte => 1 + 2,
@@ -124,8 +143,8 @@ fn result_bound(op: &Op, keep_going: bool) -> usize {
 
 /// The most bytes the reply to a transaction of `ops` can take as one message: the larger of
 /// `Execute`'s `ExecuteResponse` and `ExecuteStream`'s `StreamReply` around it.
-pub fn response_bound(ops: &[Op], keep_going: bool) -> usize {
-    let results: usize = ops.iter().map(|op| result_bound(op, keep_going)).sum();
+pub fn response_bound(steps: &[Step], keep_going: bool) -> usize {
+    let results: usize = steps.iter().map(|step| result_bound(step, keep_going)).sum();
     // Without keep_going, a failure ends the transaction and is reported once, in `error`.
     let error = if keep_going { 0 } else { field(OP_ERROR_MAX) };
     field(results + error)
@@ -169,8 +188,9 @@ mod tests {
         ];
         for (op, reply) in cases {
             // Each result exactly, and the message around three of them with a failure after.
-            assert_eq!(field(self::reply(reply.clone()).encoded_len()), result_bound(&op, false), "{op}");
-            let ops = vec![op.clone(); 3];
+            let step = Step::Op(op.clone());
+            assert_eq!(field(self::reply(reply.clone()).encoded_len()), result_bound(&step, false), "{op}");
+            let ops = vec![step; 3];
             let worst_error = op_error(MAX_OPS - 1, Errno(i32::MIN));
             let response = pb::ExecuteResponse {
                 results: vec![self::reply(reply.clone()); 3],

@@ -4,7 +4,8 @@
 //! - [`pb`]: the gRPC types and service stubs generated from `proto/smbus/v1/smbus.proto`
 //!   (compiled at build time with protox, so no system `protoc` is needed);
 //! - [`op`]: the one operation model ([`Op`], [`Command`], [`Msg`], [`Reply`]) with the kernel's
-//!   limits;
+//!   limits; [`step`]: a transaction's steps ([`Step`]), operations and the waiting between
+//!   them done on the bus;
 //! - [`decode`]: wire → model, the one place arguments are validated ([`ArgError`] names the
 //!   field and the allowed range); [`encode`]: model → wire;
 //! - [`errno`]: the errno ↔ [`ErrorKind`] mapping; [`funcs`]: the `I2C_FUNC_*` bits.
@@ -17,10 +18,12 @@ pub mod encode;
 pub mod errno;
 pub mod funcs;
 pub mod op;
+pub mod step;
 
 pub use decode::ArgError;
 pub use errno::{Errno, ErrorKind};
 pub use op::{Command, Dir, Msg, Op, Reply, Returns, Sends, Target};
+pub use step::{Match, Poll, Step};
 
 /// Generated protobuf types and gRPC stubs for `smbus.v1`.
 pub mod pb {

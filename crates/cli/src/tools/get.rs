@@ -150,12 +150,19 @@ fn read(bus: &mut Bus, target: Target, mode: Mode, daddress: Option<u8>) -> Resu
         eprintln!("Warning - write failed");
     }
     let last = results.pop().expect("one result per operation");
-    Ok(match last.map_err(|errno| Error::Bus { errno, op: command_name, index: ops.len() - 1 })? {
-        Reply::Byte(b) => format!("0x{b:02x}"),
-        Reply::Word(w) => format!("0x{w:04x}"),
-        Reply::Block(data) => data.iter().map(|b| format!("0x{b:02x}")).collect::<Vec<_>>().join(" "),
-        other => format!("{other}"),
-    })
+    Ok(
+        match last.map_err(|errno| Error::Bus {
+            errno,
+            op: command_name,
+            index: ops.len() - 1,
+            detail: None,
+        })? {
+            Reply::Byte(b) => format!("0x{b:02x}"),
+            Reply::Word(w) => format!("0x{w:04x}"),
+            Reply::Block(data) => data.iter().map(|b| format!("0x{b:02x}")).collect::<Vec<_>>().join(" "),
+            other => format!("{other}"),
+        },
+    )
 }
 
 fn confirm(file: &str, addr: u16, mode: Mode, daddress: Option<u8>, pec: bool) -> bool {
