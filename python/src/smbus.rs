@@ -180,6 +180,25 @@ impl SMBus {
         let addr = args::uint::<u16>(i2c_addr, "i2c_addr")?;
         self.call(py, Some((addr, force)), |bus| op(bus, addr))
     }
+
+    /// A read `command` polled on the bus until its value matches `until`.
+    #[allow(clippy::too_many_arguments)]
+    fn poll_read(
+        &self,
+        py: Python<'_>,
+        i2c_addr: &Bound<'_, PyAny>,
+        force: Option<bool>,
+        command: Command,
+        until: Match,
+        timeout: &Bound<'_, PyAny>,
+        interval: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Reply> {
+        let (timeout, interval) = poll_times(timeout, interval)?;
+        self.smbus(py, i2c_addr, force, |bus, addr| {
+            let op = Op::Smbus { target: bus.target(addr), command };
+            bus.poll(Poll { op, interval, timeout, until: Some(until) })
+        })
+    }
 }
 
 /// A time argument in seconds: a finite number, above 0 unless `zero` may be.
@@ -453,12 +472,7 @@ impl SMBus {
             mask: args::uint::<u8>(mask, "mask")?.into(),
             value: args::uint::<u8>(value, "value")?.into(),
         };
-        let (timeout, interval) = poll_times(timeout, interval)?;
-        let reply = self.smbus(py, i2c_addr, force, |bus, addr| {
-            let op = Op::Smbus { target: bus.target(addr), command: Command::ReadByteData { reg } };
-            bus.poll(Poll { op, interval, timeout, until: Some(until) })
-        })?;
-        match reply {
+        match self.poll_read(py, i2c_addr, force, Command::ReadByteData { reg }, until, timeout, interval)? {
             Reply::Byte(b) => Ok(b),
             other => Err(error::os_error(Errno::EPROTO.0, format!("poll_byte_data answered {other}"))),
         }
@@ -482,12 +496,7 @@ impl SMBus {
         let reg = args::uint::<u8>(register, "register")?;
         let until =
             Match { mask: args::uint::<u16>(mask, "mask")?, value: args::uint::<u16>(value, "value")? };
-        let (timeout, interval) = poll_times(timeout, interval)?;
-        let reply = self.smbus(py, i2c_addr, force, |bus, addr| {
-            let op = Op::Smbus { target: bus.target(addr), command: Command::ReadWordData { reg } };
-            bus.poll(Poll { op, interval, timeout, until: Some(until) })
-        })?;
-        match reply {
+        match self.poll_read(py, i2c_addr, force, Command::ReadWordData { reg }, until, timeout, interval)? {
             Reply::Word(w) => Ok(w),
             other => Err(error::os_error(Errno::EPROTO.0, format!("poll_word_data answered {other}"))),
         }

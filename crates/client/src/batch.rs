@@ -146,8 +146,7 @@ impl Batch {
         interval: Duration,
         timeout: Duration,
     ) -> Slot<u8> {
-        let op = Op::Smbus { target: Target { addr, ..self.flags }, command: Command::ReadByteData { reg } };
-        self.push(Step::Poll(Poll { op, interval, timeout, until: Some(until) }))
+        self.poll_until(addr, Command::ReadByteData { reg }, until, interval, timeout)
     }
 
     /// `read_word_data(addr, reg)`, `interval` apart, until `word & mask == value`, for at
@@ -160,7 +159,18 @@ impl Batch {
         interval: Duration,
         timeout: Duration,
     ) -> Slot<u16> {
-        let op = Op::Smbus { target: Target { addr, ..self.flags }, command: Command::ReadWordData { reg } };
+        self.poll_until(addr, Command::ReadWordData { reg }, until, interval, timeout)
+    }
+
+    fn poll_until<T>(
+        &mut self,
+        addr: u16,
+        command: Command,
+        until: Match,
+        interval: Duration,
+        timeout: Duration,
+    ) -> Slot<T> {
+        let op = Op::Smbus { target: Target { addr, ..self.flags }, command };
         self.push(Step::Poll(Poll { op, interval, timeout, until: Some(until) }))
     }
 
