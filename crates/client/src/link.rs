@@ -410,7 +410,17 @@ impl Link {
 impl Drop for Link {
     fn drop(&mut self) {
         if !self.closed {
+            // Pipelined transactions still in flight run before the session closes: a Close
+            // overtaking them on its own HTTP/2 stream would leave them to find it gone.
+            let (stream, in_flight) = (self.stream.take(), self.pipeline.in_flight.len());
             self.in_background(|mut grpc, session| async move {
+                if let Some(mut stream) = stream {
+                    for _ in 0..in_flight {
+                        if stream.reply().await.is_err() {
+                            break;
+                        }
+                    }
+                }
                 let _ = grpc.close(pb::CloseRequest { session }).await;
             });
         }

@@ -148,3 +148,22 @@ fn probes_are_answered_at_once() {
     bus.write_quick(RF).unwrap();
     bus.flush().unwrap();
 }
+
+/// Dropping an async bus handle lets what it queued run before its session closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_async_handle_still_runs_what_it_queued() {
+    let server = lab().on_loopback();
+    let client = smbus_proxy_client::Client::connect(server.url()).await.unwrap();
+    let options = BusOptions { pipeline: 64, ..BusOptions::default() };
+    let mut bus = client.bus_with(1, options).await.unwrap();
+    for i in 0..64u8 {
+        bus.write_byte_data(RF, 0x7A, i).await.unwrap();
+    }
+    drop(bus);
+    let mut check = client.bus(1).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while check.read_byte_data(RF, 0x7A).await.unwrap() != 63 {
+        assert!(std::time::Instant::now() < deadline, "the queued writes did not all run");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
