@@ -7,7 +7,9 @@
 //!   ExecuteStream against a service that answers without a bus);
 //! - a transaction of 32 operations;
 //! - 1, 4, 16 and 32 concurrent clients on one bus and on distinct buses: operations per second;
-//! - the server's RSS idle and with 32 clients, and its CPU time per operation.
+//! - the server's RSS idle and with 32 clients, and its CPU time per operation;
+//! - `read_byte_data` and the server's CPU per operation again with one watcher reading every
+//!   event (`smbus-proxy monitor`).
 //!
 //!     cargo bench -p smbus-proxy --bench proxy [-- --json]
 
@@ -97,6 +99,22 @@ fn main() {
         bus.read_byte_data(RF, 0).unwrap();
     }
     report.cpu_us_per_op = (server.cpu_time() - cpu_before).as_secs_f64() * 1e6 / ops as f64;
+
+    // The same with someone watching every operation (`smbus-proxy monitor`), reading as fast
+    // as events come.
+    let watcher = blocking::Client::connect(server.url()).unwrap().watch(&[]).unwrap();
+    std::thread::spawn(move || watcher.for_each(drop));
+    report.latency(
+        "read_byte_data, blocking, one watcher",
+        sample(n, || {
+            bus.read_byte_data(RF, 0).unwrap();
+        }),
+    );
+    let cpu_before = server.cpu_time();
+    for _ in 0..ops {
+        bus.read_byte_data(RF, 0).unwrap();
+    }
+    report.cpu_us_per_op_watched = (server.cpu_time() - cpu_before).as_secs_f64() * 1e6 / ops as f64;
     drop((bus, client));
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -278,6 +296,11 @@ impl Smbus for Echo {
         });
         Ok(tonic::Response::new(Box::pin(replies)))
     }
+    type WatchStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::WatchEvent, tonic::Status>> + Send>>;
+    async fn watch(&self, _: tonic::Request<pb::WatchRequest>) -> Res<Self::WatchStream> {
+        Err(tonic::Status::unimplemented("the echo service has no bus to watch"))
+    }
 }
 
 #[derive(Default)]
@@ -288,6 +311,7 @@ struct Report {
     rss_idle_kib: u64,
     rss_32_kib: u64,
     cpu_us_per_op: f64,
+    cpu_us_per_op_watched: f64,
     echo_cpu_us_per_op: f64,
 }
 
@@ -329,8 +353,8 @@ impl Report {
         }
         println!("\nserver RSS idle {} KiB, peak with 32 clients {} KiB", self.rss_idle_kib, self.rss_32_kib);
         println!(
-            "server CPU per operation {:.1} µs (the bare echo's: {:.1} µs)",
-            self.cpu_us_per_op, self.echo_cpu_us_per_op
+            "server CPU per operation {:.1} µs (the bare echo's: {:.1} µs), {:.1} µs with one watcher",
+            self.cpu_us_per_op, self.echo_cpu_us_per_op, self.cpu_us_per_op_watched
         );
     }
 
@@ -349,12 +373,13 @@ impl Report {
             .collect();
         let (tx50, tx99) = self.transaction.unwrap_or((f64::NAN, f64::NAN));
         println!(
-            "{{\"latency\":[{}],\"transaction_32\":{{\"p50_us\":{tx50:.1},\"p99_us\":{tx99:.1}}},\"throughput\":[{}],\"rss_idle_kib\":{},\"rss_peak_32_clients_kib\":{},\"server_cpu_us_per_op\":{:.1},\"echo_cpu_us_per_op\":{:.1}}}",
+            "{{\"latency\":[{}],\"transaction_32\":{{\"p50_us\":{tx50:.1},\"p99_us\":{tx99:.1}}},\"throughput\":[{}],\"rss_idle_kib\":{},\"rss_peak_32_clients_kib\":{},\"server_cpu_us_per_op\":{:.1},\"server_cpu_us_per_op_one_watcher\":{:.1},\"echo_cpu_us_per_op\":{:.1}}}",
             latencies.join(","),
             throughput.join(","),
             self.rss_idle_kib,
             self.rss_32_kib,
             self.cpu_us_per_op,
+            self.cpu_us_per_op_watched,
             self.echo_cpu_us_per_op
         );
     }

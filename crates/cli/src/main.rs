@@ -58,6 +58,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Watch every operation on the server's buses, live (`monitor --help` for its options).
+    #[command(disable_help_flag = true)]
+    Monitor {
+        /// [-d ADDRESS]... [I2CBUS]..., --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Print a shell completion script: `smbus-proxy completions bash > /etc/bash_completion.d/smbus-proxy`.
     Completions {
         /// The shell to complete for.
@@ -208,6 +215,7 @@ fn main() -> ExitCode {
         Command::Get { args } => return tools::get::run(args),
         Command::Set { args } => return tools::set::run(args),
         Command::Transfer { args } => return tools::transfer::run(args),
+        Command::Monitor { args } => return tools::monitor::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "smbus-proxy", &mut std::io::stdout());
             return ExitCode::SUCCESS;

@@ -84,6 +84,11 @@ impl Client {
         self.rt.block_on(self.inner.list_buses())
     }
 
+    /// Watches `buses` (none: every bus the server lets this client watch).
+    pub fn watch(&self, buses: &[u32]) -> Result<Watcher> {
+        Ok(Watcher { rt: self.rt.clone(), inner: self.rt.block_on(self.inner.watch(buses))? })
+    }
+
     /// Opens bus `number`.
     pub fn bus(&self, number: u32) -> Result<Bus> {
         self.bus_with(number, BusOptions::default())
@@ -93,6 +98,21 @@ impl Client {
     pub fn bus_with(&self, number: u32, options: BusOptions) -> Result<Bus> {
         let inner = self.rt.block_on(self.inner.bus_with(number, options))?;
         Ok(Bus { rt: self.rt.clone(), inner })
+    }
+}
+
+/// A watch on a server's buses, for blocking code.
+pub struct Watcher {
+    rt: Arc<Shared>,
+    inner: crate::Watcher,
+}
+
+/// The events as they come, each waited for; the iteration ends when the server ends the watch.
+impl Iterator for Watcher {
+    type Item = Result<crate::WatchEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rt.block_on(self.inner.next())
     }
 }
 

@@ -204,6 +204,14 @@ impl Client {
         Ok(Client { inner: Arc::new(inner) })
     }
 
+    /// Watches `buses` (none: every bus the server lets this client watch): every
+    /// operation anyone runs on them, as it completes.
+    pub async fn watch(&self, buses: &[u32]) -> Result<crate::Watcher> {
+        let request = pb::WatchRequest { buses: buses.to_vec() };
+        let events = self.inner.grpc.clone().watch(request).await.map_err(Error::status)?.into_inner();
+        Ok(crate::Watcher { events })
+    }
+
     /// The buses the server exposes, with their adapter names and I2C_FUNCS bits.
     pub async fn list_buses(&self) -> Result<Vec<pb::BusInfo>> {
         let grpc = &self.inner.grpc;

@@ -63,6 +63,7 @@ mod methods;
 mod session;
 mod stream;
 mod timed;
+mod watch;
 
 pub use batch::{Batch, FromReply, Results, Slot};
 pub use bus::{Bus, LockGuard};
@@ -85,3 +86,4 @@ pub use smbus_proxy_wire::{Command, Dir, Errno, Match, Msg, Op, Poll, Reply, Ste
 pub use timed::{LONGEST_BUS_WAIT, Timed, TimedDelay, TimedI2c};
 /// The gRPC status code of an [`Error::Rejected`].
 pub use tonic::Code;
+pub use watch::{OpEvent, WatchEvent, Watcher};

@@ -56,6 +56,11 @@ impl Smbus for ThreeBytes {
     async fn execute_stream(&self, req: Request<tonic::Streaming<pb::ExecuteRequest>>) -> Answer<Replies> {
         Ok(Response::new(Replies(req.into_inner())))
     }
+    type WatchStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::WatchEvent, Status>> + Send>>;
+    async fn watch(&self, _: Request<pb::WatchRequest>) -> Answer<Self::WatchStream> {
+        Err(Status::unimplemented("nothing to watch"))
+    }
 }
 
 fn liar() -> String {

@@ -12,9 +12,11 @@ use crate::backend::Backend;
 use crate::fallback;
 use crate::lock;
 use crate::session::{Params, Session, SessionId};
+use crate::watch::{Event, Watch};
 use smbus_proxy_wire::{Errno, Op, Poll, Reply, Step, funcs::I2C, pb};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak, mpsc};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{Notify, oneshot};
 use tracing::Level;
 
@@ -39,6 +41,13 @@ impl From<Errno> for Failure {
     }
 }
 
+/// Who runs a transaction: the session, and the client's address where known.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    pub session: SessionId,
+    pub peer: Option<SocketAddr>,
+}
+
 /// Why a transaction never reached the bus.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -51,7 +60,7 @@ pub enum Refused {
 }
 
 struct Job {
-    session: SessionId,
+    caller: Caller,
     params: Params,
     steps: Vec<Step>,
     keep_going: bool,
@@ -82,11 +91,11 @@ enum Runner {
 impl Bus {
     /// Starts the bus's executor; a thread of its own ends when the last handle to the bus is
     /// dropped.
-    pub fn start(backend: Box<dyn Backend>, op_log: Level) -> std::io::Result<Arc<Bus>> {
+    pub fn start(backend: Box<dyn Backend>, op_log: Level, watch: Arc<Watch>) -> std::io::Result<Arc<Bus>> {
         let funcs = backend.funcs();
         let info = pb::BusInfo { number: backend.number(), name: backend.name().to_owned(), funcs };
         let executor =
-            Executor { blocks: backend.blocks(), backend, funcs, op_log, applied: Params::default() };
+            Executor { blocks: backend.blocks(), backend, watch, funcs, op_log, applied: Params::default() };
         if !executor.blocks {
             let runner = Runner::Inline(Arc::new(tokio::sync::Mutex::new(executor)));
             return Ok(Arc::new(Bus {
@@ -113,7 +122,7 @@ impl Bus {
     /// Runs `steps` as one transaction for `session`.
     pub async fn run(
         self: &Arc<Self>,
-        session: SessionId,
+        caller: Caller,
         params: Params,
         steps: Vec<Step>,
         keep_going: bool,
@@ -122,18 +131,18 @@ impl Bus {
             Runner::Inline(executor) => {
                 let mut executor = executor.clone().lock_owned().await;
                 if steps.iter().all(|s| s.waits().is_zero()) {
-                    return self.dispatch(&mut executor, session, params, &steps, keep_going);
+                    return self.dispatch(&mut executor, caller, params, &steps, keep_going);
                 }
                 let bus = self.clone();
                 tokio::task::spawn_blocking(move || {
-                    bus.dispatch(&mut executor, session, params, &steps, keep_going)
+                    bus.dispatch(&mut executor, caller, params, &steps, keep_going)
                 })
                 .await
                 .map_err(|_| Refused::Stopped)?
             }
             Runner::Thread(jobs) => {
                 let (reply, outcome) = oneshot::channel();
-                jobs.send(Job { session, params, steps, keep_going, reply }).map_err(|_| Refused::Stopped)?;
+                jobs.send(Job { caller, params, steps, keep_going, reply }).map_err(|_| Refused::Stopped)?;
                 outcome.await.map_err(|_| Refused::Stopped)?
             }
         }
@@ -145,15 +154,15 @@ impl Bus {
     fn dispatch(
         &self,
         executor: &mut Executor,
-        session: SessionId,
+        caller: Caller,
         params: Params,
         steps: &[Step],
         keep_going: bool,
     ) -> Result<Outcome, Refused> {
-        if self.held_by_other(session) {
+        if self.held_by_other(caller.session) {
             return Err(Refused::Locked);
         }
-        Ok(executor.transaction(session, params, steps, keep_going))
+        Ok(executor.transaction(caller, params, steps, keep_going))
     }
 
     /// Whether another live session than `session` holds the bus.
@@ -207,6 +216,7 @@ impl Bus {
 /// The executor thread's state.
 struct Executor {
     backend: Box<dyn Backend>,
+    watch: Arc<Watch>,
     blocks: bool,
     funcs: u64,
     op_log: Level,
@@ -222,19 +232,13 @@ impl Executor {
                 continue;
             }
             let Some(bus) = bus.upgrade() else { return };
-            let result = bus.dispatch(&mut self, job.session, job.params, &job.steps, job.keep_going);
+            let result = bus.dispatch(&mut self, job.caller, job.params, &job.steps, job.keep_going);
             drop(bus);
             let _ = job.reply.send(result);
         }
     }
 
-    fn transaction(
-        &mut self,
-        session: SessionId,
-        params: Params,
-        steps: &[Step],
-        keep_going: bool,
-    ) -> Outcome {
+    fn transaction(&mut self, caller: Caller, params: Params, steps: &[Step], keep_going: bool) -> Outcome {
         if let Err(errno) = self.apply(params) {
             let failed = if keep_going { steps.len() } else { 1 };
             return Outcome { results: vec![Err(errno.into()); failed] };
@@ -242,12 +246,12 @@ impl Executor {
         let mut results = Vec::with_capacity(steps.len());
         for step in steps {
             let result = match step {
-                Step::Op(op) => self.execute(session, op).map_err(Failure::from),
+                Step::Op(op) => self.execute(caller, op).map_err(Failure::from),
                 Step::Wait(time) => {
                     std::thread::sleep(*time);
                     Ok(Reply::Done)
                 }
-                Step::Poll(poll) => self.poll(session, poll),
+                Step::Poll(poll) => self.poll(caller, poll),
             };
             let failed = result.is_err();
             results.push(result);
@@ -261,12 +265,12 @@ impl Executor {
     /// Tries `poll.op` until its result matches (or, without a condition, until it succeeds),
     /// `poll.interval` apart, while another try can start within `poll.timeout`. A failed try
     /// counts as "not yet": a busy chip does not acknowledge.
-    fn poll(&mut self, session: SessionId, poll: &Poll) -> Result<Reply, Failure> {
+    fn poll(&mut self, caller: Caller, poll: &Poll) -> Result<Reply, Failure> {
         let start = Instant::now();
         let mut tries: u64 = 0;
         loop {
             tries += 1;
-            let result = self.execute(session, &poll.op);
+            let result = self.execute(caller, &poll.op);
             let done = match (&result, poll.until) {
                 (Ok(reply), Some(until)) => until.matches(reply),
                 (Ok(_), None) => true,
@@ -287,23 +291,40 @@ impl Executor {
         }
     }
 
-    /// Runs one operation and logs what went on the wire: a transfer run as its SMBus
-    /// equivalent is logged as that command, with the transfer it stands for.
-    fn execute(&mut self, session: SessionId, op: &Op) -> Result<Reply, Errno> {
+    /// Runs one operation, logs what went on the wire (a transfer run as its SMBus
+    /// equivalent is logged as that command, with the transfer it stands for), and shows it
+    /// to the watch if anyone watches.
+    fn execute(&mut self, caller: Caller, op: &Op) -> Result<Reply, Errno> {
         let bus = self.backend.number();
-        if let Op::Transfer(msgs) = op
+        let started = self.watch.watched().then(Instant::now);
+        let (ran_as, result) = if let Op::Transfer(msgs) = op
             && self.funcs & I2C == 0
             && let Some(smbus) = fallback::smbus_equivalent(msgs, self.funcs)
         {
             let result = self.backend.execute(&smbus);
-            log_op(self.op_log, session, bus, &smbus, Some(op), &result);
-            return result.map(|reply| fallback::transfer_reply(&smbus, reply));
-        }
-        let result = self.backend.execute(op);
-        log_op(self.op_log, session, bus, op, None, &result);
-        // The reply-size check before the transaction ran counted on this.
-        if let Ok(reply) = &result {
-            debug_assert!(reply.fits(op.returns()), "{op} answered {reply}");
+            log_op(self.op_log, caller.session, bus, &smbus, Some(op), &result);
+            let result = result.map(|reply| fallback::transfer_reply(&smbus, reply));
+            (Some(smbus), result)
+        } else {
+            let result = self.backend.execute(op);
+            log_op(self.op_log, caller.session, bus, op, None, &result);
+            // The reply-size check before the transaction ran counted on this.
+            if let Ok(reply) = &result {
+                debug_assert!(reply.fits(op.returns()), "{op} answered {reply}");
+            }
+            (None, result)
+        };
+        if let Some(started) = started {
+            self.watch.publish(Event {
+                bus,
+                ended: SystemTime::now(),
+                took: started.elapsed(),
+                session: caller.session,
+                peer: caller.peer,
+                op: op.clone(),
+                ran_as,
+                result: result.clone(),
+            });
         }
         result
     }

@@ -38,6 +38,7 @@ mod service;
 mod session;
 mod throttle;
 mod tls;
+mod watch;
 
 pub use backend::Backend;
 pub use limits::Limits;
@@ -200,13 +201,14 @@ impl Server {
         if self.backends.is_empty() {
             return Err(Error::NoBus);
         }
+        let watch = Arc::new(watch::Watch::default());
         let mut buses = BTreeMap::new();
         for backend in self.backends {
             let n = backend.number();
             if buses.contains_key(&n) {
                 return Err(Error::DuplicateBus(n));
             }
-            buses.insert(n, Bus::start(backend, self.op_log).map_err(Error::Start)?);
+            buses.insert(n, Bus::start(backend, self.op_log, watch.clone()).map_err(Error::Start)?);
         }
         if let Some(n) = self.policy.buses().find(|n| !buses.contains_key(n)) {
             return Err(Error::PolicyBus(n));
@@ -244,15 +246,16 @@ impl Server {
         let (stopping, stop_seen) = tokio::sync::watch::channel(false);
         let limits = self.limits;
         let refusals = Arc::new(throttle::Refusals::default());
-        let service = Service::new(
-            Arc::new(buses),
+        let service = Service::new(service::Shared {
+            buses: Arc::new(buses),
             sessions,
-            self.stats,
-            self.policy,
+            stats: self.stats,
+            policy: self.policy,
             limits,
-            stop_seen.clone(),
-            refusals.clone(),
-        );
+            stopping: stop_seen.clone(),
+            refusals: refusals.clone(),
+            ops_watch: watch,
+        });
         let auth = auth::Auth::new(
             self.token.as_deref(),
             self.tls.as_ref().is_some_and(Tls::requires_client_cert),

@@ -15,6 +15,7 @@
 //! force = false                       # refuse I2C_SLAVE_FORCE
 //! pec = true                          # every SMBus operation must use PEC
 //! max_ops = 64                        # operations per transaction
+//! watch = false                       # refuse Watch (seeing every client's operations)
 //! ```
 //!
 //! A transaction that breaks a rule is refused whole, before it reaches the bus, with
@@ -44,6 +45,8 @@ pub struct Rules {
     force: bool,
     pec: bool,
     max_ops: Option<usize>,
+    /// Whether clients may watch the bus's operations, every client's.
+    watch: bool,
 }
 
 /// A transaction the policy refuses: the rule it broke, in words for the client.
@@ -86,6 +89,16 @@ impl Policy {
     /// The buses the policy names, so the server can refuse one it does not serve.
     pub fn buses(&self) -> impl Iterator<Item = u32> + '_ {
         self.buses.keys().copied()
+    }
+
+    /// Whether clients may watch bus `bus`.
+    pub fn may_watch(&self, bus: u32) -> Result<(), Denied> {
+        match self.buses.get(&bus).or(self.default.as_ref()) {
+            Some(rules) if !rules.watch => {
+                Err(Denied(format!("policy: bus {bus} has watch = false; its operations cannot be watched")))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Whether bus `bus` accepts this transaction.
@@ -203,6 +216,8 @@ struct Table {
     #[serde(default)]
     pec: bool,
     max_ops: Option<usize>,
+    #[serde(default = "yes")]
+    watch: bool,
 }
 
 fn yes() -> bool {
@@ -241,6 +256,7 @@ impl Table {
             force: self.force,
             pec: self.pec,
             max_ops: self.max_ops,
+            watch: self.watch,
         })
     }
 }

@@ -5,14 +5,14 @@
 //! transactions past the server's limits or against its policy.
 
 use crate::Stats;
-use crate::bus::{Bus, Refused};
+use crate::bus::{Bus, Caller, Refused};
 use crate::limits::{Limits, message_too_large};
 use crate::policy::Policy;
 use crate::session::{Call, LimitHit, Params, Session, Sessions};
 use crate::throttle::{Refusal, Refusals};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
 use smbus_proxy_wire::{ArgError, Step, decode, encode};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
@@ -30,15 +31,17 @@ use tracing::info;
 pub(crate) struct Service(Arc<Shared>);
 
 pub(crate) struct Shared {
-    buses: Arc<BTreeMap<u32, Arc<Bus>>>,
-    sessions: Arc<Sessions>,
-    stats: Arc<Stats>,
-    policy: Policy,
-    limits: Limits,
+    pub(crate) buses: Arc<BTreeMap<u32, Arc<Bus>>>,
+    pub(crate) sessions: Arc<Sessions>,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) policy: Policy,
+    pub(crate) limits: Limits,
     /// Turns true when the server begins to shut down.
-    stopping: watch::Receiver<bool>,
+    pub(crate) stopping: watch::Receiver<bool>,
     /// Refusals an administrator should see in the log.
-    refusals: Arc<Refusals>,
+    pub(crate) refusals: Arc<Refusals>,
+    /// Every operation, for watchers.
+    pub(crate) ops_watch: Arc<crate::watch::Watch>,
 }
 
 impl std::ops::Deref for Service {
@@ -76,16 +79,8 @@ impl From<Rejected> for Status {
 }
 
 impl Service {
-    pub(crate) fn new(
-        buses: Arc<BTreeMap<u32, Arc<Bus>>>,
-        sessions: Arc<Sessions>,
-        stats: Arc<Stats>,
-        policy: Policy,
-        limits: Limits,
-        stopping: watch::Receiver<bool>,
-        refusals: Arc<Refusals>,
-    ) -> Self {
-        Service(Arc::new(Shared { buses, sessions, stats, policy, limits, stopping, refusals }))
+    pub(crate) fn new(shared: Shared) -> Self {
+        Service(Arc::new(shared))
     }
 
     /// A call on the session `id` names: a sign of life for as long as the call is held.
@@ -186,9 +181,10 @@ impl Service {
         })?;
         self.stats.operations_checked(steps.len());
         let keep_going = req.keep_going;
+        let caller = Caller { session: session.id, peer: session.peer };
         let outcome = session
             .bus
-            .run(session.id, session.params, steps, keep_going)
+            .run(caller, session.params, steps, keep_going)
             .await
             .map_err(|r| refused(&session, r))?;
         let mut response =
@@ -387,6 +383,56 @@ impl Smbus for Service {
             }
         });
         Ok(Response::new(Box::pin(replies)))
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(&self, req: Request<pb::WatchRequest>) -> Result<Response<WatchStream>, Status> {
+        use pb::watch_event::Event as E;
+        let peer = req.remote_addr();
+        let buses = self.watched_buses(req.into_inner().buses)?;
+        match peer {
+            Some(peer) => info!(%peer, "client watches buses {buses:?}"),
+            None => info!("client watches buses {buses:?}"),
+        }
+        let (events, watching) = self.ops_watch.subscribe();
+        let events = BroadcastStream::new(events).filter_map(move |event| {
+            // Counted as a watcher for as long as the stream lives.
+            let _watching = &watching;
+            match event {
+                Ok(event) if buses.contains(&event.bus) => Some(E::Op(event.encode())),
+                Ok(_) => None,
+                Err(BroadcastStreamRecvError::Lagged(lost)) => Some(E::Lost(lost)),
+            }
+            .map(|event| Ok(pb::WatchEvent { event: Some(event) }))
+        });
+        let mut stopping = self.stopping.clone();
+        let events = UntilStopped {
+            requests: events,
+            stopped: Box::pin(async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            }),
+        };
+        Ok(Response::new(Box::pin(events)))
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchEvent, Status>> + Send>>;
+
+impl Service {
+    /// The buses a Watch asks for: those it names, each existing and open to watching, or
+    /// every bus the policy lets it watch.
+    fn watched_buses(&self, asked: Vec<u32>) -> Result<BTreeSet<u32>, Status> {
+        if asked.is_empty() {
+            return Ok(self.buses.keys().copied().filter(|&n| self.policy.may_watch(n).is_ok()).collect());
+        }
+        for &n in &asked {
+            if !self.buses.contains_key(&n) {
+                return Err(Status::not_found(format!("buses: bus {n} does not exist")));
+            }
+            self.policy.may_watch(n).map_err(|denied| Status::permission_denied(denied.0))?;
+        }
+        Ok(asked.into_iter().collect())
     }
 }
 

@@ -16,6 +16,7 @@ macro_rules! remote_usage {
 pub mod detect;
 pub mod dump;
 pub mod get;
+pub mod monitor;
 pub mod set;
 pub mod transfer;
 
