@@ -99,3 +99,18 @@ fn what_may_be_watched() {
     client.bus(3).unwrap().read_byte_data(RF, 0).unwrap();
     assert_eq!(next_op(&mut watcher).bus, 3);
 }
+
+#[test]
+fn watching_needs_the_same_credentials_as_operating() {
+    let server = lab().token(Some("sesame".into())).on_loopback();
+    let stranger = blocking::Client::connect_with_token(server.url(), None).unwrap();
+    match stranger.watch(&[]) {
+        Err(Error::Rejected { code, .. }) => assert_eq!(code, Code::Unauthenticated),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("watched without the token"),
+    }
+    let friend = blocking::Client::connect_with_token(server.url(), Some("sesame".into())).unwrap();
+    let mut watcher = friend.watch(&[1]).unwrap();
+    friend.bus(1).unwrap().read_byte_data(RF, 0).unwrap();
+    assert_eq!(next_op(&mut watcher).bus, 1);
+}
