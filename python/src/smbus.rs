@@ -45,14 +45,7 @@ struct Remote<'a> {
 impl Endpoint {
     /// The arguments given, else the environment, as every tool of the project does.
     fn new(remote: Remote<'_>) -> PyResult<Endpoint> {
-        let call_timeout = remote
-            .timeout
-            .map(|t| {
-                Duration::try_from_secs_f64(t).ok().filter(|d| !d.is_zero()).ok_or_else(|| {
-                    PyValueError::new_err(format!("timeout: {t} is not a number of seconds above 0"))
-                })
-            })
-            .transpose()?;
+        let call_timeout = remote.timeout.map(|t| seconds("timeout", t, false)).transpose()?;
         let env = Credentials::from_env();
         let credentials = Credentials {
             token: smbus_proxy_client::token(remote.token),
@@ -203,12 +196,17 @@ impl SMBus {
 
 /// A time argument in seconds: a finite number, above 0 unless `zero` may be.
 fn seconds_arg(value: &Bound<'_, PyAny>, name: &str, zero: bool) -> PyResult<Duration> {
-    let seconds: f64 = value.extract().map_err(|_| {
+    let given: f64 = value.extract().map_err(|_| {
         PyTypeError::new_err(format!("{name}: expected a number of seconds, not {}", value.get_type()))
     })?;
-    Duration::try_from_secs_f64(seconds).ok().filter(|d| zero || !d.is_zero()).ok_or_else(|| {
+    seconds(name, given, zero)
+}
+
+/// A number of seconds as a duration: finite, above 0 unless `zero` may be.
+fn seconds(name: &str, given: f64, zero: bool) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(given).ok().filter(|d| zero || !d.is_zero()).ok_or_else(|| {
         let least = if zero { "0 or more" } else { "above 0" };
-        PyValueError::new_err(format!("{name}: {seconds} is not a number of seconds {least}"))
+        PyValueError::new_err(format!("{name}: {given} is not a number of seconds {least}"))
     })
 }
 
