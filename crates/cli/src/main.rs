@@ -61,7 +61,7 @@ enum Command {
     /// Watch every operation on the server's buses, live (`monitor --help` for its options).
     #[command(disable_help_flag = true)]
     Monitor {
-        /// [-d ADDRESS]... [I2CBUS]..., --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
+        /// [-d ADDRESS]... [--record FILE] [--pcap FILE|-] [I2CBUS]..., --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },

@@ -1,8 +1,11 @@
 //! `smbus-proxy monitor` against a real server on the simulator: a line per operation as it
-//! completes, in the notation of the server's log, filtered by bus and device.
+//! completes, in the notation of the server's log, filtered by bus and device; what it prints
+//! and records is a trace that reads back.
 
 use smbus_proxy_client::blocking::Client;
+use smbus_proxy_client::{Command as SmbusCommand, Op, Reply};
 use smbus_proxy_testkit::{Loopback, lab};
+use smbus_proxy_wire::trace;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -11,14 +14,19 @@ use std::time::Duration;
 #[test]
 fn one_line_per_operation_filtered_by_bus_and_device() {
     let server = lab().on_loopback();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("bus.trace");
     let mut monitor = Command::new(env!("CARGO_BIN_EXE_smbus-proxy"))
-        .args(["monitor", "--server", &server.url(), "-d", "0x48", "-d", "0x50", "1"])
+        .args(["monitor", "--server", &server.url(), "-d", "0x48", "-d", "0x50", "1", "--record"])
+        .arg(&record)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let (lines, seen) = mpsc::channel();
     let stdout = BufReader::new(monitor.stdout.take().unwrap());
     std::thread::spawn(move || stdout.lines().map_while(Result::ok).try_for_each(|l| lines.send(l)));
+    assert_eq!(seen.recv().unwrap(), trace::HEADER);
+    assert!(seen.recv().unwrap().starts_with("# from http://127.0.0.1:"));
 
     let client = Client::connect(server.url()).unwrap();
     let mut bus = client.bus(1).unwrap();
@@ -44,17 +52,26 @@ fn one_line_per_operation_filtered_by_bus_and_device() {
     let _ = monitor.wait();
 
     let shape = |line: &str, says: &str| {
-        // 12:34:56.789012 i2c-1 <op> → <result> (N µs) 127.0.0.1:PORT SESSION8
+        // 2026-12-02T03:12:02.123456Z i2c-1 <op> -> <result> (N us) 127.0.0.1:PORT SESSION8
         let (time, rest) = line.split_once(' ').unwrap();
-        assert_eq!(time.len(), 15, "{line}");
+        assert_eq!(time.len(), 27, "{line}");
         assert!(rest.starts_with(&format!("i2c-1 {says} (")), "{line}");
-        assert!(rest.contains(" µs) 127.0.0.1:"), "{line}");
+        assert!(rest.contains(" us) 127.0.0.1:"), "{line}");
     };
-    shape(&first, "read_byte_data 0x48 reg=0x00 → 0x00");
-    shape(&rest[0], "write_byte_data 0x48 reg=0x10 value=0x5a → done");
-    shape(&rest[1], "read_byte_data 0x50 reg=0x00 → 0xff");
-    shape(&rest[2], "transfer w1@0x50 [00] r2@0x50 → [ff ff]");
-    shape(&rest[3], "write_quick 0x48 bit=0 → done");
+    shape(&first, "read_byte_data 0x48 reg=0x00 -> 0x00");
+    shape(&rest[0], "write_byte_data 0x48 reg=0x10 value=0x5a -> done");
+    shape(&rest[1], "read_byte_data 0x50 reg=0x00 -> 0xff");
+    shape(&rest[2], "transfer w1@0x50 [00] r2@0x50 -> [ff ff]");
+    shape(&rest[3], "write_quick 0x48 bit=0 -> done");
+
+    // The file has what stdout had, and reads back into the operations that ran.
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    let lines: Vec<&str> = recorded.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(lines.ends_with(&rest.iter().map(String::as_str).collect::<Vec<_>>()), "{recorded}");
+    let events = trace::parse(&recorded).unwrap();
+    let Some((_, trace::Event::Op(last))) = events.last() else { panic!("{recorded}") };
+    assert_eq!(last.op, Op::smbus(0x48, SmbusCommand::WriteQuick { bit: 0 }));
+    assert_eq!(last.result, Ok(Reply::Done));
 }
 
 #[test]
@@ -72,8 +89,7 @@ fn bad_arguments_say_what_is_wrong() {
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("Error: I2CBUS argument invalid: x\n"));
     let out = run(&["--help"]);
     assert!(out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .starts_with("Usage: smbus-proxy monitor [-d ADDRESS]... [I2CBUS]...")
-    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(
+        "Usage: smbus-proxy monitor [-d ADDRESS]... [--record FILE] [--pcap FILE|-] [I2CBUS]..."
+    ));
 }

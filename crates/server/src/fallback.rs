@@ -4,7 +4,6 @@
 //! command, so embedded-hal drivers work on SMBus-only adapters. The rest are left to the
 //! backend, which refuses them with EOPNOTSUPP.
 
-use bytes::Bytes;
 use smbus_proxy_wire::op::{BLOCK_MAX, msg_flags};
 use smbus_proxy_wire::{Command, Dir, Msg, Op, Reply, Target};
 
@@ -49,27 +48,21 @@ pub fn smbus_equivalent(msgs: &[Msg], funcs: u64) -> Option<Op> {
         _ => return None,
     };
     let op = Op::Smbus { target, command };
+    // The same messages, by the one description of what each command sends.
+    debug_assert_eq!(*op.messages(), *msgs);
     (op.required_func() & !funcs == 0).then_some(op)
 }
 
-/// The reply of `op`, the SMBus equivalent of a transfer, as the transfer's.
+/// The reply of `op`, the SMBus equivalent of a transfer, as the transfer's: what its read
+/// message returned.
 pub fn transfer_reply(op: &Op, reply: Reply) -> Reply {
-    match reply {
-        Reply::Done => Reply::Transfer(Vec::new()),
-        Reply::Byte(b) => Reply::Transfer(vec![Bytes::copy_from_slice(&[b])]),
-        Reply::Word(w) => Reply::Transfer(vec![Bytes::copy_from_slice(&w.to_le_bytes())]),
-        // A counted read returns the count byte it read first.
-        Reply::Block(b) if matches!(op, Op::Smbus { command: Command::ReadBlockData { .. }, .. }) => {
-            Reply::Transfer(vec![[&[b.len() as u8][..], &b].concat().into()])
-        }
-        Reply::Block(b) => Reply::Transfer(vec![b]),
-        Reply::Transfer(t) => Reply::Transfer(t),
-    }
+    Reply::Transfer(op.reads(&reply).expect("the backend answers in the command's shape"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use smbus_proxy_wire::funcs;
 
     const SMBUS: u64 = funcs::SMBUS_QUICK
@@ -130,7 +123,12 @@ mod tests {
             transfer_reply(&word, Reply::Word(0x1234)),
             Reply::Transfer(vec![Bytes::from_static(&[0x34, 0x12])])
         );
-        assert_eq!(transfer_reply(&word, Reply::Done), Reply::Transfer(vec![]));
+        let quick = Op::smbus(0x50, Command::WriteQuick { bit: 1 });
+        assert_eq!(
+            transfer_reply(&quick, Reply::Done),
+            Reply::Transfer(vec![Bytes::new()]),
+            "one empty read"
+        );
         let block = Op::smbus(0x50, Command::ReadBlockData { reg: 0 });
         assert_eq!(
             transfer_reply(&block, Reply::Block(Bytes::from_static(&[7, 8]))),

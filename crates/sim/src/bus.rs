@@ -4,7 +4,8 @@
 //! refuses what the adapter cannot do (EOPNOTSUPP) and addresses a kernel driver owns
 //! (EBUSY, unless forced); injected faults strike; then the operation goes on the wire as one
 //! combined transfer, messages joined by repeated starts. SMBus commands are lowered to the
-//! messages `i2c_smbus_xfer_emulated` sends, so a device only ever sees I2C messages. A
+//! messages `i2c_smbus_xfer_emulated` sends ([`Op::messages`]), so a device only ever sees I2C
+//! messages. A
 //! message whose address nobody acknowledges fails with ENXIO and ends the transfer, as in
 //! the kernel; messages before it have already reached their devices.
 //!
@@ -145,7 +146,7 @@ impl SimBus {
         };
         let result = match op {
             Op::Smbus { target, command } => xfer.smbus(target, command),
-            Op::Transfer(msgs) => xfer.transfer(msgs),
+            Op::Transfer(msgs) => xfer.transfer(msgs).map(Reply::Transfer),
         };
         let stopped = xfer.stop();
         xfer.wire.sleep();
@@ -208,88 +209,11 @@ impl Xfer<'_> {
         stopped
     }
 
-    fn write(&mut self, t: &Target, data: &[u8]) -> Result<(), Errno> {
-        let i = self.address(t.addr, t.ten_bit, Rw::Write)?.ok_or(Errno::ENXIO)?;
-        self.wire.bytes(data.len())?;
-        self.devices[i].device.write(data)
-    }
-
-    fn read(&mut self, t: &Target, buf: &mut [u8]) -> Result<(), Errno> {
-        let i = self.address(t.addr, t.ten_bit, Rw::Read)?.ok_or(Errno::ENXIO)?;
-        self.wire.bytes(buf.len())?;
-        self.devices[i].device.read(buf)
-    }
-
-    fn read_array<const N: usize>(&mut self, t: &Target) -> Result<[u8; N], Errno> {
-        let mut buf = [0; N];
-        self.read(t, &mut buf)?;
-        Ok(buf)
-    }
-
-    /// An SMBus block read: one read message whose first byte says how many follow, so the
-    /// device is asked for the count and then, continuing the same message, for the data.
-    fn read_block(&mut self, t: &Target) -> Result<Bytes, Errno> {
-        let i = self.address(t.addr, t.ten_bit, Rw::Read)?.ok_or(Errno::ENXIO)?;
-        self.wire.bytes(1)?;
-        let mut count = [0];
-        self.devices[i].device.read(&mut count)?;
-        let count = usize::from(count[0]);
-        if !(1..=BLOCK_MAX).contains(&count) {
-            return Err(Errno::EPROTO);
-        }
-        self.wire.bytes(count)?;
-        let mut data = vec![0; count];
-        self.devices[i].device.read_more(&mut data)?;
-        Ok(data.into())
-    }
-
-    /// The messages of `i2c_smbus_xfer_emulated` for each command.
+    /// An SMBus command: the messages the kernel would send for it, and its reply from
+    /// what they read.
     fn smbus(&mut self, t: &Target, command: &Command) -> Result<Reply, Errno> {
-        // Block lengths are 1–32, checked when the Op was made.
-        let block = |reg: u8, data: &[u8]| [&[reg, data.len() as u8][..], data].concat();
-        let word = |reg: u8, value: u16| {
-            let [lo, hi] = value.to_le_bytes();
-            [reg, lo, hi]
-        };
-        // Reads return what they read; every other command is a write and answers Done.
-        match command {
-            // The address alone: the acknowledge is the whole answer.
-            Command::WriteQuick { bit: 0 } => self.write(t, &[])?,
-            Command::WriteQuick { .. } => self.read(t, &mut [])?,
-            Command::ReadByte => return Ok(Reply::Byte(self.read_array::<1>(t)?[0])),
-            Command::WriteByte { value } => self.write(t, &[*value])?,
-            Command::ReadByteData { reg } => {
-                self.write(t, &[*reg])?;
-                return Ok(Reply::Byte(self.read_array::<1>(t)?[0]));
-            }
-            Command::WriteByteData { reg, value } => self.write(t, &[*reg, *value])?,
-            Command::ReadWordData { reg } => {
-                self.write(t, &[*reg])?;
-                return Ok(Reply::Word(u16::from_le_bytes(self.read_array(t)?)));
-            }
-            Command::WriteWordData { reg, value } => self.write(t, &word(*reg, *value))?,
-            Command::ProcessCall { reg, value } => {
-                self.write(t, &word(*reg, *value))?;
-                return Ok(Reply::Word(u16::from_le_bytes(self.read_array(t)?)));
-            }
-            Command::ReadBlockData { reg } => {
-                self.write(t, &[*reg])?;
-                return Ok(Reply::Block(self.read_block(t)?));
-            }
-            Command::WriteBlockData { reg, data } => self.write(t, &block(*reg, data))?,
-            Command::BlockProcessCall { reg, data } => {
-                self.write(t, &block(*reg, data))?;
-                return Ok(Reply::Block(self.read_block(t)?));
-            }
-            Command::ReadI2cBlockData { reg, len } => {
-                self.write(t, &[*reg])?;
-                let mut data = vec![0; usize::from(*len)];
-                self.read(t, &mut data)?;
-                return Ok(Reply::Block(data.into()));
-            }
-            Command::WriteI2cBlockData { reg, data } => self.write(t, &[&[*reg][..], data].concat())?,
-        }
-        Ok(Reply::Done)
+        let reads = self.transfer(&command.messages(t))?;
+        Ok(command.reply_from(&reads).expect("a device reads what each message asks for"))
     }
 
     /// An I2C_RDWR transfer.
@@ -300,7 +224,7 @@ impl Xfer<'_> {
     /// across a change of direction, it is an ordinary message. STOP, NO_RD_ACK and
     /// REV_DIR_ADDR change only electrical details no simulated device can observe, so they
     /// are accepted and have no effect.
-    fn transfer(&mut self, msgs: &[Msg]) -> Result<Reply, Errno> {
+    fn transfer(&mut self, msgs: &[Msg]) -> Result<Vec<Bytes>, Errno> {
         let mut reads = Vec::new();
         let continues = |a: &Msg, b: &Msg| b.flags & msg_flags::NOSTART != 0 && is_read(a) == is_read(b);
         for joined in msgs.chunk_by(continues) {
@@ -344,7 +268,7 @@ impl Xfer<'_> {
                 }
             }
         }
-        Ok(Reply::Transfer(reads))
+        Ok(reads)
     }
 }
 

@@ -301,6 +301,35 @@ pub fn reply(r: pb::OpResult) -> Result<Reply> {
     })
 }
 
+/// An event of a watch, as the server sent it; for clients.
+pub fn watch_event(event: pb::WatchEvent) -> Result<crate::trace::Event> {
+    use crate::trace::{Event, OpEvent};
+    use pb::watch_event::Event as E;
+    let e = match event.event {
+        Some(E::Lost(n)) => return Ok(Event::Lost(n)),
+        Some(E::Op(e)) => e,
+        None => return Err(ArgError::new("event", "missing")),
+    };
+    let within = |e: ArgError| e.within("op");
+    let op = self::op(e.op.ok_or_else(|| ArgError::new("op.op", "missing"))?).map_err(within)?;
+    let ran_as = e.ran_as.map(self::op).transpose().map_err(|e| e.within("ran_as"))?;
+    let result = match e.result {
+        Some(pb::OpResult { result: Some(pb::op_result::Result::Failed(f)) }) => Err(crate::Errno(f.errno)),
+        Some(result) => Ok(reply(result).map_err(within)?),
+        None => return Err(ArgError::new("op.result", "missing")),
+    };
+    Ok(Event::Op(Box::new(OpEvent {
+        bus: e.bus,
+        time: std::time::SystemTime::UNIX_EPOCH + Duration::from_micros(e.time_micros),
+        took: Duration::from_micros(e.micros),
+        session: e.session,
+        peer: Some(e.peer).filter(|p| !p.is_empty()),
+        op,
+        ran_as,
+        result,
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

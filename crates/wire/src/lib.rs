@@ -8,6 +8,9 @@
 //!   them done on the bus;
 //! - [`decode`]: wire → model, the one place arguments are validated ([`ArgError`] names the
 //!   field and the allowed range); [`encode`]: model → wire;
+//! - [`lower`]: an operation as the I2C messages it puts on the wire; [`notation`]: operations
+//!   and replies as text, both ways;
+//! - [`trace`]: the watch's events as lines of a trace file, both ways;
 //! - [`errno`]: the errno ↔ [`ErrorKind`] mapping; [`funcs`]: the `I2C_FUNC_*` bits.
 //!
 //! It must not do I/O, hold state, or depend on anything platform-specific: clients on
@@ -17,8 +20,11 @@ pub mod decode;
 pub mod encode;
 pub mod errno;
 pub mod funcs;
+pub mod lower;
+pub mod notation;
 pub mod op;
 pub mod step;
+pub mod trace;
 
 pub use decode::ArgError;
 pub use errno::{Errno, ErrorKind};

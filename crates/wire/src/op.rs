@@ -5,7 +5,6 @@
 
 use crate::funcs;
 use bytes::Bytes;
-use std::fmt;
 
 /// Most data bytes in an SMBus block (`I2C_SMBUS_BLOCK_MAX`).
 pub const BLOCK_MAX: usize = 32;
@@ -468,98 +467,9 @@ pub enum Reply {
     Transfer(Vec<Bytes>),
 }
 
-/// Bytes as i2c-tools prints them: `[01 02 ff]`.
-struct Hex<'a>(&'a [u8]);
-
-impl fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[")?;
-        for (i, b) in self.0.iter().enumerate() {
-            write!(f, "{}{b:02x}", if i == 0 { "" } else { " " })?;
-        }
-        f.write_str("]")
-    }
-}
-
-/// One line for logs: `read_byte_data 0x48 reg=0x00`, `transfer w1@0x50 [00] r4@0x50`.
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (target, command) = match self {
-            Op::Smbus { target, command } => (target, command),
-            Op::Transfer(msgs) => {
-                f.write_str("transfer")?;
-                for m in msgs {
-                    match &m.dir {
-                        Dir::Read(_) if m.counted() => write!(f, " r?@{:#04x}", m.addr)?,
-                        Dir::Read(n) => write!(f, " r{n}@{:#04x}", m.addr)?,
-                        Dir::Write(data) => write!(f, " w{}@{:#04x} {}", data.len(), m.addr, Hex(data))?,
-                    }
-                    if m.flags != 0 {
-                        write!(f, " flags={:#06x}", m.flags)?;
-                    }
-                }
-                return Ok(());
-            }
-        };
-        write!(f, "{} {:#04x}", command.name(), target.addr)?;
-        match command {
-            Command::WriteQuick { bit } => write!(f, " bit={bit}")?,
-            Command::ReadByte => {}
-            Command::WriteByte { value } => write!(f, " value={value:#04x}")?,
-            Command::ReadByteData { reg }
-            | Command::ReadWordData { reg }
-            | Command::ReadBlockData { reg } => write!(f, " reg={reg:#04x}")?,
-            Command::WriteByteData { reg, value } => write!(f, " reg={reg:#04x} value={value:#04x}")?,
-            Command::WriteWordData { reg, value } | Command::ProcessCall { reg, value } => {
-                write!(f, " reg={reg:#04x} value={value:#06x}")?
-            }
-            Command::WriteBlockData { reg, data }
-            | Command::BlockProcessCall { reg, data }
-            | Command::WriteI2cBlockData { reg, data } => write!(f, " reg={reg:#04x} data={}", Hex(data))?,
-            Command::ReadI2cBlockData { reg, len } => write!(f, " reg={reg:#04x} len={len}")?,
-        }
-        for (on, name) in [(target.ten_bit, " 10-bit"), (target.pec, " pec"), (target.force, " force")] {
-            if on {
-                f.write_str(name)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for Reply {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reply::Done => f.write_str("done"),
-            Reply::Byte(b) => write!(f, "{b:#04x}"),
-            Reply::Word(w) => write!(f, "{w:#06x}"),
-            Reply::Block(data) => write!(f, "{}", Hex(data)),
-            Reply::Transfer(reads) => {
-                for (i, r) in reads.iter().enumerate() {
-                    write!(f, "{}{}", if i == 0 { "" } else { " " }, Hex(r))?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn log_lines() {
-        let w = Op::Smbus {
-            target: Target { addr: 0x48, pec: true, ..Target::default() },
-            command: Command::WriteI2cBlockData { reg: 1, data: Bytes::from_static(&[1, 0xAB]) },
-        };
-        assert_eq!(w.to_string(), "write_i2c_block_data 0x48 reg=0x01 data=[01 ab] pec");
-        let t = Op::Transfer(vec![Msg::write(0x50, vec![0]), Msg::read(0x50, 4)]);
-        assert_eq!(t.to_string(), "transfer w1@0x50 [00] r4@0x50");
-        assert_eq!(Reply::Transfer(vec![Bytes::from_static(&[0xff, 1])]).to_string(), "[ff 01]");
-        assert_eq!(Reply::Word(0xBEEF).to_string(), "0xbeef");
-    }
 
     #[test]
     fn replies_fit_their_shapes() {

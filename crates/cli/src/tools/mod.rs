@@ -17,6 +17,7 @@ pub mod detect;
 pub mod dump;
 pub mod get;
 pub mod monitor;
+mod pcap;
 pub mod set;
 pub mod transfer;
 
@@ -30,6 +31,8 @@ pub struct Args {
     pub positional: Vec<String>,
     pub server: String,
     pub credentials: Credentials,
+    /// The values of the tool's own long options, in order.
+    own: Vec<(&'static str, String)>,
 }
 
 /// Why parsing stopped before there was anything to run.
@@ -74,7 +77,20 @@ impl Args {
         valued: &str,
         args: Vec<String>,
     ) -> Result<(Args, Vec<(char, String)>), Stop> {
+        Self::parse_with_long(tool, letters, valued, &[], args)
+    }
+
+    /// As [`Args::parse_with_values`], where the tool's own long options `own_long` take a value
+    /// too (`--pcap FILE`, `--pcap=FILE`); [`Args::long`] gives their values.
+    pub fn parse_with_long(
+        tool: &str,
+        letters: &str,
+        valued: &str,
+        own_long: &[&'static str],
+        args: Vec<String>,
+    ) -> Result<(Args, Vec<(char, String)>), Stop> {
         let mut values = Vec::new();
+        let mut long_values = Vec::new();
         let mut flags = Vec::new();
         let mut positional = Vec::new();
         let mut server = None;
@@ -91,7 +107,7 @@ impl Args {
             if let Some(long) = arg.strip_prefix("--") {
                 let (name, value) = match long.split_once('=') {
                     Some((name, value)) => (name, value.to_owned()),
-                    None if LONG.contains(&long) => {
+                    None if LONG.contains(&long) || own_long.contains(&long) => {
                         (long, args.next().ok_or(format!("{tool}: option '--{long}' requires an argument"))?)
                     }
                     None => return Err(unsupported(&arg)),
@@ -102,7 +118,10 @@ impl Args {
                     "cert" => credentials.cert = Some(value.into()),
                     "key" => credentials.key = Some(value.into()),
                     "token-file" => credentials.token = Some(read_token(tool, &value)?),
-                    _ => return Err(unsupported(&arg)),
+                    _ => match own_long.iter().find(|&&o| o == name) {
+                        Some(option) => long_values.push((*option, value)),
+                        None => return Err(unsupported(&arg)),
+                    },
                 }
             } else if let Some(letters_given) = arg.strip_prefix('-').filter(|l| !l.is_empty()) {
                 for (i, c) in letters_given.char_indices() {
@@ -123,11 +142,17 @@ impl Args {
                 positional.push(arg);
             }
         }
-        Ok((Args { flags, positional, server: server_url(server.as_deref()), credentials }, values))
+        let server = server_url(server.as_deref());
+        Ok((Args { flags, positional, server, credentials, own: long_values }, values))
     }
 
     pub fn has(&self, flag: char) -> bool {
         self.flags.contains(&flag)
+    }
+
+    /// The value of the tool's own long option `name`, the last one given.
+    pub fn long(&self, name: &str) -> Option<&str> {
+        self.own.iter().rev().find(|(option, _)| *option == name).map(|(_, value)| value.as_str())
     }
 }
 

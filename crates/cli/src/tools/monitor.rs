@@ -1,25 +1,31 @@
-//! `smbus-proxy monitor`: every operation on the server's buses, live, one line each.
+//! `smbus-proxy monitor`: every operation on the server's buses, live, one line each, and as a
+//! trace file or a Wireshark capture.
 
+use super::pcap::Capture;
 use super::{Args, connect, fail, parse_int};
-use smbus_proxy_client::{Op, OpEvent, WatchEvent};
-use std::io::Write;
+use smbus_proxy_client::{Op, WatchEvent};
+use smbus_proxy_wire::trace;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 const USAGE: &str = concat!(
     "\
-Usage: smbus-proxy monitor [-d ADDRESS]... [I2CBUS]...
+Usage: smbus-proxy monitor [-d ADDRESS]... [--record FILE] [--pcap FILE|-] [I2CBUS]...
   Prints every operation anyone runs on the server's buses (all, or those named), as it
   completes: the time (UTC), the bus, the operation and its result, how long the bus took, and
-  the client's address and session.
+  the client's address and session. What it prints is a trace, which the simulator replays.
   I2CBUS is an integer
   -d ADDRESS shows only operations on this device (repeatable; 0x00 - 0x3ff)
+  --record FILE writes the trace to FILE too
+  --pcap FILE writes a capture Wireshark opens (pcapng, one packet per I2C message; - for
+    stdout, which then has only the capture: smbus-proxy monitor --pcap - | wireshark -k -i -)
 ",
     remote_usage!()
 );
 
 pub fn run(args: Vec<String>) -> ExitCode {
-    let (args, values) = match Args::parse_with_values("monitor", "", "d", args) {
+    let (args, values) = match Args::parse_with_long("monitor", "", "d", &["record", "pcap"], args) {
         Ok(parsed) => parsed,
         Err(stop) => return stop.exit(USAGE),
     };
@@ -37,6 +43,31 @@ pub fn run(args: Vec<String>) -> ExitCode {
             None => return super::usage_error(&format!("Error: Device address invalid: {value}"), USAGE),
         }
     }
+    let pcap_on_stdout = args.long("pcap") == Some("-");
+    let mut outputs = Outputs {
+        lines: (!pcap_on_stdout).then(|| Box::new(std::io::stdout().lock()) as Box<dyn Write>),
+        record: None,
+        capture: None,
+    };
+    if let Some(path) = args.long("record") {
+        match File::create(path) {
+            Ok(f) => outputs.record = Some(BufWriter::new(f)),
+            Err(e) => return fail(&format!("Error: cannot create {path}: {e}")),
+        }
+    }
+    if let Some(path) = args.long("pcap") {
+        let out: Box<dyn Write> = match path {
+            "-" => Box::new(std::io::stdout().lock()),
+            path => match File::create(path) {
+                Ok(f) => Box::new(BufWriter::new(f)),
+                Err(e) => return fail(&format!("Error: cannot create {path}: {e}")),
+            },
+        };
+        match Capture::new(out) {
+            Ok(capture) => outputs.capture = Some(capture),
+            Err(e) => return fail(&format!("Error: cannot write the capture: {e}")),
+        }
+    }
     let client = match connect(&args) {
         Ok(client) => client,
         Err(code) => return code,
@@ -45,22 +76,67 @@ pub fn run(args: Vec<String>) -> ExitCode {
         Ok(watcher) => watcher,
         Err(e) => return fail(&format!("Error: {e}")),
     };
-    let mut out = std::io::stdout().lock();
+    let header = format!(
+        "{}\n# from {}, {}\n",
+        trace::HEADER,
+        args.server,
+        match &buses[..] {
+            [] => "every bus".to_owned(),
+            buses => format!("buses {}", buses.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")),
+        }
+    );
+    if outputs.text(&header).is_err() {
+        return ExitCode::SUCCESS;
+    }
     for event in watcher {
-        let line = match event {
-            Ok(WatchEvent::Op(e)) if devices.is_empty() || addresses(&e.op).any(|a| devices.contains(&a)) => {
-                line(&e)
+        let event = match event {
+            Ok(WatchEvent::Op(e))
+                if !devices.is_empty() && !addresses(&e.op).any(|a| devices.contains(&a)) =>
+            {
+                continue;
             }
-            Ok(WatchEvent::Op(_)) => continue,
-            Ok(WatchEvent::Lost(n)) => format!("-- {n} events lost: this monitor fell behind --"),
+            Ok(event) => event,
             Err(e) => return fail(&format!("Error: {e}")),
         };
-        // Each line as it happens; a closed pipe (`| head`) ends the monitor.
-        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-            break;
+        // Each event as it happens; a closed pipe (`| head`, Wireshark quitting) ends the monitor.
+        if let Err(e) = outputs.add(&event) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                break;
+            }
+            return fail(&format!("Error: {e}"));
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Where the monitor writes: lines on stdout (unless the capture goes there), a trace file, a
+/// capture.
+struct Outputs {
+    lines: Option<Box<dyn Write>>,
+    record: Option<BufWriter<File>>,
+    capture: Option<Capture<Box<dyn Write>>>,
+}
+
+impl Outputs {
+    fn text(&mut self, text: &str) -> std::io::Result<()> {
+        // Files first: a line on the screen is a line already kept.
+        if let Some(out) = &mut self.record {
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+        if let Some(out) = &mut self.lines {
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, event: &WatchEvent) -> std::io::Result<()> {
+        if let Some(capture) = &mut self.capture {
+            capture.add(event)?;
+        }
+        self.text(&format!("{event}\n"))
+    }
 }
 
 /// The devices an operation addresses.
@@ -70,27 +146,4 @@ fn addresses(op: &Op) -> impl Iterator<Item = u16> + '_ {
         Op::Transfer(msgs) => (None, Some(msgs.iter().map(|m| m.addr))),
     };
     one.into_iter().chain(many.into_iter().flatten())
-}
-
-/// `12:34:56.789012 i2c-1 read_byte_data 0x48 reg=0x00 → 0x19 (105 µs) 127.0.0.1:40312 1a2b3c4d`
-fn line(e: &OpEvent) -> String {
-    let since_midnight =
-        e.time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_micros() % 86_400_000_000;
-    let (s, us) = (since_midnight / 1_000_000, since_midnight % 1_000_000);
-    let result = match &e.result {
-        Ok(reply) => reply.to_string(),
-        Err(errno) => errno.name().map_or_else(|| format!("errno {}", errno.0), str::to_owned),
-    };
-    let ran_as = e.ran_as.as_ref().map(|op| format!(" (ran as {op})")).unwrap_or_default();
-    format!(
-        "{:02}:{:02}:{:02}.{us:06} i2c-{} {}{ran_as} → {result} ({} µs) {} {}",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        e.bus,
-        e.op,
-        e.took.as_micros(),
-        e.peer.as_deref().unwrap_or("-"),
-        &e.session[..8.min(e.session.len())],
-    )
 }
