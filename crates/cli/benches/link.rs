@@ -181,7 +181,7 @@ impl Target for Local {
         steps
             .iter()
             .map(|step| match step {
-                Step::Op(op) => self.0.execute(op),
+                Step::Op(op) => self.0.execute(op).map_err(|failure| failure.errno),
                 Step::Wait(time) => {
                     spin_sleep::sleep(*time);
                     Ok(Reply::Done)

@@ -13,7 +13,7 @@ use crate::fallback;
 use crate::lock;
 use crate::session::{Params, Session, SessionId};
 use crate::watch::{Event, Watch};
-use smbus_proxy_wire::{Errno, Op, Poll, Reply, Step, funcs::I2C, pb};
+use smbus_proxy_wire::{Errno, Failure, Op, Poll, Reply, Step, funcs::I2C, pb};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::time::{Duration, Instant, SystemTime};
@@ -25,20 +25,6 @@ use tracing::Level;
 #[derive(Debug)]
 pub struct Outcome {
     pub results: Vec<Result<Reply, Failure>>,
-}
-
-/// Why a step failed: the kernel's errno, and what else there is to say (a poll that timed
-/// out says after how many tries), which follows the errno's text in the message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
-    pub errno: Errno,
-    pub detail: Option<String>,
-}
-
-impl From<Errno> for Failure {
-    fn from(errno: Errno) -> Failure {
-        Failure { errno, detail: None }
-    }
 }
 
 /// Who runs a transaction: the session, and the client's address where known.
@@ -246,7 +232,7 @@ impl Executor {
         let mut results = Vec::with_capacity(steps.len());
         for step in steps {
             let result = match step {
-                Step::Op(op) => self.execute(caller, op).map_err(Failure::from),
+                Step::Op(op) => self.execute(caller, op),
                 Step::Wait(time) => {
                     std::thread::sleep(*time);
                     Ok(Reply::Done)
@@ -277,12 +263,12 @@ impl Executor {
                 (Err(_), _) => false,
             };
             if done {
-                return result.map_err(Failure::from);
+                return result;
             }
             if start.elapsed() + poll.interval >= poll.timeout {
                 let last = match result {
                     Ok(_) => "did not match".to_owned(),
-                    Err(errno) => format!("failed with {}", errno.name().unwrap_or("an errno")),
+                    Err(failure) => format!("failed with {}", failure.errno.name().unwrap_or("an errno")),
                 };
                 let detail = format!(" after {tries} tries; the last {last}");
                 return Err(Failure { errno: Errno::ETIMEDOUT, detail: Some(detail) });
@@ -294,7 +280,7 @@ impl Executor {
     /// Runs one operation, logs what went on the wire (a transfer run as its SMBus
     /// equivalent is logged as that command, with the transfer it stands for), and shows it
     /// to the watch if anyone watches.
-    fn execute(&mut self, caller: Caller, op: &Op) -> Result<Reply, Errno> {
+    fn execute(&mut self, caller: Caller, op: &Op) -> Result<Reply, Failure> {
         let bus = self.backend.number();
         let started = self.watch.watched().then(Instant::now);
         let (ran_as, result) = if let Op::Transfer(msgs) = op
@@ -323,7 +309,7 @@ impl Executor {
                 peer: caller.peer,
                 op: op.clone(),
                 ran_as,
-                result: result.clone(),
+                result: result.clone().map_err(|failure| failure.errno),
             });
         }
         result
@@ -349,7 +335,7 @@ fn log_op(
     bus: u32,
     op: &Op,
     stood_for: Option<&Op>,
-    result: &Result<Reply, Errno>,
+    result: &Result<Reply, Failure>,
 ) {
     let op = Ran { op, stood_for };
     // `event!` needs its level at compile time; the arms differ only in that.
@@ -357,7 +343,7 @@ fn log_op(
         ($lvl:expr) => {
             match result {
                 Ok(reply) => tracing::event!($lvl, bus, session = %format_args!("{session:032x}"), "{op} → {reply}"),
-                Err(errno) => tracing::event!($lvl, bus, session = %format_args!("{session:032x}"), "{op} → {errno}"),
+                Err(Failure { errno, detail }) => tracing::event!($lvl, bus, session = %format_args!("{session:032x}"), "{op} → {errno}{}", detail.as_deref().unwrap_or("")),
             }
         };
     }

@@ -464,7 +464,7 @@ impl smbus_proxy_server::Backend for Probe {
     fn set_retries(&mut self, _: u32) -> Result<(), smbus_proxy_wire::Errno> {
         Ok(())
     }
-    fn execute(&mut self, op: &Op) -> Result<Reply, smbus_proxy_wire::Errno> {
+    fn execute(&mut self, op: &Op) -> Result<Reply, smbus_proxy_wire::Failure> {
         self.bus.execute(op)
     }
 }

@@ -17,7 +17,7 @@ use crate::devices::{self, Ack, Device, Rw};
 use crate::timing::Wire;
 use bytes::Bytes;
 use smbus_proxy_wire::op::{BLOCK_MAX, msg_flags};
-use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target};
+use smbus_proxy_wire::{Command, Dir, Errno, Failure, Msg, Op, Reply, Target};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -121,7 +121,11 @@ impl SimBus {
     }
 
     /// Runs one operation, sleeping for its wire time if the bus has a clock speed.
-    pub fn execute(&mut self, op: &Op) -> Result<Reply, Errno> {
+    pub fn execute(&mut self, op: &Op) -> Result<Reply, Failure> {
+        self.run(op).map_err(Failure::from)
+    }
+
+    fn run(&mut self, op: &Op) -> Result<Reply, Errno> {
         if op.required_func() & !self.funcs != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -347,7 +351,7 @@ mod tests {
     }
 
     fn run(bus: &mut SimBus, addr: u16, command: Command) -> Result<Reply, Errno> {
-        bus.execute(&Op::smbus(addr, command))
+        bus.run(&Op::smbus(addr, command))
     }
 
     fn block(data: &[u8]) -> Reply {
@@ -362,7 +366,7 @@ mod tests {
     }
 
     fn transfer(bus: &mut SimBus, msgs: Vec<Msg>) -> Result<Vec<Vec<u8>>, Errno> {
-        match bus.execute(&Op::Transfer(msgs))? {
+        match bus.run(&Op::Transfer(msgs))? {
             Reply::Transfer(reads) => Ok(reads.into_iter().map(|b| b.to_vec()).collect()),
             other => panic!("transfer answered {other:?}"),
         }
@@ -716,7 +720,7 @@ mod tests {
         assert_eq!(run(&mut pi, 0x48, Command::BlockProcessCall { reg: 0, data }), Err(Errno::EOPNOTSUPP));
         let ten_bit = Target { ten_bit: true, ..Target::new(0x48) };
         assert_eq!(
-            pi.execute(&Op::Smbus { target: ten_bit, command: Command::ReadByte }),
+            pi.run(&Op::Smbus { target: ten_bit, command: Command::ReadByte }),
             Err(Errno::EOPNOTSUPP)
         );
         assert_eq!(transfer(&mut pi, vec![Msg::read(0x48, 1)]), Ok(vec![vec![0]]));
@@ -732,7 +736,7 @@ mod tests {
         assert_eq!(run(&mut bare, 0x48, Command::ReadByte), Ok(Reply::Byte(0)));
         let pec = Target { pec: true, ..Target::new(0x48) };
         assert_eq!(
-            bare.execute(&Op::Smbus { target: pec, command: Command::ReadByte }),
+            bare.run(&Op::Smbus { target: pec, command: Command::ReadByte }),
             Err(Errno::EOPNOTSUPP)
         );
     }
@@ -742,9 +746,9 @@ mod tests {
         let mut bus = lab();
         let target = Target { pec: true, ..Target::new(0x48) };
         let op = Op::Smbus { target, command: Command::WriteWordData { reg: 0x08, value: 0xCAFE } };
-        assert_eq!(bus.execute(&op), Ok(Reply::Done));
+        assert_eq!(bus.run(&op), Ok(Reply::Done));
         let op = Op::Smbus { target, command: Command::ReadWordData { reg: 0x08 } };
-        assert_eq!(bus.execute(&op), Ok(Reply::Word(0xCAFE)));
+        assert_eq!(bus.run(&op), Ok(Reply::Word(0xCAFE)));
     }
 
     #[test]
@@ -754,13 +758,13 @@ mod tests {
         assert_eq!(run(&mut bus, 0x36, Command::WriteQuick { bit: 0 }), Err(Errno::EBUSY));
         let forced = Target { force: true, ..Target::new(0x36) };
         assert_eq!(
-            bus.execute(&Op::Smbus { target: forced, command: Command::ReadByte }),
+            bus.run(&Op::Smbus { target: forced, command: Command::ReadByte }),
             Ok(Reply::Byte(0x36))
         );
         assert_eq!(transfer(&mut bus, vec![Msg::read(0x36, 1)]), Ok(vec![vec![0]]));
         // Force changes nothing elsewhere: an empty address still NACKs.
         let forced = Target { force: true, ..Target::new(0x37) };
-        assert_eq!(bus.execute(&Op::Smbus { target: forced, command: Command::ReadByte }), Err(Errno::ENXIO));
+        assert_eq!(bus.run(&Op::Smbus { target: forced, command: Command::ReadByte }), Err(Errno::ENXIO));
     }
 
     #[test]
@@ -768,7 +772,7 @@ mod tests {
         let mut bus = lab();
         let ten = Target { ten_bit: true, ..Target::new(0x048) };
         assert_eq!(
-            bus.execute(&Op::Smbus { target: ten, command: Command::ReadByte }),
+            bus.run(&Op::Smbus { target: ten, command: Command::ReadByte }),
             Ok(Reply::Byte(0xA0))
         );
         assert_eq!(run(&mut bus, 0x48, Command::ReadByte), Ok(Reply::Byte(0x11)));
@@ -779,7 +783,7 @@ mod tests {
         assert_eq!(byte_at(&mut bus, 0x48, 0x00), 0x11);
         assert_eq!(transfer(&mut bus, vec![ten(Msg::read(0x10, 1))]), Err(Errno::ENXIO));
         let far = Target { ten_bit: true, ..Target::new(0x3FF) };
-        assert_eq!(bus.execute(&Op::Smbus { target: far, command: Command::ReadByte }), Err(Errno::ENXIO));
+        assert_eq!(bus.run(&Op::Smbus { target: far, command: Command::ReadByte }), Err(Errno::ENXIO));
     }
 
     #[test]

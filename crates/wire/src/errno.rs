@@ -108,6 +108,23 @@ impl fmt::Display for Errno {
 
 impl std::error::Error for Errno {}
 
+/// Why an operation failed: the errno, and what else there is to say (a poll that timed out
+/// says after how many tries; a replayed trace, what it expected instead), which follows the
+/// errno's text in the error a client sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The errno, as the kernel (or the simulator, as a kernel would) reports it.
+    pub errno: Errno,
+    /// More about it, if there is more.
+    pub detail: Option<String>,
+}
+
+impl From<Errno> for Failure {
+    fn from(errno: Errno) -> Failure {
+        Failure { errno, detail: None }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

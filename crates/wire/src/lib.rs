@@ -27,7 +27,7 @@ pub mod step;
 pub mod trace;
 
 pub use decode::ArgError;
-pub use errno::{Errno, ErrorKind};
+pub use errno::{Errno, ErrorKind, Failure};
 pub use op::{Command, Dir, Msg, Op, Reply, Returns, Sends, Target};
 pub use step::{Match, Poll, Step};
 

@@ -6,7 +6,7 @@
 
 use super::Backend;
 use smbus_proxy_wire::op::{BLOCK_MAX, MAX_MSG_LEN, msg_flags};
-use smbus_proxy_wire::{Command, Dir, Errno, Msg, Op, Reply, Target};
+use smbus_proxy_wire::{Command, Dir, Errno, Failure, Msg, Op, Reply, Target};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
@@ -356,11 +356,13 @@ impl Backend for LinuxBus {
         unsafe { sys::set_retries(self.fd(), retries) }.map(drop).map_err(errno)
     }
 
-    fn execute(&mut self, op: &Op) -> Result<Reply, Errno> {
-        match op {
+    fn execute(&mut self, op: &Op) -> Result<Reply, Failure> {
+        let result = match op {
             Op::Smbus { target, command } => self.smbus(target, command),
             Op::Transfer(msgs) => self.transfer(msgs),
-        }
+        };
+        // The kernel says nothing beyond its errno.
+        result.map_err(Failure::from)
     }
 }
 
@@ -386,12 +388,12 @@ mod tests {
             C::WriteI2cBlockData { reg: 0, data: long },
             C::ReadI2cBlockData { reg: 0, len: 33 },
         ] {
-            assert_eq!(bus.execute(&Op::smbus(0x48, command.clone())), Err(Errno::EINVAL), "{command:?}");
+            assert_eq!(bus.execute(&Op::smbus(0x48, command.clone())), Err(Errno::EINVAL.into()), "{command:?}");
         }
         let huge = Op::Transfer(vec![Msg::write(0x50, vec![0; MAX_MSG_LEN + 1])]);
-        assert_eq!(bus.execute(&huge), Err(Errno::EINVAL));
+        assert_eq!(bus.execute(&huge), Err(Errno::EINVAL.into()));
         // A valid one reaches the file, which is no adapter.
         let errno = bus.execute(&Op::smbus(0x48, C::WriteI2cBlockData { reg: 0, data: vec![1, 2].into() }));
-        assert_eq!(errno, Err(Errno(nix::libc::ENOTTY)));
+        assert_eq!(errno, Err(Errno(nix::libc::ENOTTY).into()));
     }
 }

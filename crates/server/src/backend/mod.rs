@@ -7,7 +7,7 @@
 pub mod linux;
 
 use smbus_proxy_sim::SimBus;
-use smbus_proxy_wire::{Errno, Op, Reply};
+use smbus_proxy_wire::{Errno, Failure, Op, Reply};
 use std::time::Duration;
 
 /// One adapter the server runs operations on: a Linux `/dev/i2c-N`, a simulated bus, or
@@ -23,8 +23,9 @@ pub trait Backend: Send + 'static {
     fn set_timeout(&mut self, timeout: Duration) -> Result<(), Errno>;
     /// Retries on arbitration loss (`I2C_RETRIES`), also per adapter.
     fn set_retries(&mut self, retries: u32) -> Result<(), Errno>;
-    /// Runs one validated operation, returning the kernel's errno on failure.
-    fn execute(&mut self, op: &Op) -> Result<Reply, Errno>;
+    /// Runs one validated operation, returning the kernel's errno on failure (and what else
+    /// the backend knows about it).
+    fn execute(&mut self, op: &Op) -> Result<Reply, Failure>;
     /// Whether an operation may block the calling thread (in the kernel, or asleep for
     /// simulated wire time). Such a bus gets a thread of its own; one that never blocks runs
     /// on the server's own thread, which spares two thread switches per transaction.
@@ -56,7 +57,7 @@ impl Backend for SimBus {
         Ok(())
     }
 
-    fn execute(&mut self, op: &Op) -> Result<Reply, Errno> {
+    fn execute(&mut self, op: &Op) -> Result<Reply, Failure> {
         SimBus::execute(self, op)
     }
 
