@@ -12,8 +12,9 @@
 //! PEC is transparent: host and simulated device would both compute it correctly, so an
 //! operation with PEC behaves as the plain one (it still needs the adapter's SMBUS_PEC bit).
 
-use crate::config::BusConfig;
+use crate::config::{BusConfig, Model};
 use crate::devices::{self, Ack, Device, Rw};
+use crate::replay::Player;
 use crate::timing::Wire;
 use bytes::Bytes;
 use smbus_proxy_wire::op::{BLOCK_MAX, msg_flags};
@@ -38,6 +39,8 @@ pub struct SimBus {
     /// Operations that reached the bus, which is what `fail_every` counts.
     ops: u64,
     devices: Vec<Slot>,
+    /// Traces played back in place of devices, or of the whole bus.
+    replays: Vec<Player>,
     /// Whether a device may hold the clock.
     stretches: bool,
 }
@@ -67,12 +70,19 @@ impl SimBus {
             devices: config
                 .devices
                 .iter()
-                .map(|d| Slot {
-                    addr: d.addr,
-                    ten_bit: d.ten_bit,
-                    busy: d.busy,
-                    device: devices::build(&d.model),
+                .filter_map(|d| {
+                    let device = devices::build(&d.model)?;
+                    Some(Slot { addr: d.addr, ten_bit: d.ten_bit, busy: d.busy, device })
                 })
+                .collect(),
+            replays: config
+                .devices
+                .iter()
+                .filter_map(|d| match &d.model {
+                    Model::Replay(replay) => Some(Player::new(replay)),
+                    _ => None,
+                })
+                .chain(config.replay.iter().map(Player::new))
                 .collect(),
         }
     }
@@ -120,12 +130,23 @@ impl SimBus {
         self.retries = retries;
     }
 
-    /// Runs one operation, sleeping for its wire time if the bus has a clock speed.
+    /// Runs one operation, sleeping for its wire time if the bus has a clock speed; a replay
+    /// answers for its device at once.
     pub fn execute(&mut self, op: &Op) -> Result<Reply, Failure> {
-        self.run(op).map_err(Failure::from)
+        self.adapter(op)?;
+        if let Some(replay) = self.replays.iter_mut().find(|r| r.claims(op)) {
+            return replay.execute(op);
+        }
+        self.wire(op).map_err(Failure::from)
     }
 
+    #[cfg(test)]
     fn run(&mut self, op: &Op) -> Result<Reply, Errno> {
+        self.execute(op).map_err(|failure| failure.errno)
+    }
+
+    /// What the adapter and i2c-dev refuse, and the faults that strike, before the bus.
+    fn adapter(&mut self, op: &Op) -> Result<(), Errno> {
         if op.required_func() & !self.funcs != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -141,7 +162,11 @@ impl SimBus {
         if self.fail_every != 0 && self.ops.is_multiple_of(self.fail_every) {
             return Err(self.fail_errno);
         }
+        Ok(())
+    }
 
+    /// The operation on the wire.
+    fn wire(&mut self, op: &Op) -> Result<Reply, Errno> {
         let mut xfer = Xfer {
             devices: &mut self.devices,
             nack: &self.nack,
@@ -735,10 +760,7 @@ mod tests {
         let mut bare = with(&format!("funcs = {}", smbus_proxy_wire::funcs::SMBUS_BYTE));
         assert_eq!(run(&mut bare, 0x48, Command::ReadByte), Ok(Reply::Byte(0)));
         let pec = Target { pec: true, ..Target::new(0x48) };
-        assert_eq!(
-            bare.run(&Op::Smbus { target: pec, command: Command::ReadByte }),
-            Err(Errno::EOPNOTSUPP)
-        );
+        assert_eq!(bare.run(&Op::Smbus { target: pec, command: Command::ReadByte }), Err(Errno::EOPNOTSUPP));
     }
 
     #[test]
@@ -757,10 +779,7 @@ mod tests {
         assert_eq!(run(&mut bus, 0x36, Command::ReadByte), Err(Errno::EBUSY));
         assert_eq!(run(&mut bus, 0x36, Command::WriteQuick { bit: 0 }), Err(Errno::EBUSY));
         let forced = Target { force: true, ..Target::new(0x36) };
-        assert_eq!(
-            bus.run(&Op::Smbus { target: forced, command: Command::ReadByte }),
-            Ok(Reply::Byte(0x36))
-        );
+        assert_eq!(bus.run(&Op::Smbus { target: forced, command: Command::ReadByte }), Ok(Reply::Byte(0x36)));
         assert_eq!(transfer(&mut bus, vec![Msg::read(0x36, 1)]), Ok(vec![vec![0]]));
         // Force changes nothing elsewhere: an empty address still NACKs.
         let forced = Target { force: true, ..Target::new(0x37) };
@@ -771,10 +790,7 @@ mod tests {
     fn ten_bit_and_seven_bit_addresses_are_different_devices() {
         let mut bus = lab();
         let ten = Target { ten_bit: true, ..Target::new(0x048) };
-        assert_eq!(
-            bus.run(&Op::Smbus { target: ten, command: Command::ReadByte }),
-            Ok(Reply::Byte(0xA0))
-        );
+        assert_eq!(bus.run(&Op::Smbus { target: ten, command: Command::ReadByte }), Ok(Reply::Byte(0xA0)));
         assert_eq!(run(&mut bus, 0x48, Command::ReadByte), Ok(Reply::Byte(0x11)));
         let ten = |msg| flagged(msg, msg_flags::TEN);
         let reads =

@@ -8,6 +8,7 @@
 
 use crate::bus::SimBus;
 use crate::devices::{ByteOrder, EepromPart, Register};
+use crate::replay::{Replay, ReplayMode};
 use serde::Deserialize;
 use smbus_proxy_wire::Errno;
 use smbus_proxy_wire::funcs::*;
@@ -62,6 +63,8 @@ pub struct BusConfig {
     pub fail_errno: Errno,
     /// The chips on the bus.
     pub devices: Vec<DeviceConfig>,
+    /// A trace played back in place of every device (then there are no others).
+    pub replay: Option<Replay>,
 }
 
 /// One chip on a bus.
@@ -120,6 +123,8 @@ pub enum Model {
         /// The shunt resistor.
         shunt_ohms: f64,
     },
+    /// A recorded trace played back in place of the chip.
+    Replay(Replay),
     /// A Sensirion SHT3x humidity and temperature sensor and what it measures.
     Sht3x {
         /// °C, -45 to 130.
@@ -142,6 +147,7 @@ impl Model {
             Model::Si4703 => "si4703",
             Model::Ina219 { .. } => "ina219",
             Model::Sht3x { .. } => "sht3x",
+            Model::Replay(_) => "replay",
         }
     }
 
@@ -183,17 +189,23 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Parses and validates a configuration.
+    /// Parses and validates a configuration; trace files it names are found from the
+    /// current directory.
     pub fn parse(toml: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(toml).map_err(ConfigError::Syntax)?;
-        raw.validate().map_err(ConfigError::Invalid)
+        Config::parse_in(toml, Path::new(""))
     }
 
-    /// Reads, parses and validates a configuration file.
+    fn parse_in(toml: &str, dir: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(toml).map_err(ConfigError::Syntax)?;
+        raw.validate(dir).map_err(ConfigError::Invalid)
+    }
+
+    /// Reads, parses and validates a configuration file; trace files it names are found from
+    /// its directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|error| ConfigError::Read { path: path.to_owned(), error })?;
-        Config::parse(&text)
+        Config::parse_in(&text, path.parent().unwrap_or(Path::new("")))
             .map_err(|error| ConfigError::File { path: path.to_owned(), error: Box::new(error) })
     }
 
@@ -226,6 +238,7 @@ impl Config {
                         },
                     ),
                 ],
+                replay: None,
             }],
         }
     }
@@ -268,6 +281,32 @@ struct RawBus {
     fail_errno: Option<toml::Value>,
     #[serde(default)]
     device: Vec<RawDevice>,
+    replay: Option<RawReplay>,
+}
+
+/// A bus's `[bus.replay]`: a trace in place of every device.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplay {
+    trace: PathBuf,
+    mode: ReplayModeName,
+    trace_bus: Option<u32>,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ReplayModeName {
+    Strict,
+    Register,
+}
+
+impl From<ReplayModeName> for ReplayMode {
+    fn from(name: ReplayModeName) -> ReplayMode {
+        match name {
+            ReplayModeName::Strict => ReplayMode::Strict,
+            ReplayModeName::Register => ReplayMode::Register,
+        }
+    }
 }
 
 /// Flat rather than an enum tagged by `model`: serde cannot deny unknown fields in a
@@ -294,6 +333,9 @@ struct RawDevice {
     temperature: Option<f64>,
     humidity: Option<f64>,
     serial: Option<u32>,
+    trace: Option<PathBuf>,
+    mode: Option<ReplayModeName>,
+    trace_bus: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -339,6 +381,8 @@ enum ModelName {
     Ina219,
     #[serde(rename = "sht3x")]
     Sht3x,
+    #[serde(rename = "replay")]
+    Replay,
 }
 
 #[derive(Clone, Copy, Deserialize)]
@@ -349,7 +393,7 @@ enum ByteOrderName {
 }
 
 impl RawConfig {
-    fn validate(self) -> Result<Config, String> {
+    fn validate(self, dir: &Path) -> Result<Config, String> {
         if self.bus.is_empty() {
             return Err("no buses configured: add a [[bus]] table".into());
         }
@@ -359,14 +403,14 @@ impl RawConfig {
             if !numbers.insert(bus.number) {
                 return Err(format!("bus {} appears twice", bus.number));
             }
-            buses.push(bus.validate()?);
+            buses.push(bus.validate(dir)?);
         }
         Ok(Config { buses })
     }
 }
 
 impl RawBus {
-    fn validate(self) -> Result<BusConfig, String> {
+    fn validate(self, dir: &Path) -> Result<BusConfig, String> {
         let number = self.number;
         let at = |message: String| format!("bus {number}: {message}");
         let funcs = match self.funcs {
@@ -388,7 +432,7 @@ impl RawBus {
         let mut seen = HashSet::new();
         let mut devices = Vec::with_capacity(self.device.len());
         for raw in self.device {
-            let device = raw.validate().map_err(|message| {
+            let device = raw.validate(number, dir).map_err(|message| {
                 format!("bus {number}, device {}: {message}", show(raw.addr, raw.ten_bit))
             })?;
             if !seen.insert((device.addr, device.ten_bit)) {
@@ -397,7 +441,20 @@ impl RawBus {
             }
             devices.push(device);
         }
+        let replay = match self.replay {
+            Some(_) if !devices.is_empty() => {
+                return Err(at(
+                    "a bus with a [bus.replay] has no other devices: the replay answers for all".into()
+                ));
+            }
+            Some(r) => Some(
+                Replay::load(&dir.join(&r.trace), r.mode.into(), r.trace_bus.unwrap_or(number), None)
+                    .map_err(|message| at(format!("replay: {message}")))?,
+            ),
+            None => None,
+        };
         Ok(BusConfig {
+            replay,
             number,
             name: self.name.unwrap_or_else(|| default_name(number)),
             funcs,
@@ -442,7 +499,7 @@ fn show_value(value: &toml::Value) -> String {
 }
 
 impl RawDevice {
-    fn validate(&self) -> Result<DeviceConfig, String> {
+    fn validate(&self, bus: u32, dir: &Path) -> Result<DeviceConfig, String> {
         let addr = self.addr;
         if self.ten_bit && addr > MAX_ADDR_10 {
             return Err(format!("addr {addr:#05x} is out of range 0x000–0x3FF"));
@@ -450,7 +507,7 @@ impl RawDevice {
         if !self.ten_bit && addr > MAX_ADDR_7 {
             return Err(format!("addr {addr:#04x} is out of range 0x00–0x7F (set ten_bit for 0x000–0x3FF)"));
         }
-        let model = self.model()?;
+        let model = self.model(bus, dir)?;
         // The settings each model takes; any other one is a mistake worth naming.
         let takes: &[&str] = match model {
             Model::RegisterFile { .. } => &["registers"],
@@ -460,6 +517,7 @@ impl RawDevice {
             Model::Si4703 => &[],
             Model::Ina219 { .. } => &["bus_volts", "current_amps", "shunt_ohms"],
             Model::Sht3x { .. } => &["temperature", "humidity", "serial"],
+            Model::Replay(_) => &["trace", "mode", "trace_bus"],
         };
         let given = [
             ("registers", self.registers.is_some()),
@@ -475,6 +533,9 @@ impl RawDevice {
             ("temperature", self.temperature.is_some()),
             ("humidity", self.humidity.is_some()),
             ("serial", self.serial.is_some()),
+            ("trace", self.trace.is_some()),
+            ("mode", self.mode.is_some()),
+            ("trace_bus", self.trace_bus.is_some()),
         ];
         if let Some((field, _)) = given.iter().find(|&&(field, set)| set && !takes.contains(&field)) {
             let hint = match takes {
@@ -489,7 +550,7 @@ impl RawDevice {
 
     /// The model with its own settings checked; settings of other models are left for the
     /// caller to name.
-    fn model(&self) -> Result<Model, String> {
+    fn model(&self, bus: u32, dir: &Path) -> Result<Model, String> {
         let eeprom = |part: EepromPart| {
             let contents = self.contents.clone().unwrap_or_default();
             if contents.len() > part.size() {
@@ -540,6 +601,18 @@ impl RawDevice {
                 humidity: in_range("humidity", self.humidity.unwrap_or(50.0), 0.0, 100.0, "%RH")?,
                 serial: self.serial.unwrap_or(0),
             },
+            ModelName::Replay => {
+                let (Some(trace), Some(mode)) = (&self.trace, self.mode) else {
+                    return Err("a replay needs trace (the file) and mode (strict or register)".into());
+                };
+                let device = Some((self.addr, self.ten_bit));
+                Model::Replay(Replay::load(
+                    &dir.join(trace),
+                    mode.into(),
+                    self.trace_bus.unwrap_or(bus),
+                    device,
+                )?)
+            }
         })
     }
 }
@@ -599,7 +672,7 @@ mod tests {
 
     #[test]
     fn example_file_parses_and_uses_every_model() {
-        let config = Config::parse(include_str!("../examples/lab.toml")).unwrap();
+        let config = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/lab.toml")).unwrap();
         let models: HashSet<_> =
             config.buses.iter().flat_map(|b| &b.devices).map(|d| d.model.name()).collect();
         assert_eq!(
@@ -612,9 +685,11 @@ mod tests {
                 "pcf8574",
                 "si4703",
                 "ina219",
-                "sht3x"
+                "sht3x",
+                "replay"
             ])
         );
+        assert!(config.buses.iter().any(|b| b.replay.is_some()), "a bus replayed whole");
         assert_eq!(config.build().len(), config.buses.len());
     }
 
@@ -837,7 +912,7 @@ mod tests {
             unknown_model.contains(
                 "unknown variant `lm75`, expected one of `register-file`, `register-map`, `eeprom-24c02`, \
                  `eeprom-24c32`, `eeprom-24c64`, `eeprom-24c128`, `eeprom-24c256`, `eeprom-24c512`, `pcf8574`, \
-                 `si4703`, `ina219`, `sht3x`"
+                 `si4703`, `ina219`, `sht3x`, `replay`"
             ),
             "{unknown_model}"
         );
@@ -861,5 +936,66 @@ mod tests {
         let message = Config::load(&path).unwrap_err().to_string();
         std::fs::remove_file(&path).unwrap();
         assert_eq!(message, format!("{}: bus 1: speed_khz must be at least 1", path.display()));
+    }
+
+    #[test]
+    fn replays_name_what_is_wrong_with_their_trace() {
+        let dir = std::env::temp_dir().join(format!("smbus-proxy-replay-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let line =
+            "2026-12-02T03:26:41.507101Z i2c-1 read_byte_data 0x48 reg=0x00 -> 0x19 (57 us) - 01c73649";
+        std::fs::write(dir.join("ok.trace"), format!("{}\n{line}\n", smbus_proxy_wire::trace::HEADER))
+            .unwrap();
+        let lost = format!(
+            "{}\n{line}\n-- 3 events lost: the watcher fell behind --\n",
+            smbus_proxy_wire::trace::HEADER
+        );
+        std::fs::write(dir.join("lost.trace"), lost).unwrap();
+        let load = |toml: &str| {
+            let path = dir.join("lab.toml");
+            std::fs::write(&path, toml).unwrap();
+            Config::load(&path).map_err(|e| e.to_string().replace(&format!("{}/", dir.display()), ""))
+        };
+        let device = |extra: &str| {
+            format!("[[bus]]\nnumber = 1\n[[bus.device]]\nmodel = \"replay\"\naddr = 0x48\n{extra}")
+        };
+        let config = load(&device("trace = \"ok.trace\"\nmode = \"strict\"\n")).unwrap();
+        let Model::Replay(replay) = &config.buses[0].devices[0].model else { panic!() };
+        assert_eq!((replay.recorded.len(), replay.recorded[0].line), (1, 2));
+        assert_eq!(
+            load(&device("mode = \"strict\"\n")).unwrap_err(),
+            "lab.toml: bus 1, device 0x48: a replay needs trace (the file) and mode (strict or register)"
+        );
+        assert!(
+            load(&device("trace = \"none.trace\"\nmode = \"strict\"\n"))
+                .unwrap_err()
+                .contains("cannot read none.trace")
+        );
+        assert_eq!(
+            load(&device("trace = \"ok.trace\"\nmode = \"strict\"\ntrace_bus = 2\n")).unwrap_err(),
+            "lab.toml: bus 1, device 0x48: ok.trace has no operations on bus 2 to 0x48 (it has operations on bus 1); \
+             trace_bus chooses the bus"
+        );
+        assert_eq!(
+            load(&device("trace = \"lost.trace\"\nmode = \"strict\"\n")).unwrap_err(),
+            "lab.toml: bus 1, device 0x48: lost.trace: line 3: the recording lost 3 operations here; a strict \
+             replay needs them all"
+        );
+        assert!(
+            load(&device("trace = \"lost.trace\"\nmode = \"register\"\n")).is_ok(),
+            "registers need not all"
+        );
+        assert!(
+            load(&device("trace = \"ok.trace\"\nmode = \"loose\"\n"))
+                .unwrap_err()
+                .contains("unknown variant `loose`")
+        );
+        let both = "[[bus]]\nnumber = 1\n[bus.replay]\ntrace = \"ok.trace\"\nmode = \"strict\"\n\
+                    [[bus.device]]\nmodel = \"pcf8574\"\naddr = 0x20\n";
+        assert_eq!(
+            load(both).unwrap_err(),
+            "lab.toml: bus 1: a bus with a [bus.replay] has no other devices: the replay answers for all"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -17,13 +17,17 @@
 //!   register-file chip, a register map of 8- and 16-bit registers, 24C02–24C512 EEPROMs,
 //!   a PCF8574 port expander, an Si4703 FM tuner, an INA219 power monitor and an SHT3x
 //!   humidity sensor.
+//! - [`replay`]: a recorded trace played back in place of a device or a whole bus, strictly
+//!   (the recorded operations and nothing else) or as the registers it saw.
 
 pub mod bus;
 pub mod config;
 pub mod devices;
+pub mod replay;
 mod timing;
 
 pub use bus::SimBus;
 pub use config::{BusConfig, Config, ConfigError, DeviceConfig, Model};
 pub use devices::Device;
+pub use replay::{Replay, ReplayMode};
 pub use smbus_proxy_wire::Errno;

@@ -388,7 +388,11 @@ mod tests {
             C::WriteI2cBlockData { reg: 0, data: long },
             C::ReadI2cBlockData { reg: 0, len: 33 },
         ] {
-            assert_eq!(bus.execute(&Op::smbus(0x48, command.clone())), Err(Errno::EINVAL.into()), "{command:?}");
+            assert_eq!(
+                bus.execute(&Op::smbus(0x48, command.clone())),
+                Err(Errno::EINVAL.into()),
+                "{command:?}"
+            );
         }
         let huge = Op::Transfer(vec![Msg::write(0x50, vec![0; MAX_MSG_LEN + 1])]);
         assert_eq!(bus.execute(&huge), Err(Errno::EINVAL.into()));

@@ -77,9 +77,9 @@ pub trait Device: Send {
     fn stop(&mut self, _now: Instant) {}
 }
 
-/// A freshly powered-up chip of this model.
-pub(crate) fn build(model: &Model) -> Box<dyn Device> {
-    match model {
+/// A freshly powered-up chip of this model; a replay is no chip, and the bus plays it.
+pub(crate) fn build(model: &Model) -> Option<Box<dyn Device>> {
+    Some(match model {
         Model::RegisterFile { registers } => Box::new(register_file::RegisterFile::new(registers)),
         Model::RegisterMap { byte_order, auto_increment, registers } => {
             Box::new(register_map::RegisterMap::new(*byte_order, *auto_increment, registers))
@@ -95,7 +95,8 @@ pub(crate) fn build(model: &Model) -> Box<dyn Device> {
         Model::Sht3x { temperature, humidity, serial } => {
             Box::new(sht3x::Sht3x::new(*temperature, *humidity, *serial))
         }
-    }
+        Model::Replay(_) => return None,
+    })
 }
 
 /// `initial` copied over `len` bytes of `fill`; the config has already refused anything
