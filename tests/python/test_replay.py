@@ -19,17 +19,19 @@ from test_examples import EXAMPLES, SI4703_DUMP
 
 from smbus_proxy import SMBus
 
-# A driver's whole life as a user writes it: read, configure, read back.
+# A driver's whole life as a user writes it: read, configure, read back. Its arguments: the
+# server, the bus, the high threshold to set, and optionally the chip's address.
 PCT2075_PROGRAM = """
 import sys
 import adafruit_pct2075
 from smbus_proxy.busio import I2C
 
-with I2C(server=sys.argv[1]) as i2c:
-    sensor = adafruit_pct2075.PCT2075(i2c, address=0x37)
+url, bus, high = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+with I2C(bus, server=url) as i2c:
+    sensor = adafruit_pct2075.PCT2075(i2c, address=int(sys.argv[4], 0) if len(sys.argv) > 4 else 0x37)
     print(f"temperature {sensor.temperature:.3f}")
     print(f"high {sensor.high_temperature_threshold} hysteresis {sensor.temperature_hysteresis}")
-    sensor.high_temperature_threshold = float(sys.argv[2]) if len(sys.argv) > 2 else 30.5
+    sensor.high_temperature_threshold = high
     print(f"high now {sensor.high_temperature_threshold}")
 """
 
@@ -38,10 +40,10 @@ def run(args, timeout=30):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
 
 
-def recorded(url, trace, program):
-    """Runs `program` (argv) while the monitor records bus 1 into `trace`; returns its output."""
+def recorded(url, trace, program, bus=1):
+    """Runs `program` (argv) while the monitor records `bus` into `trace`; returns its output."""
     monitor = subprocess.Popen(
-        [BINARY, "monitor", "--server", url, "--record", str(trace), "1"],
+        [BINARY, "monitor", "--server", url, "--record", str(trace), str(bus)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -62,10 +64,19 @@ def recorded(url, trace, program):
         monitor.wait(timeout=10)
 
 
-def replay_config(tmp_path, trace, mode):
+def replay_config(tmp_path, trace, mode, trace_bus=1):
+    """A simulator whose bus 1 is the trace's bus `trace_bus`, played back in `mode`."""
     config = tmp_path / f"{mode}.toml"
-    config.write_text(f'[[bus]]\nnumber = 1\n[bus.replay]\ntrace = "{trace.name}"\nmode = "{mode}"\n')
+    config.write_text(
+        f'[[bus]]\nnumber = 1\n[bus.replay]\ntrace = "{trace.name}"\nmode = "{mode}"\ntrace_bus = {trace_bus}\n'
+    )
     return config
+
+
+def pct2075_program(tmp_path):
+    program = tmp_path / "pct2075_program.py"
+    program.write_text(PCT2075_PROGRAM)
+    return program
 
 
 @pytest.fixture(scope="module")
@@ -124,13 +135,12 @@ def test_si4703_replays_as_registers(si4703_trace):
 def pct2075(tmp_path_factory):
     """The PCT2075 program's trace and output on the simulator's datasheet model."""
     tmp = tmp_path_factory.mktemp("pct2075")
-    program = tmp / "pct2075_program.py"
-    program.write_text(PCT2075_PROGRAM)
+    program = pct2075_program(tmp)
     config = tmp / "chips.toml"
     config.write_text(f"[[bus]]\nnumber = 1\n{PCT2075_MAP}")
     trace = tmp / "pct2075.trace"
     with logged_server(config=config) as lab:
-        out = recorded(lab.url, trace, [sys.executable, str(program), lab.url])
+        out = recorded(lab.url, trace, [sys.executable, str(program), lab.url, "1", "30.5"])
     assert out == "temperature -25.000\nhigh 80.0 hysteresis 75.0\nhigh now 30.5\n"
     return program, trace, out
 
@@ -139,12 +149,12 @@ def test_an_adafruit_driver_replays_strictly_and_refuses_a_changed_program(pct20
     program, trace, out = pct2075
     config = replay_config(trace.parent, trace, "strict")
     with logged_server(config=config) as replay:
-        done = run([sys.executable, str(program), replay.url])
+        done = run([sys.executable, str(program), replay.url, "1", "30.5"])
         assert done.returncode == 0, done.stderr
         assert done.stdout == out
     # Fresh, since the replay has run to its end: the program changed to set another threshold.
     with logged_server(config=config) as replay:
-        changed = run([sys.executable, str(program), replay.url, "31.0"])
+        changed = run([sys.executable, str(program), replay.url, "1", "31.0"])
         assert changed.returncode != 0
         assert "EPROTO" in changed.stderr or "Protocol error" in changed.stderr, changed.stderr
         assert "expected `transfer w3@0x37 [03 1e 80]" in changed.stderr, changed.stderr
@@ -154,10 +164,10 @@ def test_an_adafruit_driver_replays_strictly_and_refuses_a_changed_program(pct20
 def test_an_adafruit_driver_replays_as_registers(pct2075):
     program, trace, out = pct2075
     with logged_server(config=replay_config(trace.parent, trace, "register")) as replay:
-        done = run([sys.executable, str(program), replay.url])
+        done = run([sys.executable, str(program), replay.url, "1", "30.5"])
         assert done.returncode == 0, done.stderr
         assert done.stdout == out
         # A changed program works where the registers allow: the write is kept and read back.
-        changed = run([sys.executable, str(program), replay.url, "31.0"])
+        changed = run([sys.executable, str(program), replay.url, "1", "31.0"])
         assert changed.returncode == 0, changed.stderr
         assert changed.stdout.endswith("high now 31.0\n")

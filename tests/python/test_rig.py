@@ -6,11 +6,14 @@ i2c-stub keeps what is written to its chip at 0x1c, and at24 owns its chip at 0x
 
 import errno
 import os
+import sys
 
 import adafruit_pct2075
 import bme280
 import pytest
+from conftest import logged_server
 from test_bme280 import ADC_H, ADC_P, ADC_T, CALIBRATION, bme280_registers
+from test_replay import pct2075_program, recorded, replay_config, run
 
 from smbus_proxy import I2cFunc, SMBus, list_buses
 from smbus_proxy.busio import I2C
@@ -93,3 +96,23 @@ def test_an_adafruit_driver_on_a_real_kernel(stub):
         # 30.5 °C is 61 << 7: 0x1E80 on the wire, high byte first.
         assert bus.read_word_data(CHIP, 0x03) == 0x801E
         assert bus.read_byte_data(CHIP, 0x04) == 7
+
+
+def test_a_recording_on_the_real_kernel_replays_on_the_simulator(stub, tmp_path):
+    """The Adafruit PCT2075 program recorded against the real kernel's i2c-stub (where its
+    transfers run as SMBus commands; the trace keeps both), then played back strictly on a
+    simulated bus that has nothing but the recording: the same output."""
+    swapped = {0x00: 0x00E7, 0x02: 0x004B, 0x03: 0x0050}  # -25 °C, 75 °C, 80 °C, as above
+    with SMBus(stub, server=RIG) as bus:
+        for reg, word in swapped.items():
+            bus.write_word_data(CHIP, reg, word)
+        bus.write_byte_data(CHIP, 0x01, 0)
+    program = pct2075_program(tmp_path)
+    trace = tmp_path / "rig.trace"
+    on_the_rig = recorded(RIG, trace, [sys.executable, str(program), RIG, str(stub), "30.5", "0x1c"], bus=stub)
+    assert on_the_rig == "temperature -25.000\nhigh 80.0 hysteresis 75.0\nhigh now 30.5\n"
+    assert "(ran as read_word_data 0x1c reg=0x03)" in trace.read_text()
+    with logged_server(config=replay_config(tmp_path, trace, "strict", trace_bus=stub)) as replay:
+        done = run([sys.executable, str(program), replay.url, "1", "30.5", "0x1c"])
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == on_the_rig
