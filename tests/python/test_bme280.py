@@ -14,7 +14,7 @@ import subprocess
 
 import bme280
 import pytest
-from conftest import ROOT, logged_server
+from conftest import BINARY, ROOT, logged_server
 
 from smbus_proxy import SMBus
 
@@ -87,15 +87,18 @@ def humidity_by_the_datasheets_integer_formula(adc_h, t_fine):
     return (min(max(v, 0), 419430400) >> 12) / 1024
 
 
-@pytest.fixture(scope="module")
-def bme280_server(tmp_path_factory):
-    config = tmp_path_factory.mktemp("bme280") / "bme280.toml"
-    config.write_text(
+def bme280_config(path):
+    path.write_text(
         "# A BME280 on bus 1 at its default address.\n"
         "[[bus]]\nnumber = 1\n"
         f'[[bus.device]]\nmodel = "register-file"\naddr = {ADDRESS:#x}\nregisters = {bme280_registers()}\n'
     )
-    with logged_server(config=config) as server:
+    return path
+
+
+@pytest.fixture(scope="module")
+def bme280_server(tmp_path_factory):
+    with logged_server(config=bme280_config(tmp_path_factory.mktemp("bme280") / "bme280.toml")) as server:
         yield server
 
 
@@ -158,3 +161,21 @@ def test_the_rust_driver_from_crates_io_with_the_clients_delay(bme280_server):
         # The driver reset the chip (0xB6 to the reset register) and started a forced measurement.
         assert bus.read_byte_data(ADDRESS, 0xE0) == 0xB6
         assert bus.read_byte_data(ADDRESS, 0xF4) & 0b11 == 0b01
+
+
+def test_a_recording_of_the_rust_driver_exports_as_the_committed_mock_test(tmp_path):
+    """Record the crates.io driver live on a freshly powered-up BME280, export the trace as
+    embedded-hal-mock expectations: they are the ones `crates/client/tests/mock_export.rs` runs
+    the driver against."""
+    from test_replay import recorded
+
+    trace = tmp_path / "bme280.trace"
+    example = os.path.join(ROOT, "target", "debug", "examples", "bme280")
+    with logged_server(config=bme280_config(tmp_path / "bme280.toml")) as server:
+        out = recorded(server.url, trace, [example, server.url])
+    assert out.startswith("temperature 25.08 °C\n")
+    exported = subprocess.run(
+        [BINARY, "export-mock", str(trace)], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    with open(os.path.join(ROOT, "crates", "client", "tests", "fixtures", "bme280_mock.rs")) as committed:
+        assert exported == committed.read()

@@ -1,5 +1,6 @@
 //! `smbus-proxy`: serve a Linux I2C/SMBus bus, or a simulated one, over gRPC.
 
+mod export;
 mod tools;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -64,6 +65,18 @@ enum Command {
         /// [-d ADDRESS]... [--record FILE] [--pcap FILE|-] [I2CBUS]..., --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Print a trace's operations as embedded-hal-mock expectations: Rust source for a driver's
+    /// unit test, so a recording on the real chip runs as a test without it.
+    ExportMock {
+        /// The trace (`smbus-proxy monitor --record FILE` writes one).
+        trace: PathBuf,
+        /// The trace's bus to export; needed only when it has several.
+        #[arg(long)]
+        bus: Option<u32>,
+        /// Only operations with this device, 0x00–0x7F (repeat for several).
+        #[arg(short = 'd', long = "device", value_name = "ADDRESS", value_parser = device_address)]
+        devices: Vec<u16>,
     },
     /// Print a shell completion script: `smbus-proxy completions bash > /etc/bash_completion.d/smbus-proxy`.
     Completions {
@@ -216,6 +229,13 @@ fn main() -> ExitCode {
         Command::Set { args } => return tools::set::run(args),
         Command::Transfer { args } => return tools::transfer::run(args),
         Command::Monitor { args } => return tools::monitor::run(args),
+        Command::ExportMock { trace, bus, devices } => match export::mock(&trace, bus, &devices) {
+            Ok(source) => {
+                print!("{source}");
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => Err(e.into()),
+        },
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "smbus-proxy", &mut std::io::stdout());
             return ExitCode::SUCCESS;
@@ -231,6 +251,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `-d`: a 7-bit address, in hex (0x48) or decimal.
+fn device_address(s: &str) -> Result<u16, String> {
+    tools::parse_int(s)
+        .and_then(|a| u16::try_from(a).ok())
+        .filter(|&a| a <= 0x7F)
+        .ok_or_else(|| format!("{s} is not a 7-bit address (0x00–0x7F)"))
 }
 
 /// `--listen`: IP:PORT, HOST:PORT (the host's first IPv4 address, else its first), or PORT
