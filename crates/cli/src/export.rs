@@ -36,7 +36,10 @@ pub fn mock(path: &Path, bus: Option<u32>, devices: &[u16]) -> Result<String, St
         (None, [one]) => *one,
         (None, []) => return Err(format!("{} has no operations", path.display())),
         (None, many) => {
-            return Err(format!("{} has operations on buses {many:?}: choose one with --bus", path.display()));
+            return Err(format!(
+                "{} has operations on buses {many:?}: choose one with --bus",
+                path.display()
+            ));
         }
     };
     let name =

@@ -290,7 +290,11 @@ impl Xfer<'_> {
                     reads.push(Bytes::from(buf));
                 }
             } else {
-                let data: Vec<u8> = joined.iter().flat_map(written).copied().collect();
+                // Messages joined by NOSTART are one write to the device; most stand alone.
+                let data: std::borrow::Cow<[u8]> = match joined {
+                    [one] => written(one).into(),
+                    _ => joined.iter().flat_map(written).copied().collect::<Vec<u8>>().into(),
+                };
                 self.wire.bytes(data.len())?;
                 if let Some(i) = device {
                     self.devices[i].device.write(&data)?;
