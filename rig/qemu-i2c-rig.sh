@@ -11,6 +11,7 @@
 #   -H CMD    run CMD on the host once the guest command has started, then stop the guest;
 #             the exit status is CMD's. $RIG_LOG names the guest's console log meanwhile.
 #   -t SECS   overall timeout (default 240)
+# The guest also has /dev/cuse (fuse and cuse loaded), for smbus-proxy attach.
 # Guest buses: i2c-0 "SMBus I801 adapter at 0700" (SPD EEPROMs at 0x50-0x57, 256 writable bytes
 # each); "SMBus stub driver" (i2c-stub, every functionality). With -r the radeonfb buses come
 # between them, so look buses up by name, never by number.
@@ -54,6 +55,8 @@ cp /bin/busybox "$T/bin/"
 MODS="i2c/i2c-smbus i2c/busses/i2c-i801 i2c/i2c-dev i2c/i2c-stub misc/eeprom/at24 misc/eeprom/ee1004 net/ethernet/intel/e1000/e1000"
 [ $RADEON = 1 ] && MODS="$MODS i2c/algos/i2c-algo-bit video/fbdev/core/fb_ddc video/fbdev/aty/radeonfb"
 for m in $MODS; do cp "$MD/drivers/$m.ko" "$T/lib/modules/"; done
+# FUSE and CUSE, for character devices in user space (smbus-proxy attach).
+cp "$MD/fs/fuse/fuse.ko" "$MD/fs/fuse/cuse.ko" "$T/lib/modules/"
 cp "$CACHE"/i2ct/usr/sbin/i2c{detect,dump,get,set,transfer} "$T/usr/sbin/"
 copylibs() { ldd "$1" 2>/dev/null | grep -o '/[^ ]*' | while read -r l; do
   case $l in */ld-linux*) cp -Ln "$l" "$T/lib64/";; *) cp -Ln "$l" "$T/lib/x86_64-linux-gnu/";; esac; done || true; }
@@ -68,7 +71,7 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 mkdir -p /proc /sys /dev /tmp /run /root
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 # i2c-i801 needs i2c-smbus first; i2c-algo-bit and fb_ddc before radeonfb.
-for m in i2c-smbus i2c-i801 i2c-dev at24 ee1004 e1000 i2c-algo-bit fb_ddc radeonfb; do
+for m in i2c-smbus i2c-i801 i2c-dev at24 ee1004 e1000 i2c-algo-bit fb_ddc radeonfb fuse cuse; do
   [ -f /lib/modules/\$m.ko ] && { insmod /lib/modules/\$m.ko || echo "RIG: insmod \$m failed"; }
 done
 [ -n "$STUB" ] && { insmod /lib/modules/i2c-stub.ko chip_addr=$STUB functionality=0xffffffff || echo "RIG: insmod i2c-stub failed"; }

@@ -1,7 +1,11 @@
 //! `smbus-proxy`: serve a Linux I2C/SMBus bus, or a simulated one, over gRPC.
 
-mod export;
+// `remote_usage!` (the options every command that talks to a server takes) comes from here.
+#[macro_use]
 mod tools;
+#[cfg(target_os = "linux")]
+mod attach;
+mod export;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use smbus_proxy_server::{Backend, Server, Tls};
@@ -63,6 +67,14 @@ enum Command {
     #[command(disable_help_flag = true)]
     Monitor {
         /// [-d ADDRESS]... [--record FILE] [--pcap FILE|-] [I2CBUS]..., --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Create /dev/i2c-N on this machine, backed by a bus of the server, for programs that use
+    /// i2c-dev (`attach --help` for its options; Linux only).
+    #[command(disable_help_flag = true)]
+    Attach {
+        /// [--as N] [--mode MODE] [--group GROUP] I2CBUS, --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -229,6 +241,12 @@ fn main() -> ExitCode {
         Command::Set { args } => return tools::set::run(args),
         Command::Transfer { args } => return tools::transfer::run(args),
         Command::Monitor { args } => return tools::monitor::run(args),
+        #[cfg(target_os = "linux")]
+        Command::Attach { args } => return attach::run(args),
+        #[cfg(not(target_os = "linux"))]
+        Command::Attach { .. } => {
+            Err("attach creates a Linux character device (CUSE); it exists on Linux only".into())
+        }
         Command::ExportMock { trace, bus, devices } => match export::mock(&trace, bus, &devices) {
             Ok(source) => {
                 print!("{source}");
