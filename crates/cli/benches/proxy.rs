@@ -282,7 +282,8 @@ impl Smbus for Echo {
         Ok(tonic::Response::new(pb::ListBusesResponse { buses: vec![] }))
     }
     async fn open(&self, _: tonic::Request<pb::OpenRequest>) -> Res<pb::OpenResponse> {
-        let bus = pb::BusInfo { number: 1, name: "echo".into(), funcs: u64::from(u32::MAX) };
+        let bus =
+            pb::BusInfo { number: 1, name: "echo".into(), funcs: u64::from(u32::MAX), ..Default::default() };
         Ok(tonic::Response::new(pb::OpenResponse { session: "0".repeat(32), bus: Some(bus), lease_ms: 5000 }))
     }
     async fn close(&self, _: tonic::Request<pb::CloseRequest>) -> Res<pb::CloseResponse> {

@@ -34,6 +34,11 @@ pub struct BusOptions {
     /// queued after the failure runs on the bus until then. 0 (the default): every call waits
     /// for its answer, as smbus2's do. At most [`MAX_PIPELINE`].
     pub pipeline: usize,
+    /// Send SMBus operations the adapter's `I2C_FUNCS` lack anyway, for the kernel to take or
+    /// refuse, as i2c-dev does: a driver such as i2c-stub ignores a PEC it does not report,
+    /// and one without a command answers EOPNOTSUPP itself. By default such an operation fails
+    /// with [`crate::Error::NotSupported`] and nothing is sent.
+    pub send_unsupported: bool,
 }
 
 /// The largest pipelining window: the answers of that many of the largest transactions of

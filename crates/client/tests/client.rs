@@ -299,6 +299,7 @@ fn shared_suite_on_the_simulator() {
     let client = blocking::Client::connect(server.url()).unwrap();
     let chips = suite::Chips { chip: RF, busy: 0x36, empty: 0x33, nack: Errno::ENXIO };
     suite::register_chip(&mut client.bus(1).unwrap(), &chips);
+    suite::claims(&client, 1, &chips);
 }
 
 #[test]

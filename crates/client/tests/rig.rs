@@ -115,10 +115,9 @@ fn shared_suite_on_i2c_stub() {
     let mut bus = bus(&client, "SMBus stub driver");
     // i2c-stub has no wire: for an address without a chip it answers ENODEV, where the
     // simulator, like real adapters, says ENXIO.
-    suite::register_chip(
-        &mut bus,
-        &suite::Chips { chip: 0x1c, busy: 0x50, empty: 0x33, nack: Errno::ENODEV },
-    );
+    let chips = suite::Chips { chip: 0x1c, busy: 0x50, empty: 0x33, nack: Errno::ENODEV };
+    suite::register_chip(&mut bus, &chips);
+    suite::claims(&client, bus.number(), &chips);
 }
 
 #[test]

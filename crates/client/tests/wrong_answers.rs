@@ -34,7 +34,8 @@ impl Smbus for ThreeBytes {
         Err(Status::unimplemented("not here"))
     }
     async fn open(&self, _: Request<pb::OpenRequest>) -> Answer<pb::OpenResponse> {
-        let bus = pb::BusInfo { number: 1, name: "liar".into(), funcs: u64::from(u32::MAX) };
+        let bus =
+            pb::BusInfo { number: 1, name: "liar".into(), funcs: u64::from(u32::MAX), ..Default::default() };
         Ok(Response::new(pb::OpenResponse { session: "0".repeat(32), bus: Some(bus), lease_ms: 5000 }))
     }
     async fn close(&self, _: Request<pb::CloseRequest>) -> Answer<pb::CloseResponse> {

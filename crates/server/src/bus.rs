@@ -8,7 +8,7 @@
 //! transaction that waits on the bus (a `wait` or `poll` step) runs on a blocking thread, so it
 //! never holds up the network.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Claims};
 use crate::fallback;
 use crate::lock;
 use crate::session::{Params, Session, SessionId};
@@ -54,7 +54,8 @@ struct Job {
 }
 
 pub struct Bus {
-    pub info: pb::BusInfo,
+    info: pb::BusInfo,
+    claims: Claims,
     runner: Runner,
     /// The session holding the bus exclusively, if any. Only a live holder counts: a holder
     /// whose lease ran out has lost the lock, whether or not the reaper got to it yet. Weak,
@@ -79,13 +80,20 @@ impl Bus {
     /// dropped.
     pub fn start(backend: Box<dyn Backend>, op_log: Level, watch: Arc<Watch>) -> std::io::Result<Arc<Bus>> {
         let funcs = backend.funcs();
-        let info = pb::BusInfo { number: backend.number(), name: backend.name().to_owned(), funcs };
+        let info = pb::BusInfo {
+            number: backend.number(),
+            name: backend.name().to_owned(),
+            funcs,
+            ..Default::default()
+        };
+        let claims = backend.claims();
         let executor =
             Executor { blocks: backend.blocks(), backend, watch, funcs, op_log, applied: Params::default() };
         if !executor.blocks {
             let runner = Runner::Inline(Arc::new(tokio::sync::Mutex::new(executor)));
             return Ok(Arc::new(Bus {
                 info,
+                claims,
                 runner,
                 holder: Mutex::new(Weak::new()),
                 released: Notify::new(),
@@ -93,7 +101,8 @@ impl Bus {
         }
         let (jobs, queue) = mpsc::channel();
         let runner = Runner::Thread(jobs);
-        let bus = Arc::new(Bus { info, runner, holder: Mutex::new(Weak::new()), released: Notify::new() });
+        let bus =
+            Arc::new(Bus { info, claims, runner, holder: Mutex::new(Weak::new()), released: Notify::new() });
         let weak = Arc::downgrade(&bus);
         std::thread::Builder::new()
             .name(format!("i2c-{}", bus.info.number))
@@ -103,6 +112,17 @@ impl Bus {
 
     pub fn number(&self) -> u32 {
         self.info.number
+    }
+
+    /// What clients are told about the bus: its number, name and functionality, and the
+    /// addresses kernel drivers own on it now.
+    pub fn info(&self) -> pb::BusInfo {
+        let claimed = (self.claims)();
+        pb::BusInfo {
+            claimed: claimed.seven_bit.into_iter().map(u32::from).collect(),
+            claimed_ten_bit: claimed.ten_bit.into_iter().map(u32::from).collect(),
+            ..self.info.clone()
+        }
     }
 
     /// Runs `steps` as one transaction for `session`.

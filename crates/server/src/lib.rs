@@ -228,7 +228,8 @@ impl Server {
 
         let addr = listener.local_addr().ok();
         for bus in buses.values() {
-            info!(bus = bus.info.number, name = %bus.info.name, funcs = %format_args!("{:#010x}", bus.info.funcs), "serving bus");
+            let info = bus.info();
+            info!(bus = info.number, name = %info.name, funcs = %format_args!("{:#010x}", info.funcs), claimed = ?info.claimed, "serving bus");
         }
         match addr {
             Some(addr) => info!(

@@ -273,7 +273,7 @@ impl Smbus for Service {
         &self,
         _: Request<pb::ListBusesRequest>,
     ) -> Result<Response<pb::ListBusesResponse>, Status> {
-        let buses = self.buses.values().map(|b| b.info.clone()).collect();
+        let buses = self.buses.values().map(|b| b.info()).collect();
         Ok(Response::new(pb::ListBusesResponse { buses }))
     }
 
@@ -287,7 +287,7 @@ impl Smbus for Service {
         let session = self.open_session(req.bus, peer, params)?;
         Ok(Response::new(pb::OpenResponse {
             session: encode::session_id(session.id),
-            bus: Some(session.bus.info.clone()),
+            bus: Some(session.bus.info()),
             lease_ms: self.lease_ms(),
         }))
     }

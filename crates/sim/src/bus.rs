@@ -108,6 +108,11 @@ impl SimBus {
         self.speed_khz.is_some() || self.stretches
     }
 
+    /// The addresses a kernel driver would own (`busy` devices): (address, 10-bit).
+    pub fn busy(&self) -> Vec<(u16, bool)> {
+        self.devices.iter().filter(|s| s.busy).map(|s| (s.addr, s.ten_bit)).collect()
+    }
+
     /// The adapter timeout (`I2C_TIMEOUT`).
     pub fn timeout(&self) -> Duration {
         self.timeout

@@ -45,9 +45,10 @@ const UNION: usize = BLOCK_MAX + 2;
 
 // The errnos i2c-dev answers with.
 const EINVAL: i32 = 22;
-const E2BIG: i32 = 7;
+const EOPNOTSUPP: i32 = 95;
 const ENOTTY: i32 = 25;
 const ENOMEM: i32 = 12;
+const EBUSY: i32 = 16;
 
 /// The remote bus, as the device needs it.
 pub trait Remote {
@@ -55,6 +56,8 @@ pub trait Remote {
     fn funcs(&self) -> u64;
     /// Runs one operation; a failure is the errno a program gets.
     fn run(&mut self, op: Op) -> Result<Reply, i32>;
+    /// Whether a kernel driver owns the address on the remote bus.
+    fn claimed(&mut self, addr: u16, ten_bit: bool) -> Result<bool, i32>;
     /// The adapter timeout and retries (`I2C_TIMEOUT`, `I2C_RETRIES`) for what follows.
     fn configure(&mut self, timeout: Option<Duration>, retries: Option<u32>) -> Result<(), i32>;
 }
@@ -156,9 +159,20 @@ impl<R: Remote> Device<R> {
         self.files.get_mut(&fh).ok_or(9) // EBADF
     }
 
+    /// Plain I2C (`read`, `write`, `I2C_RDWR`) goes only to an adapter that does it: the
+    /// kernel's `i2c_transfer` refuses it on one without, whatever SMBus command could stand
+    /// in (which the server would otherwise run).
+    fn plain_i2c(&self) -> Result<(), i32> {
+        match self.remote.funcs() & smbus_proxy_client::funcs::I2C {
+            0 => Err(EOPNOTSUPP),
+            _ => Ok(()),
+        }
+    }
+
     /// `read()`: a plain I2C read from the file's address, of at most 8192 bytes, as i2c-dev.
     fn read(&mut self, fh: u64, size: u32) -> Result<Vec<u8>, i32> {
         let file = *self.file(fh)?;
+        self.plain_i2c()?;
         let len = size.min(MAX_MSG_LEN as u32) as u16;
         let flags = if file.ten_bit { msg_flags::TEN } else { 0 };
         match self.remote.run(Op::Transfer(vec![Msg { addr: file.addr, flags, dir: Dir::Read(len) }]))? {
@@ -170,6 +184,7 @@ impl<R: Remote> Device<R> {
     /// `write()`: a plain I2C write to the file's address, of at most 8192 bytes.
     fn write(&mut self, fh: u64, data: &[u8]) -> Result<u32, i32> {
         let file = *self.file(fh)?;
+        self.plain_i2c()?;
         let data = &data[..data.len().min(MAX_MSG_LEN)];
         let flags = if file.ten_bit { msg_flags::TEN } else { 0 };
         let msg = Msg { addr: file.addr, flags, dir: Dir::Write(Bytes::copy_from_slice(data)) };
@@ -188,8 +203,17 @@ impl<R: Remote> Device<R> {
                 if (!file.ten_bit && arg > 0x7F) || arg > 0x3FF {
                     return Answer::Fail(EINVAL);
                 }
-                file.addr = arg as u16;
-                file.force = cmd == I2C_SLAVE_FORCE;
+                let (addr, ten_bit, force) = (arg as u16, file.ten_bit, cmd == I2C_SLAVE_FORCE);
+                // As i2c-dev: an address a driver owns is refused here, unless forced.
+                if !force {
+                    match self.remote.claimed(addr, ten_bit) {
+                        Ok(true) => return Answer::Fail(EBUSY),
+                        Ok(false) => {}
+                        Err(errno) => return Answer::Fail(errno),
+                    }
+                }
+                let file = self.files.get_mut(&fh).expect("looked up above");
+                (file.addr, file.force) = (addr, force);
                 done(0)
             }
             I2C_TENBIT => {
@@ -360,8 +384,9 @@ impl<R: Remote> Device<R> {
                 (u16_at(0), u16_at(2), u16_at(4), pointer(&m[8..8 + ptr]))
             })
             .collect();
+        // Longer than i2c-dev takes: the kernel answers EINVAL.
         if msgs.iter().any(|&(_, _, len, _)| usize::from(len) > MAX_MSG_LEN) {
-            return Answer::Fail(E2BIG);
+            return Answer::Fail(EINVAL);
         }
         let is_read = |flags: u16| flags & msg_flags::RD != 0;
         let counted = |flags: u16| flags & msg_flags::RECV_LEN != 0;
@@ -381,6 +406,9 @@ impl<R: Remote> Device<R> {
         let have = args_len + n * msg_len;
         if data.len() == have && out_size == 0 && (inputs.len() > 2 || !outputs.is_empty()) {
             return Answer::Retry { inputs, outputs };
+        }
+        if let Err(errno) = self.plain_i2c() {
+            return Answer::Fail(errno);
         }
         let mut bufs = &data[have..];
         let mut transfer = Vec::with_capacity(n);
@@ -449,6 +477,9 @@ mod tests {
         }
         fn run(&mut self, op: Op) -> Result<Reply, i32> {
             self.execute(&op).map_err(|failure| failure.errno.0)
+        }
+        fn claimed(&mut self, addr: u16, ten_bit: bool) -> Result<bool, i32> {
+            Ok(self.busy().contains(&(addr, ten_bit)))
         }
         fn configure(&mut self, timeout: Option<Duration>, _: Option<u32>) -> Result<(), i32> {
             if let Some(t) = timeout {
@@ -590,6 +621,11 @@ mod tests {
         assert_eq!(k.ioctl(I2C_SLAVE, 0x3FF), Ok(0));
         assert_eq!(k.ioctl(I2C_SLAVE, 0x400), Err(EINVAL));
         assert_eq!(k.ioctl(0x0799, 0), Err(ENOTTY));
+        // The lab's 0x36 is a driver's: refused, then claimed with force and usable.
+        assert_eq!(k.ioctl(I2C_TENBIT, 0), Ok(0));
+        assert_eq!(k.ioctl(I2C_SLAVE, 0x36), Err(EBUSY));
+        assert_eq!(k.ioctl(I2C_SLAVE_FORCE, 0x36), Ok(0));
+        assert_eq!(k.smbus(1, 0, size::BYTE_DATA, &[]).0, Ok(0));
     }
 
     #[test]
@@ -663,7 +699,7 @@ mod tests {
         let many: Vec<_> = (0..43).map(|_| (0x50u16, msg_flags::RD, vec![0])).collect();
         assert_eq!(k.rdwr(&many).0, Err(EINVAL), "43 messages");
         assert_eq!(k.rdwr(&many[..42]).0, Ok(42));
-        assert_eq!(k.rdwr(&[(0x50, msg_flags::RD, vec![0; 8193])]).0, Err(E2BIG));
+        assert_eq!(k.rdwr(&[(0x50, msg_flags::RD, vec![0; 8193])]).0, Err(EINVAL));
         assert_eq!(k.rdwr(&[(0x33, 0, vec![0])]).0, Err(6), "ENXIO");
         let args = k.memory.put(&[0; 16]);
         assert_eq!(k.ioctl(I2C_RDWR, args), Err(EINVAL), "no messages");

@@ -184,6 +184,11 @@ fn set_permissions(path: &str, mode: u32, group: Option<nix::unistd::Gid>) -> Re
     Ok(())
 }
 
+/// What i2c-dev does, the kernel judges: an operation the adapter does not report is sent
+/// anyway, for its driver to take (i2c-stub ignores a PEC it does not report) or refuse.
+const OPTIONS: BusOptions =
+    BusOptions { send_unsupported: true, timeout: None, retries: None, call_timeout: None, pipeline: 0 };
+
 /// The server's bus, as the device uses it.
 struct RemoteBus {
     client: blocking::Client,
@@ -194,7 +199,7 @@ struct RemoteBus {
 
 impl RemoteBus {
     fn open(client: blocking::Client, bus: u32) -> Result<RemoteBus, Error> {
-        let handle = client.bus(bus)?;
+        let handle = client.bus_with(bus, OPTIONS)?;
         let funcs = handle.funcs();
         Ok(RemoteBus { client, bus, handle: Some(handle), funcs })
     }
@@ -222,8 +227,15 @@ impl Remote for RemoteBus {
         }
     }
 
+    fn claimed(&mut self, addr: u16, ten_bit: bool) -> Result<bool, i32> {
+        let buses = self.client.list_buses().map_err(|e| errno(&e, &Op::Transfer(Vec::new())))?;
+        let Some(info) = buses.iter().find(|b| b.number == self.bus) else { return Err(nix::libc::ENODEV) };
+        let claimed = if ten_bit { &info.claimed_ten_bit } else { &info.claimed };
+        Ok(claimed.contains(&u32::from(addr)))
+    }
+
     fn configure(&mut self, timeout: Option<Duration>, retries: Option<u32>) -> Result<(), i32> {
-        let options = BusOptions { timeout, retries, ..BusOptions::default() };
+        let options = BusOptions { timeout, retries, ..OPTIONS };
         match self.client.bus_with(self.bus, options) {
             Ok(handle) => {
                 if let Some(old) = self.handle.replace(handle) {

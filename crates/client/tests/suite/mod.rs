@@ -47,3 +47,11 @@ pub fn register_chip(bus: &mut blocking::Bus, c: &Chips) {
     bus.read_byte_data(c.busy, 0).unwrap();
     bus.set_force(false);
 }
+
+/// The server names the address a driver owns among its bus's claimed ones, and only that.
+pub fn claims(client: &blocking::Client, bus: u32, c: &Chips) {
+    let info = client.list_buses().unwrap().into_iter().find(|b| b.number == bus).unwrap();
+    assert!(info.claimed.contains(&u32::from(c.busy)), "{info:?}");
+    assert!(!info.claimed.contains(&u32::from(c.chip)), "{info:?}");
+    assert!(!info.claimed.contains(&u32::from(c.empty)), "{info:?}");
+}

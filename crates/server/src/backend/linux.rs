@@ -4,13 +4,14 @@
 //! One open file per bus. The address, 10-bit mode and PEC are properties of the open file in
 //! i2c-dev, so they are set only when an operation needs different ones than the last.
 
-use super::Backend;
+use super::{Backend, Claimed, Claims};
 use smbus_proxy_wire::op::{BLOCK_MAX, MAX_MSG_LEN, msg_flags};
 use smbus_proxy_wire::{Command, Dir, Errno, Failure, Msg, Op, Reply, Target};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The kernel's ABI from `linux/i2c-dev.h` and `linux/i2c.h`.
@@ -356,6 +357,11 @@ impl Backend for LinuxBus {
         unsafe { sys::set_retries(self.fd(), retries) }.map(drop).map_err(errno)
     }
 
+    fn claims(&self) -> Claims {
+        let bus = self.number;
+        Arc::new(move || claimed(Path::new("/sys/bus/i2c/devices"), bus))
+    }
+
     fn execute(&mut self, op: &Op) -> Result<Reply, Failure> {
         let result = match op {
             Op::Smbus { target, command } => self.smbus(target, command),
@@ -364,6 +370,30 @@ impl Backend for LinuxBus {
         // The kernel says nothing beyond its errno.
         result.map_err(Failure::from)
     }
+}
+
+/// The addresses on bus `bus` that a kernel driver owns: i2c-dev's test for EBUSY
+/// (`i2cdev_check_addr`) is an `i2c_client` at the address with a driver bound, which sysfs
+/// shows as `devices/N-00XX/driver` (10-bit clients are named with 0xa000 added).
+fn claimed(devices: &Path, bus: u32) -> Claimed {
+    let mut claimed = Claimed::default();
+    let prefix = format!("{bus}-");
+    let Ok(entries) = std::fs::read_dir(devices) else { return claimed };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(addr) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let Ok(addr) = u16::from_str_radix(addr, 16) else { continue };
+        if !entry.path().join("driver").exists() {
+            continue;
+        }
+        match addr & 0xa000 == 0xa000 {
+            true => claimed.ten_bit.push(addr & 0x3FF),
+            false => claimed.seven_bit.push(addr & 0x7F),
+        }
+    }
+    claimed.seven_bit.sort_unstable();
+    claimed.ten_bit.sort_unstable();
+    claimed
 }
 
 #[cfg(test)]
@@ -399,5 +429,21 @@ mod tests {
         // A valid one reaches the file, which is no adapter.
         let errno = bus.execute(&Op::smbus(0x48, C::WriteI2cBlockData { reg: 0, data: vec![1, 2].into() }));
         assert_eq!(errno, Err(Errno(nix::libc::ENOTTY).into()));
+    }
+
+    #[test]
+    fn claimed_addresses_are_clients_with_a_driver() {
+        let sysfs = tempfile::tempdir().unwrap();
+        for (name, driver) in
+            [("5-0050", true), ("5-001c", false), ("5-a0a5", true), ("50-0051", true), ("i2c-5", false)]
+        {
+            std::fs::create_dir(sysfs.path().join(name)).unwrap();
+            if driver {
+                std::fs::create_dir(sysfs.path().join(name).join("driver")).unwrap();
+            }
+        }
+        assert_eq!(claimed(sysfs.path(), 5), Claimed { seven_bit: vec![0x50], ten_bit: vec![0xA5] });
+        assert_eq!(claimed(sysfs.path(), 50), Claimed { seven_bit: vec![0x51], ten_bit: vec![] });
+        assert_eq!(claimed(Path::new("/nonexistent"), 5), Claimed::default());
     }
 }

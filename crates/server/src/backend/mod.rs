@@ -8,7 +8,20 @@ pub mod linux;
 
 use smbus_proxy_sim::SimBus;
 use smbus_proxy_wire::{Errno, Failure, Op, Reply};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Addresses kernel drivers own on a bus.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Claimed {
+    /// 7-bit addresses.
+    pub seven_bit: Vec<u16>,
+    /// 10-bit addresses.
+    pub ten_bit: Vec<u16>,
+}
+
+/// A lookup of [`Claimed`], which the server makes whenever a client asks about its buses.
+pub type Claims = Arc<dyn Fn() -> Claimed + Send + Sync>;
 
 /// One adapter the server runs operations on: a Linux `/dev/i2c-N`, a simulated bus, or
 /// whatever an embedder brings.
@@ -26,6 +39,11 @@ pub trait Backend: Send + 'static {
     /// Runs one validated operation, returning the kernel's errno on failure (and what else
     /// the backend knows about it).
     fn execute(&mut self, op: &Op) -> Result<Reply, Failure>;
+    /// How to learn, at any moment and from any thread, which addresses kernel drivers own on
+    /// the bus (7-bit, then 10-bit); none by default.
+    fn claims(&self) -> Claims {
+        Arc::new(Claimed::default)
+    }
     /// Whether an operation may block the calling thread (in the kernel, or asleep for
     /// simulated wire time). Such a bus gets a thread of its own; one that never blocks runs
     /// on the server's own thread, which spares two thread switches per transaction.
@@ -63,5 +81,15 @@ impl Backend for SimBus {
 
     fn blocks(&self) -> bool {
         self.sleeps()
+    }
+
+    fn claims(&self) -> Claims {
+        // The simulator's busy devices are fixed by its configuration.
+        let (ten_bit, seven_bit): (Vec<_>, Vec<_>) = self.busy().into_iter().partition(|&(_, ten)| ten);
+        let claimed = Claimed {
+            seven_bit: seven_bit.into_iter().map(|(a, _)| a).collect(),
+            ten_bit: ten_bit.into_iter().map(|(a, _)| a).collect(),
+        };
+        Arc::new(move || claimed.clone())
     }
 }
