@@ -11,6 +11,7 @@
 //! - [`lower`]: an operation as the I2C messages it puts on the wire; [`notation`]: operations
 //!   and replies as text, both ways;
 //! - [`trace`]: the watch's events as lines of a trace file, both ways;
+//! - [`i2c_dev`]: the numbers of the kernel's i2c-dev ioctls, for the Linux backend and `attach`;
 //! - [`errno`]: the errno ↔ [`ErrorKind`] mapping; [`funcs`]: the `I2C_FUNC_*` bits.
 //!
 //! It must not do I/O, hold state, or depend on anything platform-specific: clients on
@@ -20,6 +21,7 @@ pub mod decode;
 pub mod encode;
 pub mod errno;
 pub mod funcs;
+pub mod i2c_dev;
 pub mod lower;
 pub mod notation;
 pub mod op;

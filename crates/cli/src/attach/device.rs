@@ -12,36 +12,10 @@
 
 use super::cuse::{self, FUSE_IOCTL_32BIT, Iovec, MAX_IOV};
 use smbus_proxy_client::{Bytes, Command, Dir, Msg, Op, Reply, Target, msg_flags};
+use smbus_proxy_wire::i2c_dev::{SMBUS_DATA_LEN as UNION, SMBUS_READ, ioctl, size};
 use smbus_proxy_wire::op::{BLOCK_MAX, MAX_MSG_LEN, MAX_MSGS};
 use std::collections::HashMap;
 use std::time::Duration;
-
-/// The ioctls of `linux/i2c-dev.h`.
-const I2C_RETRIES: u32 = 0x0701;
-const I2C_TIMEOUT: u32 = 0x0702;
-const I2C_SLAVE: u32 = 0x0703;
-const I2C_TENBIT: u32 = 0x0704;
-const I2C_FUNCS: u32 = 0x0705;
-const I2C_SLAVE_FORCE: u32 = 0x0706;
-const I2C_RDWR: u32 = 0x0707;
-const I2C_PEC: u32 = 0x0708;
-const I2C_SMBUS: u32 = 0x0720;
-
-/// `I2C_SMBUS` transaction sizes (`linux/i2c.h`).
-mod size {
-    pub const QUICK: u32 = 0;
-    pub const BYTE: u32 = 1;
-    pub const BYTE_DATA: u32 = 2;
-    pub const WORD_DATA: u32 = 3;
-    pub const PROC_CALL: u32 = 4;
-    pub const BLOCK_DATA: u32 = 5;
-    pub const I2C_BLOCK_BROKEN: u32 = 6;
-    pub const BLOCK_PROC_CALL: u32 = 7;
-    pub const I2C_BLOCK_DATA: u32 = 8;
-}
-const SMBUS_READ: u8 = 1;
-/// `union i2c_smbus_data`: a block of a length byte and 32 bytes, and room for a PEC byte.
-const UNION: usize = BLOCK_MAX + 2;
 
 // The errnos i2c-dev answers with.
 const EINVAL: i32 = 22;
@@ -199,11 +173,11 @@ impl<R: Remote> Device<R> {
             Err(errno) => return Answer::Fail(errno),
         };
         match cmd {
-            I2C_SLAVE | I2C_SLAVE_FORCE => {
+            ioctl::SLAVE | ioctl::SLAVE_FORCE => {
                 if (!file.ten_bit && arg > 0x7F) || arg > 0x3FF {
                     return Answer::Fail(EINVAL);
                 }
-                let (addr, ten_bit, force) = (arg as u16, file.ten_bit, cmd == I2C_SLAVE_FORCE);
+                let (addr, ten_bit, force) = (arg as u16, file.ten_bit, cmd == ioctl::SLAVE_FORCE);
                 // As i2c-dev: an address a driver owns is refused here, unless forced.
                 if !force {
                     match self.remote.claimed(addr, ten_bit) {
@@ -216,32 +190,36 @@ impl<R: Remote> Device<R> {
                 (file.addr, file.force) = (addr, force);
                 done(0)
             }
-            I2C_TENBIT => {
+            ioctl::TENBIT => {
                 file.ten_bit = arg != 0;
                 done(0)
             }
-            I2C_PEC => {
+            ioctl::PEC => {
                 file.pec = arg != 0;
                 done(0)
             }
-            I2C_RETRIES => {
+            ioctl::RETRIES => {
                 let Ok(retries) = u32::try_from(arg) else { return Answer::Fail(EINVAL) };
                 self.configure(self.timeout, Some(retries))
             }
-            I2C_TIMEOUT => {
+            ioctl::TIMEOUT => {
                 // In units of 10 ms, as i2c-dev takes it; at most INT_MAX.
                 if arg > i32::MAX as u64 {
                     return Answer::Fail(EINVAL);
                 }
                 self.configure(Some(Duration::from_millis(arg * 10)), self.retries)
             }
-            I2C_FUNCS if out_size == 0 => Answer::Retry { inputs: vec![], outputs: vec![(arg, ptr as u64)] },
-            I2C_FUNCS => Answer::Done { result: 0, out: self.remote.funcs().to_le_bytes()[..ptr].to_vec() },
-            I2C_SMBUS => {
+            ioctl::FUNCS if out_size == 0 => {
+                Answer::Retry { inputs: vec![], outputs: vec![(arg, ptr as u64)] }
+            }
+            ioctl::FUNCS => {
+                Answer::Done { result: 0, out: self.remote.funcs().to_le_bytes()[..ptr].to_vec() }
+            }
+            ioctl::SMBUS => {
                 let file = *file;
                 self.smbus(file, ptr, arg, data, out_size)
             }
-            I2C_RDWR => self.rdwr(ptr, arg, data, out_size),
+            ioctl::RDWR => self.rdwr(ptr, arg, data, out_size),
             _ => Answer::Fail(ENOTTY),
         }
     }
@@ -576,7 +554,7 @@ mod tests {
             args.extend(size.to_le_bytes());
             args.extend(data.to_le_bytes());
             let arg = self.memory.put(&args);
-            let result = self.ioctl(I2C_SMBUS, arg);
+            let result = self.ioctl(ioctl::SMBUS, arg);
             (result, self.memory.get(data, UNION as u64))
         }
 
@@ -598,7 +576,7 @@ mod tests {
             args.extend((msgs.len() as u32).to_le_bytes());
             args.extend([0; 4]);
             let arg = self.memory.put(&args);
-            let result = self.ioctl(I2C_RDWR, arg);
+            let result = self.ioctl(ioctl::RDWR, arg);
             let after =
                 msgs.iter().zip(&bufs).map(|((_, _, b), &at)| self.memory.get(at, b.len() as u64)).collect();
             (result, after)
@@ -611,27 +589,27 @@ mod tests {
     fn funcs_and_addresses_as_i2c_dev() {
         let mut k = Kernel::new();
         let out = k.memory.put(&[0; 8]);
-        assert_eq!(k.ioctl(I2C_FUNCS, out), Ok(0));
+        assert_eq!(k.ioctl(ioctl::FUNCS, out), Ok(0));
         assert_eq!(
             u64::from_le_bytes(k.memory.get(out, 8).try_into().unwrap()),
             smbus_proxy_sim::config::FUNCS_FULL
         );
-        assert_eq!(k.ioctl(I2C_SLAVE, 0x80), Err(EINVAL), "8 bits without I2C_TENBIT");
-        assert_eq!(k.ioctl(I2C_TENBIT, 1), Ok(0));
-        assert_eq!(k.ioctl(I2C_SLAVE, 0x3FF), Ok(0));
-        assert_eq!(k.ioctl(I2C_SLAVE, 0x400), Err(EINVAL));
+        assert_eq!(k.ioctl(ioctl::SLAVE, 0x80), Err(EINVAL), "8 bits without I2C_TENBIT");
+        assert_eq!(k.ioctl(ioctl::TENBIT, 1), Ok(0));
+        assert_eq!(k.ioctl(ioctl::SLAVE, 0x3FF), Ok(0));
+        assert_eq!(k.ioctl(ioctl::SLAVE, 0x400), Err(EINVAL));
         assert_eq!(k.ioctl(0x0799, 0), Err(ENOTTY));
         // The lab's 0x36 is a driver's: refused, then claimed with force and usable.
-        assert_eq!(k.ioctl(I2C_TENBIT, 0), Ok(0));
-        assert_eq!(k.ioctl(I2C_SLAVE, 0x36), Err(EBUSY));
-        assert_eq!(k.ioctl(I2C_SLAVE_FORCE, 0x36), Ok(0));
+        assert_eq!(k.ioctl(ioctl::TENBIT, 0), Ok(0));
+        assert_eq!(k.ioctl(ioctl::SLAVE, 0x36), Err(EBUSY));
+        assert_eq!(k.ioctl(ioctl::SLAVE_FORCE, 0x36), Ok(0));
         assert_eq!(k.smbus(1, 0, size::BYTE_DATA, &[]).0, Ok(0));
     }
 
     #[test]
     fn every_smbus_size_in_its_rounds() {
         let mut k = Kernel::new();
-        assert_eq!(k.ioctl(I2C_SLAVE, RF), Ok(0));
+        assert_eq!(k.ioctl(ioctl::SLAVE, RF), Ok(0));
         assert_eq!(k.smbus(0, 0x10, size::BYTE_DATA, &[0x5A]).0, Ok(0));
         assert_eq!(k.rounds, 3, "arguments, then the union");
         let (r, union) = k.smbus(1, 0x10, size::BYTE_DATA, &[]);
@@ -658,9 +636,9 @@ mod tests {
     #[test]
     fn smbus_errors_as_i2c_dev_gives_them() {
         let mut k = Kernel::new();
-        assert_eq!(k.ioctl(I2C_SLAVE, 0x33), Ok(0));
+        assert_eq!(k.ioctl(ioctl::SLAVE, 0x33), Ok(0));
         assert_eq!(k.smbus(1, 0, size::BYTE_DATA, &[]).0, Err(6), "ENXIO: nobody at 0x33");
-        assert_eq!(k.ioctl(I2C_SLAVE, RF), Ok(0));
+        assert_eq!(k.ioctl(ioctl::SLAVE, RF), Ok(0));
         assert_eq!(k.smbus(1, 0, 9, &[]).0, Err(EINVAL), "no such size");
         assert_eq!(k.smbus(2, 0, size::BYTE_DATA, &[]).0, Err(EINVAL), "read_write 2");
         assert_eq!(k.smbus(0, 0, size::BLOCK_DATA, &[33]).0, Err(EINVAL), "a block of 33");
@@ -668,7 +646,7 @@ mod tests {
         args.extend(size::BYTE_DATA.to_le_bytes());
         args.extend(0u64.to_le_bytes());
         let null = k.memory.put(&args);
-        assert_eq!(k.ioctl(I2C_SMBUS, null), Err(EINVAL), "no union");
+        assert_eq!(k.ioctl(ioctl::SMBUS, null), Err(EINVAL), "no union");
     }
 
     #[test]
@@ -682,7 +660,7 @@ mod tests {
         assert_eq!(bufs[2], [0x61, 0x62]);
         // A block of 3 at 0x30 of the register file, read with I2C_M_RECV_LEN: the caller's
         // first byte asks for one byte past the count, and the buffer has room for 32 more.
-        assert_eq!(k.ioctl(I2C_SLAVE, RF), Ok(0));
+        assert_eq!(k.ioctl(ioctl::SLAVE, RF), Ok(0));
         assert_eq!(k.smbus(0, 0x30, size::BLOCK_DATA, &[3, 1, 2, 3]).0, Ok(0));
         let mut counted = vec![1];
         counted.resize(33, 0);
@@ -702,18 +680,18 @@ mod tests {
         assert_eq!(k.rdwr(&[(0x50, msg_flags::RD, vec![0; 8193])]).0, Err(EINVAL));
         assert_eq!(k.rdwr(&[(0x33, 0, vec![0])]).0, Err(6), "ENXIO");
         let args = k.memory.put(&[0; 16]);
-        assert_eq!(k.ioctl(I2C_RDWR, args), Err(EINVAL), "no messages");
+        assert_eq!(k.ioctl(ioctl::RDWR, args), Err(EINVAL), "no messages");
     }
 
     #[test]
     fn read_and_write_are_plain_i2c_at_the_files_address() {
         let mut k = Kernel::new();
-        assert_eq!(k.ioctl(I2C_SLAVE, 0x50), Ok(0));
+        assert_eq!(k.ioctl(ioctl::SLAVE, 0x50), Ok(0));
         assert_eq!(k.device.write(k.fh, &[0x10, 0xAA, 0xBB]), Ok(3));
         assert_eq!(k.device.write(k.fh, &[0x10]), Ok(1));
         assert_eq!(k.device.read(k.fh, 2), Ok(vec![0xAA, 0xBB]));
         assert_eq!(k.device.read(k.fh, 100_000).map(|d| d.len()), Ok(8192), "at most 8192, as i2c-dev");
-        assert_eq!(k.ioctl(I2C_SLAVE, 0x33), Ok(0));
+        assert_eq!(k.ioctl(ioctl::SLAVE, 0x33), Ok(0));
         assert_eq!(k.device.read(k.fh, 1), Err(6));
         assert_eq!(k.device.read(99, 1), Err(9), "EBADF: a file never opened");
     }
@@ -723,8 +701,8 @@ mod tests {
         let mut k = Kernel::new();
         let second = k.device.handle(&cuse::Request::parse(&request(14, 2, &[0; 8])).unwrap()).unwrap();
         let other = u64::from_le_bytes(second[16..24].try_into().unwrap());
-        assert_eq!(k.ioctl(I2C_SLAVE, 0x33), Ok(0));
-        assert_eq!(k.device.ioctl(other, 2, I2C_SLAVE, 0x50, &[], 0), done(0));
+        assert_eq!(k.ioctl(ioctl::SLAVE, 0x33), Ok(0));
+        assert_eq!(k.device.ioctl(other, 2, ioctl::SLAVE, 0x50, &[], 0), done(0));
         assert_eq!(k.device.read(other, 1).map(|d| d.len()), Ok(1));
         assert_eq!(k.device.read(k.fh, 1), Err(6));
     }

@@ -14,26 +14,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The kernel's ABI from `linux/i2c-dev.h` and `linux/i2c.h`.
+/// The kernel's ABI from `linux/i2c-dev.h` and `linux/i2c.h`: its numbers are
+/// `smbus_proxy_wire::i2c_dev`'s, its structures are here.
 mod sys {
     use nix::libc::{c_int, c_ulong};
-
-    pub const SMBUS_READ: u8 = 1;
-    pub const SMBUS_WRITE: u8 = 0;
-
-    pub const SMBUS_QUICK: u32 = 0;
-    pub const SMBUS_BYTE: u32 = 1;
-    pub const SMBUS_BYTE_DATA: u32 = 2;
-    pub const SMBUS_WORD_DATA: u32 = 3;
-    pub const SMBUS_PROC_CALL: u32 = 4;
-    pub const SMBUS_BLOCK_DATA: u32 = 5;
-    pub const SMBUS_BLOCK_PROC_CALL: u32 = 7;
-    pub const SMBUS_I2C_BLOCK_DATA: u32 = 8;
+    use smbus_proxy_wire::i2c_dev::{SMBUS_DATA_LEN, ioctl};
 
     /// `union i2c_smbus_data` as the bytes it is: a byte (at 0), a word (at 0, in the CPU's
     /// byte order), or a block of a length byte, 32 data bytes and one spare for PEC. The
     /// kernel copies it in and out whole, so plain bytes need no unsafe views.
-    pub type SmbusData = [u8; 34];
+    pub type SmbusData = [u8; SMBUS_DATA_LEN];
 
     #[repr(C)]
     pub struct SmbusIoctlData {
@@ -57,15 +47,15 @@ mod sys {
         pub nmsgs: u32,
     }
 
-    nix::ioctl_write_int_bad!(set_retries, 0x0701);
-    nix::ioctl_write_int_bad!(set_timeout, 0x0702);
-    nix::ioctl_write_int_bad!(set_slave, 0x0703);
-    nix::ioctl_write_int_bad!(set_tenbit, 0x0704);
-    nix::ioctl_read_bad!(get_funcs, 0x0705, c_ulong);
-    nix::ioctl_write_int_bad!(set_slave_force, 0x0706);
-    nix::ioctl_write_ptr_bad!(rdwr, 0x0707, RdwrIoctlData);
-    nix::ioctl_write_int_bad!(set_pec, 0x0708);
-    nix::ioctl_write_ptr_bad!(smbus, 0x0720, SmbusIoctlData);
+    nix::ioctl_write_int_bad!(set_retries, ioctl::RETRIES);
+    nix::ioctl_write_int_bad!(set_timeout, ioctl::TIMEOUT);
+    nix::ioctl_write_int_bad!(set_slave, ioctl::SLAVE);
+    nix::ioctl_write_int_bad!(set_tenbit, ioctl::TENBIT);
+    nix::ioctl_read_bad!(get_funcs, ioctl::FUNCS, c_ulong);
+    nix::ioctl_write_int_bad!(set_slave_force, ioctl::SLAVE_FORCE);
+    nix::ioctl_write_ptr_bad!(rdwr, ioctl::RDWR, RdwrIoctlData);
+    nix::ioctl_write_int_bad!(set_pec, ioctl::PEC);
+    nix::ioctl_write_ptr_bad!(smbus, ioctl::SMBUS, SmbusIoctlData);
 
     pub type Int = c_int;
 }
@@ -172,14 +162,14 @@ impl LinuxBus {
     }
 
     fn smbus(&mut self, target: &Target, command: &Command) -> Result<Reply, Errno> {
-        use sys::{SMBUS_READ as R, SMBUS_WRITE as W};
+        use smbus_proxy_wire::i2c_dev::{SMBUS_READ as R, SMBUS_WRITE as W, size};
         // A block longer than the kernel's is refused before the bus is touched, never cut:
         // decoding lets none through, and one built inside the process gets EINVAL.
         if command.block_len().is_some_and(|len| len > BLOCK_MAX) {
             return Err(Errno::EINVAL);
         }
         self.select(target)?;
-        let mut data: sys::SmbusData = [0; 34];
+        let mut data: sys::SmbusData = [0; smbus_proxy_wire::i2c_dev::SMBUS_DATA_LEN];
         let word = |data: &sys::SmbusData| u16::from_ne_bytes([data[0], data[1]]);
         let block = |data: &mut sys::SmbusData, bytes: &[u8]| {
             data[0] = bytes.len() as u8;
@@ -197,7 +187,7 @@ impl LinuxBus {
                 let args = sys::SmbusIoctlData {
                     read_write: bit,
                     command: 0,
-                    size: sys::SMBUS_QUICK,
+                    size: size::QUICK,
                     data: std::ptr::null_mut(),
                 };
                 // SAFETY: a quick command carries no data; the kernel does not touch the pointer.
@@ -205,59 +195,59 @@ impl LinuxBus {
                 Ok(Reply::Done)
             }
             Command::ReadByte => {
-                self.smbus_ioctl(R, 0, sys::SMBUS_BYTE, &mut data)?;
+                self.smbus_ioctl(R, 0, size::BYTE, &mut data)?;
                 Ok(Reply::Byte(data[0]))
             }
             Command::WriteByte { value } => {
-                self.smbus_ioctl(W, value, sys::SMBUS_BYTE, &mut data)?;
+                self.smbus_ioctl(W, value, size::BYTE, &mut data)?;
                 Ok(Reply::Done)
             }
             Command::ReadByteData { reg } => {
-                self.smbus_ioctl(R, reg, sys::SMBUS_BYTE_DATA, &mut data)?;
+                self.smbus_ioctl(R, reg, size::BYTE_DATA, &mut data)?;
                 Ok(Reply::Byte(data[0]))
             }
             Command::WriteByteData { reg, value } => {
                 data[0] = value;
-                self.smbus_ioctl(W, reg, sys::SMBUS_BYTE_DATA, &mut data)?;
+                self.smbus_ioctl(W, reg, size::BYTE_DATA, &mut data)?;
                 Ok(Reply::Done)
             }
             Command::ReadWordData { reg } => {
-                self.smbus_ioctl(R, reg, sys::SMBUS_WORD_DATA, &mut data)?;
+                self.smbus_ioctl(R, reg, size::WORD_DATA, &mut data)?;
                 Ok(Reply::Word(word(&data)))
             }
             Command::WriteWordData { reg, value } => {
                 data[..2].copy_from_slice(&value.to_ne_bytes());
-                self.smbus_ioctl(W, reg, sys::SMBUS_WORD_DATA, &mut data)?;
+                self.smbus_ioctl(W, reg, size::WORD_DATA, &mut data)?;
                 Ok(Reply::Done)
             }
             Command::ProcessCall { reg, value } => {
                 data[..2].copy_from_slice(&value.to_ne_bytes());
-                self.smbus_ioctl(W, reg, sys::SMBUS_PROC_CALL, &mut data)?;
+                self.smbus_ioctl(W, reg, size::PROC_CALL, &mut data)?;
                 Ok(Reply::Word(word(&data)))
             }
             Command::ReadBlockData { reg } => {
-                self.smbus_ioctl(R, reg, sys::SMBUS_BLOCK_DATA, &mut data)?;
+                self.smbus_ioctl(R, reg, size::BLOCK_DATA, &mut data)?;
                 read_block(&data)
             }
             Command::WriteBlockData { reg, data: ref bytes } => {
                 block(&mut data, bytes);
-                self.smbus_ioctl(W, reg, sys::SMBUS_BLOCK_DATA, &mut data)?;
+                self.smbus_ioctl(W, reg, size::BLOCK_DATA, &mut data)?;
                 Ok(Reply::Done)
             }
             Command::BlockProcessCall { reg, data: ref bytes } => {
                 block(&mut data, bytes);
-                self.smbus_ioctl(W, reg, sys::SMBUS_BLOCK_PROC_CALL, &mut data)?;
+                self.smbus_ioctl(W, reg, size::BLOCK_PROC_CALL, &mut data)?;
                 read_block(&data)
             }
             Command::ReadI2cBlockData { reg, len } => {
                 // The length wanted goes in the length byte.
                 data[0] = len;
-                self.smbus_ioctl(R, reg, sys::SMBUS_I2C_BLOCK_DATA, &mut data)?;
+                self.smbus_ioctl(R, reg, size::I2C_BLOCK_DATA, &mut data)?;
                 read_block(&data)
             }
             Command::WriteI2cBlockData { reg, data: ref bytes } => {
                 block(&mut data, bytes);
-                self.smbus_ioctl(W, reg, sys::SMBUS_I2C_BLOCK_DATA, &mut data)?;
+                self.smbus_ioctl(W, reg, size::I2C_BLOCK_DATA, &mut data)?;
                 Ok(Reply::Done)
             }
         }
