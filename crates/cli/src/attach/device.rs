@@ -509,13 +509,18 @@ mod tests {
 
         /// `ioctl(fd, cmd, arg)`: its return value or errno.
         fn ioctl(&mut self, cmd: u32, arg: u64) -> Result<i32, i32> {
+            self.ioctl_as(2, cmd, arg)
+        }
+
+        /// The same from a process whose `flags` say what it is (`FUSE_IOCTL_32BIT`).
+        fn ioctl_as(&mut self, flags: u32, cmd: u32, arg: u64) -> Result<i32, i32> {
             let (mut data, mut outputs): (Vec<u8>, Vec<Iovec>) = (Vec::new(), Vec::new());
             self.rounds = 0;
             loop {
                 self.rounds += 1;
                 let out_size: u64 = outputs.iter().map(|o| o.1).sum();
                 let req = ioctl_request(7, self.fh, cmd, arg, &data, out_size as u32);
-                let answer = self.device.ioctl(self.fh, 2, cmd, arg, &data, out_size as u32);
+                let answer = self.device.ioctl(self.fh, flags, cmd, arg, &data, out_size as u32);
                 // The bytes on the wire agree with the answer.
                 let wire = self.device.handle(&cuse::Request::parse(&req).unwrap());
                 assert!(wire.is_some());
@@ -681,6 +686,27 @@ mod tests {
         assert_eq!(k.rdwr(&[(0x33, 0, vec![0])]).0, Err(6), "ENXIO");
         let args = k.memory.put(&[0; 16]);
         assert_eq!(k.ioctl(ioctl::RDWR, args), Err(EINVAL), "no messages");
+    }
+
+    #[test]
+    fn a_32_bit_process_has_4_byte_pointers_and_longs() {
+        let mut k = Kernel::new();
+        let compat = 2 | FUSE_IOCTL_32BIT;
+        let funcs = k.memory.put(&[0xEE; 8]);
+        assert_eq!(k.ioctl_as(compat, ioctl::FUNCS, funcs), Ok(0));
+        let mut expected = (smbus_proxy_sim::config::FUNCS_FULL as u32).to_le_bytes().to_vec();
+        expected.extend([0xEE; 4]);
+        assert_eq!(k.memory.get(funcs, 8), expected, "an unsigned long of 4 bytes, nothing past it");
+        assert_eq!(k.ioctl(ioctl::SLAVE, RF), Ok(0));
+        assert_eq!(k.smbus(0, 0x10, size::BYTE_DATA, &[0x77]).0, Ok(0));
+        // struct i2c_smbus_ioctl_data32: read_write, command, size, then a 4-byte pointer.
+        let union = k.memory.put(&[0; UNION]);
+        let mut args = vec![1, 0x10, 0, 0];
+        args.extend(size::BYTE_DATA.to_le_bytes());
+        args.extend((union as u32).to_le_bytes());
+        let arg = k.memory.put(&args);
+        assert_eq!(k.ioctl_as(compat, ioctl::SMBUS, arg), Ok(0));
+        assert_eq!(k.memory.get(union, 1), [0x77]);
     }
 
     #[test]
