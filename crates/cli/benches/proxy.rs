@@ -317,6 +317,9 @@ impl Smbus for Echo {
     async fn watch(&self, _: tonic::Request<pb::WatchRequest>) -> Res<Self::WatchStream> {
         Err(tonic::Status::unimplemented("the echo service has no bus to watch"))
     }
+    async fn status(&self, _: tonic::Request<pb::StatusRequest>) -> Res<pb::StatusResponse> {
+        Err(tonic::Status::unimplemented("the echo service has no status"))
+    }
 }
 
 #[derive(Default)]

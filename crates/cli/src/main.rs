@@ -70,6 +70,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Show who is using the server's buses: sessions, locks held and awaited, operations
+    /// (`status --help` for its options).
+    #[command(disable_help_flag = true)]
+    Status {
+        /// --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Create /dev/i2c-N on this machine, backed by a bus of the server, for programs that use
     /// i2c-dev (`attach --help` for its options; Linux only).
     #[command(disable_help_flag = true)]
@@ -241,6 +249,7 @@ fn main() -> ExitCode {
         Command::Set { args } => return tools::set::run(args),
         Command::Transfer { args } => return tools::transfer::run(args),
         Command::Monitor { args } => return tools::monitor::run(args),
+        Command::Status { args } => return tools::status::run(args),
         #[cfg(target_os = "linux")]
         Command::Attach { args } => return attach::run(args),
         #[cfg(not(target_os = "linux"))]

@@ -84,6 +84,11 @@ impl Client {
         self.rt.block_on(self.inner.list_buses())
     }
 
+    /// Who is using the server's buses ([`crate::Client::status`]).
+    pub fn status(&self) -> Result<pb::StatusResponse> {
+        self.rt.block_on(self.inner.status())
+    }
+
     /// Watches `buses` (none: every bus the server lets this client watch).
     pub fn watch(&self, buses: &[u32]) -> Result<Watcher> {
         Ok(Watcher { rt: self.rt.clone(), inner: self.rt.block_on(self.inner.watch(buses))? })

@@ -224,6 +224,19 @@ impl Client {
         Ok(response.into_inner().buses)
     }
 
+    /// Who is using the server's buses: its version and uptime, and each bus's sessions
+    /// (address, age, last activity, the lock held or awaited, operations and errors).
+    pub async fn status(&self) -> Result<pb::StatusResponse> {
+        let grpc = &self.inner.grpc;
+        let response = again_if_connection_broke(|| {
+            let mut grpc = grpc.clone();
+            async move { grpc.status(pb::StatusRequest {}).await }
+        })
+        .await
+        .map_err(Error::status)?;
+        Ok(response.into_inner())
+    }
+
     /// Opens bus `number` (the N of /dev/i2c-N on the server).
     pub async fn bus(&self, number: u32) -> Result<Bus> {
         self.bus_with(number, BusOptions::default()).await

@@ -62,6 +62,9 @@ impl Smbus for ThreeBytes {
     async fn watch(&self, _: Request<pb::WatchRequest>) -> Answer<Self::WatchStream> {
         Err(Status::unimplemented("nothing to watch"))
     }
+    async fn status(&self, _: Request<pb::StatusRequest>) -> Answer<pb::StatusResponse> {
+        Err(Status::unimplemented("no status"))
+    }
 }
 
 fn liar() -> String {

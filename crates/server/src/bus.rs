@@ -176,11 +176,17 @@ impl Bus {
         lock(&self.holder).upgrade().is_some_and(|h| h.id != session && h.alive())
     }
 
+    /// The live session holding the bus exclusively, if any.
+    pub fn holder(&self) -> Option<SessionId> {
+        lock(&self.holder).upgrade().filter(|h| h.alive()).map(|h| h.id)
+    }
+
     /// Takes the bus exclusively for `session`, waiting up to `wait` for another holder to go.
     /// The caller's call keeps `session` alive while it waits; a session that ended meanwhile
     /// (closed by another call) is never handed the bus.
     pub async fn lock(&self, session: &Arc<Session>, wait: Duration) -> Result<(), Refused> {
         let deadline = tokio::time::Instant::now() + wait;
+        let mut waiting = None;
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
@@ -190,8 +196,10 @@ impl Bus {
                 match holder.upgrade() {
                     Some(h) if h.id != session.id && h.alive() => h.remaining(),
                     _ if !session.alive() => return Err(Refused::Ended),
+                    Some(h) if h.id == session.id => return Ok(()),
                     _ => {
                         *holder = Arc::downgrade(session);
+                        session.locked(true);
                         return Ok(());
                     }
                 }
@@ -200,6 +208,8 @@ impl Bus {
             if now >= deadline {
                 return Err(Refused::Locked);
             }
+            // Shown by `Status` until the wait ends, however it ends.
+            waiting.get_or_insert_with(|| session.waiting());
             // Wake when the holder lets go, or when its lease would run out.
             let _ = tokio::time::timeout_at(deadline.min(now + holder_left), released).await;
         }
@@ -208,7 +218,8 @@ impl Bus {
     /// Frees the bus if `session` holds it; true if it did.
     pub fn release(&self, session: SessionId) -> bool {
         let mut holder = lock(&self.holder);
-        if holder.upgrade().is_some_and(|h| h.id == session) {
+        if let Some(h) = holder.upgrade().filter(|h| h.id == session) {
+            h.locked(false);
             *holder = Weak::new();
             drop(holder);
             self.released.notify_waiters();

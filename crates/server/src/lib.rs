@@ -256,6 +256,7 @@ impl Server {
             stopping: stop_seen.clone(),
             refusals: refusals.clone(),
             ops_watch: watch,
+            started: std::time::Instant::now(),
         });
         let auth = auth::Auth::new(
             self.token.as_deref(),

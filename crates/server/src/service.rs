@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) refusals: Arc<Refusals>,
     /// Every operation, for watchers.
     pub(crate) ops_watch: Arc<crate::watch::Watch>,
+    /// When the server began serving, for `Status`.
+    pub(crate) started: std::time::Instant,
 }
 
 impl std::ops::Deref for Service {
@@ -187,6 +189,7 @@ impl Service {
             .run(caller, session.params, steps, keep_going)
             .await
             .map_err(|r| refused(&session, r))?;
+        session.count(outcome.results.len(), outcome.results.iter().filter(|r| r.is_err()).count());
         let mut response =
             pb::ExecuteResponse { results: Vec::with_capacity(outcome.results.len()), error: None };
         for (i, result) in outcome.results.into_iter().enumerate() {
@@ -387,6 +390,41 @@ impl Smbus for Service {
 
     type WatchStream = WatchStream;
 
+    async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+        let sessions = self.sessions.live();
+        let buses = self
+            .buses
+            .values()
+            .map(|bus| {
+                let hidden = self.policy.may_watch(bus.number()).is_err();
+                let holder = bus.holder();
+                let sessions = sessions
+                    .iter()
+                    .filter(|s| !hidden && s.bus.number() == bus.number())
+                    .map(|s| {
+                        let a = s.activity(holder == Some(s.id));
+                        pb::SessionStatus {
+                            session: encode::session_id(s.id)[..8].to_owned(),
+                            peer: s.peer.map(|p| p.to_string()).unwrap_or_default(),
+                            age_ms: ms(a.age),
+                            idle_ms: ms(a.idle),
+                            lock_held_ms: a.lock_held.map(ms),
+                            lock_wait_ms: a.lock_wait.map(ms),
+                            operations: a.operations,
+                            errors: a.errors,
+                        }
+                    })
+                    .collect();
+                pb::BusStatus { bus: Some(bus.info()), sessions, sessions_hidden: hidden }
+            })
+            .collect();
+        Ok(Response::new(pb::StatusResponse {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_ms: ms(self.started.elapsed()),
+            buses,
+        }))
+    }
+
     async fn watch(&self, req: Request<pb::WatchRequest>) -> Result<Response<WatchStream>, Status> {
         use pb::watch_event::Event as E;
         let peer = req.remote_addr();
@@ -418,6 +456,11 @@ impl Smbus for Service {
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchEvent, Status>> + Send>>;
+
+/// A duration as `Status` reports it.
+fn ms(d: Duration) -> u64 {
+    d.as_millis().try_into().unwrap_or(u64::MAX)
+}
 
 impl Service {
     /// The buses a Watch asks for: those it names, each existing and open to watching, or

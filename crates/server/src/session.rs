@@ -46,6 +46,24 @@ pub struct Session {
     calls: AtomicU32,
     /// Set once the session is closed or reaped: nothing revives it.
     ended: AtomicBool,
+    /// For `Status`: microseconds since `epoch` when it opened, took the bus's lock and began
+    /// to wait for it (0: not holding, not waiting), and its operations and failures.
+    opened: u64,
+    locked_at: AtomicU64,
+    waiting_since: AtomicU64,
+    operations: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// What `Status` shows of a session.
+#[derive(Clone, Debug)]
+pub struct Activity {
+    pub age: Duration,
+    pub idle: Duration,
+    pub lock_held: Option<Duration>,
+    pub lock_wait: Option<Duration>,
+    pub operations: u64,
+    pub errors: u64,
 }
 
 /// Microseconds from `epoch` to now.
@@ -74,6 +92,47 @@ impl Session {
 
     fn idle_us(&self) -> u64 {
         us_since(self.epoch).saturating_sub(self.last_seen.load(Ordering::Relaxed))
+    }
+
+    /// Counts a transaction's operations that ran, and those of them that failed.
+    pub fn count(&self, operations: usize, errors: usize) {
+        self.operations.fetch_add(operations as u64, Ordering::Relaxed);
+        self.errors.fetch_add(errors as u64, Ordering::Relaxed);
+    }
+
+    /// Notes that the session waits for the bus's lock, until the guard is dropped.
+    pub fn waiting(&self) -> impl Drop + '_ {
+        struct Waiting<'a>(&'a Session);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.waiting_since.store(0, Ordering::Relaxed);
+            }
+        }
+        self.waiting_since.store(us_since(self.epoch).max(1), Ordering::Relaxed);
+        Waiting(self)
+    }
+
+    /// Notes that the session took (or let go of) the bus's lock.
+    pub fn locked(&self, holds: bool) {
+        let at = if holds { us_since(self.epoch).max(1) } else { 0 };
+        self.locked_at.store(at, Ordering::Relaxed);
+    }
+
+    /// What the session has done, as of now; `holds` says whether the bus names it its holder.
+    pub fn activity(&self, holds: bool) -> Activity {
+        let now = us_since(self.epoch);
+        let since = |at: &AtomicU64| match at.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(Duration::from_micros(now.saturating_sub(at))),
+        };
+        Activity {
+            age: Duration::from_micros(now.saturating_sub(self.opened)),
+            idle: Duration::from_micros(self.idle_us()),
+            lock_held: since(&self.locked_at).filter(|_| holds),
+            lock_wait: since(&self.waiting_since),
+            operations: self.operations.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+        }
     }
 
     /// Marks the session over and frees what it held.
@@ -169,6 +228,11 @@ impl Sessions {
             last_seen: AtomicU64::new(us_since(self.epoch)),
             calls: AtomicU32::new(0),
             ended: AtomicBool::new(false),
+            opened: us_since(self.epoch),
+            locked_at: AtomicU64::new(0),
+            waiting_since: AtomicU64::new(0),
+            operations: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
         });
         map.insert(session.id, session.clone());
         Ok(session)
@@ -193,6 +257,13 @@ impl Sessions {
         let session = lock(&self.map).remove(&id)?;
         session.end();
         Some(session)
+    }
+
+    /// The live sessions, oldest first.
+    pub fn live(&self) -> Vec<Arc<Session>> {
+        let mut live: Vec<_> = lock(&self.map).values().filter(|s| s.alive()).cloned().collect();
+        live.sort_by_key(|s| s.opened);
+        live
     }
 
     /// Removes the sessions whose lease ran out, freeing what they held, and returns them.

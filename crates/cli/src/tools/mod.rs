@@ -19,6 +19,7 @@ pub mod get;
 pub mod monitor;
 mod pcap;
 pub mod set;
+pub mod status;
 pub mod transfer;
 
 use smbus_proxy_client::{BusInfo, Credentials, blocking::Client, server_url};
