@@ -5,6 +5,7 @@
 mod tools;
 #[cfg(target_os = "linux")]
 mod attach;
+mod config;
 mod export;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -112,6 +113,12 @@ const DEFAULTS: smbus_proxy_server::Limits = smbus_proxy_server::Limits::DEFAULT
 
 #[derive(clap::Args)]
 struct Serve {
+    /// Read options from this TOML file first: a key is an option's name, its value the
+    /// option's (`listen = "0.0.0.0:50051"`, `bus = [1]`, `insecure_network = true`); an
+    /// option given here replaces the file's. `packaging/serve.toml` has them all.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
     /// Address to listen on: IP:PORT, HOST:PORT, or a bare PORT (on loopback).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051", env = "SMBUS_PROXY_LISTEN", value_parser = listen_addr)]
     listen: SocketAddr,
@@ -240,7 +247,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .init();
-    let cli = Cli::parse();
+    let argv = match config::expand::<Cli>(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(argv);
     let result = match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Detect { args } => return tools::detect::run(args),
