@@ -35,7 +35,7 @@ fn the_unit_is_valid_and_its_exposure_low() {
     let dir = tempfile::tempdir().unwrap();
     let unit = dir.path().join("smbus-proxy.service");
     // verify checks that ExecStart's program exists: point it at the one just built.
-    std::fs::write(&unit, UNIT.replace("/usr/local/bin/smbus-proxy", BIN)).unwrap();
+    std::fs::write(&unit, UNIT.replace("/usr/bin/smbus-proxy", BIN)).unwrap();
     let unit = unit.to_str().unwrap();
     let verify = analyze(&["verify", unit]);
     let complaints = String::from_utf8_lossy(&verify.stderr);

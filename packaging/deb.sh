@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The Debian package: builds it with `cargo deb` for this machine's architecture (and for arm64
+# when that cross toolchain is installed), checks its files, control data and maintainer
+# scripts, installs it into a scratch root with dpkg, runs the installed binary there, and has
+# lintian check it. The package built here uses the dev profile, which is quicker to build;
+# for a board, `cargo deb -p smbus-proxy` (release) as the README says.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fail() { echo "packaging/deb.sh: $*" >&2; exit 1; }
+
+cargo build --locked -q -p smbus-proxy
+mkdir -p target/man
+target/debug/smbus-proxy man | gzip -9n > target/man/smbus-proxy.1.gz
+deb=$(cargo deb --locked -q -p smbus-proxy --profile dev --no-build | tail -1)
+[ -f "$deb" ] || fail "cargo deb made no package"
+echo "built $deb"
+
+# What it installs.
+files=$(dpkg-deb -c "$deb" | awk '{print $6}')
+for f in ./usr/bin/smbus-proxy ./etc/smbus-proxy/serve.toml ./usr/lib/systemd/system/smbus-proxy.service \
+  ./usr/share/man/man1/smbus-proxy.1.gz ./usr/share/doc/smbus-proxy/copyright \
+  ./usr/share/doc/smbus-proxy/changelog.Debian.gz ./usr/share/doc/smbus-proxy/examples/policy.toml; do
+  grep -qx -- "$f" <<<"$files" || fail "the package lacks $f; it has: $files"
+done
+control=$(mktemp -d); root=$(mktemp -d); trap 'rm -rf "$control" "$root"' EXIT
+dpkg-deb -e "$deb" "$control"
+grep -qx "/etc/smbus-proxy/serve.toml" "$control/conffiles" || fail "serve.toml is not a conffile"
+grep -q "^Depends:.*adduser" "$control/control" || fail "it does not depend on adduser"
+grep -q "adduser --quiet --system" "$control/postinst" || fail "postinst makes no system user"
+grep -q "getent group i2c" "$control/postinst" || fail "postinst does not make group i2c"
+grep -q "deb-systemd-helper enable" "$control/postinst" || fail "postinst does not enable the service"
+grep -q "deb-systemd-invoke stop" "$control/prerm" || fail "prerm does not stop the service"
+
+# Installed into a scratch root (unpacked: configuring would run postinst, which makes a user
+# on this machine), then run from there.
+mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates"
+touch "$root/var/lib/dpkg/status"
+dpkg --root="$root" --force-depends --force-not-root --unpack "$deb" >/dev/null
+version=$("$root/usr/bin/smbus-proxy" --version)
+[ "$version" = "smbus-proxy $(target/debug/smbus-proxy --version | cut -d' ' -f2)" ] || fail "installed: $version"
+# As shipped, its configuration serves (here the simulator, on a free port) and a client sees it.
+# Unpacked, the conffile waits beside its place until dpkg configures the package.
+config="$root/etc/smbus-proxy/serve.toml.dpkg-new"
+[ -f "$config" ] || fail "no $config"
+log=$(mktemp)
+"$root/usr/bin/smbus-proxy" serve --config "$config" --simulate --listen 127.0.0.1:0 2>"$log" &
+server=$!
+for _ in $(seq 50); do grep -q "server started" "$log" && break; sleep 0.1; done
+addr=$(sed -n 's/.*server started.*addr=\([^ ]*\).*/\1/p' "$log")
+"$root/usr/bin/smbus-proxy" get --server "http://$addr" -y 1 0x48 0x00 >/dev/null || fail "the installed binary does not serve"
+kill "$server"; wait "$server" 2>/dev/null || true; rm -f "$log"
+echo "installed into a scratch root: $version, serving from its /etc/smbus-proxy/serve.toml"
+
+echo "lintian:"
+lintian --fail-on error "$deb" || fail "lintian reports errors"
+
+if command -v aarch64-linux-gnu-gcc >/dev/null && rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu; then
+  cargo deb --locked -q -p smbus-proxy --target aarch64-unknown-linux-gnu | tail -1
+else
+  echo "SKIPPED the arm64 package: it needs gcc-aarch64-linux-gnu and the aarch64-unknown-linux-gnu target"
+fi
