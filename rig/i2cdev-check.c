@@ -122,6 +122,13 @@ static int i2c_checks(int fd, int eeprom, int empty) {
 	show("I2C_RDWR of 8193 bytes", ioctl(fd, I2C_RDWR, &rdwr), NULL, 0);
 	rdwr.msgs = (struct i2c_msg *)8; /* a bad pointer */
 	show("I2C_RDWR with a bad pointer", ioctl(fd, I2C_RDWR, &rdwr), NULL, 0);
+	/* i2c-dev sends at most 8192 bytes of a write() and says so: the EEPROM's pointer, then a
+	 * pattern that wraps around its 256 bytes. */
+	static unsigned char long_write[10000];
+	for (int i = 0; i < (int)sizeof long_write; i++)
+		long_write[i] = i & 0xff;
+	show("I2C_SLAVE eeprom", ioctl(fd, I2C_SLAVE, eeprom), NULL, 0);
+	show("write() of 10000 bytes", write(fd, long_write, sizeof long_write), NULL, 0);
 	return 0;
 }
 

@@ -24,8 +24,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
-/// The largest read or write the node takes in one request: i2c-dev's limit for a message.
-const MAX_IO: u32 = 8192;
+/// The largest read or write the kernel hands the node in one request. Larger than i2c-dev's
+/// 8192-byte message: a longer `write()` then arrives whole, is sent as its first 8192 bytes,
+/// and returns 8192, as i2c-dev's does, instead of being cut into several messages by the
+/// kernel (which bounds a request by its own page limit in any case).
+const MAX_IO: u32 = 1 << 20;
 
 const USAGE: &str = concat!(
     "\
@@ -107,7 +110,7 @@ fn serve(remote: RemoteBus, number: u32, mode: u32, group: Option<nix::unistd::G
     let mut device = Device::new(remote);
     // Requests are at most a header, a write's header and MAX_IO bytes; an ioctl's retried
     // data is bounded by the kernel's own buffer for it.
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; MAX_IO as usize + 4096];
     let mut node_ready = false;
     while !stop.load(Ordering::Relaxed) {
         let mut fds = [PollFd::new(cuse.as_fd(), PollFlags::POLLIN)];
