@@ -11,18 +11,13 @@
 //! bus's to judge, and its errno comes back unchanged.
 
 use super::cuse::{self, FUSE_IOCTL_32BIT, Iovec, MAX_IOV};
+// The errnos i2c-dev answers with.
+use nix::libc::{EBADF, EBUSY, EINVAL, EIO, ENOMEM, ENOSYS, ENOTTY, EOPNOTSUPP};
 use smbus_proxy_client::{Bytes, Command, Dir, Msg, Op, Reply, Target, msg_flags};
 use smbus_proxy_wire::i2c_dev::{SMBUS_DATA_LEN as UNION, SMBUS_READ, ioctl, size};
 use smbus_proxy_wire::op::{BLOCK_MAX, MAX_MSG_LEN, MAX_MSGS};
 use std::collections::HashMap;
 use std::time::Duration;
-
-// The errnos i2c-dev answers with.
-const EINVAL: i32 = 22;
-const EOPNOTSUPP: i32 = 95;
-const ENOTTY: i32 = 25;
-const ENOMEM: i32 = 12;
-const EBUSY: i32 = 16;
 
 /// The remote bus, as the device needs it.
 pub trait Remote {
@@ -125,12 +120,12 @@ impl<R: Remote> Device<R> {
             // Each request runs to its end before the next is read, so there is nothing left
             // to interrupt by the time this arrives.
             O::Interrupt => return None,
-            O::Other(_) => cuse::error(unique, 38), // ENOSYS
+            O::Other(_) => cuse::error(unique, ENOSYS),
         })
     }
 
     fn file(&mut self, fh: u64) -> Result<&mut File, i32> {
-        self.files.get_mut(&fh).ok_or(9) // EBADF
+        self.files.get_mut(&fh).ok_or(EBADF)
     }
 
     /// Plain I2C (`read`, `write`, `I2C_RDWR`) goes only to an adapter that does it: the
@@ -430,8 +425,6 @@ impl<R: Remote> Device<R> {
     }
 }
 
-const EIO: i32 = 5;
-
 /// A user-space pointer of 4 or 8 bytes.
 fn pointer(bytes: &[u8]) -> u64 {
     let mut p = [0; 8];
@@ -719,7 +712,7 @@ mod tests {
         assert_eq!(k.device.read(k.fh, 100_000).map(|d| d.len()), Ok(8192), "at most 8192, as i2c-dev");
         assert_eq!(k.ioctl(ioctl::SLAVE, 0x33), Ok(0));
         assert_eq!(k.device.read(k.fh, 1), Err(6));
-        assert_eq!(k.device.read(99, 1), Err(9), "EBADF: a file never opened");
+        assert_eq!(k.device.read(99, 1), Err(EBADF), "a file never opened");
     }
 
     #[test]
