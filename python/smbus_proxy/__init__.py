@@ -8,7 +8,8 @@ Change one line of a program written for smbus2::
         bus.write_byte_data(0x48, 0x01, 0x60)
         print(bus.read_word_data(0x48, 0x00))
 
-The server is ``SMBus(..., server="http://raspberrypi.local:50051")``, else the environment
+The server is ``SMBus(..., server="http://raspberrypi.local:50051")`` (or ``"mdns://NAME"``, a
+server that announces itself on the local network as NAME), else the environment
 variable ``SMBUS_PROXY_SERVER``, else ``http://127.0.0.1:50051``; a token for a server that
 requires one is ``token=...``, else ``SMBUS_PROXY_TOKEN``; for an ``https://`` server,
 ``ca=``, ``cert=`` and ``key=`` (else ``SMBUS_PROXY_CA``, ``_CERT``, ``_KEY``). ``list_buses()``

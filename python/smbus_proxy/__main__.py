@@ -15,7 +15,7 @@ def main() -> None:
         description="Run a program that imports smbus or smbus2 itself against a bus of an "
         "smbus-proxy server.",
     )
-    parser.add_argument("--server", help="the server (default: $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051)")
+    parser.add_argument("--server", help="the server: http://HOST:PORT, https://HOST:PORT or mdns://NAME (default: $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051)")
     parser.add_argument("--token", help="its token (default: $SMBUS_PROXY_TOKEN)")
     parser.add_argument("-m", dest="module", help="run this module, as python -m does")
     parser.add_argument("program", nargs="?", help="the program's file")

@@ -114,7 +114,8 @@ impl State {
 /// ``SMBus(1)`` opens bus 1 of the server, that is its ``/dev/i2c-1`` (``"/dev/i2c-1"`` works
 /// too); without a bus, call ``open()`` later. ``force`` is the default of every method's
 /// ``force``: use the address even where a kernel driver on the server owns it. The server is
-/// ``server`` (``"http://raspberrypi.local:50051"``), else the environment variable
+/// ``server`` (``"http://raspberrypi.local:50051"``, or ``"mdns://NAME"`` for a server that
+/// announces itself on the local network as NAME), else the environment variable
 /// ``SMBUS_PROXY_SERVER``, else ``http://127.0.0.1:50051``; the token is ``token``, else
 /// ``SMBUS_PROXY_TOKEN``, else none. For an ``https://`` server, ``ca`` is the PEM file of the
 /// CA that signed its certificate (else ``SMBUS_PROXY_CA``, else the system's roots), and

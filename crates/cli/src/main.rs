@@ -79,6 +79,15 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// List the servers that announce themselves on the local network (DNS-SD): name,
+    /// address, port, buses and what a client must bring. Connect to one with
+    /// `--server mdns://NAME`.
+    Servers {
+        /// How long to listen for answers, in milliseconds. A server answers at once, but
+        /// at most once a second (RFC 6762 §6): a search right after another hears it later.
+        #[arg(long, value_name = "MS", default_value_t = 1500, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+        wait: u64,
+    },
     /// Create /dev/i2c-N on this machine, backed by a bus of the server, for programs that use
     /// i2c-dev (`attach --help` for its options; Linux only).
     #[command(disable_help_flag = true)]
@@ -230,6 +239,18 @@ struct Serve {
     #[arg(long, value_name = "N", default_value_t = DEFAULTS.sessions_per_peer as u32, value_parser = clap::value_parser!(u32).range(1..=65536))]
     max_sessions_per_peer: u32,
 
+    /// Do not announce the server on the local network. Without this, a server that listens
+    /// beyond loopback announces itself with DNS-SD (`_smbus-proxy._tcp`: its version, buses,
+    /// and whether it asks for TLS, a token or a client certificate), so that clients find it
+    /// with `smbus-proxy servers` and connect to `mdns://NAME`.
+    #[arg(long)]
+    no_announce: bool,
+
+    /// The name to announce (DNS-SD instance name); clients connect to `mdns://NAME`.
+    /// Default: this machine's host name.
+    #[arg(long, value_name = "NAME", conflicts_with = "no_announce", value_parser = announce_name)]
+    announce_name: Option<String>,
+
     /// The log level of each bus operation (the server logs at info unless RUST_LOG says
     /// otherwise, so `--log-ops info` shows every operation).
     #[arg(long, value_name = "LEVEL", default_value = "debug")]
@@ -264,6 +285,7 @@ fn main() -> ExitCode {
         Command::Transfer { args } => return tools::transfer::run(args),
         Command::Monitor { args } => return tools::monitor::run(args),
         Command::Status { args } => return tools::status::run(args),
+        Command::Servers { wait } => return tools::servers::run(Duration::from_millis(wait)),
         #[cfg(target_os = "linux")]
         Command::Attach { args } => return attach::run(args),
         #[cfg(not(target_os = "linux"))]
@@ -319,6 +341,18 @@ fn listen_addr(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{s} has no address; {expected}"))
 }
 
+/// `--announce-name`: what DNS-SD allows in an instance name (RFC 6763 §4.1.1: up to 63
+/// bytes of UTF-8, no control characters).
+fn announce_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 63 {
+        return Err(format!("the name is {} bytes long; DNS-SD allows 1 to 63", s.len()));
+    }
+    if s.chars().any(char::is_control) {
+        return Err("a DNS-SD name may not hold control characters".into());
+    }
+    Ok(s.to_owned())
+}
+
 fn op_timeout(s: &str) -> Result<u32, String> {
     let ms = s.parse().map_err(|_| format!("{s} is not a number of milliseconds"))?;
     smbus_proxy_wire::decode::timeout_ms(ms).map_err(|e| e.to_string())
@@ -337,7 +371,7 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => smbus_proxy_server::Policy::load(path)?,
         None => smbus_proxy_server::Policy::default(),
     };
-    let server = server
+    let mut server = server
         .lease(Duration::from_millis(args.lease_ms))
         .op_log_level(args.log_ops)
         .token(token)
@@ -359,6 +393,9 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
             bus_wait: Duration::from_millis(args.max_bus_wait_ms.into()),
             op_timeout: args.op_timeout_ms.map(|ms| Duration::from_millis(ms.into())),
         });
+    if !args.no_announce {
+        server = server.announce(args.announce_name.clone());
+    }
     // One thread for the network: measured (benches/proxy.rs), it answers a call sooner and
     // with a third less CPU than a multi-thread runtime, whose wake-ups cross threads. Buses
     // that block get threads of their own, so they still run in parallel.

@@ -50,7 +50,13 @@ fn a_server_address_without_a_port_gets_the_default_one() {
     assert_eq!(
         stderr(&out),
         "Error: cannot connect to htp://127.0.0.1:50051: `htp://` is not a scheme the server speaks: use \
-         http:// or https://\n"
+         http:// or https://, or mdns://NAME for a server found on the network\n"
+    );
+    let out = smbus_proxy(&["get", "-y", "--server", "mdns://", "1", "0x48", "0x00"]);
+    assert_eq!(
+        stderr(&out),
+        "Error: cannot connect to mdns://: `mdns://` names no server: give the name it announces, such as \
+         mdns://raspberrypi (`smbus-proxy servers` lists them)\n"
     );
 }
 

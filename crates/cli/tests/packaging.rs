@@ -115,7 +115,58 @@ fn the_units_system_call_filter_allows_what_the_server_does() {
     assert!(server.child.wait().unwrap().success());
     drop(idle);
 
+    check_trace(&std::fs::read_to_string(trace).unwrap());
+}
+
+/// A server that listens beyond loopback announces itself (DNS-SD): reading the interfaces
+/// (netlink) and sending to mDNS's group. It runs in a network namespace of its own with a
+/// veth pair, so that nothing it sends leaves the test.
+#[test]
+fn the_unit_lets_the_server_announce_itself() {
+    if !have("systemd-analyze") || !have("strace") || !have("unshare") {
+        return;
+    }
+    if !Command::new("unshare").args(["-rn", "ip", "link"]).output().is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: no network namespace with ip here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let log = dir.path().join("log");
+    // The announcement goes out after its probes (about 0.75 s); SIGTERM then says goodbye.
+    let script = r#"
+        set -e
+        ip link set lo up
+        ip link add name lan0 type veth peer name lan1
+        ip addr add 10.9.0.1/24 dev lan0
+        ip link set lan0 up
+        ip link set lan1 up
+        strace -f -qq -o "$1" "$2" serve --simulate --listen 0.0.0.0:50051 --insecure-network 2> "$3" &
+        tracer=$!
+        sleep 2
+        kill -TERM $(cat /proc/$tracer/task/$tracer/children)
+        wait $tracer
+    "#;
+    let status = Command::new("unshare")
+        .args(["-rn", "sh", "-c", script, "sh"])
+        .args([trace.to_str().unwrap(), BIN, log.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .status()
+        .unwrap();
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(status.success() && log.contains("announced on the network"), "{log}");
     let trace = std::fs::read_to_string(trace).unwrap();
+    check_trace(&trace);
+    assert!(
+        trace.contains(r#"sin_port=htons(5353), sin_addr=inet_addr("224.0.0.251")"#),
+        "no announcement sent"
+    );
+}
+
+/// Every system call in an strace log is one the unit's SystemCallFilter= allows, every
+/// socket's family one its RestrictAddressFamilies= allows, and every address sent to one
+/// its IPAddressAllow= allows.
+fn check_trace(trace: &str) {
     let used: BTreeSet<String> = trace
         .lines()
         .filter_map(|l| l.split_whitespace().nth(1)?.split('(').next())
@@ -130,4 +181,26 @@ fn the_units_system_call_filter_allows_what_the_server_does() {
     let refused: Vec<_> = used.difference(&allowed).collect();
     println!("the server made {} kinds of system call, all allowed by the unit", used.len());
     assert!(refused.is_empty(), "the unit's SystemCallFilter refuses {refused:?}");
+
+    let setting = |key: &str| -> Vec<&str> {
+        UNIT.lines().filter_map(|l| l.strip_prefix(key)).flat_map(str::split_whitespace).collect()
+    };
+    let families = setting("RestrictAddressFamilies=");
+    for line in trace.lines().filter(|l| l.contains(" socket(")) {
+        let family = line.split(" socket(").nth(1).and_then(|rest| rest.split(',').next()).unwrap();
+        assert!(families.contains(&family), "RestrictAddressFamilies= refuses {family}: {line}");
+    }
+    let destinations = setting("IPAddressAllow=");
+    for line in trace.lines().filter(|l| l.contains(" sendto(") || l.contains(" sendmsg(")) {
+        for quoted in [r#"inet_addr(""#, r#"inet_pton(AF_INET6, ""#] {
+            let Some(address) = line.split(quoted).nth(1).and_then(|rest| rest.split('"').next()) else {
+                continue;
+            };
+            let ip: std::net::IpAddr = address.parse().unwrap();
+            assert!(
+                ip.is_loopback() || destinations.contains(&address),
+                "IPAddressAllow= refuses {address}: {line}"
+            );
+        }
+    }
 }

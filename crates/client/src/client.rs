@@ -2,9 +2,11 @@
 //! through it.
 
 use crate::bus::Bus;
+use crate::discover;
 use crate::error::{Error, Result, source_chain};
 use crate::grpc::{Bearer, again_if_connection_broke};
 use crate::session::{BusOptions, Connection, Sessions, keep_alive};
+use smbus_proxy_wire::discovery;
 use smbus_proxy_wire::pb::{self, smbus_client::SmbusClient};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,8 +52,13 @@ impl Credentials {
         Credentials { token, ..self }
     }
 
-    /// The bearer header, and for `https://` the TLS settings.
-    fn apply(&self, url: &str) -> Result<(Option<MetadataValue<Ascii>>, Option<ClientTlsConfig>)> {
+    /// The bearer header, and for `https://` the TLS settings, checking the server's
+    /// certificate against `host` if given, else against the URL's host.
+    fn apply(
+        &self,
+        url: &str,
+        host: Option<&str>,
+    ) -> Result<(Option<MetadataValue<Ascii>>, Option<ClientTlsConfig>)> {
         let refused = |reason: String| Error::connect(url, reason, None);
         let bearer = match &self.token {
             None => None,
@@ -78,6 +85,9 @@ impl Credentials {
             Some(ca) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read("CA file", ca)?)),
             None => ClientTlsConfig::new().with_native_roots(),
         };
+        if let Some(host) = host {
+            tls = tls.domain_name(host);
+        }
         match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => {
                 tls = tls.identity(Identity::from_pem(read("certificate", cert)?, read("key", key)?));
@@ -114,15 +124,29 @@ pub fn server_url(explicit: Option<&str>) -> String {
 
 /// A server's address as the client connects to it: `http://` or `https://`, the host, and the
 /// port, [`DEFAULT_PORT`] if none is given. A bare `host` or `host:port` means `http://`.
-/// Anything else (another scheme, a path) is refused, saying what is expected, rather than
-/// guessed at.
+/// `mdns://NAME` is the server announced on the local network as NAME (`smbus-proxy servers`
+/// lists them), looked up when the client connects. Anything else (another scheme, a path)
+/// is refused, saying what is expected, rather than guessed at.
 pub fn normalize_url(url: &str) -> std::result::Result<String, String> {
+    if let Some(name) = discovery::discovered_name(url) {
+        if name.is_empty() {
+            return Err(format!(
+                "`{url}` names no server: give the name it announces, such as {}raspberrypi \
+                 (`smbus-proxy servers` lists them)",
+                discovery::SCHEME
+            ));
+        }
+        return Ok(format!("{}{name}", discovery::SCHEME));
+    }
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
         None => ("http".to_owned(), url),
     };
     if scheme != "http" && scheme != "https" {
-        return Err(format!("`{scheme}://` is not a scheme the server speaks: use http:// or https://"));
+        return Err(format!(
+            "`{scheme}://` is not a scheme the server speaks: use http:// or https://, or mdns://NAME for a \
+             server found on the network"
+        ));
     }
     let authority = rest.strip_suffix('/').unwrap_or(rest);
     let authority: tonic::codegen::http::uri::Authority = authority.parse().map_err(|_| {
@@ -177,7 +201,26 @@ impl Client {
     /// Connects without starting the keep-alive task; the blocking client runs it itself.
     pub(crate) async fn connect_quietly(url: String, credentials: &Credentials) -> Result<Client> {
         let url = normalize_url(&url).map_err(|reason| Error::connect(&url, reason, None))?;
-        let (bearer, tls) = credentials.apply(&url)?;
+        // A name is looked up once: the connection keeps the address it found, as it would
+        // a host name's.
+        let (url, host) = match discovery::discovered_name(&url) {
+            Some(name) => {
+                let name = name.to_owned();
+                let found = tokio::task::spawn_blocking(move || discover::find(&name, discover::FIND_WAIT))
+                    .await
+                    .map_err(|e| Error::connect(&url, format!("the search stopped: {e}"), None))??;
+                let address = found.url().ok_or_else(|| {
+                    Error::connect(
+                        &url,
+                        format!("it announced no address a URL can hold: {:?}", found.addresses),
+                        None,
+                    )
+                })?;
+                (address, Some(found.host))
+            }
+            None => (url, None),
+        };
+        let (bearer, tls) = credentials.apply(&url, host.as_deref())?;
         let mut endpoint = Channel::from_shared(url.clone())
             .map_err(|e| Error::connect(&url, format!("not a URL: {e}"), Some(e.into())))?;
         // A peer that vanished (power cut, cable pulled) is noticed by HTTP/2 pings within two
@@ -286,8 +329,11 @@ mod tests {
         assert_eq!(normalize_url("http://10.0.0.7:8080").unwrap(), "http://10.0.0.7:8080");
         assert_eq!(
             normalize_url("htp://pi:50051").unwrap_err(),
-            "`htp://` is not a scheme the server speaks: use http:// or https://"
+            "`htp://` is not a scheme the server speaks: use http:// or https://, or mdns://NAME for a \
+             server found on the network"
         );
+        assert_eq!(normalize_url("MDNS://lab-pi/").unwrap(), "mdns://lab-pi");
+        assert!(normalize_url("mdns://").unwrap_err().contains("names no server"));
         assert!(
             normalize_url("http://pi:50051/smbus")
                 .unwrap_err()
@@ -302,11 +348,13 @@ mod tests {
     #[test]
     fn tls_settings_need_https_and_a_certificate_needs_its_key() {
         let ca = Credentials { ca: Some("ca.pem".into()), ..Credentials::default() };
-        assert!(ca.apply("http://pi:50051").unwrap_err().to_string().contains("the URL is not https://"));
+        assert!(
+            ca.apply("http://pi:50051", None).unwrap_err().to_string().contains("the URL is not https://")
+        );
         let half = Credentials { cert: Some("me.pem".into()), ..Credentials::default() };
-        assert!(half.apply("https://pi:50051").unwrap_err().to_string().contains("needs its key"));
+        assert!(half.apply("https://pi:50051", None).unwrap_err().to_string().contains("needs its key"));
         let token = Credentials { token: Some("bad\ntoken".into()), ..Credentials::default() };
-        let refused = token.apply("http://pi:50051").unwrap_err().to_string();
+        let refused = token.apply("http://pi:50051", None).unwrap_err().to_string();
         assert!(refused.contains("characters an HTTP header cannot carry"));
     }
 }

@@ -42,6 +42,9 @@
 //! - Over a network: pipelined writes ([`BusOptions::pipeline`]), and waiting on the bus
 //!   instead of across the network ([`Batch::wait`], [`Batch::poll_ack`], [`Step`]).
 //!
+//! - [`discover`]: servers on the local network, found by their DNS-SD announcements;
+//!   `mdns://NAME` works wherever a URL does.
+//!
 //! Inside, a call goes down one file per step: `bus` (the API; `methods` lists smbus2's methods
 //! once for `Bus`, `Batch` and the blocking twin) → `link` (what is repeated when a session
 //! expired or the connection broke) → `stream` (the `ExecuteStream` a bus's calls share) →
@@ -55,6 +58,7 @@ pub mod blocking;
 mod bus;
 mod client;
 mod delay;
+pub mod discover;
 mod error;
 mod grpc;
 pub mod hal;

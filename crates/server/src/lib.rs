@@ -22,10 +22,12 @@
 //! - `fallback`: transfers that have an exact SMBus equivalent run as SMBus on adapters
 //!   without plain I2C.
 //! - `throttle`: log lines a flood cannot multiply.
+//! - `announce`: DNS-SD, so that clients on the local network find the server by name.
 //!
 //! This crate owns the network-facing side. It must not validate arguments itself (the wire
 //! crate does, in one place) nor know how a device behaves (backends do).
 
+mod announce;
 mod auth;
 pub mod backend;
 mod bus;
@@ -49,7 +51,7 @@ use bus::Bus;
 use service::Service;
 use session::Sessions;
 use smbus_proxy_wire::legacy::smbus_rcp_server::SmbusRcpServer;
-use smbus_proxy_wire::pb;
+use smbus_proxy_wire::{discovery, pb};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -105,6 +107,8 @@ pub struct Server {
     limits: Limits,
     policy: Policy,
     tls: Option<Tls>,
+    /// Whether to announce the server with DNS-SD, and under which name (else the host's).
+    announce: Option<Option<String>>,
 }
 
 /// Counters of what the server did, readable while it serves.
@@ -146,6 +150,7 @@ impl Server {
             limits: Limits::default(),
             policy: Policy::default(),
             tls: None,
+            announce: None,
         }
     }
 
@@ -182,6 +187,14 @@ impl Server {
     /// client CA.
     pub fn tls(mut self, tls: Option<Tls>) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// Announces the server on the local network with DNS-SD while it serves, as `name`
+    /// (else the host name), if it listens beyond loopback; `smbus_proxy_wire::discovery`
+    /// has the record. A server that cannot announce itself serves anyway, and says why.
+    pub fn announce(mut self, name: Option<String>) -> Self {
+        self.announce = Some(name);
         self
     }
 
@@ -241,6 +254,22 @@ impl Server {
             ),
             None => info!("server started"),
         }
+        let announcer = match (&self.announce, addr) {
+            (Some(name), Some(addr)) => {
+                let record = discovery::Announcement {
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    buses: buses.keys().copied().collect(),
+                    tls: self.tls.is_some(),
+                    token: self.token.is_some(),
+                    client_cert: self.tls.as_ref().is_some_and(Tls::requires_client_cert),
+                };
+                announce::Announcer::start(addr, name.as_deref(), &record).unwrap_or_else(|e| {
+                    tracing::warn!("{e}; clients must be given its address");
+                    None
+                })
+            }
+            _ => None,
+        };
         // Shutting down: streams end after the call in flight, and whatever is still open after
         // the grace period (a Lock waiting its turn, an idle client that never answers the
         // GOAWAY) is closed.
@@ -310,6 +339,7 @@ impl Server {
             }
         };
         drop(reaper);
+        drop(announcer);
         info!("server stopped");
         Ok(result?)
     }

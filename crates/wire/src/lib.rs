@@ -11,6 +11,8 @@
 //! - [`lower`]: an operation as the I2C messages it puts on the wire; [`notation`]: operations
 //!   and replies as text, both ways;
 //! - [`trace`]: the watch's events as lines of a trace file, both ways;
+//! - [`discovery`]: what a server announces with DNS-SD, and the `mdns://NAME` form a client
+//!   names it by;
 //! - [`i2c_dev`]: the numbers of the kernel's i2c-dev ioctls, for the Linux backend and `attach`;
 //! - [`errno`]: the errno ↔ [`ErrorKind`] mapping; [`funcs`]: the `I2C_FUNC_*` bits.
 //!
@@ -18,6 +20,7 @@
 //! macOS and Windows build it too.
 
 pub mod decode;
+pub mod discovery;
 pub mod encode;
 pub mod errno;
 pub mod funcs;

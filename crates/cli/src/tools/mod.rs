@@ -6,7 +6,8 @@
 /// The lines every tool's usage ends with: where the server is and how to prove who we are.
 macro_rules! remote_usage {
     () => {
-        "  --server URL names the smbus-proxy server (else $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051)
+        "  --server URL names the smbus-proxy server (else $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051):
+    http://HOST:PORT, https://HOST:PORT, or mdns://NAME for one `smbus-proxy servers` lists
   --token-file FILE holds the server's token (else $SMBUS_PROXY_TOKEN)
   --ca FILE, --cert FILE, --key FILE: for https://, the CA of the server's certificate and this
     client's certificate and key for mutual TLS (else $SMBUS_PROXY_CA, _CERT, _KEY)"
@@ -18,6 +19,7 @@ pub mod dump;
 pub mod get;
 pub mod monitor;
 mod pcap;
+pub mod servers;
 pub mod set;
 pub mod status;
 pub mod transfer;

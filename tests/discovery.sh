@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Discovery (DNS-SD) between a server and its clients on a network of two hosts made for the
+# test: network namespaces "pi" and "laptop", joined by a veth pair, so that no packet leaves
+# them. On the pi: servers on the network (one plain, one with TLS and a token), one on
+# loopback and one with --no-announce. On the laptop: `smbus-proxy servers` must list the
+# two announced ones and nothing else, and the tools, the Rust client and the Python package
+# must reach them by name (mdns://NAME).
+#
+# Usage: tests/discovery.sh [PYTHON], after `cargo build -p smbus-proxy -p smbus-proxy-client
+# --bins --examples`; PYTHON has the smbus_proxy package (skipped without it). Needs
+# unshare, nsenter, ip and openssl; runs as root or where user namespaces are allowed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1-}" != inside ]; then
+  python=${1-}
+  for tool in unshare nsenter ip openssl; do
+    if ! command -v "$tool" >/dev/null; then
+      echo "SKIPPED discovery (tests/discovery.sh): it needs $tool"
+      [ -z "${CI-}" ] || exit 1
+      exit 0
+    fi
+  done
+  if ! unshare -rnu true 2>/dev/null; then
+    echo "SKIPPED discovery (tests/discovery.sh): this machine allows no network namespace here (run as root)"
+    [ -z "${CI-}" ] || exit 1
+    exit 0
+  fi
+  # A user namespace (root in it, nobody outside), its own network (the pi's) and its own
+  # host name, so that the certificate can name the host the server announces.
+  exec unshare -rnu "$0" inside "$python"
+fi
+
+python=${2-}
+bin=$PWD/target/debug/smbus-proxy
+example=$PWD/target/debug/examples/read_loop
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "discovery: FAILED: $*" >&2
+  for log in "$work"/*.log; do
+    echo "--- $log" >&2
+    cat "$log" >&2
+  done
+  exit 1
+}
+
+hostname raspberrypi
+ip link set lo up
+# The laptop: a network namespace of its own, held open by a process in it.
+unshare -n sleep 600 &
+laptop_pid=$!
+pids+=("$laptop_pid")
+while [ "$(readlink /proc/$laptop_pid/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.01; done
+ip link add name eth0 type veth peer name eth0 netns "$laptop_pid"
+ip addr add 10.77.0.1/24 dev eth0
+ip link set eth0 multicast on up
+laptop() { nsenter -t "$laptop_pid" -n "$@"; }
+laptop sh -c 'ip link set lo up && ip addr add 10.77.0.2/24 dev eth0 && ip link set eth0 multicast on up'
+
+# A CA, a certificate it signs for the host the pi announces, and a token.
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+key "$work/ca.key"
+key "$work/key.pem"
+openssl req -x509 -key "$work/ca.key" -days 1 -subj "/CN=lab CA" -out "$work/ca.pem" 2>/dev/null
+openssl req -new -key "$work/key.pem" -subj /CN=raspberrypi 2>/dev/null |
+  openssl x509 -req -CA "$work/ca.pem" -CAkey "$work/ca.key" -days 1 -out "$work/cert.pem" \
+    -extfile <(printf 'subjectAltName=DNS:raspberrypi.local\nbasicConstraints=CA:FALSE\n') 2>/dev/null
+echo "lab-secret" > "$work/token"
+
+serve() {
+  local log=$1
+  shift
+  "$bin" serve --simulate "$@" 2> "$work/$log.log" &
+  pids+=($!)
+}
+serve plain --listen 0.0.0.0:50051 --insecure-network --announce-name "lab pi"
+plain_pid=${pids[-1]}
+serve secure --listen 10.77.0.1:50052 --token-file "$work/token" --tls-cert "$work/cert.pem" --tls-key "$work/key.pem"
+serve loopback --listen 127.0.0.1:50053
+# --announce-name with --no-announce is refused: one says the opposite of the other.
+if "$bin" serve --simulate --no-announce --announce-name quiet 2> "$work/refused.log"; then
+  fail "--no-announce with --announce-name was accepted"
+fi
+grep -q "cannot be used with" "$work/refused.log" || fail "--no-announce with --announce-name: $(cat "$work/refused.log")"
+serve quiet --listen 0.0.0.0:50054 --insecure-network --no-announce
+
+# The servers are up once they answer; announcing takes its probes (about 0.75 s) on top.
+for port in 50051 50053 50054; do
+  for _ in $(seq 100); do
+    "$bin" detect -l --server "127.0.0.1:$port" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+done
+sleep 1.5
+grep -q "not announced on the network (DNS-SD): the server listens on loopback only" "$work/loopback.log" ||
+  fail "the loopback server did not say it is not announced"
+grep -q "announced on the network" "$work/quiet.log" && fail "--no-announce announced"
+
+# What the laptop finds, and how long it takes.
+start=$(date +%s%N)
+laptop "$bin" servers > "$work/servers.out" 2> "$work/servers.log" || fail "smbus-proxy servers failed"
+took=$((($(date +%s%N) - start) / 1000000))
+cat "$work/servers.out"
+expected="NAME         ADDRESS    PORT   BUSES  SECURITY   VERSION
+lab pi       10.77.0.1  50051  1      none       $("$bin" --version | cut -d' ' -f2)
+raspberrypi  10.77.0.1  50052  1      tls+token  $("$bin" --version | cut -d' ' -f2)"
+[ "$(cat "$work/servers.out")" = "$expected" ] || fail "servers listed, expected:
+$expected"
+echo "discovery: servers listed in $took ms (it listens for 1500 ms)"
+
+# By name, with every client: the tools...
+start=$(date +%s%N)
+value=$(laptop "$bin" get -y --server "mdns://lab pi" 1 0x48 0x00) || fail "get by name failed"
+took=$((($(date +%s%N) - start) / 1000000))
+[ "$value" = 0x00 ] || fail "get by name read $value"
+echo "discovery: i2cget by name in $took ms"
+laptop "$bin" set -y --server "mdns://LAB PI" 1 0x48 0x02 0x5a || fail "set by name (in capitals) failed"
+value=$(laptop env SMBUS_PROXY_SERVER="mdns://lab pi" "$bin" get -y 1 0x48 0x02) || fail "get by \$SMBUS_PROXY_SERVER failed"
+[ "$value" = 0x5a ] || fail "get by \$SMBUS_PROXY_SERVER read $value, not what set wrote"
+# ...over TLS, the certificate checked against the announced host (not the address)...
+value=$(laptop "$bin" get -y --server mdns://raspberrypi --ca "$work/ca.pem" --token-file "$work/token" 1 0x48 0x02) ||
+  fail "get over TLS by name failed"
+[ "$value" = 0x00 ] || fail "get over TLS by name read $value"
+# ...the Rust client library...
+laptop "$example" "mdns://lab pi" 1 0x48 20 > "$work/example.out" || fail "the Rust example by name failed"
+grep -q "(20 calls)" "$work/example.out" || fail "the Rust example printed $(cat "$work/example.out")"
+# ...and the Python package.
+if [ -n "$python" ]; then
+  value=$(laptop env SMBUS_PROXY_SERVER="mdns://lab pi" "$python" -c '
+from smbus_proxy import SMBus
+with SMBus(1) as bus:
+    print(hex(bus.read_byte_data(0x48, 0x02)))
+') || fail "Python by name failed"
+  [ "$value" = 0x5a ] || fail "Python by name read $value"
+  laptop "$python" -c '
+from smbus_proxy import SMBus
+with SMBus(1, server="mdns://raspberrypi", token="lab-secret", ca="'"$work/ca.pem"'") as bus:
+    bus.read_byte_data(0x48, 0x02)
+' || fail "Python over TLS by name failed"
+else
+  echo "SKIPPED discovery from Python: no interpreter with smbus_proxy given"
+fi
+
+# A name nobody answers to says who did.
+if laptop "$bin" get -y --server mdns://nobody 1 0x48 0 2> "$work/nobody.log"; then
+  fail "mdns://nobody connected"
+fi
+grep -q "no smbus-proxy server named \`nobody\` answered on this machine's networks within 3 s; those that did: lab pi, raspberrypi" \
+  "$work/nobody.log" || fail "mdns://nobody said: $(cat "$work/nobody.log")"
+
+# A server that stops says goodbye: the next search no longer lists it.
+kill -TERM "$plain_pid"
+wait "$plain_pid" || true
+laptop "$bin" servers --wait 1500 > "$work/after.out" 2>&1 || fail "servers after the stop failed"
+grep -q "lab pi" "$work/after.out" && fail "a stopped server is still listed: $(cat "$work/after.out")"
+grep -q "^raspberrypi " "$work/after.out" || fail "the other server went missing: $(cat "$work/after.out")"
+echo "discovery: OK"
