@@ -59,9 +59,13 @@ lintian --fail-on error "$deb" || fail "lintian reports errors"
 if command -v aarch64-linux-gnu-gcc >/dev/null && rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu; then
   arm=$(cargo deb --locked -q -p smbus-proxy --profile dev --target aarch64-unknown-linux-gnu | tail -1)
   [ "$(dpkg-deb -f "$arm" Architecture)" = arm64 ] || fail "$arm is not an arm64 package"
-  dpkg-deb -c "$arm" | grep -q "./usr/bin/smbus-proxy$" || fail "$arm lacks the command"
+  # Unpacked whole, not read through a pipe that closes early: pipefail counts the SIGPIPE.
+  unpacked=$(mktemp -d)
+  dpkg-deb -x "$arm" "$unpacked"
+  [ -f "$unpacked/usr/bin/smbus-proxy" ] || fail "$arm lacks the command"
   # The ELF header's e_machine: 0xb7 is EM_AARCH64.
-  machine=$(dpkg-deb --fsys-tarfile "$arm" | tar -xO ./usr/bin/smbus-proxy | od -An -tx1 -j18 -N2 | tr -d ' ')
+  machine=$(od -An -tx1 -j18 -N2 "$unpacked/usr/bin/smbus-proxy" | tr -d ' ')
+  rm -rf "$unpacked"
   [ "$machine" = b700 ] || fail "the command in $arm is for ELF machine $machine, not aarch64"
   echo "built $arm; lintian:"
   lintian --fail-on error "$arm" || fail "lintian reports errors in $arm"
