@@ -69,9 +69,13 @@ key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"
 key "$work/ca.key"
 key "$work/key.pem"
 openssl req -x509 -key "$work/ca.key" -days 1 -subj "/CN=lab CA" -out "$work/ca.pem" 2>/dev/null
-openssl req -new -key "$work/key.pem" -subj /CN=raspberrypi 2>/dev/null |
-  openssl x509 -req -CA "$work/ca.pem" -CAkey "$work/ca.key" -days 1 -out "$work/cert.pem" \
-    -extfile <(printf 'subjectAltName=DNS:raspberrypi.local\nbasicConstraints=CA:FALSE\n') 2>/dev/null
+certificate() { # FILE DNS-NAME: a certificate the CA signs for that name, with key.pem's key
+  openssl req -new -key "$work/key.pem" -subj "/CN=$2" 2>/dev/null |
+    openssl x509 -req -CA "$work/ca.pem" -CAkey "$work/ca.key" -days 1 -out "$1" \
+      -extfile <(printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n' "$2") 2>/dev/null
+}
+certificate "$work/cert.pem" raspberrypi.local
+certificate "$work/other.pem" elsewhere.local
 echo "lab-secret" > "$work/token"
 
 serve() {
@@ -128,6 +132,16 @@ value=$(laptop env SMBUS_PROXY_SERVER="mdns://lab pi" "$bin" get -y 1 0x48 0x02)
 value=$(laptop "$bin" get -y --server mdns://raspberrypi --ca "$work/ca.pem" --token-file "$work/token" 1 0x48 0x02) ||
   fail "get over TLS by name failed"
 [ "$value" = 0x00 ] || fail "get over TLS by name read $value"
+# A certificate for another name is refused, though the CA signed it: what is checked is the
+# host the server announced. Errors name the server as given and where it was found.
+serve impostor --listen 10.77.0.1:50055 --token-file "$work/token" --tls-cert "$work/other.pem" \
+  --tls-key "$work/key.pem" --announce-name impostor
+if laptop "$bin" get -y --server mdns://impostor --ca "$work/ca.pem" --token-file "$work/token" 1 0x48 0x02 \
+  2> "$work/impostor.out"; then
+  fail "a certificate for elsewhere.local was accepted for raspberrypi.local"
+fi
+grep -q "cannot connect to mdns://impostor (https://10.77.0.1:50055): .*certificate not valid for name \"raspberrypi.local\"" "$work/impostor.out" ||
+  fail "the impostor's refusal said: $(cat "$work/impostor.out")"
 # ...the Rust client library...
 laptop "$example" "mdns://lab pi" 1 0x48 20 > "$work/example.out" || fail "the Rust example by name failed"
 grep -q "(20 calls)" "$work/example.out" || fail "the Rust example printed $(cat "$work/example.out")"
@@ -152,7 +166,7 @@ fi
 if laptop "$bin" get -y --server mdns://nobody 1 0x48 0 2> "$work/nobody.log"; then
   fail "mdns://nobody connected"
 fi
-grep -q "no smbus-proxy server named \`nobody\` answered on this machine's networks within 3 s; those that did: lab pi, raspberrypi" \
+grep -q "no smbus-proxy server named \`nobody\` answered on this machine's networks within 3 s; those that did: impostor, lab pi, raspberrypi" \
   "$work/nobody.log" || fail "mdns://nobody said: $(cat "$work/nobody.log")"
 
 # A server that stops says goodbye: the next search no longer lists it.

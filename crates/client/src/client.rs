@@ -203,7 +203,7 @@ impl Client {
         let url = normalize_url(&url).map_err(|reason| Error::connect(&url, reason, None))?;
         // A name is looked up once: the connection keeps the address it found, as it would
         // a host name's.
-        let (url, host) = match discovery::discovered_name(&url) {
+        let found = match discovery::discovered_name(&url) {
             Some(name) => {
                 let name = name.to_owned();
                 let found = tokio::task::spawn_blocking(move || discover::find(&name, discover::FIND_WAIT))
@@ -216,20 +216,22 @@ impl Client {
                         None,
                     )
                 })?;
-                (address, Some(found.host))
+                // Errors name the server as the caller did, and where it was found.
+                (address.clone(), Some(found.host), format!("{url} ({address})"))
             }
-            None => (url, None),
+            None => (url.clone(), None, url),
         };
+        let (url, host, shown) = found;
         let (bearer, tls) = credentials.apply(&url, host.as_deref())?;
         let mut endpoint = Channel::from_shared(url.clone())
-            .map_err(|e| Error::connect(&url, format!("not a URL: {e}"), Some(e.into())))?;
+            .map_err(|e| Error::connect(&shown, format!("not a URL: {e}"), Some(e.into())))?;
         // A peer that vanished (power cut, cable pulled) is noticed by HTTP/2 pings within two
         // intervals, rather than when TCP's retransmissions give up many minutes later.
         endpoint = endpoint.http2_keep_alive_interval(PING_INTERVAL).keep_alive_timeout(PING_INTERVAL);
         if let Some(tls) = tls {
             endpoint = endpoint
                 .tls_config(tls)
-                .map_err(|e| Error::connect(&url, source_chain(&e), Some(e.into())))?;
+                .map_err(|e| Error::connect(&shown, source_chain(&e), Some(e.into())))?;
         }
         let channel = endpoint.connect().await.map_err(|e| {
             let reason = source_chain(&e);
@@ -237,7 +239,7 @@ impl Client {
                 Some(hint) => format!("{reason}. {hint}"),
                 None => reason,
             };
-            Error::connect(&url, reason, Some(e.into()))
+            Error::connect(&shown, reason, Some(e.into()))
         })?;
         // A server sends replies up to its --max-message-bytes, and checks that a
         // transaction's replies fit before running it; accept all that it may send.
