@@ -7,7 +7,8 @@
 # must reach them by name (mdns://NAME).
 #
 # Usage: tests/discovery.sh [PYTHON], after `cargo build -p smbus-proxy -p smbus-proxy-client
-# --bins --examples`; PYTHON has the smbus_proxy package (skipped without it). Needs
+# --bins --examples` (with --release for SMBUS_PROXY_PROFILE=release); PYTHON has the
+# smbus_proxy package (skipped without it). Needs
 # unshare, nsenter, ip and openssl; runs as root or where user namespaces are allowed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,8 +33,10 @@ if [ "${1-}" != inside ]; then
 fi
 
 python=${2-}
-bin=$PWD/target/debug/smbus-proxy
-example=$PWD/target/debug/examples/read_loop
+# The figures it prints are the release build's with SMBUS_PROXY_PROFILE=release.
+profile=target/${SMBUS_PROXY_PROFILE:-debug}
+bin=$PWD/$profile/smbus-proxy
+example=$PWD/$profile/examples/read_loop
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -94,6 +97,7 @@ if "$bin" serve --simulate --no-announce --announce-name quiet 2> "$work/refused
 fi
 grep -q "cannot be used with" "$work/refused.log" || fail "--no-announce with --announce-name: $(cat "$work/refused.log")"
 serve quiet --listen 0.0.0.0:50054 --insecure-network --no-announce
+quiet_pid=${pids[-1]}
 
 # The servers are up once they answer; announcing takes its probes (about 0.75 s) on top.
 for port in 50051 50053 50054; do
@@ -119,12 +123,23 @@ raspberrypi  10.77.0.1  50052  1      tls+token  $("$bin" --version | cut -d' ' 
 $expected"
 echo "discovery: servers listed in $took ms (it listens for 1500 ms)"
 
+# What a name costs: `get` (a process, a connection, one read) by address and by name, each
+# 1.1 s after the last, since a server answers a record at most once a second (RFC 6762 §6).
+# And what announcing costs the server at rest.
+get_ms() { # SERVER: the milliseconds one `get` takes
+  local start
+  start=$(date +%s%N)
+  [ "$(laptop "$bin" get -y --server "$1" 1 0x48 0x00)" = 0x00 ] || fail "get from $1 failed"
+  echo $((($(date +%s%N) - start) / 1000000))
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+rss() { awk '/^VmRSS/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status"; }
+echo "discovery: idle RSS $(rss "$plain_pid") announcing, $(rss "$quiet_pid") with --no-announce"
+by_address=$(for _ in 1 2 3; do get_ms 10.77.0.1:50051; sleep 1.1; done | median)
+by_name=$(for _ in 1 2 3; do get_ms "mdns://lab pi"; sleep 1.1; done | median)
+echo "discovery: get by address $by_address ms, by name $by_name ms (medians of 3)"
+
 # By name, with every client: the tools...
-start=$(date +%s%N)
-value=$(laptop "$bin" get -y --server "mdns://lab pi" 1 0x48 0x00) || fail "get by name failed"
-took=$((($(date +%s%N) - start) / 1000000))
-[ "$value" = 0x00 ] || fail "get by name read $value"
-echo "discovery: i2cget by name in $took ms"
 laptop "$bin" set -y --server "mdns://LAB PI" 1 0x48 0x02 0x5a || fail "set by name (in capitals) failed"
 value=$(laptop env SMBUS_PROXY_SERVER="mdns://lab pi" "$bin" get -y 1 0x48 0x02) || fail "get by \$SMBUS_PROXY_SERVER failed"
 [ "$value" = 0x5a ] || fail "get by \$SMBUS_PROXY_SERVER read $value, not what set wrote"
