@@ -57,7 +57,7 @@ pub(crate) fn find(name: &str, wait: Duration) -> Result<Found> {
     let address = format!("mdns://{name}");
     let mut answered = BTreeMap::new();
     let wanted = |n: &str| n.eq_ignore_ascii_case(name);
-    search(wait, |n| wanted(n), &mut answered)?;
+    search(wait, wanted, &mut answered)?;
     if let Some((_, record)) = answered.iter().find(|(n, _)| wanted(n)) {
         return record.clone().map_err(|reason| {
             Error::connect(&address, format!("its DNS-SD record cannot be used: {reason}"), None)
@@ -118,7 +118,7 @@ fn search(
 }
 
 fn is_link_local_v6(ip: &IpAddr) -> bool {
-    matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
+    matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local())
 }
 
 #[cfg(test)]
