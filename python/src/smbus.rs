@@ -211,12 +211,15 @@ fn seconds(name: &str, given: f64, zero: bool) -> PyResult<Duration> {
     })
 }
 
-/// A poll's timeout and interval (default 0: again at once).
+/// A poll's timeout and interval (by default the shortest a server takes, 100 µs).
 fn poll_times(
     timeout: &Bound<'_, PyAny>,
     interval: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(Duration, Duration)> {
-    let interval = interval.map(|i| seconds_arg(i, "interval", true)).transpose()?.unwrap_or_default();
+    let interval = interval
+        .map(|i| seconds_arg(i, "interval", true))
+        .transpose()?
+        .unwrap_or(smbus_proxy_client::MIN_POLL_INTERVAL);
     Ok((seconds_arg(timeout, "timeout", false)?, interval))
 }
 
@@ -431,9 +434,10 @@ impl SMBus {
         self.call(py, None, |bus| bus.wait(time))
     }
 
-    /// ACK polling on the bus: writes the address alone, ``interval`` seconds apart, until the
-    /// device acknowledges (an EEPROM's write cycle is over), for at most ``timeout`` seconds;
-    /// past it, ``TimeoutError`` saying after how many tries. One round trip in all.
+    /// ACK polling on the bus: writes the address alone, ``interval`` seconds apart (0.0001,
+    /// the least a server takes, by default), until the device acknowledges (an EEPROM's write
+    /// cycle is over), for at most ``timeout`` seconds; past it, ``TimeoutError`` saying after
+    /// how many tries. One round trip in all.
     #[pyo3(signature = (i2c_addr, timeout, interval=None, force=None))]
     fn poll_ack(
         &self,

@@ -86,6 +86,7 @@ pub use error::{Error, Result};
 pub use session::{BusOptions, MAX_PIPELINE};
 pub use smbus_proxy_wire::op::msg_flags;
 pub use smbus_proxy_wire::pb::BusInfo;
+pub use smbus_proxy_wire::step::MIN_POLL_INTERVAL;
 pub use smbus_proxy_wire::{Command, Dir, Errno, Match, Msg, Op, Poll, Reply, Step, Target, funcs};
 pub use timed::{LONGEST_BUS_WAIT, Timed, TimedDelay, TimedI2c};
 /// The gRPC status code of an [`Error::Rejected`].

@@ -73,7 +73,7 @@ fn ack_polling_through_an_eeprom_write_cycle() {
     for page in 0..4u8 {
         let mut batch = bus.batch();
         batch.i2c_rdwr(vec![Msg::write(EEPROM, [&[0x01, page * 32][..], &[page; 32]].concat())]);
-        batch.poll_ack(EEPROM, Duration::ZERO, 20 * MS);
+        batch.poll_ack(EEPROM, smbus_proxy_client::MIN_POLL_INTERVAL, 20 * MS);
         bus.run(batch).unwrap();
     }
     // Without the poll, the next access would meet the write cycle.

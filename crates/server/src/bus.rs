@@ -301,8 +301,10 @@ impl Executor {
                     Ok(_) => "did not match".to_owned(),
                     Err(failure) => format!("failed with {}", failure.errno.name().unwrap_or("an errno")),
                 };
-                let detail = format!(" after {tries} tries; the last {last}");
-                return Err(Failure { errno: Errno::ETIMEDOUT, detail: Some(detail) });
+                return Err(Failure::detailed(
+                    Errno::ETIMEDOUT,
+                    format!(" after {tries} tries; the last {last}"),
+                ));
             }
             std::thread::sleep(poll.interval);
         }
@@ -374,7 +376,7 @@ fn log_op(
         ($lvl:expr) => {
             match result {
                 Ok(reply) => tracing::event!($lvl, bus, session = %format_args!("{session:032x}"), "{op} → {reply}"),
-                Err(Failure { errno, detail }) => tracing::event!($lvl, bus, session = %format_args!("{session:032x}"), "{op} → {errno}{}", detail.as_deref().unwrap_or("")),
+                Err(failure) => tracing::event!($lvl, bus, session = %format_args!("{session:032x}"), "{op} → {failure}"),
             }
         };
     }

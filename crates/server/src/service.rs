@@ -196,8 +196,7 @@ impl Service {
             match result {
                 Ok(reply) => response.results.push(encode::reply(reply)),
                 Err(failure) => {
-                    let mut error = encode::op_error(i, failure.errno);
-                    error.message.extend(failure.detail);
+                    let error = encode::op_error(i, &failure);
                     match keep_going {
                         true => response
                             .results

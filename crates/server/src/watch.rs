@@ -35,7 +35,7 @@ impl Event {
     pub fn encode(&self) -> pb::OpEvent {
         let result = match &self.result {
             Ok(reply) => encode::reply(reply.clone()),
-            Err(errno) => encode::failed(0, *errno),
+            Err(errno) => encode::failed(0, &(*errno).into()),
         };
         pb::OpEvent {
             bus: self.bus,

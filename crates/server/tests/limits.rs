@@ -190,3 +190,31 @@ async fn calls_in_flight_per_client_host() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(a.list_buses(pb::ListBusesRequest {}).await.is_ok(), "room once the calls ended");
 }
+
+/// A failure's detail counts in the reply's bound: a strict replay quoting every transfer it
+/// did not expect (8 KiB each) used to build a reply of megabytes from a request the bound
+/// had passed, larger than the client could read.
+#[tokio::test]
+async fn failure_details_fit_the_reply_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = "2026-12-02T03:12:02.123456Z i2c-1 read_byte 0x50 -> 0x01 (10 us) - 1a2b3c4d";
+    std::fs::write(dir.path().join("one.trace"), format!("{}\n{line}\n", smbus_proxy_wire::trace::HEADER))
+        .unwrap();
+    let lab = format!(
+        "[[bus]]\nnumber = 1\n[bus.replay]\ntrace = {:?}\nmode = \"strict\"\n",
+        dir.path().join("one.trace")
+    );
+    let server = Server::simulated(&Config::parse(&lab).unwrap()).on_loopback();
+    let mut c = SmbusClient::connect(server.url()).await.unwrap();
+    let s = open(&mut c).await.unwrap();
+    let write = Op::Transfer(vec![smbus_proxy_wire::Msg::write(0x50, vec![0xA5; 8192])]);
+    let ops: Vec<_> = std::iter::repeat_n(&write, 400).map(smbus_proxy_wire::encode::op).collect();
+    let request = pb::ExecuteRequest { session: s, ops, keep_going: true, fence: 0 };
+    let response = c.execute(request).await.expect("the reply fits what the client reads").into_inner();
+    assert_eq!(response.results.len(), 400);
+    for result in response.results {
+        let Some(pb::op_result::Result::Failed(e)) = result.result else { panic!("{result:?}") };
+        assert!(e.message.starts_with("EPROTO"), "{}", e.message);
+        assert!(e.message.len() <= 128 + smbus_proxy_wire::Failure::MAX_DETAIL, "{} bytes", e.message.len());
+    }
+}

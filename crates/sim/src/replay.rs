@@ -142,22 +142,25 @@ impl Player {
                     let last = recorded.last().map_or(0, |r| r.line);
                     let detail =
                         format!("; the replay of {} ended at line {last}, then came `{op}`", self.trace);
-                    return Err(Failure { errno: Errno::EPROTO, detail: Some(detail) });
+                    return Err(Failure::detailed(Errno::EPROTO, detail));
                 };
                 if expected.op != *op {
                     let detail = format!(
                         "; the replay of {} expected `{}` (line {}), got `{op}`",
                         self.trace, expected.op, expected.line
                     );
-                    return Err(Failure { errno: Errno::EPROTO, detail: Some(detail) });
+                    return Err(Failure::detailed(Errno::EPROTO, detail));
                 }
                 *next += 1;
                 expected.result.clone().map_err(Failure::from)
             }
             Kind::Register { devices } => {
-                let reads = run(devices, op).map_err(|(errno, why)| Failure {
-                    errno,
-                    detail: why.map(|why| format!("; the replay of {} (register mode): {why}", self.trace)),
+                let reads = run(devices, op).map_err(|(errno, why)| match why {
+                    Some(why) => Failure::detailed(
+                        errno,
+                        format!("; the replay of {} (register mode): {why}", self.trace),
+                    ),
+                    None => errno.into(),
                 })?;
                 Ok(match op {
                     Op::Smbus { command, .. } => {
@@ -315,7 +318,7 @@ mod tests {
         let wrong = player.execute(&rbd(2)).unwrap_err();
         assert_eq!(wrong.errno, Errno::EPROTO);
         assert_eq!(
-            wrong.detail.as_deref(),
+            wrong.detail(),
             Some(
                 "; the replay of t.trace expected `read_byte_data 0x48 reg=0x01` (line 3), got `read_byte_data 0x48 reg=0x02`"
             )
@@ -326,7 +329,7 @@ mod tests {
             "the recorded failure, after the deviation"
         );
         let past = player.execute(&rbd(1)).unwrap_err();
-        assert!(past.detail.unwrap().contains("ended at line 3, then came"));
+        assert!(past.detail().unwrap().contains("ended at line 3, then came"));
     }
 
     #[test]
@@ -357,7 +360,7 @@ mod tests {
         assert_eq!(player.execute(&rbd(0)), Ok(Reply::Byte(7)));
         let never = player.execute(&rbd(5)).unwrap_err();
         assert_eq!(never.errno, Errno::EREMOTEIO);
-        assert!(never.detail.unwrap().contains("never read 1 bytes from pointer 05"));
+        assert!(never.detail().unwrap().contains("never read 1 bytes from pointer 05"));
         assert_eq!(player.execute(&Op::smbus(0x49, Command::ReadByte)).unwrap_err().errno, Errno::ENXIO);
     }
 }

@@ -3,7 +3,8 @@
 
 use crate::op::*;
 use crate::pb;
-use crate::step::{MAX_WAIT, Match, Poll, Step};
+use crate::quote::quote;
+use crate::step::{MAX_WAIT, MIN_POLL_INTERVAL, Match, Poll, Step};
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::fmt;
@@ -128,8 +129,14 @@ fn poll(p: pb::Poll) -> Result<Poll> {
         }
     };
     let timeout = micros("timeout_micros", p.timeout_micros, 1)?;
-    let interval =
-        count("interval_micros", p.interval_micros, 0, p.timeout_micros, "µs (up to the timeout)")?;
+    let least = MIN_POLL_INTERVAL.as_micros() as u64;
+    let interval = count(
+        "interval_micros",
+        p.interval_micros,
+        least,
+        p.timeout_micros.max(least),
+        "µs (up to the timeout)",
+    )?;
     let until = match p.until {
         None => None,
         Some(m) => {
@@ -251,19 +258,6 @@ pub fn session_id(field: &'static str, s: &str) -> Result<u128> {
     }
     // Every call names its session, so this runs once per call: one pass, no allocation.
     s.chars().try_fold(0u128, |id, c| Some(id << 4 | u128::from(c.to_digit(16)?))).ok_or_else(not_an_id)
-}
-
-/// How much of a client's text an error message quotes: enough to recognise it, never so much
-/// that the message outgrows the metadata it travels in (gRPC sends it as a header).
-const QUOTE_MAX: usize = 40;
-
-/// `s` for an error message: in quotes and escaped, cut after [`QUOTE_MAX`] characters with its
-/// length said instead.
-fn quote(s: &str) -> String {
-    match s.char_indices().nth(QUOTE_MAX) {
-        None => format!("{s:?}"),
-        Some((end, _)) => format!("{:?}… ({} bytes)", &s[..end], s.len()),
-    }
 }
 
 /// The adapter timeout in milliseconds: the kernel counts in 10 ms units.
@@ -426,8 +420,8 @@ mod tests {
             }),
             Step::Poll(Poll {
                 op: Op::smbus(0x50, Command::WriteQuick { bit: 0 }),
-                interval: Duration::ZERO,
-                timeout: Duration::from_millis(10),
+                interval: MIN_POLL_INTERVAL,
+                timeout: Duration::from_micros(10),
                 until: None,
             }),
         ];
@@ -452,35 +446,40 @@ mod tests {
             }))),
         };
         assert_eq!(
-            bad(poll(None, 0, 10, None)),
+            bad(poll(None, 100, 10, None)),
             "ops[0].poll.op: missing: set the `smbus` or `transfer` operation to repeat"
         );
         assert_eq!(
-            bad(poll(Some(wait(5)), 0, 10, None)),
+            bad(poll(Some(wait(5)), 100, 10, None)),
             "ops[0].poll.op.op: a `wait` or `poll` here: set the `smbus` or `transfer` operation to run"
         );
         assert_eq!(
-            bad(poll(Some(quick.clone()), 0, 0, None)),
+            bad(poll(Some(quick.clone()), 100, 0, None)),
             "ops[0].poll.timeout_micros: 0 µs is out of range 1–60000000"
         );
         assert_eq!(
-            bad(poll(Some(quick.clone()), 11, 10, None)),
-            "ops[0].poll.interval_micros: 11 µs (up to the timeout) is out of range 0–10"
+            bad(poll(Some(quick.clone()), 1001, 1000, None)),
+            "ops[0].poll.interval_micros: 1001 µs (up to the timeout) is out of range 100–1000"
+        );
+        // "Again at once" spun a core for the whole timeout: tries are 100 µs apart at least.
+        assert_eq!(
+            bad(poll(Some(quick.clone()), 0, 1_000_000, None)),
+            "ops[0].poll.interval_micros: 0 µs (up to the timeout) is out of range 100–1000000"
         );
         let until = |mask, value| Some(pb::Match { mask, value });
         assert_eq!(
-            bad(poll(Some(quick.clone()), 0, 10, until(0x10000, 0))),
+            bad(poll(Some(quick.clone()), 100, 10, until(0x10000, 0))),
             "ops[0].poll.until.mask: 0x10000 is out of range 0x0000–0xFFFF"
         );
         assert_eq!(
-            bad(poll(Some(quick.clone()), 0, 10, until(0x02, 0x06))),
+            bad(poll(Some(quick.clone()), 100, 10, until(0x02, 0x06))),
             "ops[0].poll.until.value: 0x6 has bits outside the mask 0x2, so it can never match"
         );
         let bad_inner = Op::smbus(0x48, Command::ReadByteData { reg: 0 });
         let mut inner = encode::op(&bad_inner);
         smbus_mut(&mut inner).addr = 0x80;
         assert_eq!(
-            bad(poll(Some(inner), 0, 10, None)),
+            bad(poll(Some(inner), 100, 10, None)),
             "ops[0].poll.op.smbus.addr: 0x80 is out of range for a 7-bit address 0x00–0x7f"
         );
         assert_eq!(

@@ -83,17 +83,19 @@ pub fn reply(r: Reply) -> pb::OpResult {
 }
 
 /// A failed operation in the results of a transaction that keeps going.
-pub fn failed(index: usize, errno: crate::Errno) -> pb::OpResult {
-    pb::OpResult { result: Some(pb::op_result::Result::Failed(op_error(index, errno))) }
+pub fn failed(index: usize, failure: &crate::Failure) -> pb::OpResult {
+    pb::OpResult { result: Some(pb::op_result::Result::Failed(op_error(index, failure))) }
 }
 
-/// A failed operation, as the wire carries it.
-pub fn op_error(index: usize, errno: crate::Errno) -> pb::OpError {
+/// A failed operation, as the wire carries it: its message is the errno's text and the
+/// failure's detail.
+pub fn op_error(index: usize, failure: &crate::Failure) -> pb::OpError {
+    let errno = failure.errno;
     pb::OpError {
         index: index as u32,
         errno: errno.0,
         kind: kind(errno.kind()) as i32,
-        message: errno.to_string(),
+        message: failure.to_string(),
     }
 }
 
@@ -115,9 +117,10 @@ pub fn session_id(id: u128) -> String {
 }
 
 /// The most bytes an `OpError` takes, framing included. Its message is the errno's text,
-/// bounded by the longest in the errno table or the fallback for an unknown number; the test
-/// below holds every errno to it.
-const OP_ERROR_MAX: usize = 128;
+/// bounded by the longest in the errno table or the fallback for an unknown number, and the
+/// failure's detail, bounded by `Failure::MAX_DETAIL`; the test below holds every errno with
+/// the longest detail to it.
+const OP_ERROR_MAX: usize = 128 + crate::Failure::MAX_DETAIL;
 
 /// The most bytes a field of a message takes on the wire, key and length included, for a
 /// body of `len` bytes: every field here has a number below 16, so its key is one byte.
@@ -165,8 +168,13 @@ mod tests {
     fn every_op_error_fits_its_bound() {
         let errnos = crate::errno::TABLE.iter().map(|e| Errno(e.0)).chain([Errno(i32::MIN), Errno(i32::MAX)]);
         for errno in errnos {
-            let error = op_error(MAX_OPS - 1, errno);
-            assert!(field(error.encoded_len()) <= OP_ERROR_MAX, "{errno}");
+            let plain = op_error(MAX_OPS - 1, &errno.into());
+            assert!(field(plain.encoded_len()) <= OP_ERROR_MAX - crate::Failure::MAX_DETAIL, "{errno}");
+            // A replay quoting a client's whole 8 KiB transfer, and three-byte characters.
+            for detail in ["x".repeat(9000), "€".repeat(3000)] {
+                let error = op_error(MAX_OPS - 1, &crate::Failure::detailed(errno, detail));
+                assert!(field(error.encoded_len()) <= OP_ERROR_MAX, "{errno}");
+            }
         }
     }
 
@@ -191,7 +199,8 @@ mod tests {
             let step = Step::Op(op.clone());
             assert_eq!(field(self::reply(reply.clone()).encoded_len()), result_bound(&step, false), "{op}");
             let ops = vec![step; 3];
-            let worst_error = op_error(MAX_OPS - 1, Errno(i32::MIN));
+            let worst_error =
+                op_error(MAX_OPS - 1, &crate::Failure::detailed(Errno(i32::MIN), "x".repeat(9000)));
             let response = pb::ExecuteResponse {
                 results: vec![self::reply(reply.clone()); 3],
                 error: Some(worst_error.clone()),
@@ -200,7 +209,9 @@ mod tests {
             // With keep_going each result may be a failure instead, whichever is larger.
             let response = |result| pb::ExecuteResponse { results: vec![result; 3], error: None };
             assert!(
-                stream_reply(response(failed(MAX_OPS - 1, Errno(i32::MIN)))) <= response_bound(&ops, true)
+                stream_reply(response(pb::OpResult {
+                    result: Some(pb::op_result::Result::Failed(worst_error.clone()))
+                })) <= response_bound(&ops, true)
             );
             assert!(stream_reply(response(self::reply(reply))) <= response_bound(&ops, true), "{op}");
         }

@@ -110,13 +110,40 @@ impl std::error::Error for Errno {}
 
 /// Why an operation failed: the errno, and what else there is to say (a poll that timed out
 /// says after how many tries; a replayed trace, what it expected instead), which follows the
-/// errno's text in the error a client sees.
+/// errno's text in the error a client sees. The detail is at most [`Failure::MAX_DETAIL`]
+/// bytes, so the server can bound a reply before it knows what will fail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     /// The errno, as the kernel (or the simulator, as a kernel would) reports it.
     pub errno: Errno,
-    /// More about it, if there is more.
-    pub detail: Option<String>,
+    detail: Option<Box<str>>,
+}
+
+impl Failure {
+    /// The most bytes of detail a failure carries; a longer one is cut at a character and
+    /// ends in `…`.
+    pub const MAX_DETAIL: usize = 256;
+
+    /// A failure with more to say than its errno: `detail` follows the errno's text as it is
+    /// (start it with `; ` or a space), cut to [`Failure::MAX_DETAIL`] bytes.
+    pub fn detailed(errno: Errno, detail: impl Into<String>) -> Failure {
+        let mut detail = detail.into();
+        if detail.len() > Self::MAX_DETAIL {
+            const MORE: &str = "…";
+            let mut end = Self::MAX_DETAIL - MORE.len();
+            while !detail.is_char_boundary(end) {
+                end -= 1;
+            }
+            detail.truncate(end);
+            detail.push_str(MORE);
+        }
+        Failure { errno, detail: Some(detail.into()) }
+    }
+
+    /// What the failure says beyond its errno, if anything.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
 }
 
 impl From<Errno> for Failure {
@@ -125,9 +152,23 @@ impl From<Errno> for Failure {
     }
 }
 
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.errno, self.detail().unwrap_or(""))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_detail_is_cut_at_a_character() {
+        let failure = Failure::detailed(Errno::EPROTO, "é".repeat(1000));
+        let detail = failure.detail().unwrap();
+        assert!(detail.len() <= Failure::MAX_DETAIL && detail.ends_with('…'), "{detail}");
+        assert_eq!(Failure::detailed(Errno::EIO, " short").to_string(), format!("{} short", Errno::EIO));
+    }
 
     #[test]
     fn brief_error_table() {

@@ -14,6 +14,7 @@
 //! - [`discovery`]: what a server announces with DNS-SD, and the `mdns://NAME` form a client
 //!   names it by;
 //! - [`i2c_dev`]: the numbers of the kernel's i2c-dev ioctls, for the Linux backend and `attach`;
+//! - [`quote`]: what an error message shows of outside text (at most 40 characters);
 //! - [`errno`]: the errno ↔ [`ErrorKind`] mapping; [`funcs`]: the `I2C_FUNC_*` bits.
 //!
 //! It must not do I/O, hold state, or depend on anything platform-specific: clients on
@@ -28,6 +29,7 @@ pub mod i2c_dev;
 pub mod lower;
 pub mod notation;
 pub mod op;
+pub mod quote;
 pub mod step;
 pub mod trace;
 

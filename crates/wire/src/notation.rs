@@ -14,6 +14,7 @@ use crate::decode;
 use crate::errno::Errno;
 use crate::op::{Command, Dir, Op, Reply, Returns};
 use crate::pb;
+use crate::quote::quote;
 use bytes::Bytes;
 use std::fmt;
 use std::str::FromStr;
@@ -131,10 +132,10 @@ impl Reply {
             Returns::Reads(_) => {
                 Reply::Transfer(tokens(text)?.into_iter().map(hex_bytes).collect::<Result<_>>()?)
             }
-            Returns::Done => return error(format!("expected done, found {text:?}")),
+            Returns::Done => return error(format!("expected done, found {}", quote(text))),
         };
         if !reply.fits(returns) {
-            return error(format!("{text:?} is not what the operation returns"));
+            return error(format!("{} is not what the operation returns", quote(text)));
         }
         Ok(reply)
     }
@@ -153,7 +154,7 @@ pub fn parse_errno(text: &str) -> Result<Errno> {
         None if text.starts_with('E') => Errno::parse(text),
         None => None,
     };
-    parsed.ok_or_else(|| NotationError(format!("{text:?} is not an errno name (ENXIO) or `errno N`")))
+    parsed.ok_or_else(|| NotationError(format!("{} is not an errno name (ENXIO) or `errno N`", quote(text))))
 }
 
 impl FromStr for Op {
@@ -163,7 +164,7 @@ impl FromStr for Op {
         let tokens = tokens(text)?;
         let Some((name, rest)) = tokens.split_first() else { return error("an empty operation") };
         let op = if *name == "transfer" { transfer(rest)? } else { smbus(name, rest)? };
-        decode::op(pb::Op { op: Some(op) }).map_err(|e| NotationError(format!("{text:?}: {e}")))
+        decode::op(pb::Op { op: Some(op) }).map_err(|e| NotationError(format!("{}: {e}", quote(text))))
     }
 }
 
@@ -177,21 +178,28 @@ fn transfer(tokens: &[&str]) -> Result<pb::op::Op> {
             continue;
         }
         let (head, addr) = token.split_once('@').ok_or_else(|| {
-            NotationError(format!("expected a message (w2@0x50, r4@0x50, r?@0x50), found {token:?}"))
+            NotationError(format!("expected a message (w2@0x50, r4@0x50, r?@0x50), found {}", quote(token)))
         })?;
         let addr = number(addr)?;
         let msg = |flags, dir| pb::Msg { addr, flags, dir: Some(dir) };
-        msgs.push(match (head.chars().next(), &head[1..]) {
+        // `r4`: the direction, then the length; whatever the head holds, even nothing.
+        let mut chars = head.chars();
+        msgs.push(match (chars.next(), chars.as_str()) {
             (Some('r'), "?") => msg(u64::from(crate::op::msg_flags::RECV_LEN), pb::msg::Dir::Read(0)),
             (Some('r'), n) => msg(0, pb::msg::Dir::Read(number(n)?)),
             (Some('w'), n) => {
                 let data = hex_bytes(rest.next().copied().unwrap_or(""))?;
                 if number(n)? != data.len() as u64 {
-                    return error(format!("{token} is followed by {} bytes", data.len()));
+                    return error(format!("{} is followed by {} bytes", quote(token), data.len()));
                 }
                 msg(0, pb::msg::Dir::Write(data))
             }
-            _ => return error(format!("expected a message (w2@0x50, r4@0x50, r?@0x50), found {token:?}")),
+            _ => {
+                return error(format!(
+                    "expected a message (w2@0x50, r4@0x50, r?@0x50), found {}",
+                    quote(token)
+                ));
+            }
         });
     }
     Ok(pb::op::Op::Transfer(pb::Transfer { msgs }))
@@ -209,7 +217,7 @@ fn smbus(name: &str, tokens: &[&str]) -> Result<pb::op::Op> {
             FORCE => op.force = true,
             _ => match token.split_once('=') {
                 Some(field) => fields.push(field),
-                None => return error(format!("{name}: unexpected {token:?}")),
+                None => return error(format!("{}: unexpected {}", quote(name), quote(token))),
             },
         }
     }
@@ -228,10 +236,10 @@ fn smbus(name: &str, tokens: &[&str]) -> Result<pb::op::Op> {
         "block_process_call" => C::BlockProcessCall(f.reg_data()?),
         "read_i2c_block_data" => C::ReadI2cBlockData(pb::RegLen { reg: f.num("reg")?, len: f.num("len")? }),
         "write_i2c_block_data" => C::WriteI2cBlockData(f.reg_data()?),
-        _ => return error(format!("{name:?} is not an SMBus command or transfer")),
+        _ => return error(format!("{} is not an SMBus command or transfer", quote(name))),
     };
     if f.used != f.fields.len() {
-        return error(format!("{name}: unexpected arguments in {}", tokens.join(" ")));
+        return error(format!("{name}: unexpected arguments in {}", quote(&tokens.join(" "))));
     }
     op.command = Some(command);
     Ok(pb::op::Op::Smbus(op))
@@ -248,7 +256,7 @@ impl Fields<'_> {
     fn get(&mut self, key: &str) -> Result<&str> {
         self.used += 1;
         let found = self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
-        found.ok_or_else(|| NotationError(format!("{}: {key}= missing", self.name)))
+        found.ok_or_else(|| NotationError(format!("{}: {key}= missing", quote(self.name))))
     }
 
     fn num(&mut self, key: &str) -> Result<u64> {
@@ -272,7 +280,7 @@ fn tokens(text: &str) -> Result<Vec<&str>> {
     for (i, c) in text.char_indices() {
         match c {
             '[' => depth += 1,
-            ']' if depth == 0 => return error(format!("an unmatched ] in {text:?}")),
+            ']' if depth == 0 => return error(format!("an unmatched ] in {}", quote(text))),
             ']' => depth -= 1,
             c if c.is_whitespace() && depth == 0 => {
                 if let Some(s) = start.take() {
@@ -285,7 +293,7 @@ fn tokens(text: &str) -> Result<Vec<&str>> {
         start.get_or_insert(i);
     }
     if depth != 0 {
-        return error(format!("an unmatched [ in {text:?}"));
+        return error(format!("an unmatched [ in {}", quote(text)));
     }
     tokens.extend(start.map(|s| &text[s..]));
     Ok(tokens)
@@ -297,7 +305,7 @@ fn number(text: &str) -> Result<u64> {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => text.parse(),
     };
-    parsed.map_err(|_| NotationError(format!("expected a number (0x48 or 72), found {text:?}")))
+    parsed.map_err(|_| NotationError(format!("expected a number (0x48 or 72), found {}", quote(text))))
 }
 
 fn fits<T: TryFrom<u64>>(what: &str, n: u64) -> Result<T> {
@@ -309,11 +317,12 @@ fn hex_bytes(text: &str) -> Result<Bytes> {
     let inner = text
         .strip_prefix('[')
         .and_then(|t| t.strip_suffix(']'))
-        .ok_or_else(|| NotationError(format!("expected bytes as [01 02 ff], found {text:?}")))?;
+        .ok_or_else(|| NotationError(format!("expected bytes as [01 02 ff], found {}", quote(text))))?;
     inner
         .split_whitespace()
         .map(|b| {
-            u8::from_str_radix(b, 16).map_err(|_| NotationError(format!("{b:?} in {text} is not a hex byte")))
+            u8::from_str_radix(b, 16)
+                .map_err(|_| NotationError(format!("{} in {} is not a hex byte", quote(b), quote(text))))
         })
         .collect()
 }
@@ -401,6 +410,40 @@ mod tests {
         assert!(err("transfer w1@0x50 [00").contains("unmatched"));
         assert!(Reply::parse("0x100", Returns::Byte).is_err());
         assert!(Reply::parse("[01 02 03]", Returns::Block(2)).is_err(), "longer than asked");
+    }
+
+    /// A message with no direction, or one that starts with a multi-byte character, used to
+    /// slice the token at byte 1 and panic.
+    #[test]
+    fn any_message_head_is_an_error_not_a_panic() {
+        for text in
+            ["transfer @0x10", "transfer é@0x10", "transfer r@0x10", "transfer w@0x10 []", "transfer ☃"]
+        {
+            let err = text.parse::<Op>().unwrap_err().0;
+            assert!(err.contains("expected") || err.contains("number"), "{text}: {err}");
+        }
+    }
+
+    /// Whatever comes from a file is quoted by at most 40 characters.
+    #[test]
+    fn long_text_is_quoted_short() {
+        let long = "x".repeat(1 << 20);
+        for text in [
+            format!("transfer {long}@0x10"),
+            format!("{long} 0x48"),
+            format!("read_byte_data 0x48 reg={long}"),
+            format!("write_block_data 0x48 reg=1 data=[{long}]"),
+            format!("read_byte_data 0x48 reg=1 {long}"),
+            format!("read_byte_data 0x48 reg=1 {long}=1"),
+        ] {
+            let err = text.parse::<Op>().unwrap_err().0;
+            assert!(err.len() < 200, "{} bytes: {}", err.len(), &err[..200]);
+        }
+        for (text, returns) in [(long.clone(), Returns::Byte), (format!("[{long}]"), Returns::Block(2))] {
+            let err = Reply::parse(&text, returns).unwrap_err().0;
+            assert!(err.len() < 200, "{} bytes: {}", err.len(), &err[..200]);
+        }
+        assert!(parse_errno(&long).unwrap_err().0.len() < 200);
     }
 
     #[test]

@@ -11,6 +11,11 @@ use std::time::Duration;
 /// transaction's waiting is usually far lower).
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
+/// The shortest time between a poll's tries. Without a floor, a poll "again at once" on a bus
+/// that answers in microseconds (the simulator, a fast adapter) spins a core for its whole
+/// timeout, millions of tries a second; no chip needs asking more often than this.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_micros(100);
+
 /// One step of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -28,7 +33,8 @@ pub enum Step {
 pub struct Poll {
     /// The operation.
     pub op: Op,
-    /// The time between the end of one try and the start of the next.
+    /// The time between the end of one try and the start of the next: at least
+    /// [`MIN_POLL_INTERVAL`].
     pub interval: Duration,
     /// How long the tries may take in all.
     pub timeout: Duration,
@@ -137,7 +143,7 @@ mod tests {
     fn a_step_answers_for_its_operation() {
         let op = Op::smbus(0x48, Command::ReadByteData { reg: 0 });
         let poll =
-            Step::Poll(Poll { op: op.clone(), interval: Duration::ZERO, timeout: MAX_WAIT, until: None });
+            Step::Poll(Poll { op: op.clone(), interval: MIN_POLL_INTERVAL, timeout: MAX_WAIT, until: None });
         assert_eq!(
             (poll.returns(), poll.sends(), poll.name(), poll.waits()),
             (Returns::Byte, Sends::Register, "poll", MAX_WAIT)
