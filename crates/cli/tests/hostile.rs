@@ -281,3 +281,101 @@ async fn stress() {
     assert_eq!(opened, 64, "a connection gets 64 sessions");
     drop(idle);
 }
+
+/// A bus handle of its own that waits `wait` on bus 1 (a transaction that holds the bus that
+/// long), from a thread, after `after`.
+fn hold_bus(url: String, after: Duration, wait: Duration) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let client = Client::connect(&url).unwrap();
+        let mut bus = client.bus(1).unwrap();
+        std::thread::sleep(after);
+        bus.wait(wait).unwrap();
+    })
+}
+
+/// A read on bus 1 by a new client, which must be answered; how long it took.
+fn timed_read(url: &str) -> Result<Duration, smbus_proxy_client::Error> {
+    let client = Client::connect(url)?;
+    let options =
+        smbus_proxy_client::BusOptions { call_timeout: Some(Duration::from_secs(3)), ..Default::default() };
+    let mut bus = client.bus_with(1, options)?;
+    let started = Instant::now();
+    bus.read_byte_data(0x48, 0x00)?;
+    Ok(started.elapsed())
+}
+
+/// A client that pipelines reads on an `ExecuteStream` and grants no window for the replies.
+/// The stream's transactions used to run inside the reply stream, which HTTP/2 polls only
+/// while the client grants window: a transaction handed the bus while its stream was not
+/// polled held the bus until the connection closed, and every other client of the bus timed
+/// out. Here the moment is made certain: three other clients hold the bus in turn for 600 ms
+/// each; the stream's first read (64 KiB) uses up its window; its second waits behind the
+/// second holder and its third behind the third, so the third is handed the bus when the
+/// second's reply is stuck for lack of window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_stops_reading_does_not_freeze_the_bus() {
+    use smbus_proxy_wire::{Msg, Op, encode, pb};
+    let server = Serving::start(&["--simulate"]);
+    let mut raw = raw::Grpc::connect(addr(&server)).await;
+    raw.start(1, "/smbus.v1.Smbus/Open").await;
+    raw.send(1, &pb::OpenRequest { bus: 1, ..Default::default() }, true).await;
+    let session = raw.receive::<pb::OpenResponse>(1).await.session;
+    let read = |n: usize, len: u16| {
+        let request = pb::ExecuteRequest {
+            session: session.clone(),
+            ops: vec![encode::op(&Op::Transfer(vec![Msg::read(0x50, len); n]))],
+            keep_going: false,
+            fence: 0,
+        };
+        raw::Grpc::message(3, &request, false)
+    };
+    raw.start(3, "/smbus.v1.Smbus/ExecuteStream").await;
+    let hold = Duration::from_millis(600);
+    let holders = [
+        hold_bus(server.url(), Duration::ZERO, hold),
+        hold_bus(server.url(), Duration::from_millis(300), hold),
+        hold_bus(server.url(), Duration::from_millis(900), hold),
+    ];
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // 64 KiB and more of reply: the client's window is used up, and it never grants more.
+    raw.write(&[read(8, 8192), read(1, 1), read(1, 1)].concat()).await;
+    let url = server.url();
+    let reads = tokio::task::spawn_blocking(move || {
+        holders.into_iter().for_each(|h| h.join().unwrap());
+        // Every other client of the bus is served, one after another.
+        (0..5).map(|_| timed_read(&url)).collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for read in &reads {
+        let took = read.as_ref().expect("another client is served");
+        assert!(*took < Duration::from_millis(500), "another client waited {took:?}");
+    }
+    println!("with a stream that stopped reading holding its replies, other clients read in {reads:?}");
+    drop(raw);
+}
+
+/// Eight 1 s waits from one client, all in flight at once, used to make another client's read
+/// wait behind all eight (7.7 s), far past `--max-bus-wait-ms`: the bus served its queue first
+/// come, first served. Client hosts take turns now (on loopback, each connection is one), so
+/// the other client waits for one of them at most.
+#[test]
+fn one_client_cannot_hold_the_bus_past_its_share() {
+    let server = Serving::start(&["--simulate"]);
+    let url = server.url();
+    let greedy = std::thread::spawn(move || {
+        let client = Client::connect(&url).unwrap();
+        let waits: Vec<_> = (0..8)
+            .map(|_| {
+                let mut bus = client.bus(1).unwrap();
+                std::thread::spawn(move || bus.wait(Duration::from_secs(1)).unwrap())
+            })
+            .collect();
+        waits.into_iter().for_each(|w| w.join().unwrap());
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let took = timed_read(&server.url()).expect("another client is served");
+    println!("behind eight 1 s waits of one client, another client's read took {took:?}");
+    assert!(took < Duration::from_millis(1500), "another client waited {took:?}");
+    greedy.join().unwrap();
+}

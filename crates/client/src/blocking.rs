@@ -167,6 +167,11 @@ impl Bus {
         fn flush(&mut self) -> ();
     }
 
+    /// See [`crate::Bus::settle`].
+    pub(crate) fn settle(&mut self) {
+        self.rt.block_on(self.inner.settle())
+    }
+
     /// The bus's number: the N of /dev/i2c-N on the server.
     pub fn number(&self) -> u32 {
         self.inner.number()

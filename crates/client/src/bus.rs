@@ -212,6 +212,12 @@ impl Bus {
         self.link.flush().await
     }
 
+    /// Waits until every pipelined call has run, keeping a failure for the next call that
+    /// waits for the pipeline to report.
+    pub(crate) async fn settle(&mut self) {
+        self.link.settle().await
+    }
+
     /// Takes the bus exclusively until the guard is dropped or unlocked, waiting up to `wait`
     /// for another session's lock to go.
     pub async fn lock(&mut self, wait: Duration) -> Result<LockGuard<'_>> {

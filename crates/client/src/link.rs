@@ -264,9 +264,7 @@ impl Link {
 
     /// Waits for every pipelined transaction's answer, and reports the first that failed.
     pub(crate) async fn flush(&mut self) -> Result<()> {
-        while !self.pipeline.in_flight.is_empty() {
-            self.receive().await;
-        }
+        self.settle().await;
         match self.pipeline.failure.take() {
             // Told now: what is queued from here on runs again.
             Some(failure) => {
@@ -274,6 +272,15 @@ impl Link {
                 Err(failure)
             }
             None => Ok(()),
+        }
+    }
+
+    /// Waits for every pipelined transaction's answer, and keeps a failure for the next flush
+    /// point to report: for a caller that cannot report one, which must then not consume it
+    /// (and so let what is queued after it run).
+    pub(crate) async fn settle(&mut self) {
+        while !self.pipeline.in_flight.is_empty() {
+            self.receive().await;
         }
     }
 

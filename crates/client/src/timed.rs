@@ -76,12 +76,14 @@ pub struct TimedDelay<'a> {
 impl DelayNs for TimedDelay<'_> {
     /// A wait on the bus. `DelayNs` cannot fail, so a wait the server refuses (or that fails
     /// on a pipelined bus, reported at the next read) is slept here instead: the driver's
-    /// timing holds either way.
+    /// timing holds either way. A long delay is slept here once what is queued has run; a
+    /// pipelined write that failed is kept for the driver's next call that waits, which
+    /// reports it, and nothing queued after it runs until then.
     fn delay_ns(&mut self, ns: u32) {
         let time = Duration::from_nanos(ns.into());
         let mut bus = self.bus.borrow_mut();
         if time > LONGEST_BUS_WAIT || bus.wait(time).is_err() {
-            let _ = bus.flush();
+            bus.settle();
             std::thread::sleep(time);
         }
     }

@@ -167,3 +167,30 @@ async fn a_dropped_async_handle_still_runs_what_it_queued() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// A driver on [`smbus_proxy_client::Timed`] whose pipelined write fails, then waits longer
+/// than is sent as a wait on the bus (a start-up time). The delay used to flush the pipeline
+/// and drop what it reported, so the writes queued after the failure ran and the driver never
+/// heard of it. Now the failure waits for the driver's next call that waits, and nothing
+/// queued after it reaches the device.
+#[test]
+fn a_long_delay_keeps_a_pipelined_failure_for_the_driver() {
+    use embedded_hal::delay::DelayNs;
+    use embedded_hal::i2c::I2c;
+    let server = lab().on_loopback();
+    let client = blocking::Client::connect(server.url()).unwrap();
+    let timed = smbus_proxy_client::Timed::new(pipelined(&client, 16));
+    let (mut i2c, mut delay) = (timed.i2c(), timed.delay());
+    I2c::write(&mut i2c, ABSENT as u8, &[0x00, 1]).unwrap();
+    let long = smbus_proxy_client::LONGEST_BUS_WAIT + Duration::from_millis(10);
+    delay.delay_ns(long.as_nanos() as u32);
+    I2c::write(&mut i2c, RF as u8, &[0x74, 7]).unwrap();
+    // A short delay, sent as a wait on the bus, must not lose it either.
+    delay.delay_us(100);
+    I2c::write(&mut i2c, RF as u8, &[0x75, 8]).unwrap();
+    let mut byte = [0];
+    let e = I2c::write_read(&mut i2c, RF as u8, &[0x74], &mut byte).unwrap_err();
+    assert_eq!(failed(e), (1, "transfer", 0, Errno::ENXIO));
+    let mut check = client.bus(1).unwrap();
+    assert_eq!(check.read_i2c_block_data(RF, 0x74, 2).unwrap()[..], [0, 0], "nothing after the failure ran");
+}

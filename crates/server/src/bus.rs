@@ -1,21 +1,30 @@
 //! One bus: its executor, and its exclusive lock.
 //!
 //! Transactions run one at a time per bus, whole, so two clients' operations never
-//! interleave. A backend that may block (a Linux adapter sleeps in the kernel for the whole
-//! transfer) gets an OS thread of its own with a queue in front, so it never stalls the
-//! network and distinct buses run in parallel. A backend that never blocks runs where the call
-//! arrives, under a mutex: two thread switches per call cost more than its operations; but a
-//! transaction that waits on the bus (a `wait` or `poll` step) runs on a blocking thread, so it
-//! never holds up the network.
+//! interleave; those waiting are served in a fair order between client hosts and sessions
+//! (`fair.rs`). A backend that may block (a Linux adapter sleeps in the kernel for the whole
+//! transfer) gets an OS thread of its own, which takes the next transaction from that queue, so
+//! it never stalls the network and distinct buses run in parallel. A backend that never blocks
+//! runs where the call arrives, when the call's turn comes: two thread switches per call cost
+//! more than its operations; but a transaction that waits on the bus (a `wait` or `poll` step)
+//! runs on a blocking thread, so it never holds up the network.
+//!
+//! Whatever holds the bus is never a future that waits on a peer: a turn is handed to a
+//! waiting call only through a channel it is polled on, and a call that is dropped instead
+//! passes its turn on (`Turn`'s drop), so a client that stops reading cannot hold a bus.
 
 use crate::backend::{Backend, Claims};
+use crate::fair::{Fair, Ticket, Who};
 use crate::fallback;
 use crate::lock;
-use crate::session::{Params, Session, SessionId};
+use crate::session::{Params, Session, SessionId, client_host};
 use crate::watch::{Event, Watch};
 use smbus_proxy_wire::{Errno, Failure, Op, Poll, Reply, Step, funcs::I2C, pb};
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, Weak, mpsc};
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::task::Context;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{Notify, oneshot};
 use tracing::Level;
@@ -32,6 +41,13 @@ pub struct Outcome {
 pub struct Caller {
     pub session: SessionId,
     pub peer: Option<SocketAddr>,
+}
+
+impl Caller {
+    /// Where it waits in the bus's fair queue.
+    fn who(&self) -> Who {
+        Who { host: client_host(self.peer), session: self.session }
+    }
 }
 
 /// Why a transaction never reached the bus.
@@ -65,14 +81,149 @@ pub struct Bus {
     released: Notify,
 }
 
+impl Drop for Bus {
+    fn drop(&mut self) {
+        // The thread ends once it has run (or skipped) what is queued.
+        if let Runner::Thread(jobs) = &self.runner {
+            jobs.close();
+        }
+    }
+}
+
 /// Where a bus's transactions run.
 enum Runner {
-    /// On a thread of the bus's own, fed through a queue: for backends that block.
-    Thread(mpsc::Sender<Job>),
+    /// On a thread of the bus's own, which takes the next job from a fair queue: for backends
+    /// that block.
+    Thread(Arc<Jobs>),
     /// Right where the call arrives, one at a time: for backends that never block, which
-    /// return within microseconds. The lock is async, so that callers wait for a transaction
-    /// that waits on the bus without blocking the network thread.
-    Inline(Arc<tokio::sync::Mutex<Executor>>),
+    /// return within microseconds. Callers wait for their turn without blocking the network
+    /// thread, so that a transaction that waits on the bus holds up no one but the bus's
+    /// other callers.
+    Inline(Arc<Inline>),
+}
+
+/// The jobs waiting for a bus's thread, and whether the bus still exists.
+struct Jobs {
+    queue: Mutex<(Fair<Job>, bool)>,
+    ready: Condvar,
+}
+
+impl Jobs {
+    /// Queues a job, or gives it back if the bus is gone.
+    fn push(&self, who: Who, job: Job) -> Result<Ticket, Job> {
+        let mut queue = lock(&self.queue);
+        if !queue.1 {
+            return Err(job);
+        }
+        let ticket = queue.0.push(who, job);
+        self.ready.notify_one();
+        Ok(ticket)
+    }
+
+    /// The next job, waiting for one; `None` once the bus is gone.
+    fn next(&self) -> Option<Job> {
+        let mut queue = lock(&self.queue);
+        loop {
+            if let Some(job) = queue.0.pop() {
+                return Some(job);
+            }
+            if !queue.1 {
+                return None;
+            }
+            queue = self.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn close(&self) {
+        lock(&self.queue).1 = false;
+        self.ready.notify_all();
+    }
+}
+
+/// A job queued for the bus's thread; dropped, it leaves the queue: a caller that gave up
+/// (deadline, disconnect) must not have its writes done late, nor its request kept.
+struct Queued<'a> {
+    jobs: &'a Jobs,
+    who: Who,
+    ticket: Ticket,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        let removed = lock(&self.jobs.queue).0.remove(self.who, self.ticket);
+        drop(removed);
+    }
+}
+
+/// A bus that runs where the call arrives: its executor, and whose turn it is.
+struct Inline {
+    executor: Mutex<Executor>,
+    /// Whether a turn is out, and the calls waiting for theirs.
+    turns: Mutex<(bool, Fair<oneshot::Sender<Turn>>)>,
+}
+
+/// The right to run on an inline bus; dropping it hands the bus to the next caller in line,
+/// wherever it is dropped (a cancelled call's future, a channel that was never read).
+struct Turn {
+    inline: Option<Arc<Inline>>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Some(inline) = self.inline.take() {
+            let mut turns = lock(&inline.turns);
+            while let Some(next) = turns.1.pop() {
+                match next.send(Turn { inline: Some(inline.clone()) }) {
+                    Ok(()) => return,
+                    // That caller is gone; its turn must not pass itself on from in here.
+                    Err(mut unwanted) => unwanted.inline = None,
+                }
+            }
+            turns.0 = false;
+        }
+    }
+}
+
+impl Inline {
+    /// Waits for the caller's turn.
+    fn turn(self: &Arc<Self>, who: Who) -> WaitingTurn<'_> {
+        let mut turns = lock(&self.turns);
+        if !turns.0 {
+            turns.0 = true;
+            turns.1.took(who);
+            return WaitingTurn::Now(Some(Turn { inline: Some(self.clone()) }));
+        }
+        let (grant, granted) = oneshot::channel();
+        let ticket = turns.1.push(who, grant);
+        WaitingTurn::Queued { inline: self, who, ticket, granted }
+    }
+}
+
+/// A call waiting for its turn on an inline bus; dropped, it leaves the line (and a turn
+/// granted but not yet taken passes on when the channel holding it goes).
+enum WaitingTurn<'a> {
+    Now(Option<Turn>),
+    Queued { inline: &'a Inline, who: Who, ticket: Ticket, granted: oneshot::Receiver<Turn> },
+}
+
+impl Future for WaitingTurn<'_> {
+    type Output = Result<Turn, Refused>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> std::task::Poll<Self::Output> {
+        match &mut *self {
+            WaitingTurn::Now(turn) => std::task::Poll::Ready(turn.take().ok_or(Refused::Stopped)),
+            WaitingTurn::Queued { granted, .. } => Pin::new(granted).poll(cx).map_err(|_| Refused::Stopped),
+        }
+    }
+}
+
+impl Drop for WaitingTurn<'_> {
+    fn drop(&mut self) {
+        if let WaitingTurn::Queued { inline, who, ticket, .. } = self {
+            let removed = lock(&inline.turns).1.remove(*who, *ticket);
+            drop(removed);
+        }
+    }
 }
 
 impl Bus {
@@ -90,7 +241,9 @@ impl Bus {
         let executor =
             Executor { blocks: backend.blocks(), backend, watch, funcs, op_log, applied: Params::default() };
         if !executor.blocks {
-            let runner = Runner::Inline(Arc::new(tokio::sync::Mutex::new(executor)));
+            let inline =
+                Inline { executor: Mutex::new(executor), turns: Mutex::new((false, Fair::default())) };
+            let runner = Runner::Inline(Arc::new(inline));
             return Ok(Arc::new(Bus {
                 info,
                 claims,
@@ -99,14 +252,14 @@ impl Bus {
                 released: Notify::new(),
             }));
         }
-        let (jobs, queue) = mpsc::channel();
-        let runner = Runner::Thread(jobs);
+        let jobs = Arc::new(Jobs { queue: Mutex::new((Fair::default(), true)), ready: Condvar::new() });
+        let runner = Runner::Thread(jobs.clone());
         let bus =
             Arc::new(Bus { info, claims, runner, holder: Mutex::new(Weak::new()), released: Notify::new() });
         let weak = Arc::downgrade(&bus);
         std::thread::Builder::new()
             .name(format!("i2c-{}", bus.info.number))
-            .spawn(move || executor.run(queue, weak))?;
+            .spawn(move || executor.run(&jobs, weak))?;
         Ok(bus)
     }
 
@@ -134,21 +287,30 @@ impl Bus {
         keep_going: bool,
     ) -> Result<Outcome, Refused> {
         match &self.runner {
-            Runner::Inline(executor) => {
-                let mut executor = executor.clone().lock_owned().await;
+            Runner::Inline(inline) => {
+                let turn = inline.turn(caller.who()).await?;
                 if steps.iter().all(|s| s.waits().is_zero()) {
-                    return self.dispatch(&mut executor, caller, params, &steps, keep_going);
+                    let mut executor = lock(&inline.executor);
+                    let outcome = self.dispatch(&mut executor, caller, params, &steps, keep_going);
+                    drop((executor, turn));
+                    return outcome;
                 }
-                let bus = self.clone();
+                let (bus, inline) = (self.clone(), inline.clone());
                 tokio::task::spawn_blocking(move || {
-                    bus.dispatch(&mut executor, caller, params, &steps, keep_going)
+                    let outcome =
+                        bus.dispatch(&mut lock(&inline.executor), caller, params, &steps, keep_going);
+                    drop(turn);
+                    outcome
                 })
                 .await
                 .map_err(|_| Refused::Stopped)?
             }
             Runner::Thread(jobs) => {
                 let (reply, outcome) = oneshot::channel();
-                jobs.send(Job { caller, params, steps, keep_going, reply }).map_err(|_| Refused::Stopped)?;
+                let job = Job { caller, params, steps, keep_going, reply };
+                let who = caller.who();
+                let ticket = jobs.push(who, job).map_err(|_| Refused::Stopped)?;
+                let _queued = Queued { jobs, who, ticket };
                 outcome.await.map_err(|_| Refused::Stopped)?
             }
         }
@@ -242,8 +404,8 @@ struct Executor {
 }
 
 impl Executor {
-    fn run(mut self, queue: mpsc::Receiver<Job>, bus: std::sync::Weak<Bus>) {
-        while let Ok(job) = queue.recv() {
+    fn run(mut self, jobs: &Jobs, bus: std::sync::Weak<Bus>) {
+        while let Some(job) = jobs.next() {
             // A caller that gave up (deadline, disconnect) must not have its writes done late.
             if job.reply.is_closed() {
                 continue;

@@ -16,6 +16,8 @@
 //! - `bus`: each bus's executor (a thread of its own if its backend blocks) and its
 //!   exclusive lock.
 //!   Transactions run whole and one at a time per bus; distinct buses run in parallel.
+//! - `fair`: the order a bus serves waiting transactions in: client hosts, then their
+//!   sessions, take turns.
 //! - `legacy`: the original Python smbus-proxy's `SmbusRcp`, a thin adapter over the same.
 //! - [`backend`]: the trait a bus implements: the simulator (`smbus_proxy_sim`) and, on
 //!   Linux, `/dev/i2c-N` through i2c-dev's ioctls (`backend::linux`).
@@ -32,6 +34,7 @@ mod auth;
 pub mod backend;
 mod bus;
 mod conn;
+mod fair;
 mod fallback;
 mod legacy;
 mod limits;

@@ -17,7 +17,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -269,6 +268,92 @@ fn refused(session: &Session, r: Refused) -> Status {
 
 type ReplyStream = Pin<Box<dyn Stream<Item = Result<pb::StreamReply, Status>> + Send>>;
 
+/// Replies an `ExecuteStream` holds for a client that has not read them: a client pipelines at
+/// most 256 transactions (`MAX_PIPELINE`), and every one it has sent beyond these waits in
+/// HTTP/2's flow control instead.
+const STREAM_REPLIES: usize = 16;
+
+impl Service {
+    /// Answers one `ExecuteStream`'s requests in order, until they end or the call is gone.
+    async fn serve_stream(
+        self,
+        mut requests: impl Stream<Item = Result<pb::ExecuteRequest, Status>> + Unpin,
+        replies: tokio::sync::mpsc::Sender<Result<pb::StreamReply, Status>>,
+    ) {
+        let mut fence = Fence::default();
+        loop {
+            let reply = tokio::select! {
+                // The client went away (cancelled the call, or the connection closed): a
+                // transaction still waiting for the bus must not run late.
+                () = replies.closed() => return,
+                reply = async {
+                    let req = requests.next().await?;
+                    Some(self.stream_one(req, &mut fence).await)
+                } => match reply {
+                    Some(reply) => reply,
+                    None => return,
+                },
+            };
+            if replies.send(reply).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// One message of an `ExecuteStream`: a transaction, unless its fence is down.
+    async fn stream_one(
+        &self,
+        req: Result<pb::ExecuteRequest, Status>,
+        fence: &mut Fence,
+    ) -> Result<pb::StreamReply, Status> {
+        use pb::stream_reply::Reply;
+        let req = req.map_err(|status| message_too_large(&status).unwrap_or(status))?;
+        let its_fence = req.fence;
+        let outcome = match fence.check(its_fence) {
+            Err(failed) => Err(Status::aborted(format!(
+                "not run: a transaction with fence {failed} failed on this stream before it"
+            ))),
+            Ok(()) => self.execute_one(req).await.map_err(Status::from),
+        };
+        let ok = matches!(&outcome, Ok(response) if response.error.is_none());
+        if !ok {
+            fence.failed(its_fence);
+        }
+        let reply = match outcome {
+            Ok(response) => Reply::Response(response),
+            Err(status) => Reply::Rejected(pb::Rejection {
+                code: status.code() as i32,
+                message: status.message().into(),
+            }),
+        };
+        Ok(pb::StreamReply { reply: Some(reply) })
+    }
+}
+
+/// The fences of one `ExecuteStream` (see `ExecuteRequest.fence`): a client keeps a fence
+/// until it has told the program of a failure, then takes a higher one. So a transaction
+/// whose fence is at or below the highest that failed was sent before the program knew, and
+/// does not run; remembering that one number is enough, however the fences interleave.
+#[derive(Default)]
+struct Fence {
+    highest_failed: u64,
+}
+
+impl Fence {
+    /// Whether a transaction with `fence` may run; else the failed fence that stops it.
+    fn check(&self, fence: u64) -> Result<(), u64> {
+        match fence {
+            0 => Ok(()),
+            f if f <= self.highest_failed => Err(self.highest_failed),
+            _ => Ok(()),
+        }
+    }
+
+    fn failed(&mut self, fence: u64) {
+        self.highest_failed = self.highest_failed.max(fence);
+    }
+}
+
 #[tonic::async_trait]
 impl Smbus for Service {
     async fn list_buses(
@@ -345,8 +430,6 @@ impl Smbus for Service {
         &self,
         req: Request<Streaming<pb::ExecuteRequest>>,
     ) -> Result<Response<ReplyStream>, Status> {
-        use pb::stream_reply::Reply;
-        let service = self.clone();
         let mut stopping = self.stopping.clone();
         let requests = UntilStopped {
             requests: req.into_inner(),
@@ -354,37 +437,16 @@ impl Smbus for Service {
                 let _ = stopping.wait_for(|stop| *stop).await;
             }),
         };
-        // The fence whose transaction failed last on this stream (see `ExecuteRequest.fence`).
-        let failed = Arc::new(AtomicU64::new(0));
-        // Requests are answered one by one, in order, on the stream's own task: no spawn and no
-        // channel hop per call.
-        let replies = requests.then(move |req| {
-            let (service, failed) = (service.clone(), failed.clone());
-            async move {
-                let req = req.map_err(|status| message_too_large(&status).unwrap_or(status))?;
-                let fence = req.fence;
-                let outcome = if fence != 0 && failed.load(Ordering::Relaxed) == fence {
-                    Err(Status::aborted(format!(
-                        "not run: an earlier transaction with fence {fence} failed on this stream"
-                    )))
-                } else {
-                    service.execute_one(req).await.map_err(Status::from)
-                };
-                let ok = matches!(&outcome, Ok(response) if response.error.is_none());
-                if fence != 0 && !ok {
-                    failed.store(fence, Ordering::Relaxed);
-                }
-                let reply = match outcome {
-                    Ok(response) => Reply::Response(response),
-                    Err(status) => Reply::Rejected(pb::Rejection {
-                        code: status.code() as i32,
-                        message: status.message().into(),
-                    }),
-                };
-                Ok(pb::StreamReply { reply: Some(reply) })
-            }
-        });
-        Ok(Response::new(Box::pin(replies)))
+        // The stream's transactions run on a task of their own, and the replies wait in a
+        // channel for the client to read them. Run where the reply stream is polled, they would
+        // wait for the peer: HTTP/2 polls a response only while the client grants it window,
+        // and a transaction waiting for its turn on the bus would hold the bus, once its turn
+        // came, until the client read on. The channel is short: a client that stops reading
+        // stops the task at its next reply, with the bus free, and then HTTP/2's flow control
+        // stops its requests.
+        let (replies, out) = tokio::sync::mpsc::channel(STREAM_REPLIES);
+        tokio::spawn(self.clone().serve_stream(requests, replies));
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(out))))
     }
 
     type WatchStream = WatchStream;

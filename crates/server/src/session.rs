@@ -280,11 +280,17 @@ impl Sessions {
     }
 }
 
-/// Whether two connections count as one client host for the per-host session limit: the same
-/// address, except on loopback, where an SSH tunnel brings every remote client: there each
-/// connection is a host of its own, so one burst through the tunnel cannot lock out the rest.
+/// The client host a connection counts as, for the per-host session limit and a bus's fair
+/// share: its address, except on loopback, where an SSH tunnel brings every remote client:
+/// there each connection is a host of its own, so one burst through the tunnel cannot lock
+/// out the rest.
+pub(crate) fn client_host(peer: Option<SocketAddr>) -> Option<SocketAddr> {
+    peer.map(|p| if p.ip().is_loopback() { p } else { SocketAddr::new(p.ip(), 0) })
+}
+
+/// Whether two connections count as one client host ([`client_host`]).
 pub(crate) fn same_client_host(a: SocketAddr, b: SocketAddr) -> bool {
-    if a.ip().is_loopback() { a == b } else { a.ip() == b.ip() }
+    client_host(Some(a)) == client_host(Some(b))
 }
 
 /// 128 random bits: a session id is the only proof of owning a session, so it must not be

@@ -350,31 +350,31 @@ fn cases() -> Vec<Case> {
         on_bus1(wait(0), "ops[0].wait.micros: 0 µs is out of range 1–60000000"),
         on_bus1(wait(60_000_001), "ops[0].wait.micros: 60000001 µs is out of range 1–60000000"),
         on_bus1(
-            poll(None, 0, 1000, None),
+            poll(None, 100, 1000, None),
             "ops[0].poll.op: missing: set the `smbus` or `transfer` operation to repeat",
         ),
         on_bus1(
-            poll(Some(wait(10)), 0, 1000, None),
+            poll(Some(wait(10)), 100, 1000, None),
             "ops[0].poll.op.op: a `wait` or `poll` here: set the `smbus` or `transfer` operation to run",
         ),
         on_bus1(
-            poll(Some(smbus(0x48, PC::ReadByteData(reg(0x100)))), 0, 1000, None),
+            poll(Some(smbus(0x48, PC::ReadByteData(reg(0x100)))), 100, 1000, None),
             "ops[0].poll.op.smbus.read_byte_data.reg: 0x100 is out of range 0x00–0xFF",
         ),
         on_bus1(
-            poll(Some(quick()), 0, 0, None),
+            poll(Some(quick()), 100, 0, None),
             "ops[0].poll.timeout_micros: 0 µs is out of range 1–60000000",
         ),
         on_bus1(
             poll(Some(quick()), 2000, 1000, None),
-            "ops[0].poll.interval_micros: 2000 µs (up to the timeout) is out of range 0–1000",
+            "ops[0].poll.interval_micros: 2000 µs (up to the timeout) is out of range 100–1000",
         ),
         on_bus1(
-            poll(Some(quick()), 0, 1000, Some(pb::Match { mask: 1 << 16, value: 0 })),
+            poll(Some(quick()), 100, 1000, Some(pb::Match { mask: 1 << 16, value: 0 })),
             "ops[0].poll.until.mask: 0x10000 is out of range 0x0000–0xFFFF",
         ),
         on_bus1(
-            poll(Some(quick()), 0, 1000, Some(pb::Match { mask: 0x80, value: 0x81 })),
+            poll(Some(quick()), 100, 1000, Some(pb::Match { mask: 0x80, value: 0x81 })),
             "ops[0].poll.until.value: 0x81 has bits outside the mask 0x80, so it can never match",
         ),
         case(
@@ -383,14 +383,17 @@ fn cases() -> Vec<Case> {
             "ops: the waits and poll timeouts add up to 1000001 µs; this server holds the bus for at most 1000000 µs of waiting per transaction",
         ),
         case(
-            Execute(Sess::Bus(2), vec![poll(Some(smbus(0x49, PC::ReadByte(pb::Empty {}))), 0, 1000, None)]),
+            Execute(Sess::Bus(2), vec![poll(Some(smbus(0x49, PC::ReadByte(pb::Empty {}))), 100, 1000, None)]),
             Code::PermissionDenied,
             "policy: bus 2 has addresses = [0x48]; ops[0] (read_byte) addresses 0x49",
         ),
         case(
             Execute(
                 Sess::Bus(2),
-                vec![wait(10), poll(Some(smbus(0x48, PC::WriteByte(pb::Value { value: 1 }))), 0, 1000, None)],
+                vec![
+                    wait(10),
+                    poll(Some(smbus(0x48, PC::WriteByte(pb::Value { value: 1 }))), 100, 1000, None),
+                ],
             ),
             Code::PermissionDenied,
             "policy: bus 2 has read_only = \"registers\"; ops[1] (write_byte) sends data",
@@ -405,7 +408,7 @@ fn cases() -> Vec<Case> {
         case(
             Execute(Sess::Bus(1), ops(&[Op::Transfer(vec![Msg::read(0x50, 8192); 9])])),
             Code::ResourceExhausted,
-            "ops: the replies would take up to 73898 bytes; this server sends at most 65536 in one message",
+            "ops: the replies would take up to 74154 bytes; this server sends at most 65536 in one message",
         ),
         case(
             Execute(Sess::Bus(1), ops(&vec![op(0x48, C::ReadByte); MAX_OPS + 1])),

@@ -364,7 +364,7 @@ async fn a_failed_fence_stops_the_rest_of_it_from_reaching_the_bus() {
         });
     }
     let skipped =
-        |fence| format!("Aborted: not run: an earlier transaction with fence {fence} failed on this stream");
+        |fence| format!("Aborted: not run: a transaction with fence {fence} failed on this stream before it");
     assert_eq!(got[..3], ["ran".to_owned(), "errno 6".into(), skipped(7)]);
     assert_eq!(got[3], "ran", "fence 0 is no fence");
     assert_eq!(got[4..6], [skipped(7), "ran".into()]);
@@ -387,6 +387,44 @@ async fn a_failed_fence_stops_the_rest_of_it_from_reaching_the_bus() {
     }
     let byte = |b| Reply::Byte(b);
     assert_eq!(reads, [byte(0xF0), byte(0), byte(0xF2), byte(0), byte(0xF4), byte(0), byte(0), byte(0xF7)]);
+    server.stop().await;
+}
+
+/// Fences out of order: `[NACK, fence 1]`, `[NACK, fence 2]`, `[write, fence 1]`. The
+/// server used to remember only the last failed fence, so the write ran; a fence at or below
+/// one that failed is stale, and stays down.
+#[tokio::test]
+async fn interleaved_fences_never_let_a_write_past_a_failure() {
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = client(&server).await;
+    let s = open(&mut c, 1).await;
+    let req = |o: Op, fence| pb::ExecuteRequest {
+        session: s.clone(),
+        ops: vec![encode::op(&o)],
+        keep_going: false,
+        fence,
+    };
+    let nack = || op(0x33, C::WriteByte { value: 1 });
+    let write = |reg| op(RF, C::WriteByteData { reg, value: 0xA0 | reg });
+    let requests =
+        vec![req(nack(), 1), req(nack(), 2), req(write(0x30), 1), req(write(0x31), 2), req(write(0x32), 3)];
+    let mut replies = c.execute_stream(tokio_stream::iter(requests)).await.unwrap().into_inner();
+    let mut got = Vec::new();
+    while let Some(r) = replies.next().await {
+        got.push(match r.unwrap().reply.unwrap() {
+            pb::stream_reply::Reply::Response(r) => {
+                r.error.map_or("ran".to_owned(), |e| format!("errno {}", e.errno))
+            }
+            pb::stream_reply::Reply::Rejected(r) => format!("{:?}", Code::from_i32(r.code)),
+        });
+    }
+    assert_eq!(got, ["errno 6", "errno 6", "Aborted", "Aborted", "ran"]);
+    let mut reads = Vec::new();
+    for reg in 0x30..=0x32 {
+        let r = c.execute(req(op(RF, C::ReadByteData { reg }), 0)).await.unwrap().into_inner();
+        reads.push(decode::reply(r.results[0].clone()).unwrap());
+    }
+    assert_eq!(reads, [Reply::Byte(0), Reply::Byte(0), Reply::Byte(0xB2)], "only fence 3's write ran");
     server.stop().await;
 }
 
