@@ -7,6 +7,7 @@
 //! line, so the command line's parser checks both with the same messages; an option given on
 //! the command line replaces the file's. Relative paths in the file are from its directory.
 
+use smbus_proxy_wire::quote::{QUOTE_MAX, clip, quote};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -28,15 +29,20 @@ pub fn expand<P: clap::Parser>(argv: Vec<OsString>) -> Result<Vec<OsString>, Str
     });
     let Some(path) = config else { return Ok(argv) };
     let path = Path::new(&path);
-    let alone = argv[..2].iter().cloned().chain(options(path, &[])?.into_iter().map(OsString::from));
-    if let Err(e) = P::try_parse_from(alone) {
-        use clap::error::ErrorKind::*;
+    let file = options(path, &[])?;
+    if let Err(e) = P::try_parse_from(argv[..2].iter().cloned().chain(file.iter().map(OsString::from))) {
+        use clap::error::ErrorKind::MissingRequiredArgument;
         // What the command line may complete (a TLS key for the file's certificate) is left to
         // the parse of both together.
-        if !matches!(e.kind(), MissingRequiredArgument | DisplayHelp | DisplayVersion) {
-            let first =
+        if e.kind() != MissingRequiredArgument {
+            let mut first =
                 e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-            return Err(format!("{}: {first}", path.display()));
+            // clap quotes a value or an unknown key whole: the file's are quoted as any outside
+            // text is, by their first 40 characters.
+            for long in file.iter().filter(|a| a.chars().nth(QUOTE_MAX).is_some()) {
+                first = first.replace(long.as_str(), &quote(long).to_string());
+            }
+            return Err(format!("{}: {}", path.display(), clip(&first)));
         }
     }
     let from_file = options(path, &given)?;
@@ -51,14 +57,20 @@ pub fn expand<P: clap::Parser>(argv: Vec<OsString>) -> Result<Vec<OsString>, Str
 /// The file's options as command-line arguments, less those the command line gives itself.
 fn options(path: &Path, given: &[String]) -> Result<Vec<String>, String> {
     let at = |problem: String| format!("{}: {problem}", path.display());
-    let text = std::fs::read_to_string(path).map_err(|e| at(format!("cannot read it: {e}")))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| at(e.message().to_owned()))?;
+    let text = smbus_proxy_sim::file::read_to_string(path, smbus_proxy_sim::file::SETTINGS_MAX)
+        .map_err(|e| at(format!("cannot read it: {e}")))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| at(clip(e.message()).into_owned()))?;
     let dir = path.parent().unwrap_or(Path::new(""));
     let mut args = Vec::new();
     for (key, value) in table {
         let name = key.replace('_', "-");
         if name == "config" {
             return Err(at("config cannot name another file".into()));
+        }
+        // Under systemd, a server that printed its help and exited 0 would be a "successful"
+        // stop that is never restarted.
+        if name == "help" || name == "version" {
+            return Err(at(format!("{name}: not a setting (it prints and exits instead of serving)")));
         }
         let flag = format!("--{name}");
         if given.iter().any(|a| *a == flag || a.starts_with(&format!("{flag}="))) {
@@ -74,7 +86,7 @@ fn options(path: &Path, given: &[String]) -> Result<Vec<String>, String> {
                 toml::Value::Boolean(true) => None,
                 other => {
                     let problem = "is not an option's value (a string, a number, true, or a list of those)";
-                    return Err(at(format!("{key}: {} {problem}", other.type_str())));
+                    return Err(at(format!("{}: {} {problem}", quote(&key), other.type_str())));
                 }
             })
         };
@@ -156,9 +168,15 @@ mod tests {
             expand::<Accepting>(argv(&["smbus-proxy", "serve", "--config", file.to_str().unwrap()]))
                 .unwrap_err()
         };
-        assert!(expand_with("listen = [[1]]").contains("serve.toml: listen: array is not an option's value"));
+        assert!(
+            expand_with("listen = [[1]]").contains("serve.toml: \"listen\": array is not an option's value")
+        );
         assert!(expand_with("listen = ").contains("serve.toml: "));
         assert!(expand_with("config = \"x\"").contains("config cannot name another file"));
+        for key in ["help", "version"] {
+            let e = expand_with(&format!("{key} = true"));
+            assert!(e.contains(&format!("serve.toml: {key}: not a setting")), "{e}");
+        }
         let missing = expand::<Accepting>(argv(&["smbus-proxy", "serve", "--config", "/nonexistent.toml"]))
             .unwrap_err();
         assert!(missing.starts_with("/nonexistent.toml: cannot read it: "), "{missing}");

@@ -19,7 +19,8 @@ use std::path::Path;
 /// The expectations for the trace at `path`: its operations on `bus` (the only one it has, if
 /// not given) to the `devices` given (all, if none).
 pub fn mock(path: &Path, bus: Option<u32>, devices: &[u16]) -> Result<String, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = smbus_proxy_sim::file::read_to_string(path, smbus_proxy_sim::file::TRACE_MAX)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let events = trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let ops: Vec<_> = events
         .into_iter()

@@ -424,15 +424,7 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
 /// network asks clients who they are.
 fn credentials(args: &Serve) -> Result<(Option<String>, Option<Tls>), Box<dyn std::error::Error>> {
     let token = match &args.token_file {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let token = text.lines().next().unwrap_or("").trim().to_owned();
-            if token.is_empty() {
-                return Err(format!("{}: the first line holds no token", path.display()).into());
-            }
-            Some(token)
-        }
+        Some(path) => Some(tools::read_token(path)?),
         None => smbus_proxy_client::token(None),
     };
     let tls = match (&args.tls_cert, &args.tls_key) {

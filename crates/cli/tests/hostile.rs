@@ -379,3 +379,71 @@ fn one_client_cannot_hold_the_bus_past_its_share() {
     assert!(took < Duration::from_millis(1500), "another client waited {took:?}");
     greedy.join().unwrap();
 }
+
+/// A gRPC client whose connections come from `source`, a loopback address of its own: another
+/// client host.
+async fn smbus_from(
+    source: [u8; 4],
+    server: SocketAddr,
+) -> smbus_proxy_wire::pb::smbus_client::SmbusClient<tonic::transport::Channel> {
+    let connect = tower::service_fn(move |_: tonic::transport::Uri| async move {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((source, 0)))?;
+        socket.connect(server).await.map(hyper_util::rt::TokioIo::new)
+    });
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{server}")).unwrap();
+    let channel = endpoint.connect_with_connector(connect).await.unwrap();
+    smbus_proxy_wire::pb::smbus_client::SmbusClient::new(channel)
+}
+
+/// A watcher sees whose operation it was by the first 8 characters of the session's id, as
+/// `status` and traces show it: the watch used to carry the whole id, which is the session's
+/// credential. And a session is of use only to the client that opened it: another client
+/// host with the whole id gets what an unknown id gets, while the owner, on a new connection,
+/// goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_its_owners_alone() {
+    use smbus_proxy_wire::{Command, Op, encode, pb};
+    let server = Serving::start(&["--simulate"]);
+    let url = server.url();
+    let watcher = tokio::task::spawn_blocking(move || {
+        let client = Client::connect(&url).unwrap();
+        let mut watch = client.watch(&[1]).unwrap();
+        match watch.next().unwrap().unwrap() {
+            smbus_proxy_client::WatchEvent::Op(event) => event.session,
+            other => panic!("{other:?}"),
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut owner = smbus_from([127, 0, 0, 1], addr(&server)).await;
+    let session =
+        owner.open(pb::OpenRequest { bus: 1, ..Default::default() }).await.unwrap().into_inner().session;
+    owner.lock(pb::LockRequest { session: session.clone(), wait_ms: 0 }).await.unwrap();
+    let write = |session: &str| pb::ExecuteRequest {
+        session: session.into(),
+        ops: vec![encode::op(&Op::smbus(0x48, Command::WriteByteData { reg: 0x30, value: 0x5A }))],
+        keep_going: false,
+        fence: 0,
+    };
+    owner.execute(write(&session)).await.unwrap();
+    let seen = watcher.await.unwrap();
+    assert_eq!(seen, session[..8], "the watcher sees the first 8 characters of the id");
+
+    let mut other = smbus_from([127, 0, 0, 2], addr(&server)).await;
+    for refused in [
+        other.execute(write(&session)).await.map(drop),
+        other.keep_alive(pb::KeepAliveRequest { session: session.clone() }).await.map(drop),
+        other.unlock(pb::UnlockRequest { session: session.clone() }).await.map(drop),
+        other.close(pb::CloseRequest { session: session.clone() }).await.map(drop),
+    ] {
+        let status = refused.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+        assert!(status.message().contains("unknown or expired"), "{}", status.message());
+        assert!(!status.message().contains(&session[8..]), "{}", status.message());
+    }
+    assert!(!server.logged("opened by another client").is_empty(), "the administrator is told");
+    // The owner, on a connection of its own, still holds the bus and goes on.
+    let mut again = smbus_from([127, 0, 0, 1], addr(&server)).await;
+    again.execute(write(&session)).await.expect("the owner's session lives, from a new connection");
+    again.unlock(pb::UnlockRequest { session }).await.unwrap();
+}

@@ -207,3 +207,55 @@ fn a_scan_under_a_policy_marks_what_it_may_not_probe() {
          70: PD PD PD PD PD PD -- --                         \n"
     );
 }
+
+/// TLS connections that complete their handshake and then say nothing are closed at the
+/// handshake timeout, as silent TCP is: the timer used to be armed by the TLS task and never
+/// woke HTTP/2's, so such a connection stayed open for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_connection_that_says_nothing_after_its_handshake_is_closed() {
+    use tokio::io::AsyncReadExt;
+    use tokio_rustls::rustls::{
+        self, pki_types::CertificateDer, pki_types::ServerName, pki_types::pem::PemObject,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki::pki();
+    pki.write(dir.path());
+    let p = |name| pem(dir.path(), name);
+    let server = serve(&[
+        "--tls-cert",
+        &p("server_cert"),
+        "--tls-key",
+        &p("server_key"),
+        "--handshake-timeout-ms",
+        "1000",
+    ]);
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(pki.server_ca.as_bytes()).unwrap()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let mut silent = Vec::new();
+    for _ in 0..20 {
+        let tcp = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
+        let name = ServerName::try_from("127.0.0.1").unwrap();
+        silent.push(connector.connect(name, tcp).await.expect("the handshake completes"));
+    }
+    let started = std::time::Instant::now();
+    for conn in &mut silent {
+        let mut buf = [0u8; 1024];
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(4), async {
+            loop {
+                match conn.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue, // the server's SETTINGS
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "a silent TLS connection is still open after {:?}", started.elapsed());
+    }
+    println!("20 silent TLS connections closed within {:?} of their handshakes", started.elapsed());
+}

@@ -69,7 +69,7 @@ impl Credentials {
             ),
         };
         let read = |what: &str, path: &Path| {
-            std::fs::read(path)
+            read_pem(path)
                 .map_err(|e| Error::connect(url, format!("{what} {}: {e}", path.display()), Some(e.into())))
         };
         if !url.starts_with("https://") {
@@ -295,6 +295,22 @@ impl Client {
 
 /// What to do about a connection that failed, where the cause says: a new user's first
 /// mistakes are a server that is not running, and http:// and https:// the wrong way round.
+/// A PEM file (a CA, a certificate or a key): at most 1 MiB, which any real one is far below,
+/// so that a path to something endless fails instead of filling memory.
+fn read_pem(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    const MAX: u64 = 1 << 20;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(MAX + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than {MAX} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
 fn connect_hint(url: &str, e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut causes = std::iter::successors(Some(e), |e| e.source());
     let refused = causes.clone().any(|e| {

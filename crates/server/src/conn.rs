@@ -29,7 +29,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -244,8 +244,10 @@ pub(crate) struct Conn {
     peer: Peer,
     limits: ConnLimits,
     watchdog: Pin<Box<Sleep>>,
-    /// Whether the watchdog has been polled since it was last set, so that it will wake us.
-    armed: bool,
+    /// The task the watchdog will wake, if it has been polled since it was last set. Over TLS
+    /// the first reads come from the handshake's task and the rest from HTTP/2's: armed for
+    /// the one, the watchdog would never wake the other.
+    armed: Option<Waker>,
     _admitted: Admitted,
 }
 
@@ -265,18 +267,19 @@ impl Conn {
         });
         let watchdog = Box::pin(tokio::time::sleep(limits.handshake_timeout));
         let peer = Peer { remote, local: stream.local_addr().ok(), activity };
-        Conn { stream, peer, limits, watchdog, armed: false, _admitted: admitted }
+        Conn { stream, peer, limits, watchdog, armed: None, _admitted: admitted }
     }
 
     /// Whether the connection has done nothing for longer than it may. Otherwise the watchdog
     /// is left armed for the moment it would have (while calls are in flight, an idle timeout
     /// from now: the call may be over by then), so that the connection's task is woken then.
-    /// The timer is polled only when armed anew: it keeps the waker of the one task that reads
-    /// this connection, so a busy connection's reads cost no timer work.
+    /// The timer is polled only when armed anew or read by another task: it keeps the waker of
+    /// the task that reads this connection, so a busy connection's reads cost no timer work.
     fn has_done_nothing(&mut self, cx: &mut Context<'_>) -> bool {
         loop {
             let activity = &self.peer.activity;
-            let waiting = self.armed && !self.watchdog.is_elapsed();
+            let armed = self.armed.as_ref().is_some_and(|waker| waker.will_wake(cx.waker()));
+            let waiting = armed && !self.watchdog.is_elapsed();
             let deadline = match activity.quiet_since(&self.limits) {
                 None if waiting => return false,
                 None => Instant::now() + self.limits.idle_timeout,
@@ -292,7 +295,7 @@ impl Conn {
                 }
             };
             self.watchdog.as_mut().reset(deadline);
-            self.armed = true;
+            self.armed = Some(cx.waker().clone());
             if self.watchdog.as_mut().poll(cx).is_pending() {
                 return false;
             }

@@ -6,7 +6,7 @@
 //! failure is an answer `operation_status { code: 1, exception }`, never a gRPC error.
 
 use crate::service::{Rejected, Service};
-use crate::session::Params;
+use crate::session::{Owner, Params};
 use smbus_proxy_wire::legacy::{self as rcp, smbus_rcp_server::SmbusRcp};
 use smbus_proxy_wire::pb::{self, smbus_op::Command as C};
 use smbus_proxy_wire::{ArgError, Errno, Reply, decode, encode};
@@ -42,7 +42,10 @@ impl Legacy {
         };
         let response = self
             .core
-            .execute_one(pb::ExecuteRequest { session, ops: vec![op], keep_going: false, fence: 0 })
+            .execute_one(
+                pb::ExecuteRequest { session, ops: vec![op], keep_going: false, fence: 0 },
+                &Owner::of(req),
+            )
             .await
             .map_err(|rejected| match rejected {
                 Rejected::Argument(e) => argument(&e),
@@ -102,9 +105,9 @@ type Answer<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl SmbusRcp for Legacy {
     async fn open(&self, req: Request<rcp::OpenRequest>) -> Answer<rcp::OperationStatus> {
-        let peer = req.remote_addr();
+        let (peer, owner) = (req.remote_addr(), Owner::of(&req));
         let opened = unsigned("i2c_bus", req.get_ref().i2c_bus).and_then(|bus| {
-            self.core.open_session(bus, peer, Params::default()).map_err(|s| s.message().to_owned())
+            self.core.open_session(bus, peer, owner, Params::default()).map_err(|s| s.message().to_owned())
         });
         let session = match opened {
             Ok(session) => session,
@@ -118,17 +121,15 @@ impl SmbusRcp for Legacy {
     }
 
     async fn close(&self, req: Request<rcp::CloseRequest>) -> Answer<rcp::OperationStatus> {
-        Ok(status(
-            Self::client_id(&req)
-                .and_then(|id| self.core.close_session(&id).map_err(|s| s.message().to_owned())),
-        ))
+        Ok(status(Self::client_id(&req).and_then(|id| {
+            self.core.close_session(&id, &Owner::of(&req)).map_err(|s| s.message().to_owned())
+        })))
     }
 
     async fn ping(&self, req: Request<rcp::KeepAlive>) -> Answer<rcp::OperationStatus> {
-        Ok(status(
-            Self::client_id(&req)
-                .and_then(|id| self.core.session(&id).map(drop).map_err(|s| s.message().to_owned())),
-        ))
+        Ok(status(Self::client_id(&req).and_then(|id| {
+            self.core.session(&id, &Owner::of(&req)).map(drop).map_err(|s| s.message().to_owned())
+        })))
     }
 
     async fn read_byte(&self, req: Request<rcp::ReadByteRequest>) -> Answer<rcp::ReadByteResponse> {

@@ -22,6 +22,7 @@
 //! PERMISSION_DENIED naming the rule and the operation.
 
 use serde::Deserialize;
+use smbus_proxy_wire::quote::{clip, quote};
 use smbus_proxy_wire::{Op, Sends, Step};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -69,18 +70,19 @@ pub struct PolicyError {
 impl Policy {
     /// Reads a policy file.
     pub fn load(path: &std::path::Path) -> Result<Policy, PolicyError> {
-        let text = std::fs::read_to_string(path)
+        let text = smbus_proxy_sim::file::read_to_string(path, smbus_proxy_sim::file::SETTINGS_MAX)
             .map_err(|e| PolicyError { path: path.display().to_string(), reason: e.to_string() })?;
         Self::parse(&text).map_err(|reason| PolicyError { path: path.display().to_string(), reason })
     }
 
     /// Parses a policy from TOML; the error names the key at fault.
     pub fn parse(text: &str) -> Result<Policy, String> {
-        let file: File = toml::from_str(text).map_err(|e| e.message().trim_end().to_owned())?;
+        let file: File = toml::from_str(text).map_err(|e| clip(e.message().trim_end()).into_owned())?;
         let default = file.default.map(|r| r.rules("default")).transpose()?;
         let mut buses = BTreeMap::new();
         for (key, table) in file.bus {
-            let n: u32 = key.parse().map_err(|_| format!("bus.{key}: a bus is named by its number"))?;
+            let n: u32 =
+                key.parse().map_err(|_| format!("bus.{}: a bus is named by its number", quote(&key)))?;
             buses.insert(n, table.rules(&format!("bus.{n}"))?);
         }
         Ok(Policy { default, buses })
@@ -238,7 +240,10 @@ impl Table {
             Some(ReadOnly::Flag(true)) => Sends::Nothing,
             Some(ReadOnly::Level(level)) if level == "registers" => Sends::Register,
             Some(ReadOnly::Level(other)) => {
-                return Err(format!("{at}.read_only: \"{other}\" is not one of true, false, \"registers\""));
+                return Err(format!(
+                    "{at}.read_only: {} is not one of true, false, \"registers\"",
+                    quote(&other)
+                ));
             }
         };
         if let Some(max) = self.max_ops
@@ -271,7 +276,8 @@ fn ranges(list: &[String], max: u16, at: &str) -> Result<Vec<RangeInclusive<u16>
         };
         n.ok().filter(|&n| n <= max).ok_or_else(|| {
             format!(
-                "{at}: \"{s}\" is not an address in range 0x00-{max:#04x} (write \"0x48\" or \"0x50-0x57\")"
+                "{at}: {} is not an address in range 0x00-{max:#04x} (write \"0x48\" or \"0x50-0x57\")",
+                quote(s)
             )
         })
     };
@@ -280,7 +286,7 @@ fn ranges(list: &[String], max: u16, at: &str) -> Result<Vec<RangeInclusive<u16>
             let (lo, hi) = entry.split_once('-').unwrap_or((entry, entry));
             let (lo, hi) = (number(lo)?, number(hi)?);
             if lo > hi {
-                return Err(format!("{at}: \"{entry}\" runs backwards"));
+                return Err(format!("{at}: {} runs backwards", quote(entry)));
             }
             Ok(lo..=hi)
         })

@@ -8,7 +8,7 @@ use crate::Stats;
 use crate::bus::{Bus, Caller, Refused};
 use crate::limits::{Limits, message_too_large};
 use crate::policy::Policy;
-use crate::session::{Call, LimitHit, Params, Session, Sessions};
+use crate::session::{Call, LimitHit, Miss, Owner, Params, Session, Sessions};
 use crate::throttle::{Refusal, Refusals};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
 use smbus_proxy_wire::{ArgError, Step, decode, encode};
@@ -84,15 +84,23 @@ impl Service {
         Service(Arc::new(shared))
     }
 
-    /// A call on the session `id` names: a sign of life for as long as the call is held.
-    pub(crate) fn session(&self, id: &str) -> Result<Call, Status> {
+    /// A call by `owner` on the session `id` names: a sign of life for as long as the call is
+    /// held. A session another client opened is answered as one that does not exist, so that
+    /// an id is no use to anyone who saw it, nor a way to learn which ids are live; the
+    /// administrator's log says what happened.
+    pub(crate) fn session(&self, id: &str, owner: &Owner) -> Result<Call, Status> {
         let id = decode::session_id("session", id).map_err(invalid)?;
-        self.sessions.call(id).ok_or_else(|| {
-            Status::not_found(format!(
+        self.sessions.call(id, owner).map_err(|miss| {
+            let status = Status::not_found(format!(
                 "session {}: unknown or expired (sessions end {} ms after their last call); open the bus again",
-                encode::session_id(id),
+                encode::session_tag(id),
                 self.sessions.lease.as_millis()
-            ))
+            ));
+            if miss == Miss::NotOwner {
+                let why = Status::not_found("session: opened by another client (another address or certificate)");
+                self.refusals.log(Refusal::Auth, owner.peer(), Some(id), &why);
+            }
+            status
         })
     }
 
@@ -101,9 +109,10 @@ impl Service {
         &self,
         number: u64,
         peer: Option<SocketAddr>,
+        owner: Owner,
         params: Params,
     ) -> Result<Arc<Session>, Status> {
-        self.try_open(number, peer, params).inspect_err(|status| {
+        self.try_open(number, peer, owner, params).inspect_err(|status| {
             if status.code() == tonic::Code::ResourceExhausted {
                 self.refusals.log(Refusal::Limit, peer, None, status);
             }
@@ -114,6 +123,7 @@ impl Service {
         &self,
         number: u64,
         peer: Option<SocketAddr>,
+        owner: Owner,
         mut params: Params,
     ) -> Result<Arc<Session>, Status> {
         if let Some(limit) = self.limits.op_timeout {
@@ -135,7 +145,7 @@ impl Service {
                 known.join(", ")
             ))
         })?;
-        let session = self.sessions.open(bus.clone(), peer, params).map_err(|hit| {
+        let session = self.sessions.open(bus.clone(), peer, owner, params).map_err(|hit| {
             Status::resource_exhausted(match hit {
                 LimitHit::Sessions(n) => {
                     format!("sessions: {n} are open, the server's limit; close one or let an idle one expire")
@@ -160,8 +170,8 @@ impl Service {
         Ok(session)
     }
 
-    pub(crate) fn close_session(&self, id: &str) -> Result<(), Status> {
-        let session = self.session(id)?;
+    pub(crate) fn close_session(&self, id: &str, owner: &Owner) -> Result<(), Status> {
+        let session = self.session(id, owner)?;
         self.sessions.close(session.id);
         info!(session = %encode::session_id(session.id), "client closed bus {}", session.bus.number());
         Ok(())
@@ -172,9 +182,13 @@ impl Service {
     }
 
     /// One transaction: the body of both `Execute` and `ExecuteStream`.
-    pub(crate) async fn execute_one(&self, req: pb::ExecuteRequest) -> Result<pb::ExecuteResponse, Rejected> {
+    pub(crate) async fn execute_one(
+        &self,
+        req: pb::ExecuteRequest,
+        owner: &Owner,
+    ) -> Result<pb::ExecuteResponse, Rejected> {
         self.stats.transaction();
-        let session = self.session(&req.session)?;
+        let session = self.session(&req.session, owner)?;
         let steps = decode::steps(req.ops).map_err(Rejected::Argument)?;
         self.admit(&session, &steps, req.keep_going).map_err(|(kind, status)| {
             self.refusals.log(kind, session.peer, Some(session.id), &status);
@@ -278,6 +292,7 @@ impl Service {
     async fn serve_stream(
         self,
         mut requests: impl Stream<Item = Result<pb::ExecuteRequest, Status>> + Unpin,
+        owner: Owner,
         replies: tokio::sync::mpsc::Sender<Result<pb::StreamReply, Status>>,
     ) {
         let mut fence = Fence::default();
@@ -288,7 +303,7 @@ impl Service {
                 () = replies.closed() => return,
                 reply = async {
                     let req = requests.next().await?;
-                    Some(self.stream_one(req, &mut fence).await)
+                    Some(self.stream_one(req, &owner, &mut fence).await)
                 } => match reply {
                     Some(reply) => reply,
                     None => return,
@@ -304,6 +319,7 @@ impl Service {
     async fn stream_one(
         &self,
         req: Result<pb::ExecuteRequest, Status>,
+        owner: &Owner,
         fence: &mut Fence,
     ) -> Result<pb::StreamReply, Status> {
         use pb::stream_reply::Reply;
@@ -313,7 +329,7 @@ impl Service {
             Err(failed) => Err(Status::aborted(format!(
                 "not run: a transaction with fence {failed} failed on this stream before it"
             ))),
-            Ok(()) => self.execute_one(req).await.map_err(Status::from),
+            Ok(()) => self.execute_one(req, owner).await.map_err(Status::from),
         };
         let ok = matches!(&outcome, Ok(response) if response.error.is_none());
         if !ok {
@@ -365,13 +381,13 @@ impl Smbus for Service {
     }
 
     async fn open(&self, req: Request<pb::OpenRequest>) -> Result<Response<pb::OpenResponse>, Status> {
-        let peer = req.remote_addr();
+        let (peer, owner) = (req.remote_addr(), Owner::of(&req));
         let req = req.into_inner();
         let params = Params {
             timeout_ms: req.timeout_ms.map(decode::timeout_ms).transpose().map_err(invalid)?,
             retries: req.retries.map(decode::retries).transpose().map_err(invalid)?,
         };
-        let session = self.open_session(req.bus, peer, params)?;
+        let session = self.open_session(req.bus, peer, owner, params)?;
         Ok(Response::new(pb::OpenResponse {
             session: encode::session_id(session.id),
             bus: Some(session.bus.info()),
@@ -380,7 +396,7 @@ impl Smbus for Service {
     }
 
     async fn close(&self, req: Request<pb::CloseRequest>) -> Result<Response<pb::CloseResponse>, Status> {
-        self.close_session(&req.get_ref().session)?;
+        self.close_session(&req.get_ref().session, &Owner::of(&req))?;
         Ok(Response::new(pb::CloseResponse {}))
     }
 
@@ -388,13 +404,14 @@ impl Smbus for Service {
         &self,
         req: Request<pb::KeepAliveRequest>,
     ) -> Result<Response<pb::KeepAliveResponse>, Status> {
-        self.session(&req.get_ref().session)?;
+        self.session(&req.get_ref().session, &Owner::of(&req))?;
         Ok(Response::new(pb::KeepAliveResponse { lease_ms: self.lease_ms() }))
     }
 
     async fn lock(&self, req: Request<pb::LockRequest>) -> Result<Response<pb::LockResponse>, Status> {
+        let owner = Owner::of(&req);
         let req = req.into_inner();
-        let session = self.session(&req.session)?;
+        let session = self.session(&req.session, &owner)?;
         let wait = decode::wait_ms(req.wait_ms).map_err(invalid)?;
         session
             .bus
@@ -406,7 +423,7 @@ impl Smbus for Service {
     }
 
     async fn unlock(&self, req: Request<pb::UnlockRequest>) -> Result<Response<pb::UnlockResponse>, Status> {
-        let session = self.session(&req.get_ref().session)?;
+        let session = self.session(&req.get_ref().session, &Owner::of(&req))?;
         if !session.bus.release(session.id) {
             return Err(Status::failed_precondition(format!(
                 "session: does not hold bus {}",
@@ -421,7 +438,8 @@ impl Smbus for Service {
         &self,
         req: Request<pb::ExecuteRequest>,
     ) -> Result<Response<pb::ExecuteResponse>, Status> {
-        self.execute_one(req.into_inner()).await.map(Response::new).map_err(Status::from)
+        let owner = Owner::of(&req);
+        self.execute_one(req.into_inner(), &owner).await.map(Response::new).map_err(Status::from)
     }
 
     type ExecuteStreamStream = ReplyStream;
@@ -430,6 +448,7 @@ impl Smbus for Service {
         &self,
         req: Request<Streaming<pb::ExecuteRequest>>,
     ) -> Result<Response<ReplyStream>, Status> {
+        let owner = Owner::of(&req);
         let mut stopping = self.stopping.clone();
         let requests = UntilStopped {
             requests: req.into_inner(),
@@ -445,7 +464,7 @@ impl Smbus for Service {
         // stops the task at its next reply, with the bus free, and then HTTP/2's flow control
         // stops its requests.
         let (replies, out) = tokio::sync::mpsc::channel(STREAM_REPLIES);
-        tokio::spawn(self.clone().serve_stream(requests, replies));
+        tokio::spawn(self.clone().serve_stream(requests, owner, replies));
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(out))))
     }
 
@@ -465,7 +484,7 @@ impl Smbus for Service {
                     .map(|s| {
                         let a = s.activity(holder == Some(s.id));
                         pb::SessionStatus {
-                            session: encode::session_id(s.id)[..8].to_owned(),
+                            session: encode::session_tag(s.id),
                             peer: s.peer.map(|p| p.to_string()).unwrap_or_default(),
                             age_ms: ms(a.age),
                             idle_ms: ms(a.idle),

@@ -31,10 +31,41 @@ pub struct Params {
     pub retries: Option<u32>,
 }
 
+/// Who opened a session, and so who may use it: the client's address and, over mutual TLS, its
+/// certificate. A session id is a bearer credential; this makes one seen by someone else (in a
+/// log, over a shoulder) useless to them. Every client behind an SSH tunnel comes from
+/// loopback, so there only the certificate tells them apart.
+#[derive(Clone, Debug, Default)]
+pub struct Owner {
+    peer: Option<SocketAddr>,
+    cert: Option<tonic::transport::CertificateDer<'static>>,
+}
+
+impl Owner {
+    /// The client making `req`.
+    pub fn of<T>(req: &tonic::Request<T>) -> Owner {
+        let cert = crate::conn::peer_certs(req).and_then(|certs| certs.first().cloned());
+        Owner { peer: req.remote_addr(), cert }
+    }
+
+    /// The client's address and port, for the log.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// Whether `other` is the same client: the same address (any port: a client reconnects)
+    /// and the same certificate, if any.
+    fn is(&self, other: &Owner) -> bool {
+        let ip = |o: &Owner| o.peer.map(|p| p.ip());
+        ip(self) == ip(other) && self.cert == other.cert
+    }
+}
+
 pub struct Session {
     pub id: SessionId,
     pub bus: Arc<Bus>,
     pub peer: Option<SocketAddr>,
+    owner: Owner,
     pub params: Params,
     lease_us: u64,
     /// When the server's sessions began: `last_seen` counts from it.
@@ -172,6 +203,15 @@ impl Drop for Call {
     }
 }
 
+/// Why a call found no session to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Miss {
+    /// No live session has the id.
+    Unknown,
+    /// The session exists, but another client opened it.
+    NotOwner,
+}
+
 /// Which limit an open would exceed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LimitHit {
@@ -198,6 +238,7 @@ impl Sessions {
         &self,
         bus: Arc<Bus>,
         peer: Option<SocketAddr>,
+        owner: Owner,
         params: Params,
     ) -> Result<Arc<Session>, LimitHit> {
         let mut map = lock(&self.map);
@@ -222,6 +263,7 @@ impl Sessions {
             id: new_id(),
             bus,
             peer,
+            owner,
             params,
             lease_us: self.lease.as_micros() as u64,
             epoch: self.epoch,
@@ -238,18 +280,22 @@ impl Sessions {
         Ok(session)
     }
 
-    /// A call on the live session with this id, which keeps it alive until the call ends.
-    pub fn call(&self, id: SessionId) -> Option<Call> {
-        let session = lock(&self.map).get(&id).cloned()?;
+    /// A call by `owner` on the live session with this id, which keeps it alive until the call
+    /// ends.
+    pub fn call(&self, id: SessionId, owner: &Owner) -> Result<Call, Miss> {
+        let session = lock(&self.map).get(&id).cloned().ok_or(Miss::Unknown)?;
+        if !session.owner.is(owner) {
+            return Err(Miss::NotOwner);
+        }
         // Counted before the check, so the reaper either sees the call or agrees the session
         // is dead: a session that expired is not revived by a late call.
         let others = session.calls.fetch_add(1, Ordering::AcqRel);
         if session.ended.load(Ordering::Relaxed) || (others == 0 && session.idle_us() >= session.lease_us) {
             session.calls.fetch_sub(1, Ordering::Relaxed);
             // Leave the removal and its log line to the reaper; the session is dead either way.
-            return None;
+            return Err(Miss::Unknown);
         }
-        Some(Call(session))
+        Ok(Call(session))
     }
 
     /// Ends a session and frees what it held.

@@ -26,7 +26,8 @@ impl Tls {
     /// Reads the PEM files; the error names the file.
     pub fn load(cert: &Path, key: &Path, client_ca: Option<&Path>) -> std::io::Result<Tls> {
         let read = |path: &Path| {
-            std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+            smbus_proxy_sim::file::read(path, smbus_proxy_sim::file::SETTINGS_MAX)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
         };
         Ok(Tls { cert: read(cert)?, key: read(key)?, client_ca: client_ca.map(read).transpose()? })
     }

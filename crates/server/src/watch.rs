@@ -42,7 +42,8 @@ impl Event {
             time_micros: self.ended.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_micros()
                 as u64,
             micros: self.took.as_micros() as u64,
-            session: encode::session_id(self.session),
+            // Only what `Status` shows: the whole id would let a watcher use the session.
+            session: encode::session_tag(self.session),
             peer: self.peer.map(|p| p.to_string()).unwrap_or_default(),
             op: Some(encode::op(&self.op)),
             ran_as: self.ran_as.as_ref().map(encode::op),

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use smbus_proxy_wire::Errno;
 use smbus_proxy_wire::funcs::*;
 use smbus_proxy_wire::op::{MAX_ADDR_7, MAX_ADDR_10};
+use smbus_proxy_wire::quote::quote;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -181,7 +182,7 @@ pub enum ConfigError {
         error: Box<ConfigError>,
     },
     /// Not TOML, or not the shape of a config (unknown field, wrong type, unknown model).
-    #[error("{0}")]
+    #[error("{}", smbus_proxy_wire::quote::clip(&.0.to_string()))]
     Syntax(#[source] toml::de::Error),
     /// Well-formed, but not usable.
     #[error("{0}")]
@@ -203,7 +204,7 @@ impl Config {
     /// Reads, parses and validates a configuration file; trace files it names are found from
     /// its directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::file::read_to_string(path, crate::file::LAB_MAX)
             .map_err(|error| ConfigError::Read { path: path.to_owned(), error })?;
         Config::parse_in(&text, path.parent().unwrap_or(Path::new("")))
             .map_err(|error| ConfigError::File { path: path.to_owned(), error: Box::new(error) })
@@ -474,7 +475,7 @@ fn funcs(value: &toml::Value) -> Result<u64, String> {
             .iter()
             .find(|(preset, _)| preset == name)
             .map(|&(_, mask)| mask)
-            .ok_or_else(|| format!("funcs {name:?} is not {known}")),
+            .ok_or_else(|| format!("funcs {} is not {known}", quote(name))),
         toml::Value::Integer(mask) => {
             u64::try_from(*mask).map_err(|_| format!("funcs {mask} is not {known}"))
         }
@@ -492,7 +493,7 @@ fn errno(value: &toml::Value) -> Option<Errno> {
 
 fn show_value(value: &toml::Value) -> String {
     match value {
-        toml::Value::String(s) => format!("{s:?}"),
+        toml::Value::String(s) => quote(s).to_string(),
         toml::Value::Integer(n) => n.to_string(),
         other => format!("(a {})", other.type_str()),
     }

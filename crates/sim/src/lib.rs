@@ -19,10 +19,13 @@
 //!   humidity sensor.
 //! - [`replay`]: a recorded trace played back in place of a device or a whole bus, strictly
 //!   (the recorded operations and nothing else) or as the registers it saw.
+//! - [`file`]: reading the files a user names with a bound on their size (labs and traces
+//!   here; the server's and tools' settings, policies, tokens and certificates too).
 
 pub mod bus;
 pub mod config;
 pub mod devices;
+pub mod file;
 pub mod replay;
 mod timing;
 

@@ -69,8 +69,8 @@ pub fn address(op: &Op) -> Option<Address> {
 impl Replay {
     /// Reads `path`'s operations on bus `bus` (to `device` only, if given).
     pub fn load(path: &Path, mode: ReplayMode, bus: u32, device: Option<Address>) -> Result<Replay, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = crate::file::read_to_string(path, crate::file::TRACE_MAX)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let events = trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut buses: Vec<u32> = Vec::new();
         let mut recorded = Vec::new();

@@ -10,6 +10,7 @@
 //! txtvers=1 version=0.1.0 buses=1,3-5 tls=1 token=1 client_cert=0
 //! ```
 
+use crate::quote::quote;
 use std::fmt;
 
 /// The DNS-SD service type, with the domain (`.local.`) mDNS answers for.
@@ -58,14 +59,14 @@ impl Announcement {
         match get("txtvers") {
             Some(TXT_VERSION) => {}
             Some(other) => {
-                return Err(format!("TXT record version {other}; this client reads {TXT_VERSION}"));
+                return Err(format!("TXT record version {}; this client reads {TXT_VERSION}", quote(other)));
             }
             None => return Err("the TXT record has no txtvers".into()),
         }
         let flag = |key: &str| match get(key) {
             Some("1") => Ok(true),
             Some("0") | None => Ok(false),
-            Some(other) => Err(format!("TXT {key}={other}: expected 0 or 1")),
+            Some(other) => Err(format!("TXT {key}={}: expected 0 or 1", quote(other))),
         };
         let tls = match get("tls") {
             Some(_) => flag("tls")?,
@@ -130,15 +131,20 @@ fn ranges(buses: &[u32]) -> String {
 }
 
 fn parse_ranges(text: &str) -> Result<Vec<u32>, String> {
-    let number =
-        |s: &str| s.parse::<u32>().map_err(|_| format!("TXT buses={text}: `{s}` is not a bus number"));
+    let number = |s: &str| {
+        s.parse::<u32>().map_err(|_| format!("TXT buses={}: {} is not a bus number", quote(text), quote(s)))
+    };
     let mut buses = Vec::new();
     for part in text.split(',').filter(|p| !p.is_empty()) {
         match part.split_once('-') {
             Some((a, b)) => {
                 let (a, b) = (number(a)?, number(b)?);
                 if b < a || b - a > 1024 {
-                    return Err(format!("TXT buses={text}: `{part}` is not a range of bus numbers"));
+                    return Err(format!(
+                        "TXT buses={}: {} is not a range of bus numbers",
+                        quote(text),
+                        quote(part)
+                    ));
                 }
                 buses.extend(a..=b);
             }
@@ -202,7 +208,7 @@ mod tests {
         assert_eq!(bad, "TXT tls=yes: expected 0 or 1");
         let bad =
             Announcement::from_txt(txt(&[("txtvers", "1"), ("tls", "0"), ("buses", "1,x")])).unwrap_err();
-        assert!(bad.contains("`x` is not a bus number"), "{bad}");
+        assert!(bad.contains("\"x\" is not a bus number"), "{bad}");
         let bad =
             Announcement::from_txt(txt(&[("txtvers", "1"), ("tls", "0"), ("buses", "5-1")])).unwrap_err();
         assert!(bad.contains("not a range"), "{bad}");

@@ -116,6 +116,12 @@ pub fn session_id(id: u128) -> String {
     format!("{id:032x}")
 }
 
+/// What anyone but its owner is shown of a session id (in `Status`, the watch and traces): its
+/// first 8 hex digits, enough to tell sessions apart. The whole id is its owner's credential.
+pub fn session_tag(id: u128) -> String {
+    format!("{:08x}", id >> 96)
+}
+
 /// The most bytes an `OpError` takes, framing included. Its message is the errno's text,
 /// bounded by the longest in the errno table or the fallback for an unknown number, and the
 /// failure's detail, bounded by `Failure::MAX_DETAIL`; the test below holds every errno with

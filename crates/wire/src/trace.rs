@@ -17,6 +17,7 @@
 use crate::errno::Errno;
 use crate::notation::{self, NotationError};
 use crate::op::{Op, Reply};
+use crate::quote::quote;
 use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
@@ -98,7 +99,8 @@ impl FromStr for Event {
         let (left, right) = line.split_once(" -> ").ok_or_else(|| bad("OPERATION -> RESULT"))?;
         let mut left_parts = left.splitn(3, ' ');
         let time = left_parts.next().unwrap_or_default();
-        let time = humantime::parse_rfc3339(time).map_err(|e| NotationError(format!("{time:?}: {e}")))?;
+        let time =
+            humantime::parse_rfc3339(time).map_err(|e| NotationError(format!("{}: {e}", quote(time))))?;
         let bus = left_parts
             .next()
             .and_then(|b| b.strip_prefix("i2c-")?.parse().ok())
@@ -159,7 +161,7 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Event)>, TraceError> {
         Some((_, line)) if line.starts_with(HEADER_PREFIX) => {
             let problem = format!(
                 "this is a trace of version {}; this smbus-proxy reads version {VERSION}",
-                &line[HEADER_PREFIX.len()..]
+                quote(&line[HEADER_PREFIX.len()..])
             );
             return Err(TraceError { line: 1, problem });
         }

@@ -120,7 +120,11 @@ impl Args {
                     "ca" => credentials.ca = Some(value.into()),
                     "cert" => credentials.cert = Some(value.into()),
                     "key" => credentials.key = Some(value.into()),
-                    "token-file" => credentials.token = Some(read_token(tool, &value)?),
+                    "token-file" => {
+                        credentials.token = Some(
+                            read_token(std::path::Path::new(&value)).map_err(|e| format!("{tool}: {e}"))?,
+                        )
+                    }
                     _ => match own_long.iter().find(|&&o| o == name) {
                         Some(option) => long_values.push((*option, value)),
                         None => return Err(unsupported(&arg)),
@@ -167,12 +171,13 @@ fn unsupported(option: &str) -> Stop {
 /// The long options every tool takes, each with a value.
 const LONG: [&str; 5] = ["server", "ca", "cert", "key", "token-file"];
 
-/// The first line of a token file.
-fn read_token(tool: &str, path: &str) -> Result<String, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{tool}: cannot read {path}: {e}"))?;
+/// The first line of a token file (for the tools and for `serve`); the error names the file.
+pub fn read_token(path: &std::path::Path) -> Result<String, String> {
+    let text = smbus_proxy_sim::file::read_to_string(path, smbus_proxy_sim::file::SETTINGS_MAX)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let token = text.lines().next().unwrap_or("").trim();
     if token.is_empty() {
-        return Err(format!("{tool}: {path}: the first line holds no token"));
+        return Err(format!("{}: the first line holds no token", path.display()));
     }
     Ok(token.to_owned())
 }

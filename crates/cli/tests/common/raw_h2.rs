@@ -121,7 +121,15 @@ pub struct Grpc {
 
 impl Grpc {
     pub async fn connect(server: SocketAddr) -> Grpc {
-        let mut stream = TcpStream::connect(server).await.unwrap();
+        Self::connect_from([127, 0, 0, 1], server).await
+    }
+
+    /// Connects from a chosen loopback address (all of 127.0.0.0/8 is loopback on Linux): a
+    /// client host of its own.
+    pub async fn connect_from(source: [u8; 4], server: SocketAddr) -> Grpc {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from((source, 0))).unwrap();
+        let mut stream = socket.connect(server).await.unwrap();
         stream.write_all(PREFACE).await.unwrap();
         stream.write_all(&frame(SETTINGS, 0, 0, &[])).await.unwrap();
         Grpc { stream }
