@@ -215,6 +215,24 @@ struct Serve {
     #[arg(long, value_name = "N", default_value_t = DEFAULTS.calls_per_peer as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_calls_per_peer: u32,
 
+    /// Most bytes of requests taken in and replies not yet sent the server holds at once;
+    /// past it a transaction or a request gets RESOURCE_EXHAUSTED before it runs. At least
+    /// twice --max-message-bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULTS.buffered as u64, value_parser = clap::value_parser!(u64).range(1 << 16..=1 << 40))]
+    max_buffered: u64,
+
+    /// The same, for one client host: a client that stops reading its replies stops here.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULTS.buffered_per_peer as u64, value_parser = clap::value_parser!(u64).range(1 << 16..=1 << 40))]
+    max_buffered_per_peer: u64,
+
+    /// Most watchers (monitors, recorders) at once; more get RESOURCE_EXHAUSTED.
+    #[arg(long, value_name = "N", default_value_t = DEFAULTS.watchers as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    max_watchers: u32,
+
+    /// Most watchers at once from one client host.
+    #[arg(long, value_name = "N", default_value_t = DEFAULTS.watchers_per_peer as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    max_watchers_per_peer: u32,
+
     /// Close a new connection that has not started a call within this time (TCP, TLS and
     /// HTTP/2 handshakes included).
     #[arg(long, value_name = "MS", default_value_t = DEFAULTS.handshake_timeout.as_millis() as u64, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
@@ -359,6 +377,22 @@ fn op_timeout(s: &str) -> Result<u32, String> {
 }
 
 fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
+    let largest = 2 * u64::from(args.max_message_bytes);
+    if args.max_buffered_per_peer < largest {
+        return Err(format!(
+            "--max-buffered-per-peer: {} is less than twice --max-message-bytes ({largest}): the largest \
+             request and its reply would never fit",
+            args.max_buffered_per_peer
+        )
+        .into());
+    }
+    if args.max_buffered < args.max_buffered_per_peer {
+        return Err(format!(
+            "--max-buffered: {} is less than --max-buffered-per-peer ({})",
+            args.max_buffered, args.max_buffered_per_peer
+        )
+        .into());
+    }
     let server = match &args.simulate {
         Some(file) => Server::simulated(&match file {
             Some(path) => Config::load(path)?,
@@ -383,6 +417,10 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
             streams_per_connection: args.max_streams_per_connection,
             calls: args.max_calls as usize,
             calls_per_peer: args.max_calls_per_peer as usize,
+            buffered: args.max_buffered as usize,
+            buffered_per_peer: args.max_buffered_per_peer as usize,
+            watchers: args.max_watchers as usize,
+            watchers_per_peer: args.max_watchers_per_peer as usize,
             handshake_timeout: Duration::from_millis(args.handshake_timeout_ms),
             idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             keepalive: Duration::from_millis(args.keepalive_ms),

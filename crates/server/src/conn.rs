@@ -18,10 +18,18 @@
 //!   connections per host, this bounds what one host, and all of them, can make the server hold.
 //!
 //! [`Calls`] counts the calls: a layer around every service, which reaches the connection
-//! through the [`Peer`] tonic puts in each request's extensions.
+//! through the [`Peer`] tonic puts in each request's extensions. It also counts the bytes each
+//! call holds in its host's and the server's budget (`budget.rs`): every request message, by
+//! the length its gRPC prefix declares, and every byte of every response until HTTP/2 has
+//! written it to the socket; and it polls a response for more only while fewer than
+//! [`UNSENT_MAX`] of its bytes wait to be written, however much window the client grants. A
+//! client that stops reading thus stops its own calls, and the server keeps no more for it
+//! than that.
 
+use crate::budget::{Account, Budget, Held};
 use crate::lock;
 use crate::throttle::Throttled;
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -47,7 +55,18 @@ pub(crate) struct ConnLimits {
     pub calls_per_peer: usize,
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,
+    pub buffered: usize,
+    pub buffered_per_peer: usize,
+    /// The largest message; a request declaring more is tonic's to refuse, as too large.
+    pub message_bytes: usize,
 }
+
+/// Any error a body may fail with, as tonic takes it.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The bytes of one response that may wait in HTTP/2's buffers to be written before the
+/// response is polled for more: a stalled reader's share of the server's memory, per call.
+pub(crate) const UNSENT_MAX: usize = 256 << 10;
 
 /// Accept errors are retried after this long at first, doubling up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
@@ -56,18 +75,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// count: under a flood the log says what happens without becoming the flood.
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
-/// The connections open now, in all and per client host, and their calls in flight.
-#[derive(Default)]
+/// The connections open now, in all and per client host, their calls in flight and the bytes
+/// they hold.
 struct Open {
     all: usize,
     per_host: HashMap<IpAddr, Host>,
     calls: Arc<AtomicUsize>,
+    budget: Arc<Budget>,
 }
 
-#[derive(Default)]
 struct Host {
     connections: usize,
     calls: Arc<AtomicUsize>,
+    budget: Arc<Budget>,
 }
 
 /// Why a connection was refused.
@@ -90,10 +110,16 @@ pub(crate) struct Incoming {
 
 impl Incoming {
     pub(crate) fn new(listener: TcpListener, limits: ConnLimits) -> Self {
+        let open = Open {
+            all: 0,
+            per_host: HashMap::new(),
+            calls: Arc::default(),
+            budget: Budget::new(limits.buffered),
+        };
         Incoming {
             listener,
             limits,
-            open: Arc::default(),
+            open: Arc::new(Mutex::new(open)),
             backoff: None,
             next_backoff: MIN_BACKOFF,
             refusals: Throttled::new(LOG_EVERY),
@@ -107,15 +133,20 @@ impl Incoming {
         if open.all >= self.limits.connections {
             return Err(Refusal::All(self.limits.connections));
         }
-        let all_calls = open.calls.clone();
-        let host = open.per_host.entry(peer.ip()).or_default();
+        let (all_calls, all_budget) = (open.calls.clone(), open.budget.clone());
+        let host = open.per_host.entry(peer.ip()).or_insert_with(|| Host {
+            connections: 0,
+            calls: Arc::default(),
+            budget: Budget::new(self.limits.buffered_per_peer),
+        });
         if host.connections >= self.limits.connections_per_peer {
             return Err(Refusal::Host(self.limits.connections_per_peer));
         }
         host.connections += 1;
         let host_calls = host.calls.clone();
+        let account = Account::new(host.budget.clone(), all_budget);
         open.all += 1;
-        Ok(Admitted { open: self.open.clone(), host: peer.ip(), host_calls, all_calls })
+        Ok(Admitted { open: self.open.clone(), host: peer.ip(), host_calls, all_calls, account })
     }
 
     fn refused(&mut self, peer: SocketAddr, why: Refusal) {
@@ -190,6 +221,8 @@ struct Admitted {
     /// The calls in flight from its host, and in all.
     host_calls: Arc<AtomicUsize>,
     all_calls: Arc<AtomicUsize>,
+    /// The bytes its host, and all, hold.
+    account: Account,
 }
 
 impl Drop for Admitted {
@@ -213,6 +246,8 @@ pub(crate) struct Activity {
     host_calls: Arc<AtomicUsize>,
     all_calls: Arc<AtomicUsize>,
     limits: ConnLimits,
+    /// The bytes its host, and all, hold.
+    account: Account,
     /// Microseconds since `accepted` when the last call ended, or `u64::MAX` before any did
     /// (then the handshake timeout applies).
     last_call_end: AtomicU64,
@@ -262,6 +297,7 @@ impl Conn {
             host_calls: admitted.host_calls.clone(),
             all_calls: admitted.all_calls.clone(),
             limits,
+            account: admitted.account.clone(),
             last_call_end: AtomicU64::new(u64::MAX),
             accepted: Instant::now(),
         });
@@ -440,12 +476,19 @@ pub(crate) fn peer_certs<T>(
     req.extensions().get::<tonic::transport::server::TlsConnectInfo<Peer>>().and_then(|tls| tls.peer_certs())
 }
 
+/// The budget a request's call draws on: what the service reserves a transaction's reply from.
+pub(crate) fn account<T>(req: &tonic::Request<T>) -> Option<Account> {
+    req.extensions().get::<Account>().cloned()
+}
+
 impl<S, B, R> tower::Service<http::Request<B>> for Calls<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<R>>,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
-    R: http_body::Body + Default + Send + Unpin + 'static,
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<BoxError>,
+    R: http_body::Body<Data = Bytes> + Default + Send + Unpin + 'static,
 {
     type Response = http::Response<Tracked<R>>;
     type Error = S::Error;
@@ -456,42 +499,117 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let call = match peer(&req) {
-            None => None,
-            Some(peer) => {
-                let info = TcpConnectInfo { local_addr: peer.local, remote_addr: Some(peer.remote) };
-                match InFlight::begin(&peer.activity, peer.remote) {
-                    Ok(call) => {
-                        req.extensions_mut().insert(info);
-                        Some(call)
-                    }
-                    Err(refused) => {
-                        let response = refused.into_http::<R>().map(|body| Tracked { body, _call: None });
-                        return Box::pin(std::future::ready(Ok(response)));
-                    }
-                }
+        let Some(peer) = peer(&req).cloned() else {
+            // Not from a connection of ours: nothing to count.
+            let response = self.0.call(req.map(tonic::body::Body::new));
+            return Box::pin(async move { Ok(response.await?.map(|body| Tracked::uncounted(body))) });
+        };
+        let info = TcpConnectInfo { local_addr: peer.local, remote_addr: Some(peer.remote) };
+        let in_flight = match InFlight::begin(&peer.activity, peer.remote) {
+            Ok(call) => call,
+            Err(refused) => {
+                let response = refused.into_http::<R>().map(Tracked::uncounted);
+                return Box::pin(std::future::ready(Ok(response)));
             }
         };
+        let account = peer.activity.account.clone();
+        let call =
+            Arc::new(Call { unsent: AtomicUsize::new(0), sent: Mutex::new(None), request: Mutex::new(None) });
+        req.extensions_mut().insert(info);
+        req.extensions_mut().insert(account.clone());
+        let limits = peer.activity.limits;
+        let req = req.map(|body| {
+            tonic::body::Body::new(Requests::new(body, account.clone(), call.clone(), limits.message_bytes))
+        });
         let response = self.0.call(req);
-        Box::pin(async move { Ok(response.await?.map(|body| Tracked { body, _call: call })) })
+        Box::pin(async move {
+            let tracked = |body| Tracked { body, account: Some(account), call, _in_flight: Some(in_flight) };
+            Ok(response.await?.map(tracked))
+        })
     }
 }
 
-/// A response body that ends its call when it is done with or dropped.
-pub(crate) struct Tracked<B> {
-    body: B,
-    _call: Option<InFlight>,
+/// What a call holds, shared by its request and its response.
+struct Call {
+    /// Bytes of its response written to HTTP/2 and not yet to the socket.
+    unsent: AtomicUsize,
+    /// The response's task, waiting for those to go.
+    sent: Mutex<Option<Waker>>,
+    /// The count of its latest request message, held until the next one begins or the call ends.
+    request: Mutex<Option<Held>>,
 }
 
-impl<B: http_body::Body + Unpin> http_body::Body for Tracked<B> {
-    type Data = B::Data;
+/// A response body that ends its call when it is done with or dropped, and counts each of its
+/// bytes until HTTP/2 has written it.
+pub(crate) struct Tracked<B> {
+    body: B,
+    account: Option<Account>,
+    call: Arc<Call>,
+    _in_flight: Option<InFlight>,
+}
+
+impl<B> Tracked<B> {
+    fn uncounted(body: B) -> Tracked<B> {
+        let call =
+            Arc::new(Call { unsent: AtomicUsize::new(0), sent: Mutex::new(None), request: Mutex::new(None) });
+        Tracked { body, account: None, call, _in_flight: None }
+    }
+}
+
+/// Response bytes on their way to the socket: dropped once HTTP/2 has written them.
+struct Unsent {
+    data: Bytes,
+    call: Arc<Call>,
+    _held: Held,
+}
+
+impl AsRef<[u8]> for Unsent {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl Drop for Unsent {
+    fn drop(&mut self) {
+        let before = self.call.unsent.fetch_sub(self.data.len(), Ordering::AcqRel);
+        if before >= UNSENT_MAX
+            && before - self.data.len() < UNSENT_MAX
+            && let Some(waker) = lock(&self.call.sent).take()
+        {
+            waker.wake();
+        }
+    }
+}
+
+impl<B: http_body::Body<Data = Bytes> + Unpin> http_body::Body for Tracked<B> {
+    type Data = Bytes;
     type Error = B::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, B::Error>>> {
+        let Some(account) = self.account.clone() else { return Pin::new(&mut self.body).poll_frame(cx) };
+        // Enough of this response waits to be written: more only once some of it has gone.
+        if self.call.unsent.load(Ordering::Acquire) >= UNSENT_MAX {
+            *lock(&self.call.sent) = Some(cx.waker().clone());
+            if self.call.unsent.load(Ordering::Acquire) >= UNSENT_MAX {
+                return Poll::Pending;
+            }
+        }
+        let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
+        Poll::Ready(frame.map(|frame| {
+            frame.map(|frame| {
+                frame.map_data(|data| {
+                    if data.is_empty() {
+                        return data;
+                    }
+                    self.call.unsent.fetch_add(data.len(), Ordering::AcqRel);
+                    let held = account.count(data.len());
+                    Bytes::from_owner(Unsent { data, call: self.call.clone(), _held: held })
+                })
+            })
+        }))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -500,5 +618,100 @@ impl<B: http_body::Body + Unpin> http_body::Body for Tracked<B> {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.body.size_hint()
+    }
+}
+
+/// A request body, counted message by message: each gRPC message's length is reserved from the
+/// budget when its 5-byte prefix has arrived, before tonic sees its bytes, and the count is
+/// held until the call's next message begins (tonic asks for more only once it is done with a
+/// message: the body is cut at message boundaries for that) or the call ends.
+struct Requests<B> {
+    body: B,
+    account: Account,
+    call: Arc<Call>,
+    message_bytes: usize,
+    /// The prefix of the next message, as far as it has come.
+    prefix: [u8; 5],
+    prefix_len: usize,
+    /// Bytes of the current message still to come.
+    left: usize,
+    /// What came after the current message, for tonic's next request.
+    rest: Option<Bytes>,
+}
+
+impl<B> Requests<B> {
+    fn new(body: B, account: Account, call: Arc<Call>, message_bytes: usize) -> Self {
+        Requests { body, account, call, message_bytes, prefix: [0; 5], prefix_len: 0, left: 0, rest: None }
+    }
+
+    /// The next piece of `data` to hand tonic: up to the end of the current message, with the
+    /// prefix of the next counted first; the rest waits.
+    fn piece(&mut self, mut data: Bytes) -> Result<Bytes, tonic::Status> {
+        let mut end = 0;
+        while end < data.len() {
+            if self.left > 0 {
+                let n = self.left.min(data.len() - end);
+                self.left -= n;
+                end += n;
+                continue;
+            }
+            if end > 0 {
+                // A message ended here: the next one begins when tonic asks for it.
+                break;
+            }
+            let n = (self.prefix.len() - self.prefix_len).min(data.len());
+            self.prefix[self.prefix_len..self.prefix_len + n].copy_from_slice(&data[..n]);
+            self.prefix_len += n;
+            end += n;
+            if self.prefix_len == self.prefix.len() {
+                self.prefix_len = 0;
+                let len = u32::from_be_bytes(self.prefix[1..].try_into().expect("4 bytes")) as usize;
+                self.left = len;
+                let mut request = lock(&self.call.request);
+                // The previous message is done with.
+                *request = None;
+                // One larger than any message is tonic's to refuse, by its size.
+                if len <= self.message_bytes {
+                    *request = Some(self.account.reserve(len).map_err(|over| over.status("requests", len))?);
+                }
+                if len == 0 {
+                    break;
+                }
+            }
+        }
+        let piece = data.split_to(end);
+        self.rest = (!data.is_empty()).then_some(data);
+        Ok(piece)
+    }
+}
+
+impl<B> http_body::Body for Requests<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let data = match self.rest.take() {
+            Some(rest) => rest,
+            None => match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+                None => return Poll::Ready(None),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
+                },
+            },
+        };
+        Poll::Ready(Some(self.piece(data).map(http_body::Frame::data).map_err(Into::into)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_none() && self.body.is_end_stream()
     }
 }

@@ -5,7 +5,7 @@
 //! (in the trailers of `open`'s answer, in the headers of every later request), and every
 //! failure is an answer `operation_status { code: 1, exception }`, never a gRPC error.
 
-use crate::service::{Rejected, Service};
+use crate::service::{Origin, Rejected, Service};
 use crate::session::{Owner, Params};
 use smbus_proxy_wire::legacy::{self as rcp, smbus_rcp_server::SmbusRcp};
 use smbus_proxy_wire::pb::{self, smbus_op::Command as C};
@@ -44,13 +44,14 @@ impl Legacy {
             .core
             .execute_one(
                 pb::ExecuteRequest { session, ops: vec![op], keep_going: false, fence: 0 },
-                &Owner::of(req),
+                &Origin::of(req),
             )
             .await
             .map_err(|rejected| match rejected {
                 Rejected::Argument(e) => argument(&e),
                 Rejected::Status(s) => s.message().to_owned(),
-            })?;
+            })?
+            .response;
         if let Some(e) = response.error {
             return Err(os_error(Errno(e.errno)));
         }

@@ -6,7 +6,8 @@
 //! trip), one module each:
 //! - `conn`: who may connect and for how long: connections in all and per host, calls in
 //!   flight, handshake and idle timeouts, and an accept loop that survives running out of
-//!   descriptors.
+//!   descriptors; and what each call holds, counted against `budget`: the bytes of requests
+//!   and unwritten replies the server keeps per client host and in all.
 //! - `auth` and `tls`: who may call: a bearer token, TLS and client certificates.
 //! - `service`: the `smbus.v1.Smbus` gRPC service. It checks every argument (through
 //!   `smbus_proxy_wire::decode`), the session, the server's `limits` and the bus's access
@@ -32,6 +33,7 @@
 mod announce;
 mod auth;
 pub mod backend;
+mod budget;
 mod bus;
 mod conn;
 mod fair;
@@ -217,7 +219,7 @@ impl Server {
         if self.backends.is_empty() {
             return Err(Error::NoBus);
         }
-        let watch = Arc::new(watch::Watch::default());
+        let watch = Arc::new(watch::Watch::new(self.limits.watchers, self.limits.watchers_per_peer));
         let mut buses = BTreeMap::new();
         for backend in self.backends {
             let n = backend.number();

@@ -21,6 +21,16 @@ pub struct Limits {
     pub calls: usize,
     /// Calls in flight at once from one client host.
     pub calls_per_peer: usize,
+    /// Bytes of requests taken in and replies not yet written that the server holds in all:
+    /// past it a transaction, or a request message, gets RESOURCE_EXHAUSTED before it runs.
+    pub buffered: usize,
+    /// The same, for one client host: a client that stops reading its replies stops here.
+    pub buffered_per_peer: usize,
+    /// Watchers (`Smbus/Watch` calls) at once; each may hold a share of the events and of the
+    /// bytes on their way to it.
+    pub watchers: usize,
+    /// Watchers at once from one client host.
+    pub watchers_per_peer: usize,
     /// How long a new connection may go without starting a call (TCP, TLS and HTTP/2
     /// handshakes included) before it is closed.
     pub handshake_timeout: Duration,
@@ -62,6 +72,12 @@ impl Limits {
         streams_per_connection: 128,
         calls: 4096,
         calls_per_peer: 1024,
+        // Two of the largest transactions' requests and replies from one host, eight in all;
+        // I2C traffic is bytes a second, so only a client that stops reading comes near.
+        buffered: 32 << 20,
+        buffered_per_peer: 16 << 20,
+        watchers: 32,
+        watchers_per_peer: 8,
         handshake_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
         keepalive: Duration::from_secs(30),
@@ -82,6 +98,9 @@ impl Limits {
             calls_per_peer: self.calls_per_peer,
             handshake_timeout: self.handshake_timeout,
             idle_timeout: self.idle_timeout,
+            buffered: self.buffered,
+            buffered_per_peer: self.buffered_per_peer,
+            message_bytes: self.message_bytes,
         }
     }
 }

@@ -412,7 +412,7 @@ mod tests {
                 "bus.1.addresses: \"0x80\" is not an address in range 0x00-0x7f",
             ),
             ("[bus.1]\naddresses = [\"0x57-0x50\"]", "runs backwards"),
-            ("[bus.x]\nforce = false", "bus.x: a bus is named by its number"),
+            ("[bus.x]\nforce = false", "bus.\"x\": a bus is named by its number"),
             ("[bus.1]\nread_only = \"mostly\"", "bus.1.read_only: \"mostly\" is not one of"),
             ("[bus.1]\nmax_ops = 0", "bus.1.max_ops: 0 is out of range 1–1024"),
             ("[bus.1]\nwrite_only = true", "unknown field `write_only`"),

@@ -5,11 +5,13 @@
 //! transactions past the server's limits or against its policy.
 
 use crate::Stats;
+use crate::budget::{Account, Held};
 use crate::bus::{Bus, Caller, Refused};
 use crate::limits::{Limits, message_too_large};
 use crate::policy::Policy;
 use crate::session::{Call, LimitHit, Miss, Owner, Params, Session, Sessions};
 use crate::throttle::{Refusal, Refusals};
+use crate::watch::{Full, Item};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
 use smbus_proxy_wire::{ArgError, Step, decode, encode};
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +22,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
@@ -55,6 +56,26 @@ impl std::ops::Deref for Service {
 
 fn invalid(e: ArgError) -> Status {
     Status::invalid_argument(e.to_string())
+}
+
+/// Where a call comes from: the client that may use its sessions, and the budget its replies
+/// are counted in.
+pub(crate) struct Origin {
+    pub owner: Owner,
+    pub account: Option<Account>,
+}
+
+impl Origin {
+    pub(crate) fn of<T>(req: &Request<T>) -> Origin {
+        Origin { owner: Owner::of(req), account: crate::conn::account(req) }
+    }
+}
+
+/// A transaction's answer, and the count of its bytes in the budget, which it keeps until it
+/// is handed to be sent (and its bytes are counted as they are sent).
+pub(crate) struct Answer {
+    pub response: pb::ExecuteResponse,
+    pub _held: Option<Held>,
 }
 
 /// Why a transaction was refused before it reached the bus: a bad argument, kept whole for the
@@ -93,7 +114,7 @@ impl Service {
         self.sessions.call(id, owner).map_err(|miss| {
             let status = Status::not_found(format!(
                 "session {}: unknown or expired (sessions end {} ms after their last call); open the bus again",
-                encode::session_tag(id),
+                encode::session_id(id),
                 self.sessions.lease.as_millis()
             ));
             if miss == Miss::NotOwner {
@@ -185,15 +206,26 @@ impl Service {
     pub(crate) async fn execute_one(
         &self,
         req: pb::ExecuteRequest,
-        owner: &Owner,
-    ) -> Result<pb::ExecuteResponse, Rejected> {
+        origin: &Origin,
+    ) -> Result<Answer, Rejected> {
         self.stats.transaction();
-        let session = self.session(&req.session, owner)?;
+        let session = self.session(&req.session, &origin.owner)?;
         let steps = decode::steps(req.ops).map_err(Rejected::Argument)?;
-        self.admit(&session, &steps, req.keep_going).map_err(|(kind, status)| {
+        let refuse = |(kind, status): (Refusal, Status)| {
             self.refusals.log(kind, session.peer, Some(session.id), &status);
             status
-        })?;
+        };
+        let reply_bytes = self.admit(&session, &steps, req.keep_going).map_err(refuse)?;
+        // The reply is counted before the bus runs: a client that does not read its replies
+        // is refused more work instead of having the server keep what it would not read.
+        let held = match &origin.account {
+            Some(account) => Some(
+                account
+                    .reserve(reply_bytes)
+                    .map_err(|over| refuse((Refusal::Limit, over.status("replies", reply_bytes))))?,
+            ),
+            None => None,
+        };
         self.stats.operations_checked(steps.len());
         let keep_going = req.keep_going;
         let caller = Caller { session: session.id, peer: session.peer };
@@ -219,13 +251,14 @@ impl Service {
                 }
             }
         }
-        Ok(response)
+        Ok(Answer { response, _held: held })
     }
 }
 
 impl Service {
-    /// The server's limits and the bus's policy, for a transaction of valid operations.
-    fn admit(&self, session: &Session, ops: &[Step], keep_going: bool) -> Result<(), (Refusal, Status)> {
+    /// The server's limits and the bus's policy, for a transaction of valid operations; the
+    /// most bytes its reply can take.
+    fn admit(&self, session: &Session, ops: &[Step], keep_going: bool) -> Result<usize, (Refusal, Status)> {
         let waits: Duration = ops.iter().map(Step::waits).sum();
         if waits > self.limits.bus_wait {
             return Err((
@@ -261,7 +294,8 @@ impl Service {
         }
         self.policy
             .check(session.bus.number(), ops)
-            .map_err(|denied| (Refusal::Policy, Status::permission_denied(denied.0)))
+            .map_err(|denied| (Refusal::Policy, Status::permission_denied(denied.0)))?;
+        Ok(reply_bytes)
     }
 }
 
@@ -284,16 +318,19 @@ type ReplyStream = Pin<Box<dyn Stream<Item = Result<pb::StreamReply, Status>> + 
 
 /// Replies an `ExecuteStream` holds for a client that has not read them: a client pipelines at
 /// most 256 transactions (`MAX_PIPELINE`), and every one it has sent beyond these waits in
-/// HTTP/2's flow control instead.
+/// HTTP/2's flow control instead. Each is counted in the client's budget until it is sent.
 const STREAM_REPLIES: usize = 16;
+
+/// A reply of an `ExecuteStream`, and its count in the budget until it goes to be sent.
+type StreamItem = (Result<pb::StreamReply, Status>, Option<Held>);
 
 impl Service {
     /// Answers one `ExecuteStream`'s requests in order, until they end or the call is gone.
     async fn serve_stream(
         self,
         mut requests: impl Stream<Item = Result<pb::ExecuteRequest, Status>> + Unpin,
-        owner: Owner,
-        replies: tokio::sync::mpsc::Sender<Result<pb::StreamReply, Status>>,
+        origin: Origin,
+        replies: tokio::sync::mpsc::Sender<StreamItem>,
     ) {
         let mut fence = Fence::default();
         loop {
@@ -303,7 +340,7 @@ impl Service {
                 () = replies.closed() => return,
                 reply = async {
                     let req = requests.next().await?;
-                    Some(self.stream_one(req, &owner, &mut fence).await)
+                    Some(self.stream_one(req, &origin, &mut fence).await)
                 } => match reply {
                     Some(reply) => reply,
                     None => return,
@@ -319,30 +356,34 @@ impl Service {
     async fn stream_one(
         &self,
         req: Result<pb::ExecuteRequest, Status>,
-        owner: &Owner,
+        origin: &Origin,
         fence: &mut Fence,
-    ) -> Result<pb::StreamReply, Status> {
+    ) -> StreamItem {
         use pb::stream_reply::Reply;
-        let req = req.map_err(|status| message_too_large(&status).unwrap_or(status))?;
+        let req = match req {
+            Ok(req) => req,
+            Err(status) => return (Err(message_too_large(&status).unwrap_or(status)), None),
+        };
         let its_fence = req.fence;
         let outcome = match fence.check(its_fence) {
             Err(failed) => Err(Status::aborted(format!(
                 "not run: a transaction with fence {failed} failed on this stream before it"
             ))),
-            Ok(()) => self.execute_one(req, owner).await.map_err(Status::from),
+            Ok(()) => self.execute_one(req, origin).await.map_err(Status::from),
         };
-        let ok = matches!(&outcome, Ok(response) if response.error.is_none());
+        let ok = matches!(&outcome, Ok(answer) if answer.response.error.is_none());
         if !ok {
             fence.failed(its_fence);
         }
-        let reply = match outcome {
-            Ok(response) => Reply::Response(response),
-            Err(status) => Reply::Rejected(pb::Rejection {
-                code: status.code() as i32,
-                message: status.message().into(),
-            }),
+        let (reply, held) = match outcome {
+            Ok(Answer { response, _held }) => (Reply::Response(response), _held),
+            Err(status) => {
+                let rejection =
+                    pb::Rejection { code: status.code() as i32, message: status.message().into() };
+                (Reply::Rejected(rejection), None)
+            }
         };
-        Ok(pb::StreamReply { reply: Some(reply) })
+        (Ok(pb::StreamReply { reply: Some(reply) }), held)
     }
 }
 
@@ -438,8 +479,10 @@ impl Smbus for Service {
         &self,
         req: Request<pb::ExecuteRequest>,
     ) -> Result<Response<pb::ExecuteResponse>, Status> {
-        let owner = Owner::of(&req);
-        self.execute_one(req.into_inner(), &owner).await.map(Response::new).map_err(Status::from)
+        let origin = Origin::of(&req);
+        let answer = self.execute_one(req.into_inner(), &origin).await.map_err(Status::from)?;
+        // Its count goes now: as the reply is sent, its bytes are counted instead (`conn`).
+        Ok(Response::new(answer.response))
     }
 
     type ExecuteStreamStream = ReplyStream;
@@ -448,7 +491,7 @@ impl Smbus for Service {
         &self,
         req: Request<Streaming<pb::ExecuteRequest>>,
     ) -> Result<Response<ReplyStream>, Status> {
-        let owner = Owner::of(&req);
+        let origin = Origin::of(&req);
         let mut stopping = self.stopping.clone();
         let requests = UntilStopped {
             requests: req.into_inner(),
@@ -464,8 +507,10 @@ impl Smbus for Service {
         // stops the task at its next reply, with the bus free, and then HTTP/2's flow control
         // stops its requests.
         let (replies, out) = tokio::sync::mpsc::channel(STREAM_REPLIES);
-        tokio::spawn(self.clone().serve_stream(requests, owner, replies));
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(out))))
+        tokio::spawn(self.clone().serve_stream(requests, origin, replies));
+        // A reply's count goes as it is handed to be sent, and its bytes are counted instead.
+        let out = tokio_stream::wrappers::ReceiverStream::new(out).map(|(reply, _held)| reply);
+        Ok(Response::new(Box::pin(out)))
     }
 
     type WatchStream = WatchStream;
@@ -513,14 +558,22 @@ impl Smbus for Service {
             Some(peer) => info!(%peer, "client watches buses {buses:?}"),
             None => info!("client watches buses {buses:?}"),
         }
-        let (events, watching) = self.ops_watch.subscribe();
-        let events = BroadcastStream::new(events).filter_map(move |event| {
-            // Counted as a watcher for as long as the stream lives.
-            let _watching = &watching;
-            match event {
-                Ok(event) if buses.contains(&event.bus) => Some(E::Op(event.encode())),
-                Ok(_) => None,
-                Err(BroadcastStreamRecvError::Lagged(lost)) => Some(E::Lost(lost)),
+        let events = self.ops_watch.subscribe(peer.map(|p| p.ip())).map_err(|full| {
+            let status = Status::resource_exhausted(match full {
+                Full::All(n) => format!("watchers: {n} watch this server, its limit (--max-watchers)"),
+                Full::Host(n) => format!(
+                    "watchers: {n} watch from this client host, the limit per host (--max-watchers-per-peer)"
+                ),
+            });
+            self.refusals.log(Refusal::Limit, peer, None, &status);
+            status
+        })?;
+        // Counted as a watcher for as long as the stream lives.
+        let events = events.filter_map(move |item| {
+            match item {
+                Item::Event(event) if buses.contains(&event.bus) => Some(E::Op(event.encode())),
+                Item::Event(_) => None,
+                Item::Lost(lost) => Some(E::Lost(lost)),
             }
             .map(|event| Ok(pb::WatchEvent { event: Some(event) }))
         });

@@ -197,7 +197,9 @@ mod tests {
         };
         assert!(Announcement::from_txt(txt(&[("tls", "1")])).unwrap_err().contains("no txtvers"));
         assert!(
-            Announcement::from_txt(txt(&[("txtvers", "2"), ("tls", "0")])).unwrap_err().contains("version 2")
+            Announcement::from_txt(txt(&[("txtvers", "2"), ("tls", "0")]))
+                .unwrap_err()
+                .contains("version \"2\"")
         );
         assert!(
             Announcement::from_txt(txt(&[("txtvers", "1")]))
@@ -205,7 +207,7 @@ mod tests {
                 .contains("whether the server uses TLS")
         );
         let bad = Announcement::from_txt(txt(&[("txtvers", "1"), ("tls", "yes")])).unwrap_err();
-        assert_eq!(bad, "TXT tls=yes: expected 0 or 1");
+        assert_eq!(bad, "TXT tls=\"yes\": expected 0 or 1");
         let bad =
             Announcement::from_txt(txt(&[("txtvers", "1"), ("tls", "0"), ("buses", "1,x")])).unwrap_err();
         assert!(bad.contains("\"x\" is not a bus number"), "{bad}");

@@ -244,7 +244,7 @@ mod tests {
     #[test]
     fn bad_traces_say_where() {
         assert_eq!(parse("hello\n").unwrap_err().line, 1);
-        assert!(parse("# smbus-proxy trace 2\n").unwrap_err().problem.contains("version 2"));
+        assert!(parse("# smbus-proxy trace 2\n").unwrap_err().problem.contains("version \"2\""));
         let err =
             parse(&format!("{HEADER}\n\n2025-12-02T03:12:02Z i2c-1 read_quad 0x48 -> done (1 us) - x\n"))
                 .unwrap_err();

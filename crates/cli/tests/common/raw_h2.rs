@@ -14,6 +14,7 @@ const DATA: u8 = 0x0;
 const HEADERS: u8 = 0x1;
 const RST_STREAM: u8 = 0x3;
 const SETTINGS: u8 = 0x4;
+const WINDOW_UPDATE: u8 = 0x8;
 const GOAWAY: u8 = 0x7;
 pub const REFUSED_STREAM: u32 = 0x7;
 
@@ -135,6 +136,15 @@ impl Grpc {
         Grpc { stream }
     }
 
+    /// Grants the server the largest window HTTP/2 allows, on the connection and on every
+    /// stream: it may send as much as it likes, whether or not this side reads.
+    pub async fn grant_all(&mut self) {
+        const MAX: u32 = 0x7FFF_FFFF;
+        let initial_window = [&[0x00, 0x04][..], &MAX.to_be_bytes()].concat();
+        self.stream.write_all(&frame(SETTINGS, 0, 0, &initial_window)).await.unwrap();
+        self.stream.write_all(&frame(WINDOW_UPDATE, 0, 0, &(MAX - 65_535).to_be_bytes())).await.unwrap();
+    }
+
     /// Starts a call to `path` on stream `id` (odd, and higher than the last).
     pub async fn start(&mut self, id: u32, path: &str) {
         self.stream.write_all(&frame(HEADERS, 0x4, id, &request_headers(path))).await.unwrap();
@@ -143,6 +153,15 @@ impl Grpc {
     /// Sends one gRPC message on stream `id`, ending the request if `end`.
     pub async fn send(&mut self, id: u32, message: &impl prost::Message, end: bool) {
         self.stream.write_all(&Self::message(id, message, end)).await.unwrap();
+    }
+
+    /// The first `sent` bytes of a gRPC message whose prefix says it is `declared` bytes long,
+    /// as DATA frames on stream `id`: a message that never ends.
+    pub fn partial(id: u32, declared: u32, sent: usize) -> Vec<u8> {
+        let mut payload = vec![0];
+        payload.extend_from_slice(&declared.to_be_bytes());
+        payload.resize(5 + sent, 0);
+        payload.chunks(16_384).flat_map(|chunk| frame(DATA, 0, id, chunk)).collect()
     }
 
     /// One gRPC message as a DATA frame.
