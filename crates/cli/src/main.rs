@@ -234,9 +234,16 @@ struct Serve {
     max_watchers_per_peer: u32,
 
     /// Close a new connection that has not started a call within this time (TCP, TLS and
-    /// HTTP/2 handshakes included).
+    /// HTTP/2 handshakes included); with a token or client certificates, one that has not made
+    /// a call with them, whatever else it has in flight.
     #[arg(long, value_name = "MS", default_value_t = DEFAULTS.handshake_timeout.as_millis() as u64, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     handshake_timeout_ms: u64,
+
+    /// With a token or client certificates: most connections open at once that have made no
+    /// call with them (health needs none); a new one past it closes the oldest, so that
+    /// clients with credentials always get in.
+    #[arg(long, value_name = "N", default_value_t = DEFAULTS.unauthenticated_connections as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_unauthenticated_connections: u32,
 
     /// Close a connection that has had no call in flight for this long (clients reconnect
     /// when they next call).
@@ -422,6 +429,7 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
             watchers: args.max_watchers as usize,
             watchers_per_peer: args.max_watchers_per_peer as usize,
             handshake_timeout: Duration::from_millis(args.handshake_timeout_ms),
+            unauthenticated_connections: args.max_unauthenticated_connections as usize,
             idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             keepalive: Duration::from_millis(args.keepalive_ms),
             sessions: args.max_sessions as usize,

@@ -97,7 +97,8 @@ async fn streams_per_connection_are_bounded() {
     assert!(rss_after < RSS_LIMIT_KIB, "server RSS {rss_after} KiB");
 }
 
-/// Health and reflection need no credentials; they are bounded like everything else.
+/// Health needs no credentials, and is bounded like everything else; reflection needs them on a
+/// server that has them, so each of its streams is refused at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_without_credentials_cannot_exhaust_memory() {
     let dir = tempfile::tempdir().unwrap();
@@ -109,7 +110,11 @@ async fn health_without_credentials_cannot_exhaust_memory() {
         let answers = raw::flood(addr(&server), path, 20_000).await;
         let rss = server.rss_kib();
         println!("20,000 streams to {path} without a token: {answers:?}; server RSS {rss} KiB");
-        assert!(answers.headers.load(Ordering::Relaxed) <= 128, "{answers:?}");
+        if path.contains("Health") {
+            assert!(answers.headers.load(Ordering::Relaxed) <= 128, "{answers:?}");
+        } else {
+            assert!(answers.headers.load(Ordering::Relaxed) > 128, "refused at once: {answers:?}");
+        }
         assert!(rss < RSS_LIMIT_KIB, "server RSS {rss} KiB");
     }
 }
@@ -574,4 +579,66 @@ async fn stalled_watchers_are_bounded() {
     assert!(refused > 0, "watchers past the limit are refused");
     assert!(rss - rss_before < 40 << 10, "the server holds {} KiB more", rss - rss_before);
     drop(watchers);
+}
+
+/// On a server with a token, peers without it open every connection they may, each with a
+/// health watch in flight (health needs no credentials) and answering pings. They used to
+/// survive every timeout and fill `--max-connections`, so that a client with the token was
+/// refused. Now a connection that has made no call with credentials is closed at the handshake
+/// timeout whatever it has in flight, and such connections have a share of their own: a new
+/// one past it closes the oldest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_without_credentials_cannot_fill_the_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "secret\n").unwrap();
+    let server = Serving::start(&[
+        "--simulate",
+        "--token-file",
+        token.to_str().unwrap(),
+        "--max-connections",
+        "60",
+        "--max-connections-per-peer",
+        "20",
+        "--max-unauthenticated-connections",
+        "8",
+        "--handshake-timeout-ms",
+        "1500",
+    ]);
+    let sockets_at_start = server.sockets();
+    let mut watches = Vec::new();
+    for i in 0..60u8 {
+        let tcp = connect_from([127, 0, 6, i % 3 + 1], addr(&server)).await;
+        let Ok((client, connection)) = h2::client::handshake(tcp).await else { continue };
+        tokio::spawn(connection);
+        let Ok(mut client) = client.ready().await else { continue };
+        let request = http::Request::post(format!("{}/grpc.health.v1.Health/Watch", server.url()))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        if let Ok((answer, mut body)) = client.send_request(request, false) {
+            let _ = body.send_data(vec![0, 0, 0, 0, 0].into(), true);
+            watches.push((client, answer, body));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let open = server.sockets() - sockets_at_start;
+    let url = server.url();
+    let served = tokio::task::spawn_blocking(move || {
+        Client::connect_with_token(&url, Some("secret".into())).and_then(|c| c.list_buses())
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let left = server.sockets() - sockets_at_start;
+    println!(
+        "60 connections without the token, each with a health watch: {open} open at once, {left} after \
+         the handshake timeout; a client with the token: {:?}",
+        served.as_ref().map(|b| b.len())
+    );
+    assert!(open <= 8, "{open} connections without credentials are open");
+    assert_eq!(left, 0, "connections without credentials outlive the handshake timeout");
+    assert!(served.is_ok(), "{served:?}");
+    drop(watches);
 }

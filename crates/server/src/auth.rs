@@ -1,7 +1,8 @@
 //! Authentication: with a token configured, every call to the bus services must carry
 //! `authorization: Bearer <token>`; with mutual TLS, it must come over a connection whose
 //! client presented a certificate the client CA signed (the TLS handshake has checked the
-//! signature by then). Health stays open, so a load balancer can probe it.
+//! signature by then). Health stays open, so a load balancer can probe it; reflection needs the
+//! credentials too. A call that shows them marks its connection as a client's (`conn`).
 
 use crate::throttle::{Refusal, Refusals};
 use std::sync::Arc;
@@ -49,7 +50,10 @@ impl Auth {
 impl Interceptor for Auth {
     fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
         match self.check(&req) {
-            Ok(()) => Ok(req),
+            Ok(()) => {
+                crate::conn::authenticated(&req);
+                Ok(req)
+            }
             Err(status) => {
                 self.refusals.log(Refusal::Auth, req.remote_addr(), None, &status);
                 Err(status)

@@ -15,7 +15,13 @@
 //! - calls in flight in all and per client host: each holds memory (tonic's buffers, the
 //!   handler's state) for as long as it lasts, so past a limit a call is answered at once with
 //!   RESOURCE_EXHAUSTED, before any of that is allocated. With streams per connection and
-//!   connections per host, this bounds what one host, and all of them, can make the server hold.
+//!   connections per host, this bounds what one host, and all of them, can make the server hold;
+//! - on a server that asks clients for credentials, connections that have not (yet) made a
+//!   call with them: health needs none, so anyone could otherwise keep every connection the
+//!   server allows, each with a health watch open. Such a connection gets the handshake
+//!   timeout whatever it has in flight, and they have a share of their own
+//!   (`--max-unauthenticated-connections`): a new one past it closes the oldest, so that a
+//!   client with credentials always gets in.
 //!
 //! [`Calls`] counts the calls: a layer around every service, which reaches the connection
 //! through the [`Peer`] tonic puts in each request's extensions. It also counts the bytes each
@@ -30,12 +36,12 @@ use crate::budget::{Account, Budget, Held};
 use crate::lock;
 use crate::throttle::Throttled;
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
@@ -59,6 +65,9 @@ pub(crate) struct ConnLimits {
     pub buffered_per_peer: usize,
     /// The largest message; a request declaring more is tonic's to refuse, as too large.
     pub message_bytes: usize,
+    /// Connections open at once that have made no call with credentials, when the server asks
+    /// for them; `None` when it does not (every connection is as good as any other).
+    pub unauthenticated: Option<usize>,
 }
 
 /// Any error a body may fail with, as tonic takes it.
@@ -82,6 +91,8 @@ struct Open {
     per_host: HashMap<IpAddr, Host>,
     calls: Arc<AtomicUsize>,
     budget: Arc<Budget>,
+    /// Connections that have not shown credentials (some may have since), oldest first.
+    unauthenticated: VecDeque<std::sync::Weak<Activity>>,
 }
 
 struct Host {
@@ -106,6 +117,7 @@ pub(crate) struct Incoming {
     next_backoff: Duration,
     refusals: Throttled,
     accept_failures: Throttled,
+    evictions: Throttled,
 }
 
 impl Incoming {
@@ -115,6 +127,7 @@ impl Incoming {
             per_host: HashMap::new(),
             calls: Arc::default(),
             budget: Budget::new(limits.buffered),
+            unauthenticated: VecDeque::new(),
         };
         Incoming {
             listener,
@@ -124,6 +137,7 @@ impl Incoming {
             next_backoff: MIN_BACKOFF,
             refusals: Throttled::new(LOG_EVERY),
             accept_failures: Throttled::new(LOG_EVERY),
+            evictions: Throttled::new(LOG_EVERY),
         }
     }
 
@@ -147,6 +161,31 @@ impl Incoming {
         let account = Account::new(host.budget.clone(), all_budget);
         open.all += 1;
         Ok(Admitted { open: self.open.clone(), host: peer.ip(), host_calls, all_calls, account })
+    }
+
+    /// Counts a new connection among those without credentials, closing the oldest of them if
+    /// they already have their whole share.
+    fn make_room(&mut self, new: &Arc<Activity>, share: usize) {
+        let evicted = {
+            let mut open = lock(&self.open);
+            open.unauthenticated
+                .retain(|a| a.upgrade().is_some_and(|a| !a.authenticated.load(Ordering::Acquire)));
+            let evicted =
+                if open.unauthenticated.len() >= share { open.unauthenticated.pop_front() } else { None };
+            open.unauthenticated.push_back(Arc::downgrade(new));
+            evicted.and_then(|a| a.upgrade())
+        };
+        if let Some(oldest) = evicted {
+            oldest.evict();
+            if let Some(closed) = self.evictions.due() {
+                warn!(
+                    closed,
+                    peer = %oldest.remote,
+                    "closed the oldest connection without credentials: {share} are open, their share \
+                     (--max-unauthenticated-connections)"
+                );
+            }
+        }
     }
 
     fn refused(&mut self, peer: SocketAddr, why: Refusal) {
@@ -187,7 +226,11 @@ impl tokio_stream::Stream for Incoming {
                     self.next_backoff = MIN_BACKOFF;
                     match self.admit(peer) {
                         Ok(admitted) => {
-                            return Poll::Ready(Some(Ok(Conn::new(stream, peer, admitted, self.limits))));
+                            let conn = Conn::new(stream, peer, admitted, self.limits);
+                            if let Some(share) = self.limits.unauthenticated {
+                                self.make_room(&conn.peer.activity, share);
+                            }
+                            return Poll::Ready(Some(Ok(conn)));
                         }
                         Err(why) => self.refused(peer, why),
                     }
@@ -253,9 +296,24 @@ pub(crate) struct Activity {
     last_call_end: AtomicU64,
     /// On tokio's clock, as the watchdog is.
     accepted: Instant,
+    /// Whether a call has shown the credentials the server asks for (always, if it asks none).
+    authenticated: AtomicBool,
+    /// Set to close the connection: its place went to a newer one without credentials.
+    evicted: AtomicBool,
+    /// The task reading the connection, while it has no credentials: what eviction wakes.
+    reader: Mutex<Option<Waker>>,
+    remote: SocketAddr,
 }
 
 impl Activity {
+    /// Closes the connection at its next read, and wakes its reader for that.
+    fn evict(&self) {
+        self.evicted.store(true, Ordering::Release);
+        if let Some(reader) = lock(&self.reader).take() {
+            reader.wake();
+        }
+    }
+
     fn since_accepted(&self) -> u64 {
         self.accepted.elapsed().as_micros() as u64
     }
@@ -263,6 +321,10 @@ impl Activity {
     /// When the connection counts as doing nothing since, and how long it may, if no call is
     /// in flight.
     fn quiet_since(&self, limits: &ConnLimits) -> Option<(Duration, Duration)> {
+        // Without credentials, calls in flight (a health watch) buy no time.
+        if !self.authenticated.load(Ordering::Acquire) {
+            return Some((Duration::ZERO, limits.handshake_timeout));
+        }
         if self.calls.load(Ordering::Acquire) > 0 {
             return None;
         }
@@ -300,6 +362,10 @@ impl Conn {
             account: admitted.account.clone(),
             last_call_end: AtomicU64::new(u64::MAX),
             accepted: Instant::now(),
+            authenticated: AtomicBool::new(limits.unauthenticated.is_none()),
+            evicted: AtomicBool::new(false),
+            reader: Mutex::new(None),
+            remote,
         });
         let watchdog = Box::pin(tokio::time::sleep(limits.handshake_timeout));
         let peer = Peer { remote, local: stream.local_addr().ok(), activity };
@@ -345,7 +411,18 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.peer.activity.evicted.load(Ordering::Acquire) {
+            debug!(peer = %self.peer.remote, "closing a connection without credentials to make room");
+            return Poll::Ready(Ok(()));
+        }
         let read = Pin::new(&mut self.stream).poll_read(cx, buf);
+        let activity = &self.peer.activity;
+        if read.is_pending() && !activity.authenticated.load(Ordering::Acquire) {
+            *lock(&activity.reader) = Some(cx.waker().clone());
+            if activity.evicted.load(Ordering::Acquire) {
+                return Poll::Ready(Ok(()));
+            }
+        }
         if read.is_pending() && self.has_done_nothing(cx) {
             let calls = self.peer.activity.last_call_end.load(Ordering::Relaxed) != u64::MAX;
             debug!(
@@ -467,6 +544,18 @@ fn peer<B>(req: &http::Request<B>) -> Option<&Peer> {
     extensions.get::<Peer>().or_else(|| {
         extensions.get::<tonic::transport::server::TlsConnectInfo<Peer>>().map(|tls| tls.get_ref())
     })
+}
+
+/// Notes that the connection `req` came over has shown the server's credentials: it is held
+/// to the limits of any client from now on.
+pub(crate) fn authenticated<T>(req: &tonic::Request<T>) {
+    let extensions = req.extensions();
+    let peer = extensions.get::<Peer>().or_else(|| {
+        extensions.get::<tonic::transport::server::TlsConnectInfo<Peer>>().map(|tls| tls.get_ref())
+    });
+    if let Some(peer) = peer {
+        peer.activity.authenticated.store(true, Ordering::Release);
+    }
 }
 
 /// The client certificates of the connection a request came over, if it is TLS.

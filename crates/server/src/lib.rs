@@ -292,11 +292,9 @@ impl Server {
             ops_watch: watch,
             started: std::time::Instant::now(),
         });
-        let auth = auth::Auth::new(
-            self.token.as_deref(),
-            self.tls.as_ref().is_some_and(Tls::requires_client_cert),
-            refusals,
-        );
+        let client_cert = self.tls.as_ref().is_some_and(Tls::requires_client_cert);
+        let credentials = self.token.is_some() || client_cert;
+        let auth = auth::Auth::new(self.token.as_deref(), client_cert, refusals);
         let legacy = InterceptedService::new(
             legacy::ToTrailers(
                 SmbusRcpServer::new(legacy::Legacy::new(service.clone()))
@@ -306,9 +304,9 @@ impl Server {
         );
         let smbus = InterceptedService::new(
             pb::smbus_server::SmbusServer::new(service).max_decoding_message_size(limits.message_bytes),
-            auth,
+            auth.clone(),
         );
-        let incoming = conn::Incoming::new(listener, limits.connections());
+        let incoming = conn::Incoming::new(listener, limits.connections(credentials));
         let mut builder = tonic::transport::Server::builder()
             .max_concurrent_streams(limits.streams_per_connection)
             .http2_keepalive_interval(Some(limits.keepalive))
@@ -320,8 +318,8 @@ impl Server {
             .layer(conn::CallsLayer)
             .layer(tower::util::MapResponseLayer::new(limits::standard_status))
             .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
+            .add_service(InterceptedService::new(reflection_v1, auth.clone()))
+            .add_service(InterceptedService::new(reflection_v1alpha, auth.clone()))
             .add_service(smbus)
             .add_service(legacy)
             .serve_with_incoming_shutdown(incoming, async move {

@@ -32,8 +32,12 @@ pub struct Limits {
     /// Watchers at once from one client host.
     pub watchers_per_peer: usize,
     /// How long a new connection may go without starting a call (TCP, TLS and HTTP/2
-    /// handshakes included) before it is closed.
+    /// handshakes included) before it is closed; on a server that asks for credentials, how
+    /// long one may go without a call that shows them, whatever else it has in flight.
     pub handshake_timeout: Duration,
+    /// On a server that asks for credentials (a token, a client certificate), connections open
+    /// at once that have made no call with them; past it a new one closes the oldest.
+    pub unauthenticated_connections: usize,
     /// How long a connection may go without a call in flight before it is closed.
     pub idle_timeout: Duration,
     /// A connection silent for this long is sent an HTTP/2 ping, which must be answered within
@@ -79,6 +83,7 @@ impl Limits {
         watchers: 32,
         watchers_per_peer: 8,
         handshake_timeout: Duration::from_secs(10),
+        unauthenticated_connections: 128,
         idle_timeout: Duration::from_secs(60),
         keepalive: Duration::from_secs(30),
         sessions: 256,
@@ -90,7 +95,8 @@ impl Limits {
         op_timeout: None,
     };
 
-    pub(crate) fn connections(&self) -> crate::conn::ConnLimits {
+    /// The limits `conn` enforces, on a server that asks clients for `credentials` or not.
+    pub(crate) fn connections(&self, credentials: bool) -> crate::conn::ConnLimits {
         crate::conn::ConnLimits {
             connections: self.connections,
             connections_per_peer: self.connections_per_peer,
@@ -101,6 +107,7 @@ impl Limits {
             buffered: self.buffered,
             buffered_per_peer: self.buffered_per_peer,
             message_bytes: self.message_bytes,
+            unauthenticated: credentials.then_some(self.unauthenticated_connections),
         }
     }
 }
