@@ -184,10 +184,74 @@ fi
 grep -q "no smbus-proxy server named \`nobody\` answered on this machine's networks within 3 s; those that did: impostor, lab pi, raspberrypi" \
   "$work/nobody.log" || fail "mdns://nobody said: $(cat "$work/nobody.log")"
 
+# A second server that asks for a name already taken probes first, hears the owner, and takes
+# the next one.
+serve twin --listen 0.0.0.0:50056 --insecure-network --announce-name raspberrypi
+sleep 1.5
+grep -q "another server on the network has this name; announced under the new one" "$work/twin.log" ||
+  fail "the twin did not rename itself: $(cat "$work/twin.log")"
+laptop "$bin" servers > "$work/twin.out" 2>&1 || fail "servers with the twin failed"
+grep -q "^raspberrypi (2) " "$work/twin.out" || fail "the twin is not listed as raspberrypi (2): $(cat "$work/twin.out")"
+
+# A peer on the link floods the multicast group with responses: 10,000 packets of 40 A
+# records, each name new. The responder keeps nothing of others' records, so the server's
+# memory does not move (mdns-sd's cache grew from 9.7 to 158 MB).
+pyrun=${python:-python3}
+kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+before=$(kib "$plain_pid")
+laptop "$pyrun" - <<'PY' || fail "the flood could not be sent"
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("10.77.0.2"))
+def name(*labels):
+    return b"".join(bytes([len(l)]) + l.encode() for l in labels) + b"\0"
+for i in range(10000):
+    records = b"".join(
+        name(f"flood{i}x{j}", "local") + struct.pack(">HHIH", 1, 0x8001, 120, 4) + bytes([10, 9, j, i % 250])
+        for j in range(40)
+    )
+    s.sendto(struct.pack(">6H", 0, 0x8400, 0, 40, 0, 0) + records, ("224.0.0.251", 5353))
+PY
+sleep 1
+after=$(kib "$plain_pid")
+echo "discovery: 10,000 responses of 40 new records each: server RSS $before KiB before, $after KiB after"
+[ $((after - before)) -lt 4096 ] || fail "the flood grew the server by $((after - before)) KiB"
+
+# Queries from beyond the link are not answered (RFC 6762 §5.5, §11): 200 legacy unicast
+# queries from 192.0.2.5, routed to the pi through the laptop, get no answer; the same query
+# from the laptop's own address on the link does.
+ip route add 192.0.2.0/24 via 10.77.0.2
+laptop ip addr add 192.0.2.5/32 dev eth0
+answers=$(laptop "$pyrun" - <<'PY'
+import socket, struct
+def name(*labels):
+    return b"".join(bytes([len(l)]) + l.encode() for l in labels) + b"\0"
+query = struct.pack(">6H", 0x1234, 0, 1, 0, 0, 0) + name("_smbus-proxy", "_tcp", "local") + struct.pack(">HH", 12, 1)
+def count(source, n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((source, 0))
+    s.settimeout(0.5)
+    for _ in range(n):
+        s.sendto(query, ("10.77.0.1", 5353))
+    got = 0
+    try:
+        while True:
+            s.recv(9000)
+            got += 1
+    except socket.timeout:
+        return got
+print(count("192.0.2.5", 200), count("10.77.0.2", 1))
+PY
+) || fail "the off-link queries could not be sent"
+echo "discovery: 200 queries from beyond the link answered $(echo "$answers" | cut -d' ' -f1) times; from the link $(echo "$answers" | cut -d' ' -f2)"
+[ "$answers" = "0 1" ] || fail "answers from beyond the link, and from it: $answers (expected 0 1)"
+laptop ip addr del 192.0.2.5/32 dev eth0
+ip route del 192.0.2.0/24 via 10.77.0.2
+
 # A server that stops says goodbye: the next search no longer lists it.
 kill -TERM "$plain_pid"
 wait "$plain_pid" || true
-laptop "$bin" servers --wait 1500 > "$work/after.out" 2>&1 || fail "servers after the stop failed"
+laptop "$bin" servers --wait 1500 > "$work/after.out" 2>&1 || fail "servers after the stop failed: $(cat "$work/after.out")"
 grep -q "lab pi" "$work/after.out" && fail "a stopped server is still listed: $(cat "$work/after.out")"
 grep -q "^raspberrypi " "$work/after.out" || fail "the other server went missing: $(cat "$work/after.out")"
 echo "discovery: OK"
