@@ -30,21 +30,7 @@ pub fn expand<P: clap::Parser>(argv: Vec<OsString>) -> Result<Vec<OsString>, Str
     let Some(path) = config else { return Ok(argv) };
     let path = Path::new(&path);
     let file = options(path, &[])?;
-    if let Err(e) = P::try_parse_from(argv[..2].iter().cloned().chain(file.iter().map(OsString::from))) {
-        use clap::error::ErrorKind::MissingRequiredArgument;
-        // What the command line may complete (a TLS key for the file's certificate) is left to
-        // the parse of both together.
-        if e.kind() != MissingRequiredArgument {
-            let mut first =
-                e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-            // clap quotes a value or an unknown key whole: the file's are quoted as any outside
-            // text is, by their first 40 characters.
-            for long in file.iter().filter(|a| a.chars().nth(QUOTE_MAX).is_some()) {
-                first = first.replace(long.as_str(), &quote(long).to_string());
-            }
-            return Err(format!("{}: {}", path.display(), clip(&first)));
-        }
-    }
+    check::<P>(&argv[..2], &file).map_err(|problem| format!("{}: {problem}", path.display()))?;
     let from_file = options(path, &given)?;
     Ok(argv[..2]
         .iter()
@@ -54,23 +40,48 @@ pub fn expand<P: clap::Parser>(argv: Vec<OsString>) -> Result<Vec<OsString>, Str
         .collect())
 }
 
+/// Checks the file's options alone with `P`, after `command` (the program and `serve`): the
+/// problem, if any, quoting the file's values by at most 40 characters.
+pub fn check<P: clap::Parser>(command: &[OsString], file: &[String]) -> Result<(), String> {
+    let Err(e) = P::try_parse_from(command.iter().cloned().chain(file.iter().map(OsString::from))) else {
+        return Ok(());
+    };
+    // What the command line may complete (a TLS key for the file's certificate) is left to the
+    // parse of both together.
+    if e.kind() == clap::error::ErrorKind::MissingRequiredArgument {
+        return Ok(());
+    }
+    let mut first = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+    // clap quotes a value or an unknown key whole: the file's are quoted as any outside text
+    // is, by their first 40 characters.
+    for long in file.iter().filter(|a| a.chars().nth(QUOTE_MAX).is_some()) {
+        first = first.replace(long.as_str(), &quote(long).to_string());
+    }
+    Err(clip(&first).into_owned())
+}
+
 /// The file's options as command-line arguments, less those the command line gives itself.
 fn options(path: &Path, given: &[String]) -> Result<Vec<String>, String> {
     let at = |problem: String| format!("{}: {problem}", path.display());
     let text = smbus_proxy_sim::file::read_to_string(path, smbus_proxy_sim::file::SETTINGS_MAX)
         .map_err(|e| at(format!("cannot read it: {e}")))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| at(clip(e.message()).into_owned()))?;
-    let dir = path.parent().unwrap_or(Path::new(""));
+    from_text(&text, path.parent().unwrap_or(Path::new("")), given).map_err(at)
+}
+
+/// A settings file's text as command-line arguments, less those in `given`; relative paths
+/// are from `dir`. The problem, if any, does not name the file.
+pub fn from_text(text: &str, dir: &Path, given: &[String]) -> Result<Vec<String>, String> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| clip(e.message()).into_owned())?;
     let mut args = Vec::new();
     for (key, value) in table {
         let name = key.replace('_', "-");
         if name == "config" {
-            return Err(at("config cannot name another file".into()));
+            return Err("config cannot name another file".into());
         }
         // Under systemd, a server that printed its help and exited 0 would be a "successful"
         // stop that is never restarted.
         if name == "help" || name == "version" {
-            return Err(at(format!("{name}: not a setting (it prints and exits instead of serving)")));
+            return Err(format!("{name}: not a setting (it prints and exits instead of serving)"));
         }
         let flag = format!("--{name}");
         if given.iter().any(|a| *a == flag || a.starts_with(&format!("{flag}="))) {
@@ -86,7 +97,7 @@ fn options(path: &Path, given: &[String]) -> Result<Vec<String>, String> {
                 toml::Value::Boolean(true) => None,
                 other => {
                     let problem = "is not an option's value (a string, a number, true, or a list of those)";
-                    return Err(at(format!("{}: {} {problem}", quote(&key), other.type_str())));
+                    return Err(format!("{}: {} {problem}", quote(&key), other.type_str()));
                 }
             })
         };

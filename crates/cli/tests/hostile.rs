@@ -642,3 +642,88 @@ async fn peers_without_credentials_cannot_fill_the_connections() {
     assert!(served.is_ok(), "{served:?}");
     drop(watches);
 }
+
+/// Requests a server has not read yet wait in HTTP/2's receive window. A client whose streams'
+/// transactions wait for the bus (another client holds it with long waits) sends a megabyte
+/// of requests on each of 32 connections: with hyper's 1 MiB windows the server held all of it
+/// (32 MB here, 512 MB at the connection limit); with HTTP/2's own 64 KiB it holds 2 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_requests_are_bounded_by_the_window() {
+    use smbus_proxy_wire::{Command, Op, encode, pb};
+    let server = Serving::start(&["--simulate"]);
+    let url = server.url();
+    let stop = Arc::new(AtomicBool::new(false));
+    let holder = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let client = Client::connect(&url).unwrap();
+            let mut bus = client.bus(1).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                bus.wait(Duration::from_millis(900)).unwrap();
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_before = server.rss_kib();
+    let mut streams = Vec::new();
+    for i in 0..32u8 {
+        let tcp = connect_from([127, 0, 7, i % 4 + 1], addr(&server)).await;
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client = client.ready().await.unwrap();
+        let open = http::Request::post(format!("{}/smbus.v1.Smbus/Open", server.url()))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        let (answer, mut body) = client.send_request(open, false).unwrap();
+        let _ = body.send_data(grpc_message(&pb::OpenRequest { bus: 1, ..Default::default() }).into(), true);
+        let mut answer = answer.await.unwrap().into_body();
+        let mut reply = Vec::new();
+        while reply.len() < 5
+            || reply.len() < 5 + u32::from_be_bytes(reply[1..5].try_into().unwrap()) as usize
+        {
+            let chunk = answer.data().await.unwrap().unwrap();
+            let _ = answer.flow_control().release_capacity(chunk.len());
+            reply.extend_from_slice(&chunk);
+        }
+        let session = <pb::OpenResponse as prost::Message>::decode(&reply[5..]).unwrap().session;
+        let read = pb::ExecuteRequest {
+            session,
+            ops: vec![encode::op(&Op::smbus(0x48, Command::ReadByteData { reg: 0 }))],
+            keep_going: false,
+            fence: 0,
+        };
+        let one = grpc_message(&read);
+        let megabyte: Vec<u8> =
+            one.iter().copied().cycle().take(one.len() * ((1 << 20) / one.len())).collect();
+        let mut client = client.ready().await.unwrap();
+        let stream = http::Request::post(format!("{}/smbus.v1.Smbus/ExecuteStream", server.url()))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        let (answer, mut body) = client.send_request(stream, false).unwrap();
+        let _ = body.send_data(megabyte.into(), false);
+        streams.push((client, answer, body));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss = server.rss_kib();
+    stop.store(true, Ordering::Relaxed);
+    println!(
+        "32 streams with 1 MiB of requests each, behind a bus held by 0.9 s waits: server RSS {rss_before} KiB \
+         before, {rss} KiB after"
+    );
+    assert!(rss - rss_before < 12 << 10, "the server holds {} KiB more", rss - rss_before);
+    drop(streams);
+    holder.join().unwrap();
+}
+
+/// A gRPC message: the flag, the length, the protobuf.
+fn grpc_message(message: &impl prost::Message) -> Vec<u8> {
+    let body = message.encode_to_vec();
+    let mut framed = vec![0];
+    framed.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&body);
+    framed
+}

@@ -308,6 +308,8 @@ impl Server {
         );
         let incoming = conn::Incoming::new(listener, limits.connections(credentials));
         let mut builder = tonic::transport::Server::builder()
+            .initial_stream_window_size(limits::RECEIVE_WINDOW)
+            .initial_connection_window_size(limits::RECEIVE_WINDOW)
             .max_concurrent_streams(limits.streams_per_connection)
             .http2_keepalive_interval(Some(limits.keepalive))
             .http2_keepalive_timeout(Some(limits.keepalive));

@@ -5,6 +5,13 @@
 
 use std::time::Duration;
 
+/// What a client may send on a connection before the server has read it: HTTP/2's own
+/// default, 64 KiB. hyper's is 1 MiB per connection and per stream, which a client whose
+/// stream's task is busy (its replies unread) could keep full on every connection: 512 MiB at
+/// the connection limit. A window is refilled as requests are read, so it bounds memory, not
+/// what a client sends.
+pub(crate) const RECEIVE_WINDOW: u32 = 65_535;
+
 /// Every limit of one server; [`Limits::DEFAULT`] has the values it takes unless told otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {

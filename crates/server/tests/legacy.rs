@@ -166,3 +166,99 @@ async fn sessions_expire_and_share_locks_with_smbus_v1() {
     assert!(r.exception.contains("unknown or expired"), "{}", r.exception);
     server.stop().await;
 }
+
+/// Every argument of every call of the old interface, at random and at the edges of `int32`:
+/// each call is answered (code 0, or 1 with an exception that names the problem in a bounded
+/// message), never with a gRPC error, and the server keeps serving.
+#[tokio::test]
+async fn any_argument_gets_an_answer() {
+    let server = lab_here(Duration::from_secs(5)).await;
+    let mut c = legacy(&server).await;
+    let (_, id) = open(&mut c, 1).await;
+    let id = id.unwrap();
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut int = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let r = state.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        // Half the time an edge: 0, ±1, the byte, word and int32 limits.
+        match r % 2 {
+            0 => [0, 1, -1, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x1_0000, i32::MAX, i32::MIN]
+                [(r >> 8) as usize % 11],
+            _ => (r >> 16) as i32,
+        }
+    };
+    let answered = |status: Option<rcp::OperationStatus>| {
+        let status = status.expect("a status");
+        assert!(matches!(status.code, 0 | 1), "{status:?}");
+        assert!(status.exception.len() < 300, "{} bytes", status.exception.len());
+    };
+    for _ in 0..300 {
+        let (a, r, v) = (int(), int(), int());
+        let data: Vec<u8> = (0..(v.unsigned_abs() % 40)).map(|i| i as u8).collect();
+        answered(Some(
+            c.write_byte(with_id(&id, rcp::WriteByteRequest { i2c_addr: a, value: v }))
+                .await
+                .unwrap()
+                .into_inner(),
+        ));
+        answered(
+            c.read_byte(with_id(&id, rcp::ReadByteRequest { i2c_addr: a }))
+                .await
+                .unwrap()
+                .into_inner()
+                .status,
+        );
+        answered(
+            c.read_byte_data(with_id(&id, rcp::ReadByteDataRequest { i2c_addr: a, register: r }))
+                .await
+                .unwrap()
+                .into_inner()
+                .status,
+        );
+        answered(Some(
+            c.write_byte_data(with_id(&id, rcp::WriteByteDataRequest { i2c_addr: a, register: r, value: v }))
+                .await
+                .unwrap()
+                .into_inner(),
+        ));
+        answered(
+            c.read_word_data(with_id(&id, rcp::ReadWordDataRequest { i2c_addr: a, register: r }))
+                .await
+                .unwrap()
+                .into_inner()
+                .status,
+        );
+        answered(Some(
+            c.write_word_data(with_id(&id, rcp::WriteWordDataRequest { i2c_addr: a, register: r, value: v }))
+                .await
+                .unwrap()
+                .into_inner(),
+        ));
+        answered(
+            c.read_i2c_block_data(with_id(
+                &id,
+                rcp::ReadI2cBlockDataRequest { i2c_addr: a, register: r, length: v },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .status,
+        );
+        answered(Some(
+            c.write_i2c_block_data(with_id(
+                &id,
+                rcp::WriteI2cBlockDataRequest { i2c_addr: a, register: r, data: data.into() },
+            ))
+            .await
+            .unwrap()
+            .into_inner(),
+        ));
+        answered(Some(c.open(rcp::OpenRequest { i2c_bus: a }).await.unwrap().into_inner()));
+    }
+    // Still serving, the session as it was.
+    let r = c.read_byte_data(with_id(&id, rcp::ReadByteDataRequest { i2c_addr: 0x48, register: 1 })).await;
+    assert_eq!(r.unwrap().into_inner().status.unwrap().code, 0);
+    server.stop().await;
+}

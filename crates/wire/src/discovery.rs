@@ -151,6 +151,10 @@ fn parse_ranges(text: &str) -> Result<Vec<u32>, String> {
             None => buses.push(number(part)?),
         }
     }
+    // Another host may list its buses in any order, or twice; the record holds them in order,
+    // once each, as it writes them.
+    buses.sort_unstable();
+    buses.dedup();
     Ok(buses)
 }
 
@@ -214,6 +218,23 @@ mod tests {
         let bad =
             Announcement::from_txt(txt(&[("txtvers", "1"), ("tls", "0"), ("buses", "5-1")])).unwrap_err();
         assert!(bad.contains("not a range"), "{bad}");
+    }
+
+    /// Found by fuzzing (fuzz/corpus/txt/buses-out-of-order): `buses=1,0` was read as [1, 0],
+    /// which writes as `0-1` and reads back as [0, 1].
+    #[test]
+    fn buses_are_read_in_order_and_once() {
+        let read = |buses: &str| {
+            let pairs = [("txtvers", "1"), ("tls", "0"), ("buses", buses)];
+            Announcement::from_txt(|k| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| *v)).unwrap()
+        };
+        assert_eq!(read("1,0").buses, [0, 1]);
+        assert_eq!(read("1-3,2,3").buses, [1, 2, 3]);
+        let record = read("5,1-2");
+        let written = record.to_txt();
+        let again =
+            Announcement::from_txt(|k| written.iter().find(|(key, _)| *key == k).map(|(_, v)| v.as_str()));
+        assert_eq!(again.unwrap(), record);
     }
 
     #[test]

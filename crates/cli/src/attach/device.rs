@@ -12,10 +12,12 @@
 
 use super::cuse::{self, FUSE_IOCTL_32BIT, Iovec, MAX_IOV};
 // The errnos i2c-dev answers with.
+use bytes::Bytes;
 use nix::libc::{EBADF, EBUSY, EINVAL, EIO, ENOMEM, ENOSYS, ENOTTY, EOPNOTSUPP};
-use smbus_proxy_client::{Bytes, Command, Dir, Msg, Op, Reply, Target, msg_flags};
 use smbus_proxy_wire::i2c_dev::{SMBUS_DATA_LEN as UNION, SMBUS_READ, ioctl, size};
+use smbus_proxy_wire::op::msg_flags;
 use smbus_proxy_wire::op::{BLOCK_MAX, MAX_MSG_LEN, MAX_MSGS};
+use smbus_proxy_wire::{Command, Dir, Msg, Op, Reply, Target};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -132,7 +134,7 @@ impl<R: Remote> Device<R> {
     /// kernel's `i2c_transfer` refuses it on one without, whatever SMBus command could stand
     /// in (which the server would otherwise run).
     fn plain_i2c(&self) -> Result<(), i32> {
-        match self.remote.funcs() & smbus_proxy_client::funcs::I2C {
+        match self.remote.funcs() & smbus_proxy_wire::funcs::I2C {
             0 => Err(EOPNOTSUPP),
             _ => Ok(()),
         }
