@@ -146,7 +146,7 @@ fn pipelining_keeps_to_the_model() {
                     Ok(mut guard) => {
                         model.wait_point(Ok(()));
                         for _ in 0..rng.below(20) {
-                            step(&mut rng, &mut *guard, &mut model);
+                            step(&mut rng, &mut guard, &mut model);
                         }
                         model.wait_point(guard.unlock());
                     }
