@@ -508,11 +508,7 @@ async fn unfinished_requests_are_bounded() {
     let mut client = client.ready().await.unwrap();
     let mut calls = Vec::new();
     for _ in 0..64 {
-        let request = http::Request::post(format!("{}/smbus.v1.Smbus/Execute", server.url()))
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(())
-            .unwrap();
+        let request = grpc_request(&server, "/smbus.v1.Smbus/Execute");
         let (answer, mut body) = client.send_request(request, false).unwrap();
         let mut message = vec![0u8];
         message.extend_from_slice(&(4u32 << 20).to_be_bytes());
@@ -612,11 +608,7 @@ async fn peers_without_credentials_cannot_fill_the_connections() {
         let Ok((client, connection)) = h2::client::handshake(tcp).await else { continue };
         tokio::spawn(connection);
         let Ok(mut client) = client.ready().await else { continue };
-        let request = http::Request::post(format!("{}/grpc.health.v1.Health/Watch", server.url()))
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(())
-            .unwrap();
+        let request = grpc_request(&server, "/grpc.health.v1.Health/Watch");
         if let Ok((answer, mut body)) = client.send_request(request, false) {
             let _ = body.send_data(vec![0, 0, 0, 0, 0].into(), true);
             watches.push((client, answer, body));
@@ -671,11 +663,7 @@ async fn unread_requests_are_bounded_by_the_window() {
         let (client, connection) = h2::client::handshake(tcp).await.unwrap();
         tokio::spawn(connection);
         let mut client = client.ready().await.unwrap();
-        let open = http::Request::post(format!("{}/smbus.v1.Smbus/Open", server.url()))
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(())
-            .unwrap();
+        let open = grpc_request(&server, "/smbus.v1.Smbus/Open");
         let (answer, mut body) = client.send_request(open, false).unwrap();
         let _ = body.send_data(grpc_message(&pb::OpenRequest { bus: 1, ..Default::default() }).into(), true);
         let mut answer = answer.await.unwrap().into_body();
@@ -698,11 +686,7 @@ async fn unread_requests_are_bounded_by_the_window() {
         let megabyte: Vec<u8> =
             one.iter().copied().cycle().take(one.len() * ((1 << 20) / one.len())).collect();
         let mut client = client.ready().await.unwrap();
-        let stream = http::Request::post(format!("{}/smbus.v1.Smbus/ExecuteStream", server.url()))
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(())
-            .unwrap();
+        let stream = grpc_request(&server, "/smbus.v1.Smbus/ExecuteStream");
         let (answer, mut body) = client.send_request(stream, false).unwrap();
         let _ = body.send_data(megabyte.into(), false);
         streams.push((client, answer, body));
@@ -717,6 +701,15 @@ async fn unread_requests_are_bounded_by_the_window() {
     assert!(rss - rss_before < 12 << 10, "the server holds {} KiB more", rss - rss_before);
     drop(streams);
     holder.join().unwrap();
+}
+
+/// The headers of a gRPC call to `path`, for h2's client.
+fn grpc_request(server: &Serving, path: &str) -> http::Request<()> {
+    http::Request::post(format!("{}{path}", server.url()))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap()
 }
 
 /// A gRPC message: the flag, the length, the protobuf.
