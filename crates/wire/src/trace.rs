@@ -117,6 +117,12 @@ impl FromStr for Event {
         let (session, peer, rest) = (right_parts.next(), right_parts.next(), right_parts.next());
         let (session, peer, rest) =
             session.zip(peer).zip(rest).map(|((s, p), r)| (s, p, r)).ok_or_else(|| bad("PEER SESSION"))?;
+        // Each is one word of visible characters, so that the line it prints reads back.
+        let visible =
+            |word: &str| !word.is_empty() && !word.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !visible(peer) || !visible(session) {
+            return Err(bad("PEER SESSION in visible characters"));
+        }
         let (result, took) = rest.rsplit_once(" (").ok_or_else(|| bad("(N us)"))?;
         let took = took.strip_suffix(" us)").and_then(|us| us.parse().ok()).ok_or_else(|| bad("(N us)"))?;
         let result = match result.starts_with('E') || result.starts_with("errno ") {
@@ -250,5 +256,11 @@ mod tests {
                 .unwrap_err();
         assert_eq!(err.line, 3);
         assert!(err.problem.contains("read_quad"), "{}", err.problem);
+        // Found by fuzzing: a session of carriage returns printed as nothing and did not read back.
+        let err = parse(&format!(
+            "{HEADER}\n2025-12-02T03:12:02Z i2c-1 read_byte 0x48 -> 0x19 (1 us) - \r\r\r\r\r\r\r\r0]\n"
+        ))
+        .unwrap_err();
+        assert!(err.problem.contains("PEER SESSION"), "{}", err.problem);
     }
 }
