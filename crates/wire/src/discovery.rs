@@ -11,6 +11,7 @@
 //! ```
 
 use crate::quote::quote;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// The DNS-SD service type, with the domain (`.local.`) mDNS answers for.
@@ -130,32 +131,37 @@ fn ranges(buses: &[u32]) -> String {
     out.join(",")
 }
 
+/// More buses than any board has: a record may list no more, so that a range such as
+/// `0-4294967295` costs nothing to read.
+const MOST_BUSES: usize = 1024;
+
 fn parse_ranges(text: &str) -> Result<Vec<u32>, String> {
     let number = |s: &str| {
         s.parse::<u32>().map_err(|_| format!("TXT buses={}: {} is not a bus number", quote(text), quote(s)))
     };
-    let mut buses = Vec::new();
+    // Another host may list its buses in any order, or twice, and its ranges may overlap; the
+    // record holds them in order, once each, as it writes them.
+    let mut buses = BTreeSet::new();
     for part in text.split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b) = (number(a)?, number(b)?);
-                if b < a || b - a > 1024 {
-                    return Err(format!(
-                        "TXT buses={}: {} is not a range of bus numbers",
-                        quote(text),
-                        quote(part)
-                    ));
-                }
-                buses.extend(a..=b);
-            }
-            None => buses.push(number(part)?),
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (number(a)?, number(b)?),
+            None => (number(part)?, number(part)?),
+        };
+        if b < a {
+            return Err(format!("TXT buses={}: {} is not a range of bus numbers", quote(text), quote(part)));
+        }
+        let too_many = || format!("TXT buses={}: more than {MOST_BUSES} buses", quote(text));
+        // A range's length is checked before it is added, so that the set never holds more
+        // than twice the bound.
+        if (b - a) as usize >= MOST_BUSES {
+            return Err(too_many());
+        }
+        buses.extend(a..=b);
+        if buses.len() > MOST_BUSES {
+            return Err(too_many());
         }
     }
-    // Another host may list its buses in any order, or twice; the record holds them in order,
-    // once each, as it writes them.
-    buses.sort_unstable();
-    buses.dedup();
-    Ok(buses)
+    Ok(buses.into_iter().collect())
 }
 
 impl fmt::Display for Announcement {
@@ -218,6 +224,9 @@ mod tests {
         let bad =
             Announcement::from_txt(txt(&[("txtvers", "1"), ("tls", "0"), ("buses", "5-1")])).unwrap_err();
         assert!(bad.contains("not a range"), "{bad}");
+        let bad = Announcement::from_txt(txt(&[("txtvers", "1"), ("tls", "0"), ("buses", "0-4294967295")]))
+            .unwrap_err();
+        assert!(bad.contains("more than 1024 buses"), "{bad}");
     }
 
     /// Found by fuzzing (fuzz/corpus/txt/buses-out-of-order): `buses=1,0` was read as [1, 0],
@@ -230,11 +239,20 @@ mod tests {
         };
         assert_eq!(read("1,0").buses, [0, 1]);
         assert_eq!(read("1-3,2,3").buses, [1, 2, 3]);
-        let record = read("5,1-2");
-        let written = record.to_txt();
-        let again =
-            Announcement::from_txt(|k| written.iter().find(|(key, _)| *key == k).map(|(_, v)| v.as_str()));
-        assert_eq!(again.unwrap(), record);
+        // Found by fuzzing (fuzz/corpus/txt/overlapping-ranges): overlapping ranges of at most
+        // 1024 buses each were read as 1,343 buses and written as `1-1343`, a range too long to
+        // read back. The bound is now on the buses in all, which no range of theirs can exceed.
+        for buses in ["5,1-2", "1-1000,900-1023"] {
+            let record = read(buses);
+            let written = record.to_txt();
+            let again = Announcement::from_txt(|k| {
+                written.iter().find(|(key, _)| *key == k).map(|(_, v)| v.as_str())
+            });
+            assert_eq!(again.unwrap(), record, "{buses}");
+        }
+        let pairs = [("txtvers", "1"), ("tls", "0"), ("buses", "1-1000,900-1100")];
+        let many = Announcement::from_txt(|k| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| *v));
+        assert!(many.unwrap_err().contains("more than 1024 buses"));
     }
 
     #[test]
