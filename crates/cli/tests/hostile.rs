@@ -457,28 +457,38 @@ async fn a_session_is_its_owners_alone() {
 /// streams and as much again for the unary calls (and 4 GiB at the 1,024 calls a host may
 /// have); now the replies a host has not read count against its budget (16 MiB), and the
 /// calls past it are refused before they run. A client on another host is served meanwhile.
+///
+/// The calls are spread over 8 connections, 8 to each: a client that reads nothing never
+/// sees the server's WINDOW_UPDATEs, so it keeps within the 64 KiB it may send on a
+/// connection before any (the 64 requests are 300 KB).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unread_replies_are_bounded() {
     use smbus_proxy_wire::{Msg, Op, encode, pb};
     let server = Serving::start(&["--simulate"]);
     let rss_before = server.rss_kib();
-    let mut raw = raw::Grpc::connect_from([127, 0, 5, 2], addr(&server)).await;
-    raw.start(1, "/smbus.v1.Smbus/Open").await;
-    raw.send(1, &pb::OpenRequest { bus: 1, ..Default::default() }, true).await;
-    let session = raw.receive::<pb::OpenResponse>(1).await.session;
+    let client = [127, 0, 5, 2];
+    let mut opener = raw::Grpc::connect_from(client, addr(&server)).await;
+    opener.start(1, "/smbus.v1.Smbus/Open").await;
+    opener.send(1, &pb::OpenRequest { bus: 1, ..Default::default() }, true).await;
+    let session = opener.receive::<pb::OpenResponse>(1).await.session;
     let big = pb::ExecuteRequest {
         session,
         ops: vec![encode::op(&Op::Transfer(vec![Msg::read(0x50, 8192); 42])); 11],
         keep_going: false,
         fence: 0,
     };
-    for i in 0..64 {
-        let (id, path, end) = match i < 32 {
-            true => (3 + 2 * i, "/smbus.v1.Smbus/ExecuteStream", false),
-            false => (3 + 2 * i, "/smbus.v1.Smbus/Execute", true),
-        };
-        raw.start(id, path).await;
-        raw.send(id, &big, end).await;
+    let mut connections = Vec::new();
+    for _ in 0..8 {
+        let mut raw = raw::Grpc::connect_from(client, addr(&server)).await;
+        for i in 0..8 {
+            let (path, end) = match i < 4 {
+                true => ("/smbus.v1.Smbus/ExecuteStream", false),
+                false => ("/smbus.v1.Smbus/Execute", true),
+            };
+            raw.start(1 + 2 * i, path).await;
+            raw.send(1 + 2 * i, &big, end).await;
+        }
+        connections.push(raw);
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss = server.rss_kib();
@@ -490,7 +500,7 @@ async fn unread_replies_are_bounded() {
     );
     assert!(rss - rss_before < 40 << 10, "the server holds {} KiB more", rss - rss_before);
     assert!(other.is_ok());
-    drop(raw);
+    drop((opener, connections));
 }
 
 /// Request messages that never end: each declares 4 MiB and sends 1 MiB, on 64 calls from one
