@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
-# The Debian package: builds it with `cargo deb` for this machine's architecture (and for arm64
-# when that cross toolchain is installed), checks its files, control data and maintainer
+# The Debian package: builds it with the README's own commands, as printed (for this machine's
+# architecture, and for arm64 when that cross toolchain is installed), on the tree as it is
+# checked out: nothing is made beforehand. Then checks its files, control data and maintainer
 # scripts, installs it into a scratch root with dpkg, runs the installed binary there, and has
-# lintian check it. The package built here uses the dev profile, which is quicker to build;
-# for a board, `cargo deb -p smbus-proxy` (release) as the README says.
+# lintian check it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail() { echo "packaging/deb.sh: $*" >&2; exit 1; }
+target=${CARGO_TARGET_DIR:-target}
 
-cargo build --locked -q -p smbus-proxy
-mkdir -p target/man
-target/debug/smbus-proxy man | gzip -9n > target/man/smbus-proxy.1.gz
-deb=$(cargo deb --locked -q -p smbus-proxy --profile dev --no-build | tail -1)
+echo "cargo deb --locked -p smbus-proxy (a release build: a few minutes the first time)"
+deb=$(cargo deb --locked -p smbus-proxy | tail -1)
 [ -f "$deb" ] || fail "cargo deb made no package"
 echo "built $deb"
 
@@ -22,6 +21,9 @@ for f in ./usr/bin/smbus-proxy ./etc/smbus-proxy/serve.toml ./usr/lib/systemd/sy
   ./usr/share/doc/smbus-proxy/changelog.Debian.gz ./usr/share/doc/smbus-proxy/examples/policy.toml; do
   grep -qx -- "$f" <<<"$files" || fail "the package lacks $f; it has: $files"
 done
+# The page is the committed one, compressed as Debian's policy asks.
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/man/man1/smbus-proxy.1.gz | gzip -dc | cmp -s - packaging/smbus-proxy.1 ||
+  fail "the manual page in the package is not packaging/smbus-proxy.1"
 control=$(mktemp -d); root=$(mktemp -d); trap 'rm -rf "$control" "$root"' EXIT
 dpkg-deb -e "$deb" "$control"
 grep -qx "/etc/smbus-proxy/serve.toml" "$control/conffiles" || fail "serve.toml is not a conffile"
@@ -37,7 +39,7 @@ mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates"
 touch "$root/var/lib/dpkg/status"
 dpkg --root="$root" --force-depends --force-not-root --unpack "$deb" >/dev/null
 version=$("$root/usr/bin/smbus-proxy" --version)
-[ "$version" = "smbus-proxy $(target/debug/smbus-proxy --version | cut -d' ' -f2)" ] || fail "installed: $version"
+[ "$version" = "smbus-proxy $("$target/release/smbus-proxy" --version | cut -d' ' -f2)" ] || fail "installed: $version"
 # As shipped, its configuration serves (here the simulator, on a free port) and a client sees it.
 # Unpacked, the conffile waits beside its place until dpkg configures the package.
 config="$root/etc/smbus-proxy/serve.toml.dpkg-new"
@@ -54,10 +56,10 @@ echo "installed into a scratch root: $version, serving from its /etc/smbus-proxy
 echo "lintian:"
 lintian --fail-on error "$deb" || fail "lintian reports errors"
 
-# For a 64-bit Raspberry Pi, when the cross toolchain is here (dev profile, as above: the
-# package is what is checked, and the README's release build differs only in speed).
+# For a 64-bit Raspberry Pi, when the cross toolchain is here: the README's command.
 if command -v aarch64-linux-gnu-gcc >/dev/null && rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu; then
-  arm=$(cargo deb --locked -q -p smbus-proxy --profile dev --target aarch64-unknown-linux-gnu | tail -1)
+  echo "cargo deb --locked -p smbus-proxy --target aarch64-unknown-linux-gnu"
+  arm=$(cargo deb --locked -p smbus-proxy --target aarch64-unknown-linux-gnu | tail -1)
   [ "$(dpkg-deb -f "$arm" Architecture)" = arm64 ] || fail "$arm is not an arm64 package"
   # Unpacked whole, not read through a pipe that closes early: pipefail counts the SIGPIPE.
   unpacked=$(mktemp -d)

@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 
 cargo build --locked -q -p smbus-proxy -p smbus-proxy-client --bin smbus-proxy --example read_loop
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-strip -o "$work/smbus-proxy" target/debug/smbus-proxy
-strip -o "$work/read_loop" target/debug/examples/read_loop
+target=${CARGO_TARGET_DIR:-target}
+strip -o "$work/smbus-proxy" "$target/debug/smbus-proxy"
+strip -o "$work/read_loop" "$target/debug/examples/read_loop"
 gcc -O2 -Wall -Wextra -Werror -o "$work/i2cdev-check" rig/i2cdev-check.c
 
 guest='

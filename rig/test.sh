@@ -11,7 +11,8 @@ cargo build --locked -q -p smbus-proxy
 cargo test --locked -q -p smbus-proxy-client --test rig --no-run
 cargo test --locked -q -p smbus-proxy --test rig_tools --no-run
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-strip -o "$work/smbus-proxy" target/debug/smbus-proxy
+target=${CARGO_TARGET_DIR:-target}
+strip -o "$work/smbus-proxy" "$target/debug/smbus-proxy"
 
 # In the guest: let at24 claim the stub chip at 0x50 (so plain access gets EBUSY), print what
 # the real i2c-tools say about the buses (crates/cli/tests/rig_tools.rs repeats each from the
@@ -121,8 +122,8 @@ sleep 3600
 host="export SMBUS_PROXY_RIG=http://127.0.0.1:$PORT SMBUS_PROXY_RIG_LOG=\$RIG_LOG
   cargo test --locked -q -p smbus-proxy --test rig_tools -- --ignored --test-threads 1 &&
   cargo test --locked -q -p smbus-proxy-client --test rig -- --ignored --test-threads 1 &&
-  if target/test-venv/bin/python -c 'import smbus_proxy' 2>/dev/null; then
-    target/test-venv/bin/pytest -q tests/python/test_rig.py
+  if "$target/test-venv/bin/python" -c 'import smbus_proxy' 2>/dev/null; then
+    "$target/test-venv/bin/pytest" -q tests/python/test_rig.py
   else
     echo 'SKIPPED tests/python/test_rig.py: the package is not installed (scripts/test installs it)'
   fi"

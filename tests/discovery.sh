@@ -34,9 +34,9 @@ fi
 
 python=${2-}
 # The figures it prints are the release build's with SMBUS_PROXY_PROFILE=release.
-profile=target/${SMBUS_PROXY_PROFILE:-debug}
-bin=$PWD/$profile/smbus-proxy
-example=$PWD/$profile/examples/read_loop
+profile=$(realpath -m "${CARGO_TARGET_DIR:-target}/${SMBUS_PROXY_PROFILE:-debug}")
+bin=$profile/smbus-proxy
+example=$profile/examples/read_loop
 work=$(mktemp -d)
 pids=()
 cleanup() {

@@ -10,7 +10,10 @@ import time
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARY = os.environ.get("SMBUS_PROXY_BIN", os.path.join(ROOT, "target", "debug", "smbus-proxy"))
+BINARY = os.environ.get(
+    "SMBUS_PROXY_BIN",
+    os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR", "target"), "debug", "smbus-proxy"),
+)
 
 
 @contextlib.contextmanager

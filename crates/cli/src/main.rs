@@ -7,6 +7,7 @@ mod tools;
 mod attach;
 mod config;
 mod export;
+mod man;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use smbus_proxy_server::{Backend, Server, Tls};
@@ -301,6 +302,9 @@ fn main() -> ExitCode {
         }
     };
     let cli = Cli::parse_from(argv);
+    if !matches!(cli.command, Command::Serve(_) | Command::Attach { .. }) {
+        end_quietly_when_the_reader_goes();
+    }
     let result = match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Detect { args } => return tools::detect::run(args),
@@ -328,9 +332,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "smbus-proxy", &mut std::io::stdout());
             return ExitCode::SUCCESS;
         }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()).map_err(Into::into)
-        }
+        Command::Man => man::render(Cli::command(), &mut std::io::stdout().lock()).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -338,6 +340,20 @@ fn main() -> ExitCode {
             error!("{e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A command that prints for a reader ends when the reader goes away, as `i2cdump | head`
+/// does: SIGPIPE's default action, where Rust ignores it and then fails the next write
+/// ("Broken pipe"). The server and `attach` keep it ignored: a client that goes away is an
+/// error on its own socket, not the end of the process.
+fn end_quietly_when_the_reader_goes() {
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{SigHandler, Signal, signal};
+        // SAFETY: the default action is no handler of ours; nothing else in the process sets
+        // SIGPIPE's disposition.
+        unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.expect("SIGPIPE has a default action");
     }
 }
 

@@ -29,7 +29,7 @@ fn tshark(path: &std::path::Path) -> Vec<Packet> {
     for f in fields {
         cmd.args(["-e", f]);
     }
-    let out = cmd.output().expect("tshark is needed to decode captures (Debian: apt-get install tshark)");
+    let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout)
         .unwrap()
@@ -50,6 +50,9 @@ fn tshark(path: &std::path::Path) -> Vec<Packet> {
 
 #[test]
 fn wireshark_decodes_every_kind_of_operation() {
+    if !smbus_proxy_testkit::tool("tshark", "tshark") {
+        return;
+    }
     let server = lab().on_loopback();
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("bus.pcapng");

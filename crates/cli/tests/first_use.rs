@@ -125,4 +125,33 @@ fn completions_and_a_manual_page() {
     let page = String::from_utf8_lossy(&man.stdout);
     assert!(page.contains(".TH smbus-proxy 1"), "{page}");
     assert!(page.contains("serve") && page.contains("transfer"), "{page}");
+    // The package installs the page from packaging/ (so `cargo deb` needs nothing built first).
+    let shipped = include_str!("../../../packaging/smbus-proxy.1");
+    assert!(
+        page == shipped,
+        "packaging/smbus-proxy.1 is not what `smbus-proxy man` prints: \
+         cargo run -p smbus-proxy -- man > packaging/smbus-proxy.1"
+    );
+}
+
+/// `smbus-proxy man | head -5` printed "ERROR smbus_proxy: Broken pipe (os error 32)": a reader
+/// that goes away ends a command quietly, as it ends `i2cdump` (SIGPIPE).
+#[test]
+fn a_reader_that_leaves_early_is_not_an_error() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    for args in [&["man"][..], &["completions", "zsh"]] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let status = out.status;
+        assert!(status.success() || status.signal() == Some(nix::libc::SIGPIPE), "{args:?}: {status}");
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
 }

@@ -83,3 +83,18 @@ impl Here {
         self.task.await.expect("the test server stops cleanly");
     }
 }
+
+/// Whether `program` (a tool from outside the project, such as tshark) is on the PATH, for a
+/// test that needs it. Without it the test says what to install and passes, so the test
+/// command runs on a machine with Rust and Python alone; in CI (`CI` set), where `.ci/run`
+/// installs every tool, a missing one fails the test instead.
+pub fn tool(program: &str, debian_package: &str) -> bool {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));
+    if !on_path {
+        let why = format!("it needs {program} (Debian: apt-get install {debian_package})");
+        assert!(std::env::var_os("CI").is_none_or(|ci| ci.is_empty()), "{why}, and CI has everything");
+        eprintln!("SKIPPED: {why}");
+    }
+    on_path
+}

@@ -30,7 +30,7 @@ use tracing::{info, warn};
 /// kernel (which bounds a request by its own page limit in any case).
 const MAX_IO: u32 = 1 << 20;
 
-const USAGE: &str = concat!(
+pub const USAGE: &str = concat!(
     "\
 Usage: smbus-proxy attach [--as N] [--mode MODE] [--group GROUP] I2CBUS
   Creates /dev/i2c-N on this machine, backed by bus I2CBUS of the server, until stopped

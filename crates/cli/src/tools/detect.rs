@@ -5,7 +5,7 @@ use super::{Args, confirm, connect, connect_bus, fail, parse_int};
 use smbus_proxy_client::{Command, Errno, Op, Target, funcs};
 use std::process::ExitCode;
 
-const USAGE: &str = concat!(
+pub const USAGE: &str = concat!(
     "\
 Usage: smbus-proxy detect [-y] [-a] [-q|-r] I2CBUS [FIRST LAST]
        smbus-proxy detect -F I2CBUS

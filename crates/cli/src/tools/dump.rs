@@ -5,7 +5,7 @@ use super::{Args, ask, chip_address, connect_bus, fail, parse_int};
 use smbus_proxy_client::{Command, Errno, Op, Reply, Target, funcs};
 use std::process::ExitCode;
 
-const USAGE: &str = concat!(
+pub const USAGE: &str = concat!(
     "\
 Usage: smbus-proxy dump [-f] [-y] [-r first-last] [-a] I2CBUS ADDRESS [MODE]
   I2CBUS is an integer or an I2C bus name

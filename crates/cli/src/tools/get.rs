@@ -4,7 +4,7 @@ use super::{Args, ask, chip_address, connect_bus, data_address, fail, parse_int}
 use smbus_proxy_client::{Command, Errno, Error, Op, Reply, Target, blocking::Bus, funcs};
 use std::process::ExitCode;
 
-const USAGE: &str = concat!(
+pub const USAGE: &str = concat!(
     "\
 Usage: smbus-proxy get [-f] [-y] [-a] I2CBUS CHIP-ADDRESS [DATA-ADDRESS [MODE [LENGTH]]]
   I2CBUS is an integer or an I2C bus name

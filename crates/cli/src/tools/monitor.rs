@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
-const USAGE: &str = concat!(
+pub const USAGE: &str = concat!(
     "\
 Usage: smbus-proxy monitor [-d ADDRESS]... [--record FILE] [--pcap FILE|-] [I2CBUS]...
   Prints every operation anyone runs on the server's buses (all, or those named), as it

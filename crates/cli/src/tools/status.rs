@@ -8,7 +8,7 @@ use smbus_proxy_wire::pb::{BusStatus, SessionStatus, StatusResponse};
 use std::fmt::Write;
 use std::process::ExitCode;
 
-const USAGE: &str = concat!(
+pub const USAGE: &str = concat!(
     "\
 Usage: smbus-proxy status
   Shows the server's version and uptime, and for each bus its adapter, functionality and the

@@ -5,7 +5,7 @@ use smbus_proxy_client::{Bytes, Dir, Msg};
 use smbus_proxy_wire::op::{MAX_MSG_LEN, MAX_MSGS};
 use std::process::ExitCode;
 
-const USAGE: &str = concat!(
+pub const USAGE: &str = concat!(
     "\
 Usage: smbus-proxy transfer [-f] [-y] [-v] [-b] [-V] [-a] I2CBUS DESC [DATA] [DESC [DATA]]...
   -b prints the bytes read as they are (binary), not as hex
