@@ -10,10 +10,9 @@ import time
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARY = os.environ.get(
-    "SMBUS_PROXY_BIN",
-    os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR", "target"), "debug", "smbus-proxy"),
-)
+# Where cargo put the debug build: the binary and the client's examples.
+DEBUG = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR", "target"), "debug")
+BINARY = os.environ.get("SMBUS_PROXY_BIN", os.path.join(DEBUG, "smbus-proxy"))
 
 
 @contextlib.contextmanager

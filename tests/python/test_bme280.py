@@ -14,7 +14,7 @@ import subprocess
 
 import bme280
 import pytest
-from conftest import BINARY, ROOT, logged_server
+from conftest import BINARY, DEBUG, ROOT, logged_server
 
 from smbus_proxy import SMBus
 
@@ -126,7 +126,7 @@ def test_the_driver_samples_the_datasheets_values(bme280_server):
 
 def run_the_rust_example(*args):
     done = subprocess.run(
-        [os.path.join(ROOT, "target", "debug", "examples", "bme280"), *args],
+        [os.path.join(DEBUG, "examples", "bme280"), *args],
         capture_output=True,
         text=True,
         timeout=30,
@@ -163,17 +163,35 @@ def test_the_rust_driver_from_crates_io_with_the_clients_delay(bme280_server):
         assert bus.read_byte_data(ADDRESS, 0xF4) & 0b11 == 0b01
 
 
+def test_on_the_demos_model_both_drivers_read_what_it_measures():
+    """The demo bus's BME280 model (25 °C, 1013.25 hPa, 50 %RH), which `serve --simulate`
+    starts: the PyPI driver and the crates.io one read what it is set to measure."""
+    with logged_server() as server:
+        with SMBus(1, server=server.url) as bus:
+            data = bme280.sample(bus, ADDRESS, bme280.load_calibration_params(bus, ADDRESS))
+            assert bus.read_byte_data(ADDRESS, 0xF4) == 0b001_001_00, "the forced measurement ended"
+        assert data.temperature == pytest.approx(25.0, abs=0.01)
+        # The driver uses the datasheet's floating-point formula, 2 Pa from the integer one.
+        assert data.pressure == pytest.approx(1013.25, abs=0.05)  # hPa
+        assert data.humidity == pytest.approx(50.0, abs=0.01)
+        plain = run_the_rust_example(server.url)
+        readings = {name: float(value) for name, value in re.findall(r"^(\w+) ([\d.]+)", plain, re.M)}
+        # The crate computes in f32: within 0.1 Pa.
+        assert readings == pytest.approx({"temperature": 25.0, "pressure": 101325.0, "humidity": 50.0}, abs=0.1)
+        assert run_the_rust_example("--on-bus", server.url) == plain
+
+
 def test_a_recording_of_the_rust_driver_exports_as_the_committed_mock_test(tmp_path):
-    """Record the crates.io driver live on a freshly powered-up BME280, export the trace as
-    embedded-hal-mock expectations: they are the ones `crates/client/tests/mock_export.rs` runs
-    the driver against."""
+    """Record the crates.io driver live on the demo bus's BME280, just powered up, export the
+    trace as embedded-hal-mock expectations: they are the ones
+    `crates/client/tests/mock_export.rs` runs the driver against."""
     from test_replay import recorded
 
     trace = tmp_path / "bme280.trace"
-    example = os.path.join(ROOT, "target", "debug", "examples", "bme280")
-    with logged_server(config=bme280_config(tmp_path / "bme280.toml")) as server:
+    example = os.path.join(DEBUG, "examples", "bme280")
+    with logged_server() as server:
         out = recorded(server.url, trace, [example, server.url])
-    assert out.startswith("temperature 25.08 °C\n")
+    assert out.startswith("temperature 25.00 °C\n")
     exported = subprocess.run(
         [BINARY, "export-mock", str(trace)], capture_output=True, text=True, timeout=30, check=True
     ).stdout

@@ -14,7 +14,7 @@ from test_bme280 import ADC_H, ADDRESS, humidity_by_the_datasheets_integer_formu
 from smbus_proxy import SMBus
 from smbus_proxy.busio import I2C
 
-RF, EEPROM = 0x48, 0x50
+RF, EEPROM, BME280 = 0x48, 0x50, 0x76
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_the_lock_is_one_drivers_at_a_time(lab):
 def test_scan_finds_the_demo_devices(lab):
     with I2C(1, server=lab.url) as i2c:
         assert i2c.try_lock()
-        assert i2c.scan() == [0x10, 0x20, RF, EEPROM]
+        assert i2c.scan() == [0x10, 0x20, RF, EEPROM, BME280]
         i2c.unlock()
 
 
@@ -110,6 +110,22 @@ def test_an_adafruit_driver_from_pypi_reads_the_datasheets_values(tmp_path):
         # The driver reset the chip: 0xB6 to its reset register.
         with SMBus(1, server=server.url) as bus:
             assert bus.read_byte_data(ADDRESS, 0xE0) == 0xB6
+
+
+def test_an_adafruit_driver_on_the_demos_bme280_model(lab):
+    """The README's example: adafruit-circuitpython-bme280 on the demo bus's BME280 (25 °C,
+    1013.25 hPa, 50 %RH). In forced mode the driver starts each measurement and polls the
+    status register's measuring bit until the model's conversion time has passed."""
+    with I2C(1, server=lab.url) as i2c:
+        sensor = adafruit_bme280.basic.Adafruit_BME280_I2C(i2c, address=BME280)
+        assert sensor.temperature == pytest.approx(25.0, abs=0.01)
+        assert sensor.pressure == pytest.approx(1013.25, abs=0.01)  # hPa
+        assert sensor.relative_humidity == pytest.approx(50.0, abs=0.05)
+        sensor.mode = adafruit_bme280.basic.MODE_FORCE
+        assert sensor.temperature == pytest.approx(25.0, abs=0.01)
+        with SMBus(1, server=lab.url) as bus:
+            assert bus.read_byte_data(BME280, 0xF4) & 0b11 == 0b00, "asleep after a forced measurement"
+            assert bus.read_byte_data(BME280, 0xE0) == 0x00, "the reset register reads zero"
 
 
 def test_an_adafruit_driver_for_an_io_expander_sees_what_the_pins_see(tmp_path):

@@ -3,9 +3,9 @@
 import os
 import subprocess
 
-from conftest import ROOT
+from conftest import DEBUG
 
-EXAMPLES = os.path.join(ROOT, "target", "debug", "examples")
+EXAMPLES = os.path.join(DEBUG, "examples")
 
 # The dump the original smbus-proxy printed from a real Si4703 on a Raspberry Pi.
 SI4703_DUMP = """\

@@ -135,6 +135,15 @@ pub enum Model {
         /// Its 32-bit serial number.
         serial: u32,
     },
+    /// A Bosch BME280 pressure, temperature and humidity sensor and what it measures.
+    Bme280 {
+        /// °C, -40 to 85.
+        temperature: f64,
+        /// hPa, 300 to 1100.
+        pressure: f64,
+        /// %RH, 0 to 100.
+        humidity: f64,
+    },
 }
 
 impl Model {
@@ -148,6 +157,7 @@ impl Model {
             Model::Si4703 => "si4703",
             Model::Ina219 { .. } => "ina219",
             Model::Sht3x { .. } => "sht3x",
+            Model::Bme280 { .. } => "bme280",
             Model::Replay(_) => "replay",
         }
     }
@@ -211,7 +221,8 @@ impl Config {
     }
 
     /// The built-in demo: bus 1 (like a Pi's), funcs "full", with an Si4703 at 0x10, a
-    /// PCF8574 at 0x20, a register-file chip at 0x48 and a 24C02 EEPROM at 0x50.
+    /// PCF8574 at 0x20, a register-file chip at 0x48, a 24C02 EEPROM at 0x50 and a BME280
+    /// at 0x76 (25 °C, 1013.25 hPa, 50 %RH).
     ///
     /// It runs at full speed, with no faults and an EEPROM with no write cycle, so that
     /// benchmarks measure the proxy, not the chips.
@@ -238,6 +249,7 @@ impl Config {
                             write_cycle: Duration::ZERO,
                         },
                     ),
+                    device(0x76, Model::Bme280 { temperature: 25.0, pressure: 1013.25, humidity: 50.0 }),
                 ],
                 replay: None,
             }],
@@ -333,6 +345,7 @@ struct RawDevice {
     shunt_ohms: Option<f64>,
     temperature: Option<f64>,
     humidity: Option<f64>,
+    pressure: Option<f64>,
     serial: Option<u32>,
     trace: Option<PathBuf>,
     mode: Option<ReplayModeName>,
@@ -382,6 +395,8 @@ enum ModelName {
     Ina219,
     #[serde(rename = "sht3x")]
     Sht3x,
+    #[serde(rename = "bme280")]
+    Bme280,
     #[serde(rename = "replay")]
     Replay,
 }
@@ -518,6 +533,7 @@ impl RawDevice {
             Model::Si4703 => &[],
             Model::Ina219 { .. } => &["bus_volts", "current_amps", "shunt_ohms"],
             Model::Sht3x { .. } => &["temperature", "humidity", "serial"],
+            Model::Bme280 { .. } => &["temperature", "pressure", "humidity"],
             Model::Replay(_) => &["trace", "mode", "trace_bus"],
         };
         let given = [
@@ -533,6 +549,7 @@ impl RawDevice {
             ("shunt_ohms", self.shunt_ohms.is_some()),
             ("temperature", self.temperature.is_some()),
             ("humidity", self.humidity.is_some()),
+            ("pressure", self.pressure.is_some()),
             ("serial", self.serial.is_some()),
             ("trace", self.trace.is_some()),
             ("mode", self.mode.is_some()),
@@ -601,6 +618,11 @@ impl RawDevice {
                 temperature: in_range("temperature", self.temperature.unwrap_or(25.0), -45.0, 130.0, "°C")?,
                 humidity: in_range("humidity", self.humidity.unwrap_or(50.0), 0.0, 100.0, "%RH")?,
                 serial: self.serial.unwrap_or(0),
+            },
+            ModelName::Bme280 => Model::Bme280 {
+                temperature: in_range("temperature", self.temperature.unwrap_or(25.0), -40.0, 85.0, "°C")?,
+                pressure: in_range("pressure", self.pressure.unwrap_or(1013.25), 300.0, 1100.0, "hPa")?,
+                humidity: in_range("humidity", self.humidity.unwrap_or(50.0), 0.0, 100.0, "%RH")?,
             },
             ModelName::Replay => {
                 let (Some(trace), Some(mode)) = (&self.trace, self.mode) else {
@@ -687,6 +709,7 @@ mod tests {
                 "si4703",
                 "ina219",
                 "sht3x",
+                "bme280",
                 "replay"
             ])
         );
@@ -783,7 +806,13 @@ mod tests {
         let addrs: Vec<_> = demo.buses[0].devices.iter().map(|d| (d.addr, d.model.name())).collect();
         assert_eq!(
             addrs,
-            [(0x10, "si4703"), (0x20, "pcf8574"), (0x48, "register-file"), (0x50, "eeprom-24c02")]
+            [
+                (0x10, "si4703"),
+                (0x20, "pcf8574"),
+                (0x48, "register-file"),
+                (0x50, "eeprom-24c02"),
+                (0x76, "bme280")
+            ]
         );
         assert_eq!(demo.buses[0].number, 1);
         assert_eq!(demo.buses[0].funcs, FUNCS_FULL);
@@ -913,7 +942,7 @@ mod tests {
             unknown_model.contains(
                 "unknown variant `lm75`, expected one of `register-file`, `register-map`, `eeprom-24c02`, \
                  `eeprom-24c32`, `eeprom-24c64`, `eeprom-24c128`, `eeprom-24c256`, `eeprom-24c512`, `pcf8574`, \
-                 `si4703`, `ina219`, `sht3x`, `replay`"
+                 `si4703`, `ina219`, `sht3x`, `bme280`, `replay`"
             ),
             "{unknown_model}"
         );

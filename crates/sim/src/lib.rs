@@ -15,8 +15,8 @@
 //! - `timing`: the wire time of an operation at the configured clock, and the adapter timeout.
 //! - [`devices`]: the [`Device`] trait (one call per I2C message) and the models: a
 //!   register-file chip, a register map of 8- and 16-bit registers, 24C02–24C512 EEPROMs,
-//!   a PCF8574 port expander, an Si4703 FM tuner, an INA219 power monitor and an SHT3x
-//!   humidity sensor.
+//!   a PCF8574 port expander, an Si4703 FM tuner, an INA219 power monitor, an SHT3x
+//!   humidity sensor and a BME280 pressure, temperature and humidity sensor.
 //! - [`replay`]: a recorded trace played back in place of a device or a whole bus, strictly
 //!   (the recorded operations and nothing else) or as the registers it saw.
 //! - [`file`]: reading the files a user names with a bound on their size (labs and traces

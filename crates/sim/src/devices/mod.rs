@@ -10,6 +10,7 @@
 //! time of each start and stop: the moment the operation began plus the wire time clocked so
 //! far, so a busy chip answers as it would at that point of the transfer.
 
+mod bme280;
 mod eeprom;
 mod ina219;
 mod pcf8574;
@@ -94,6 +95,9 @@ pub(crate) fn build(model: &Model) -> Option<Box<dyn Device>> {
         }
         Model::Sht3x { temperature, humidity, serial } => {
             Box::new(sht3x::Sht3x::new(*temperature, *humidity, *serial))
+        }
+        Model::Bme280 { temperature, pressure, humidity } => {
+            Box::new(bme280::Bme280::new(*temperature, *pressure, *humidity))
         }
         Model::Replay(_) => return None,
     })
