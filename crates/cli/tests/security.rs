@@ -204,7 +204,7 @@ fn a_scan_under_a_policy_marks_what_it_may_not_probe() {
          40: -- -- -- -- -- -- -- -- 48 -- -- -- -- -- -- -- \n\
          50: PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD \n\
          60: PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD PD \n\
-         70: PD PD PD PD PD PD -- --                         \n"
+         70: PD PD PD PD PD PD 76 --                         \n"
     );
 }
 
