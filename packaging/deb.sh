@@ -18,7 +18,8 @@ echo "built $deb"
 files=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for f in ./usr/bin/smbus-proxy ./etc/smbus-proxy/serve.toml ./usr/lib/systemd/system/smbus-proxy.service \
   ./usr/share/man/man1/smbus-proxy.1.gz ./usr/share/doc/smbus-proxy/copyright \
-  ./usr/share/doc/smbus-proxy/changelog.Debian.gz ./usr/share/doc/smbus-proxy/examples/policy.toml; do
+  ./usr/share/doc/smbus-proxy/changelog.Debian.gz ./usr/share/doc/smbus-proxy/examples/policy.toml \
+  ./usr/share/smbus-proxy/lab/lab.toml ./usr/share/smbus-proxy/lab/si4703.trace; do
   grep -qx -- "$f" <<<"$files" || fail "the package lacks $f; it has: $files"
 done
 # The page is the committed one, compressed as Debian's policy asks.
@@ -50,8 +51,18 @@ server=$!
 for _ in $(seq 50); do grep -q "server started" "$log" && break; sleep 0.1; done
 addr=$(sed -n 's/.*server started.*addr=\([^ ]*\).*/\1/p' "$log")
 "$root/usr/bin/smbus-proxy" get --server "http://$addr" -y 1 0x48 0x00 >/dev/null || fail "the installed binary does not serve"
-kill "$server"; wait "$server" 2>/dev/null || true; rm -f "$log"
+kill "$server"; wait "$server" 2>/dev/null || true
 echo "installed into a scratch root: $version, serving from its /etc/smbus-proxy/serve.toml"
+# The packaged lab starts as it is, its replayed Si4703 (bus 3, from the trace beside it) included.
+"$root/usr/bin/smbus-proxy" serve --simulate "$root/usr/share/smbus-proxy/lab/lab.toml" --listen 127.0.0.1:0 2>"$log" &
+server=$!
+for _ in $(seq 50); do grep -q "server started" "$log" && break; sleep 0.1; done
+addr=$(sed -n 's/.*server started.*addr=\([^ ]*\).*/\1/p' "$log")
+[ -n "$addr" ] || fail "the packaged lab does not start: $(cat "$log")"
+"$root/usr/bin/smbus-proxy" get --server "http://$addr" -y 3 0x10 0x0a w >/dev/null ||
+  fail "the packaged lab's replayed Si4703 does not answer"
+kill "$server"; wait "$server" 2>/dev/null || true; rm -f "$log"
+echo "its lab (/usr/share/smbus-proxy/lab/lab.toml) serves, the trace it replays included"
 
 echo "lintian:"
 lintian --fail-on error "$deb" || fail "lintian reports errors"

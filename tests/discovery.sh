@@ -157,6 +157,13 @@ if laptop "$bin" get -y --server mdns://impostor --ca "$work/ca.pem" --token-fil
 fi
 grep -q "cannot connect to mdns://impostor (https://10.77.0.1:50055): .*certificate not valid for name \"raspberrypi.local\"" "$work/impostor.out" ||
   fail "the impostor's refusal said: $(cat "$work/impostor.out")"
+# A .local name where nothing resolves them (no nss-mdns in here; and no DNS server is reachable
+# from these namespaces, so the lookup sends nothing out): the error points to mdns://.
+if laptop "$bin" get -y --server nosuchpi.local 1 0x48 0x02 2> "$work/local.out"; then
+  fail "nosuchpi.local was found"
+fi
+grep -q "cannot look up nosuchpi.local (.*)\. Where .local names do not resolve .* mdns://nosuchpi finds a server" \
+  "$work/local.out" || fail "an unresolved .local name said: $(cat "$work/local.out")"
 # ...the Rust client library...
 laptop "$example" "mdns://lab pi" 1 0x48 20 > "$work/example.out" || fail "the Rust example by name failed"
 grep -q "(20 calls)" "$work/example.out" || fail "the Rust example printed $(cat "$work/example.out")"

@@ -36,7 +36,7 @@ pub fn to_py(e: Error) -> PyErr {
         // knows the adapter's functionality and answers the same without a round trip.
         Error::NotSupported { .. } => os_error(Errno::EOPNOTSUPP.0, message),
         Error::Rejected { code, message } => match code {
-            Code::InvalidArgument | Code::OutOfRange => PyValueError::new_err(message),
+            Code::InvalidArgument | Code::OutOfRange => PyValueError::new_err(argument_names(&message)),
             // smbus2 opening a /dev/i2c-N that does not exist: FileNotFoundError.
             Code::NotFound => os_error(ENOENT, message),
             Code::PermissionDenied | Code::Unauthenticated => os_error(Errno::EACCES.0, message),
@@ -53,6 +53,37 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Protocol { .. } => os_error(Errno::EPROTO.0, message),
         _ => os_error(Errno::EIO.0, message),
     }
+}
+
+/// The client names a bad argument by its field in the request (`ops[0].smbus.addr: 0x80 is out
+/// of range …`); a Python caller made one call and knows smbus2's names for its arguments
+/// (`i2c_addr`, `register`, `length`) and `i2c_msg`'s. Other messages are left as they are.
+fn argument_names(message: &str) -> String {
+    let Some((path, rest)) = message.split_once(": ") else { return message.to_owned() };
+    let Some(field) = path.strip_prefix("ops[0].") else { return message.to_owned() };
+    let name = if let Some(command) = field.strip_prefix("smbus.") {
+        match command.rsplit('.').next() {
+            Some("addr") => "i2c_addr".to_owned(),
+            Some("reg") => "register".to_owned(),
+            Some("len") => "length".to_owned(),
+            Some(other) => other.to_owned(),
+            None => return message.to_owned(),
+        }
+    } else if let Some(msg) = field.strip_prefix("transfer.msgs[") {
+        // `msgs[1].addr`: the second i2c_msg given to i2c_rdwr.
+        match msg.split_once("].") {
+            Some((index, "addr")) => format!("i2c_msg {index}: addr"),
+            Some((index, "write")) => format!("i2c_msg {index}: buf"),
+            Some((index, "read")) => format!("i2c_msg {index}: len"),
+            Some((index, other)) => format!("i2c_msg {index}: {other}"),
+            None => return message.to_owned(),
+        }
+    } else if field == "transfer.msgs" {
+        "i2c_rdwr".to_owned()
+    } else {
+        return message.to_owned();
+    };
+    format!("{name}: {rest}")
 }
 
 /// An operation on an `SMBus` that is not open, as an operation on a closed descriptor.

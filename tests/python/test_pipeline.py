@@ -23,7 +23,7 @@ def raises_pipelined(call, position):
     with pytest.raises(OSError) as failed:
         call()
     assert failed.value.errno == errno.ENXIO
-    assert f"pipelined call {position} failed: write_byte_data failed: ENXIO" in str(failed.value)
+    assert f"pipelined call {position} failed: write_byte_data at 0x33 failed: ENXIO" in str(failed.value)
 
 
 def test_writes_run_in_order_and_a_read_waits_for_them(lab):

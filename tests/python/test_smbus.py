@@ -594,3 +594,26 @@ def test_the_package_has_the_version_of_the_project():
     cargo = open(os.path.join(ROOT, "Cargo.toml")).read()
     version = re.search(r'^version = "([^"]+)"', cargo, flags=re.M).group(1)
     assert smbus_proxy.__version__ == version
+
+
+# A value out of range is named as smbus2 names the argument (and i2c_msg its fields), not by
+# its place in the request the client builds.
+NAMED_ARGUMENTS = [
+    ("write_quick", (0x80,), "i2c_addr: 0x80 is out of range for a 7-bit address 0x00–0x7f"),
+    ("read_i2c_block_data", (0x48, 0x01, 33), "length: 33 bytes is out of range 1–32"),
+    ("write_block_data", (0x48, 0x01, list(range(33))), "data: 33 bytes is out of range 1–32"),
+    ("i2c_rdwr", (i2c_msg.read(0x50, 8193),), "i2c_msg 0: len: 8193 bytes is out of range 0–8192"),
+    (
+        "i2c_rdwr",
+        (i2c_msg.write(0x50, [0]), i2c_msg.write(0x150, [1])),
+        "i2c_msg 1: addr: 0x150 is out of range for a 7-bit address 0x00–0x7f",
+    ),
+    ("i2c_rdwr", (), "i2c_rdwr: 0 messages is out of range 1–42"),
+]
+
+
+@pytest.mark.parametrize("method,args,message", NAMED_ARGUMENTS, ids=[m for m, _, _ in NAMED_ARGUMENTS])
+def test_a_value_out_of_range_is_named_as_smbus2_names_it(bus, method, args, message):
+    with pytest.raises(ValueError) as e:
+        getattr(bus, method)(*args)
+    assert str(e.value) == message

@@ -54,7 +54,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // Nobody at 0x33: the bus says so with the kernel's errno.
     if let Err(e) = bus.read_byte(0x33) {
-        println!("at 0x33: {e}");
+        println!("{e}");
     }
 
     bus.close()?;

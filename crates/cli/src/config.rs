@@ -29,9 +29,17 @@ pub fn expand<P: clap::Parser>(argv: Vec<OsString>) -> Result<Vec<OsString>, Str
     });
     let Some(path) = config else { return Ok(argv) };
     let path = Path::new(&path);
-    let file = options(path, &[])?;
-    check::<P>(&argv[..2], &file).map_err(|problem| format!("{}: {problem}", path.display()))?;
-    let from_file = options(path, &given)?;
+    let at = |problem: String| format!("{}: {problem}", path.display());
+    let text = smbus_proxy_sim::file::read_to_string(path, smbus_proxy_sim::file::SETTINGS_MAX)
+        .map_err(|e| at(format!("cannot read it: {e}")))?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let file = from_text(&text, dir, &[]).map_err(at)?;
+    // Keys are `serve`'s options; a parser without `serve` leaves them all to `check`.
+    if let Some(serve) = P::command().find_subcommand("serve") {
+        unknown_key(&text, serve).map_err(at)?;
+    }
+    check::<P>(&argv[..2], &file).map_err(at)?;
+    let from_file = from_text(&text, dir, &given).map_err(at)?;
     Ok(argv[..2]
         .iter()
         .cloned()
@@ -60,12 +68,33 @@ pub fn check<P: clap::Parser>(command: &[OsString], file: &[String]) -> Result<(
     Err(clip(&first).into_owned())
 }
 
-/// The file's options as command-line arguments, less those the command line gives itself.
-fn options(path: &Path, given: &[String]) -> Result<Vec<String>, String> {
-    let at = |problem: String| format!("{}: {problem}", path.display());
-    let text = smbus_proxy_sim::file::read_to_string(path, smbus_proxy_sim::file::SETTINGS_MAX)
-        .map_err(|e| at(format!("cannot read it: {e}")))?;
-    from_text(&text, path.parent().unwrap_or(Path::new("")), given).map_err(at)
+/// A key that is none of `serve`'s options, with its line and the nearest option's name, as a
+/// misspelling gets (`busses` for `bus`); the command line's parser would only say that
+/// `--busses` is unexpected.
+fn unknown_key(text: &str, serve: &clap::Command) -> Result<(), String> {
+    let Ok(table) = text.parse::<toml::Table>() else { return Ok(()) };
+    let options: Vec<&str> = serve.get_arguments().filter_map(clap::Arg::get_long).collect();
+    let Some(key) = table.keys().find(|k| !options.contains(&k.replace('_', "-").as_str())) else {
+        return Ok(());
+    };
+    let name = key.replace('_', "-");
+    // A key is a bare word at the start of its line, before its `=`.
+    let line = text.lines().position(|l| {
+        l.trim_start().strip_prefix(key.as_str()).is_some_and(|rest| rest.trim_start().starts_with('='))
+    });
+    let at = line.map(|n| format!("line {}: ", n + 1)).unwrap_or_default();
+    let nearest = options
+        .iter()
+        .filter(|o| !["config", "help", "version"].contains(o))
+        .map(|o| (strsim::damerau_levenshtein(&name, o), o))
+        .min()
+        .filter(|&(distance, _)| distance <= 3)
+        .map(|(_, o)| format!("; did you mean `{}`?", o.replace('-', "_")))
+        .unwrap_or_default();
+    Err(format!(
+        "{at}{} is not an option of serve{nearest} (`smbus-proxy serve --help` lists them)",
+        quote(key)
+    ))
 }
 
 /// A settings file's text as command-line arguments, less those in `given`; relative paths

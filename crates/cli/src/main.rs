@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tracing::{Level, error};
+use tracing::Level;
 
 #[derive(Parser)]
 #[command(version, about, propagate_version = true)]
@@ -297,7 +297,7 @@ fn main() -> ExitCode {
     let argv = match config::expand::<Cli>(std::env::args_os().collect()) {
         Ok(argv) => argv,
         Err(e) => {
-            error!("{e}");
+            eprintln!("Error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -334,10 +334,12 @@ fn main() -> ExitCode {
         }
         Command::Man => man::render(Cli::command(), &mut std::io::stdout().lock()).map_err(Into::into),
     };
+    // What stops a command is said as the tools say it: not a log line, which is for what
+    // happens while the server runs.
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            error!("{e}");
+            eprintln!("Error: {e}");
             ExitCode::FAILURE
         }
     }

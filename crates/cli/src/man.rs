@@ -73,7 +73,11 @@ pub fn render(cli: Command, out: &mut dyn Write) -> io::Result<()> {
             "/usr/lib/systemd/system/smbus-proxy.service",
             "the service, run as the system user smbus-proxy in group i2c",
         ),
-        ("/usr/share/doc/smbus-proxy/examples/", "a policy and a lab of simulated buses to start from"),
+        ("/usr/share/doc/smbus-proxy/examples/policy.toml", "an access policy to start from"),
+        (
+            "/usr/share/smbus-proxy/lab/",
+            "a lab of simulated buses (lab.toml, and the trace it replays) for serve --simulate",
+        ),
     ] {
         page.control("TP", []).text([bold(file)]).text([roman(what)]);
     }

@@ -146,7 +146,20 @@ fn grammar_errors() {
             &["-y", "9"],
             "Error: Could not open file `/dev/i2c-9' on the server: no such bus (it has i2c-1, i2c-4; `detect -l` lists them)\n",
         ),
-        (&["-y", "no such adapter"], "Error: Could not open file `/dev/i2c-no such adapter' on the server"),
+        // A name: i2c-tools' words, then what the server has.
+        (
+            &["-y", "no such adapter"],
+            "Error: I2C bus name doesn't match any bus present!\nI2CBUS is a bus number or an adapter's name (the server has i2c-1, i2c-4; `detect -l` lists them)\n",
+        ),
+        // A device's name or path, as users type it: the number to give instead.
+        (
+            &["-y", "i2c-1"],
+            "Error: I2C bus name doesn't match any bus present!\nI2CBUS is a bus number or an adapter's name (the server has i2c-1, i2c-4; `detect -l` lists them; for i2c-1, give its number: 1)\n",
+        ),
+        (
+            &["-y", "/dev/i2c-4"],
+            "Error: I2C bus name doesn't match any bus present!\nI2CBUS is a bus number or an adapter's name (the server has i2c-1, i2c-4; `detect -l` lists them; for i2c-4, give its number: 4)\n",
+        ),
     ];
     for (args, expected) in cases {
         let out = detect(&server, args, "");

@@ -66,7 +66,7 @@ fn connection_errors_say_what_to_do() {
     assert!(
         stderr(&refused).ends_with(
             "Connection refused (os error 111). Is `smbus-proxy serve` running there? The server is the URL \
-             given (--server), else $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051\n"
+             given (--server; server= in Python), else $SMBUS_PROXY_SERVER, else http://127.0.0.1:50051\n"
         ),
         "{}",
         stderr(&refused)
@@ -154,4 +154,13 @@ fn a_reader_that_leaves_early_is_not_an_error() {
         assert!(status.success() || status.signal() == Some(nix::libc::SIGPIPE), "{args:?}: {status}");
         assert_eq!(stderr(&out), "", "{args:?}");
     }
+}
+
+#[test]
+fn the_log_shows_addresses_in_hex() {
+    let lab = concat!(env!("CARGO_MANIFEST_DIR"), "/../sim/examples/lab.toml");
+    let server = Serving::start(&["--simulate", lab]);
+    let serving = server.logged("serving bus");
+    let bus1 = serving.iter().find(|l| l.contains(" bus=1 ")).expect("bus 1 is served");
+    assert!(bus1.contains("claimed=[0x68]"), "{bus1}");
 }

@@ -90,7 +90,10 @@ fn set_then_get_in_every_mode() {
 fn failures_exit_as_i2c_tools_do() {
     let s = server();
     let (out, err, code) = run(&s, &["get", "-y", "1", "0x33", "0x00"]);
-    assert_eq!((out.as_str(), err.as_str(), code), ("", "Error: Read failed\n", 2));
+    // i2cget's words, then the errno it does not give.
+    let said =
+        "Error: Read failed\nread_byte_data at 0x33 failed: ENXIO (6): no device acknowledged the address\n";
+    assert_eq!((out.as_str(), err.as_str(), code), ("", said, 2));
     let (out, err, code) = run(&s, &["get", "-y", "1", "0x68", "0x00"]);
     assert_eq!((out.as_str(), code), ("", 1));
     assert!(err.starts_with("Error: Could not set address to 0x68: "), "{err}");

@@ -85,8 +85,24 @@ fn bad_arguments_say_what_is_wrong() {
         String::from_utf8_lossy(&out.stderr)
             .starts_with("Error: Device address invalid: 0x400\nUsage: smbus-proxy monitor")
     );
-    let out = run(&["x"]);
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("Error: I2CBUS argument invalid: x\n"));
+    // A bus is found as every tool finds one, and one the server lacks is named with those it has.
+    let server = lab().on_loopback();
+    let url = server.url();
+    for (bus, error) in [
+        (
+            "9",
+            "Error: Could not open file `/dev/i2c-9' on the server: no such bus (it has i2c-1, i2c-2, i2c-3, i2c-4; `detect -l` lists them)\n",
+        ),
+        (
+            "x",
+            "Error: I2C bus name doesn't match any bus present!\nI2CBUS is a bus number or an adapter's name (the server has i2c-1, i2c-2, i2c-3, i2c-4; `detect -l` lists them)\n",
+        ),
+    ] {
+        let out = run(&["--server", &url, "1", bus]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), error);
+        assert!(out.stdout.is_empty(), "nothing is printed before the buses check out");
+    }
     let out = run(&["--help"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(

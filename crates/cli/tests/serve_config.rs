@@ -48,8 +48,27 @@ fn a_mistake_in_the_file_is_the_files() {
     };
     let bad = run("max_ops = 0\n");
     assert!(bad.contains("serve.toml: invalid value '0' for '--max-ops <N>'"), "{bad}");
-    let unknown = run("max_opps = 2\n");
-    assert!(unknown.contains("serve.toml: unexpected argument '--max-opps'"), "{unknown}");
+    // A misspelled key: its line, and the option it was meant to be.
+    let unknown = run("simulate = true\n\nmax_opps = 2\n");
+    assert!(
+        unknown.contains(
+            "serve.toml: line 3: \"max_opps\" is not an option of serve; did you mean `max_ops`? \
+             (`smbus-proxy serve --help` lists them)"
+        ),
+        "{unknown}"
+    );
+    let unknown = run("  busses = [1]   # the buses\n");
+    assert!(
+        unknown.contains("serve.toml: line 1: \"busses\" is not an option of serve; did you mean `bus`?"),
+        "{unknown}"
+    );
+    let unknown = run("frobnicate = 1\n");
+    assert!(
+        unknown.contains(
+            "serve.toml: line 1: \"frobnicate\" is not an option of serve (`smbus-proxy serve --help`"
+        ),
+        "{unknown}"
+    );
     // These printed the help or the version and exited 0 without serving: under systemd, a
     // stop that is not restarted.
     for key in ["help", "version"] {

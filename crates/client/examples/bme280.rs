@@ -27,15 +27,24 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let m = if on_bus {
         let timed = Timed::new(client.bus_with(1, BusOptions { pipeline: 16, ..BusOptions::default() })?);
         let mut sensor = BME280::new_primary(timed.i2c());
-        sensor.init(&mut timed.delay()).map_err(|e| format!("init: {e:?}"))?;
-        sensor.measure(&mut timed.delay()).map_err(|e| format!("measure: {e:?}"))?
+        sensor.init(&mut timed.delay()).map_err(|e| driver("init", e))?;
+        sensor.measure(&mut timed.delay()).map_err(|e| driver("measure", e))?
     } else {
         let mut sensor = BME280::new_primary(client.bus(1)?);
-        sensor.init(&mut Delay).map_err(|e| format!("init: {e:?}"))?;
-        sensor.measure(&mut Delay).map_err(|e| format!("measure: {e:?}"))?
+        sensor.init(&mut Delay).map_err(|e| driver("init", e))?;
+        sensor.measure(&mut Delay).map_err(|e| driver("measure", e))?
     };
     println!("temperature {:.2} °C", m.temperature);
     println!("pressure {:.2} Pa", m.pressure);
     println!("humidity {:.2} %", m.humidity);
     Ok(())
+}
+
+/// The driver's error in words: a bus error is the client's own (the errno and what it means);
+/// the driver's other errors have no text of their own, only their names.
+fn driver<E: std::fmt::Display + std::fmt::Debug>(step: &str, e: bme280::Error<E>) -> String {
+    match e {
+        bme280::Error::Bus(e) => format!("{step}: {e}"),
+        other => format!("{step}: {other:?}"),
+    }
 }

@@ -173,7 +173,9 @@ impl Bus {
         }
         let response = self.link.round_trip(ops, false).await?;
         if let Some(e) = response.error {
-            return Err(Error::bus(&e, ops.get(e.index as usize).map_or("operation", P::name)));
+            let failed = ops.get(e.index as usize);
+            let device = failed.and_then(P::op).and_then(Op::device);
+            return Err(Error::bus(&e, failed.map_or("operation", P::name), device));
         }
         results(ops, response.results)?.map(|(op, result)| reply(op, result)).collect()
     }

@@ -123,7 +123,8 @@ pub fn server_url(explicit: Option<&str>) -> String {
 }
 
 /// A server's address as the client connects to it: `http://` or `https://`, the host, and the
-/// port, [`DEFAULT_PORT`] if none is given. A bare `host` or `host:port` means `http://`.
+/// port, [`DEFAULT_PORT`] if none is given. A bare `host` or `host:port` means `http://`, and a
+/// bare `PORT` this machine's loopback, as `serve --listen` takes it.
 /// `mdns://NAME` is the server announced on the local network as NAME (`smbus-proxy servers`
 /// lists them), looked up when the client connects. Anything else (another scheme, a path)
 /// is refused, saying what is expected, rather than guessed at.
@@ -149,6 +150,12 @@ pub fn normalize_url(url: &str) -> std::result::Result<String, String> {
         ));
     }
     let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if !authority.is_empty() && authority.bytes().all(|b| b.is_ascii_digit()) {
+        return match authority.parse::<u16>() {
+            Ok(port) if port != 0 => Ok(format!("{scheme}://127.0.0.1:{port}")),
+            _ => Err(format!("`{rest}`: a bare number is a port on this machine, from 1 to 65535")),
+        };
+    }
     let authority: tonic::codegen::http::uri::Authority = authority.parse().map_err(|_| {
         format!("`{rest}` is not HOST or HOST:PORT (such as raspberrypi.local:{DEFAULT_PORT})")
     })?;
@@ -222,6 +229,9 @@ impl Client {
             None => (url.clone(), None, url),
         };
         let (url, host, shown) = found;
+        if let Some((reason, e)) = unresolved_local_name(&url).await {
+            return Err(Error::connect(&shown, reason, Some(e.into())));
+        }
         let (bearer, tls) = credentials.apply(&url, host.as_deref())?;
         let mut endpoint = Channel::from_shared(url.clone())
             .map_err(|e| Error::connect(&shown, format!("not a URL: {e}"), Some(e.into())))?;
@@ -293,8 +303,6 @@ impl Client {
     }
 }
 
-/// What to do about a connection that failed, where the cause says: a new user's first
-/// mistakes are a server that is not running, and http:// and https:// the wrong way round.
 /// A PEM file (a CA, a certificate or a key): at most 1 MiB, which any real one is far below,
 /// so that a path to something endless fails instead of filling memory.
 fn read_pem(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -311,6 +319,32 @@ fn read_pem(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A `.local` name is multicast DNS, which many resolvers do not look up (Linux without
+/// nss-mdns, most containers, WSL). It is looked up here first, so that a failure can say what
+/// works instead, rather than leave that to a connector's wording: why, and the reason's
+/// cause.
+async fn unresolved_local_name(url: &str) -> Option<(String, std::io::Error)> {
+    let uri: tonic::codegen::http::Uri = url.parse().ok()?;
+    let host = uri.host()?;
+    let name = host.len().checked_sub(".local".len()).and_then(|at| {
+        let (name, suffix) = host.split_at_checked(at)?;
+        (suffix.eq_ignore_ascii_case(".local") && !name.is_empty()).then_some(name)
+    })?;
+    let e = tokio::net::lookup_host((host, uri.port_u16()?)).await.err()?;
+    Some((local_name_unresolved(host, name, &e), e))
+}
+
+/// Why a `.local` name did not resolve, and what to use instead.
+fn local_name_unresolved(host: &str, name: &str, e: &std::io::Error) -> String {
+    format!(
+        "cannot look up {host} ({e}). Where .local names do not resolve (they are multicast \
+         DNS: on Linux, Avahi's libnss-mdns; not in most containers, nor in WSL), mdns://{name} \
+         finds a server that announces itself as {name}; `smbus-proxy servers` lists them"
+    )
+}
+
+/// What to do about a connection that failed, where the cause says: a new user's first
+/// mistakes are a server that is not running, and http:// and https:// the wrong way round.
 fn connect_hint(url: &str, e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut causes = std::iter::successors(Some(e), |e| e.source());
     let refused = causes.clone().any(|e| {
@@ -319,8 +353,8 @@ fn connect_hint(url: &str, e: &(dyn std::error::Error + 'static)) -> Option<Stri
     });
     if refused {
         return Some(format!(
-            "Is `smbus-proxy serve` running there? The server is the URL given (--server), else \
-             ${SERVER_ENV}, else {DEFAULT_SERVER}"
+            "Is `smbus-proxy serve` running there? The server is the URL given (--server; server= in \
+             Python), else ${SERVER_ENV}, else {DEFAULT_SERVER}"
         ));
     }
     // rustls names a plaintext answer to its handshake this way.
@@ -345,6 +379,16 @@ mod tests {
         assert_eq!(normalize_url("HTTPS://pi/").unwrap(), "https://pi:50051");
         assert_eq!(normalize_url("[::1]").unwrap(), "http://[::1]:50051");
         assert_eq!(normalize_url("http://10.0.0.7:8080").unwrap(), "http://10.0.0.7:8080");
+        // A bare port is this machine's, as `serve --listen` reads one.
+        assert_eq!(normalize_url("50052").unwrap(), "http://127.0.0.1:50052");
+        assert_eq!(normalize_url("https://50052").unwrap(), "https://127.0.0.1:50052");
+        for port in ["0", "65536", "99999999999"] {
+            let refused = normalize_url(port).unwrap_err();
+            assert_eq!(
+                refused,
+                format!("`{port}`: a bare number is a port on this machine, from 1 to 65535")
+            );
+        }
         assert_eq!(
             normalize_url("htp://pi:50051").unwrap_err(),
             "`htp://` is not a scheme the server speaks: use http:// or https://, or mdns://NAME for a \

@@ -8,12 +8,14 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum Error {
     /// The bus refused an operation; `errno` is the kernel's, exactly as the server saw it.
-    #[error("{op} failed: {errno}{}", detail.as_deref().unwrap_or_default())]
+    #[error("{op}{} failed: {errno}{}", At(*addr), detail.as_deref().unwrap_or_default())]
     Bus {
         /// The kernel's errno.
         errno: Errno,
         /// The operation's name (`read_byte_data`, `transfer`, `poll`, ...).
         op: &'static str,
+        /// The device it was for (a transfer's first message's), where it names one.
+        addr: Option<u16>,
         /// Its index in the transaction.
         index: usize,
         /// What the server said beyond the errno: a poll that timed out says after how many
@@ -130,11 +132,11 @@ impl Error {
 
     /// A failed operation as the server reported it: the errno, and what the message says
     /// beyond the errno's own text.
-    pub(crate) fn bus(error: &smbus_proxy_wire::pb::OpError, op: &'static str) -> Error {
+    pub(crate) fn bus(error: &smbus_proxy_wire::pb::OpError, op: &'static str, addr: Option<u16>) -> Error {
         let errno = Errno(error.errno);
         let detail =
             error.message.strip_prefix(&errno.to_string()).filter(|rest| !rest.is_empty()).map(Box::from);
-        Error::Bus { errno, op, index: error.index as usize, detail }
+        Error::Bus { errno, op, addr, index: error.index as usize, detail }
     }
 
     pub(crate) fn status(s: tonic::Status) -> Error {
@@ -179,6 +181,18 @@ fn with_causes(mut text: String, mut source: Option<&(dyn std::error::Error + 's
 
 /// A result with the client's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// ` at 0x48` after an operation's name, where it has a device.
+struct At(Option<u16>);
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(addr) => write!(f, " at {addr:#04x}"),
+            None => Ok(()),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

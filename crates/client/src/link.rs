@@ -127,8 +127,8 @@ struct Pipeline {
 
 struct Queued {
     position: u64,
-    /// Its operations' names, to name the one that failed.
-    ops: Box<[&'static str]>,
+    /// Its operations' names and devices, to name the one that failed.
+    ops: Box<[(&'static str, Option<u16>)]>,
 }
 
 impl Link {
@@ -238,7 +238,10 @@ impl Link {
             self.receive().await;
         }
         self.pipeline.calls += 1;
-        let queued = Queued { position: self.pipeline.calls, ops: ops.iter().map(P::name).collect() };
+        let queued = Queued {
+            position: self.pipeline.calls,
+            ops: ops.iter().map(|p| (p.name(), p.op().and_then(Op::device))).collect(),
+        };
         let request = pb::ExecuteRequest {
             session: self.session.id(),
             ops: ops.iter().map(P::encode).collect(),
@@ -297,7 +300,7 @@ impl Link {
                     if let Some(stream) = self.stream.take() {
                         stream.cancel().await;
                     }
-                    let op = queued.ops.first().copied().unwrap_or("transaction");
+                    let op = queued.ops.first().map_or("transaction", |&(name, _)| name);
                     self.fail(&queued, Error::TimedOut { op, after: limit });
                     return self.pipeline.in_flight.clear();
                 }
@@ -312,8 +315,9 @@ impl Link {
         match reply.reply {
             Some(pb::stream_reply::Reply::Response(r)) => {
                 if let Some(e) = r.error {
-                    let op = queued.ops.get(e.index as usize).copied().unwrap_or("operation");
-                    self.fail(&queued, Error::bus(&e, op));
+                    let (op, device) =
+                        queued.ops.get(e.index as usize).copied().unwrap_or(("operation", None));
+                    self.fail(&queued, Error::bus(&e, op, device));
                 }
             }
             Some(pb::stream_reply::Reply::Rejected(r)) => {
@@ -332,7 +336,7 @@ impl Link {
     /// unknown, and the first is the one to report.
     fn broke(&mut self, queued: &Queued, cause: tonic::Status) {
         self.stream = None;
-        let op = queued.ops.first().copied().unwrap_or("transaction");
+        let op = queued.ops.first().map_or("transaction", |&(name, _)| name);
         self.fail(queued, Error::OutcomeUnknown { op, cause: Box::new(cause) });
         self.pipeline.in_flight.clear();
     }

@@ -98,7 +98,7 @@ fn errors_keep_errno_and_kind() {
     let nack = bus.read_byte(0x33).unwrap_err();
     assert_eq!(nack.errno(), Some(Errno::ENXIO));
     assert_eq!(nack.kind(), ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address));
-    assert_eq!(nack.to_string(), "read_byte failed: ENXIO (6): no device acknowledged the address");
+    assert_eq!(nack.to_string(), "read_byte at 0x33 failed: ENXIO (6): no device acknowledged the address");
 
     let bad = bus.read_i2c_block_data(RF, 0, 33).unwrap_err();
     assert!(matches!(&bad, Error::Rejected { code: tonic::Code::InvalidArgument, .. }), "{bad:?}");
@@ -119,7 +119,7 @@ fn errors_keep_errno_and_kind() {
     assert!(err.to_string().starts_with("block_process_call is not supported by this adapter"), "{err}");
     let err = smbus_only.i2c_rdwr(vec![Msg::read(RF, 2)]).unwrap_err();
     assert_eq!(err.errno(), Some(Errno::EOPNOTSUPP));
-    assert_eq!(err.to_string(), "transfer failed: EOPNOTSUPP (95): not supported by this adapter");
+    assert_eq!(err.to_string(), "transfer at 0x48 failed: EOPNOTSUPP (95): not supported by this adapter");
     // embedded-hal's write_read has an exact SMBus equivalent, so drivers work here too.
     use embedded_hal::i2c::I2c;
     smbus_only.write_byte_data(RF, 0x05, 0x55).unwrap();

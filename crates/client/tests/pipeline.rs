@@ -53,7 +53,7 @@ fn a_failure_stops_every_later_write_and_names_the_failing_operation() {
     let e = bus.read_byte_data(RF, 0x70).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "pipelined call 2 failed: write_byte_data failed: ENXIO (6): no device acknowledged the address"
+        "pipelined call 2 failed: write_byte_data at 0x33 failed: ENXIO (6): no device acknowledged the address"
     );
     assert_eq!(e.errno(), Some(Errno::ENXIO));
     assert_eq!(failed(e), (2, "write_byte_data", 0, Errno::ENXIO));

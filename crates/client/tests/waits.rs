@@ -92,12 +92,12 @@ fn a_poll_that_runs_out_of_time_says_after_how_many_tries() {
     batch.poll_byte_data(RF, 0x10, never, 5 * MS, 30 * MS);
     batch.write_byte_data(RF, 0x11, 1);
     let e = bus.run(batch).unwrap_err();
-    let Error::Bus { errno, op, index, detail } = &e else { panic!("{e}") };
+    let Error::Bus { errno, op, index, detail, .. } = &e else { panic!("{e}") };
     assert_eq!((*errno, *op, *index), (Errno::ETIMEDOUT, "poll", 1));
     let detail = detail.as_deref().unwrap();
     let tries: u32 = detail.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!((4..=7).contains(&tries), "{detail}");
-    assert!(e.to_string().starts_with("poll failed: ETIMEDOUT (110): "), "{e}");
+    assert!(e.to_string().starts_with("poll at 0x48 failed: ETIMEDOUT (110): "), "{e}");
     assert!(e.to_string().ends_with(" tries; the last did not match"), "{e}");
     // The transaction stopped at the poll.
     assert_eq!(bus.read_byte_data(RF, 0x11).unwrap(), 0);

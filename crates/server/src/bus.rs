@@ -422,6 +422,7 @@ impl Executor {
             let failed = if keep_going { steps.len() } else { 1 };
             return Outcome { results: vec![Err(errno.into()); failed] };
         }
+        self.backend.begin(caller.session);
         let mut results = Vec::with_capacity(steps.len());
         for step in steps {
             let result = match step {

@@ -247,7 +247,15 @@ impl Server {
         let addr = listener.local_addr().ok();
         for bus in buses.values() {
             let info = bus.info();
-            info!(bus = info.number, name = %info.name, funcs = %format_args!("{:#010x}", info.funcs), claimed = ?info.claimed, "serving bus");
+            // Addresses in hex, as everywhere else they are shown.
+            let claimed: Vec<String> = info.claimed.iter().map(|a| format!("{a:#04x}")).collect();
+            info!(
+                bus = info.number,
+                name = %info.name,
+                funcs = %format_args!("{:#010x}", info.funcs),
+                claimed = %format_args!("[{}]", claimed.join(", ")),
+                "serving bus"
+            );
         }
         match addr {
             Some(addr) => info!(

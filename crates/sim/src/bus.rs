@@ -135,6 +135,15 @@ impl SimBus {
         self.retries = retries;
     }
 
+    /// A transaction of `session` begins. A strict replay plays its trace once per session:
+    /// the first transaction of a session it has not played to starts it again from the top,
+    /// so the recorded program runs again each time it is started.
+    pub fn begin(&mut self, session: u128) {
+        for replay in &mut self.replays {
+            replay.begin(session);
+        }
+    }
+
     /// Runs one operation, sleeping for its wire time if the bus has a clock speed; a replay
     /// answers for its device at once.
     pub fn execute(&mut self, op: &Op) -> Result<Reply, Failure> {

@@ -199,6 +199,27 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// `[bus]` where `[[bus]]` belongs (or `[bus.device]` for `[[bus.device]]`): one table where
+/// a lab has a list, the easiest TOML mistake to make here, which serde can only call "a map,
+/// expected a sequence". Said with the line and what to write instead.
+fn one_where_many(text: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let single = match table.get("bus")? {
+        toml::Value::Table(_) => "bus",
+        toml::Value::Array(buses)
+            if buses.iter().any(|b| b.get("device").is_some_and(toml::Value::is_table)) =>
+        {
+            "bus.device"
+        }
+        _ => return None,
+    };
+    let header = format!("[{single}]");
+    let line = text.lines().position(|l| l.split('#').next().unwrap_or("").trim() == header)? + 1;
+    Some(format!(
+        "line {line}: `{header}` is one table, and a lab lists them: write `[{header}]`, once for each"
+    ))
+}
+
 impl Config {
     /// Parses and validates a configuration; trace files it names are found from the
     /// current directory.
@@ -207,7 +228,10 @@ impl Config {
     }
 
     fn parse_in(toml: &str, dir: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(toml).map_err(ConfigError::Syntax)?;
+        let raw: RawConfig = toml::from_str(toml).map_err(|e| match one_where_many(toml) {
+            Some(problem) => ConfigError::Invalid(problem),
+            None => ConfigError::Syntax(e),
+        })?;
         raw.validate(dir).map_err(ConfigError::Invalid)
     }
 
@@ -953,6 +977,17 @@ mod tests {
         );
         assert!(too_big.contains("256"), "{too_big}");
         assert!(error("[[bus]]\nname = \"x\"\n").contains("missing field `number`"));
+        // One table where a lab has a list: the line, and what to write.
+        assert_eq!(
+            error("# a lab\n[bus]\nnumber = 1\n"),
+            "line 2: `[bus]` is one table, and a lab lists them: write `[[bus]]`, once for each"
+        );
+        assert_eq!(
+            error(
+                "[[bus]]\nnumber = 1\n\n [bus.device]  # the EEPROM\nmodel = \"eeprom-24c02\"\naddr = 0x50\n"
+            ),
+            "line 4: `[bus.device]` is one table, and a lab lists them: write `[[bus.device]]`, once for each"
+        );
     }
 
     #[test]

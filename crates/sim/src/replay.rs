@@ -5,7 +5,8 @@
 //! - **strict**: the program must send exactly the recorded operations, in order, and gets the
 //!   recorded answers, failures included. Anything else fails with EPROTO, and the error says
 //!   which line of the trace was expected and what came instead; the replay stays at that
-//!   line. Bus time is not replayed: answers come at once.
+//!   line. Each session plays it from the top (the program runs again each time it starts).
+//!   Bus time is not replayed: answers come at once.
 //! - **register**: the trace becomes the registers a device serves, as `i2c-stub-from-dump`
 //!   makes an i2c-stub from a dump, except that a register keeps every value the trace read
 //!   from it. Every message is one device's: a write's first byte (two, for a device whose
@@ -117,17 +118,36 @@ pub(crate) struct Player {
 }
 
 enum Kind {
-    Strict { recorded: Arc<Vec<Recorded>>, next: usize },
-    Register { devices: HashMap<Address, Registers> },
+    /// `session` is the one it plays to: another starts it again at `next` = 0.
+    Strict {
+        recorded: Arc<Vec<Recorded>>,
+        next: usize,
+        session: Option<u128>,
+    },
+    Register {
+        devices: HashMap<Address, Registers>,
+    },
 }
 
 impl Player {
     pub(crate) fn new(replay: &Replay) -> Player {
         let kind = match replay.mode {
-            ReplayMode::Strict => Kind::Strict { recorded: replay.recorded.clone(), next: 0 },
+            ReplayMode::Strict => Kind::Strict { recorded: replay.recorded.clone(), next: 0, session: None },
             ReplayMode::Register => Kind::Register { devices: registers(&replay.recorded) },
         };
         Player { device: replay.device, trace: replay.trace.display().to_string(), kind }
+    }
+
+    /// A transaction of `session` begins: a strict replay starts over for a session other than
+    /// the one it plays to. Two programs cannot both follow one recording, so the newest has
+    /// it; registers are the chip's state, and stay.
+    pub(crate) fn begin(&mut self, session: u128) {
+        if let Kind::Strict { next, session: playing, .. } = &mut self.kind
+            && *playing != Some(session)
+        {
+            *next = 0;
+            *playing = Some(session);
+        }
     }
 
     /// Whether this replay answers `op`.
@@ -137,11 +157,13 @@ impl Player {
 
     pub(crate) fn execute(&mut self, op: &Op) -> Result<Reply, Failure> {
         match &mut self.kind {
-            Kind::Strict { recorded, next } => {
+            Kind::Strict { recorded, next, .. } => {
                 let Some(expected) = recorded.get(*next) else {
                     let last = recorded.last().map_or(0, |r| r.line);
-                    let detail =
-                        format!("; the replay of {} ended at line {last}, then came `{op}`", self.trace);
+                    let detail = format!(
+                        "; the replay of {} ended at line {last}, then came `{op}` (a new session starts it again)",
+                        self.trace
+                    );
                     return Err(Failure::detailed(Errno::EPROTO, detail));
                 };
                 if expected.op != *op {
@@ -330,6 +352,22 @@ mod tests {
         );
         let past = player.execute(&rbd(1)).unwrap_err();
         assert!(past.detail().unwrap().contains("ended at line 3, then came"));
+    }
+
+    #[test]
+    fn strict_starts_again_for_each_session_and_not_within_one() {
+        let replay = recorded(vec![(rbd(0), Ok(Reply::Byte(0x19))), (rbd(1), Ok(Reply::Byte(0x20)))]);
+        let mut player = Player::new(&replay);
+        for session in [7, 8] {
+            player.begin(session);
+            assert_eq!(player.execute(&rbd(0)), Ok(Reply::Byte(0x19)));
+            // The next transaction of the same session goes on where the last one stopped.
+            player.begin(session);
+            assert_eq!(player.execute(&rbd(1)), Ok(Reply::Byte(0x20)));
+            player.begin(session);
+            let past = player.execute(&rbd(0)).unwrap_err();
+            assert!(past.detail().unwrap().ends_with("(a new session starts it again)"), "{past}");
+        }
     }
 
     #[test]

@@ -402,6 +402,15 @@ impl Op {
             Op::Transfer(_) => "transfer",
         }
     }
+
+    /// The device it is for, as messages name it: the target's address, or a transfer's first
+    /// message's (none for a transfer of no messages, which no server runs).
+    pub fn device(&self) -> Option<u16> {
+        match self {
+            Op::Smbus { target, .. } => Some(target.addr),
+            Op::Transfer(msgs) => msgs.first().map(|m| m.addr),
+        }
+    }
 }
 
 /// The shape of an operation's [`Reply`], from [`Op::returns`]: the one description of what

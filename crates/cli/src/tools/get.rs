@@ -118,7 +118,8 @@ pub fn run(args: Vec<String>) -> ExitCode {
         }
         Err(e) => {
             match e.errno() {
-                Some(_) => eprintln!("Error: Read failed"),
+                // i2cget's words, then what it cannot say: which errno the bus gave.
+                Some(_) => eprintln!("Error: Read failed\n{e}"),
                 // Refused before the bus (policy, authentication): say why.
                 None => eprintln!("Error: Read failed: {e}"),
             }
@@ -154,6 +155,7 @@ fn read(bus: &mut Bus, target: Target, mode: Mode, daddress: Option<u8>) -> Resu
         match last.map_err(|errno| Error::Bus {
             errno,
             op: command_name,
+            addr: Some(target.addr),
             index: ops.len() - 1,
             detail: None,
         })? {

@@ -207,18 +207,39 @@ pub fn connect(args: &Args) -> Result<Client, ExitCode> {
 pub fn connect_bus(args: &Args, arg: &str) -> Result<(Client, BusInfo), ExitCode> {
     let client = connect(args)?;
     let buses = client.list_buses().map_err(|e| fail(&format!("Error: {e}")))?;
+    let info = find_bus(arg, &buses).map_err(|e| fail(&e))?.clone();
+    Ok((client, info))
+}
+
+/// The bus an `I2CBUS` argument names among the server's: a number, or an adapter's name.
+pub fn find_bus<'a>(arg: &str, buses: &'a [BusInfo]) -> Result<&'a BusInfo, String> {
     let found = match parse_int(arg) {
         Some(n) => buses.iter().find(|b| i64::from(b.number) == n),
         None => buses.iter().find(|b| b.name == arg),
     };
-    let info = found.cloned().ok_or_else(|| {
-        let has: Vec<String> = buses.iter().map(|b| format!("i2c-{}", b.number)).collect();
-        fail(&format!(
-            "Error: Could not open file `/dev/i2c-{arg}' on the server: no such bus (it has {}; `detect -l` lists them)",
-            has.join(", ")
-        ))
-    })?;
-    Ok((client, info))
+    found.ok_or_else(|| no_such_bus(arg, buses))
+}
+
+/// The error for an `I2CBUS` the server lacks: i2c-tools' words, and the buses there are. A
+/// device's path or name (`/dev/i2c-1`, `i2c-1`) is neither a number nor an adapter's name,
+/// so it gets the number to give instead.
+fn no_such_bus(arg: &str, buses: &[BusInfo]) -> String {
+    let has: Vec<String> = buses.iter().map(|b| format!("i2c-{}", b.number)).collect();
+    let has = has.join(", ");
+    if parse_int(arg).is_some() {
+        return format!(
+            "Error: Could not open file `/dev/i2c-{arg}' on the server: no such bus (it has {has}; `detect -l` lists them)"
+        );
+    }
+    let number =
+        arg.strip_prefix("/dev/").unwrap_or(arg).strip_prefix("i2c-").filter(|n| parse_int(n).is_some());
+    let give = match number {
+        Some(n) => format!("; for i2c-{n}, give its number: {n}"),
+        None => String::new(),
+    };
+    format!(
+        "Error: I2C bus name doesn't match any bus present!\nI2CBUS is a bus number or an adapter's name (the server has {has}; `detect -l` lists them{give})"
+    )
 }
 
 /// A command line too short to say what is wrong: the usage alone, as i2c-tools print it.

@@ -2,7 +2,7 @@
 //! trace file or a Wireshark capture.
 
 use super::pcap::Capture;
-use super::{Args, connect, fail, parse_int};
+use super::{Args, connect, fail, find_bus, parse_int};
 use smbus_proxy_client::{Op, WatchEvent};
 use smbus_proxy_wire::trace;
 use std::fs::File;
@@ -15,7 +15,7 @@ Usage: smbus-proxy monitor [-d ADDRESS]... [--record FILE] [--pcap FILE|-] [I2CB
   Prints every operation anyone runs on the server's buses (all, or those named), as it
   completes: the time (UTC), the bus, the operation and its result, how long the bus took, and
   the client's address and session. What it prints is a trace, which the simulator replays.
-  I2CBUS is an integer
+  I2CBUS is a bus number or an adapter's name
   -d ADDRESS shows only operations on this device (repeatable; 0x00 - 0x3ff)
   --record FILE writes the trace to FILE too
   --pcap FILE writes a capture Wireshark opens (pcapng, one packet per I2C message; - for
@@ -29,13 +29,6 @@ pub fn run(args: Vec<String>) -> ExitCode {
         Ok(parsed) => parsed,
         Err(stop) => return stop.exit(USAGE),
     };
-    let mut buses = Vec::new();
-    for arg in &args.positional {
-        match parse_int(arg).and_then(|n| u32::try_from(n).ok()) {
-            Some(n) => buses.push(n),
-            None => return super::usage_error(&format!("Error: I2CBUS argument invalid: {arg}"), USAGE),
-        }
-    }
     let mut devices = Vec::new();
     for (_, value) in &values {
         match parse_int(value).and_then(|a| u16::try_from(a).ok()).filter(|&a| a <= 0x3FF) {
@@ -72,6 +65,20 @@ pub fn run(args: Vec<String>) -> ExitCode {
         Ok(client) => client,
         Err(code) => return code,
     };
+    // The buses named, found as every tool finds its I2CBUS: a number or an adapter's name.
+    let mut buses = Vec::new();
+    if !args.positional.is_empty() {
+        let present = match client.list_buses() {
+            Ok(present) => present,
+            Err(e) => return fail(&format!("Error: {e}")),
+        };
+        for arg in &args.positional {
+            match find_bus(arg, &present) {
+                Ok(bus) => buses.push(bus.number),
+                Err(e) => return fail(&e),
+            }
+        }
+    }
     let watcher = match client.watch(&buses) {
         Ok(watcher) => watcher,
         Err(e) => return fail(&format!("Error: {e}")),

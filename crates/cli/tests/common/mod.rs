@@ -53,13 +53,18 @@ impl Serving {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|l| l.split("addr=").nth(1).filter(|_| l.contains("server started")).map(str::to_owned))
-            .expect("the server started");
+        let mut before = Vec::new();
+        let addr = loop {
+            let line = lines.next().and_then(Result::ok).expect("the server started");
+            if line.contains("server started")
+                && let Some(addr) = line.split("addr=").nth(1)
+            {
+                break addr.to_owned();
+            }
+            before.push(line);
+        };
         // Keep reading, so the server never blocks on a full pipe.
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::new(Mutex::new(before));
         std::thread::spawn({
             let log = log.clone();
             move || lines.map_while(Result::ok).for_each(|line| log.lock().unwrap().push(line))
@@ -67,7 +72,7 @@ impl Serving {
         Serving { child, addr: addr.split_whitespace().next().unwrap().to_owned(), log }
     }
 
-    /// The lines the server has logged since it started that contain `text`.
+    /// The lines the server has logged that contain `text`.
     pub fn logged(&self, text: &str) -> Vec<String> {
         self.log.lock().unwrap().iter().filter(|l| l.contains(text)).cloned().collect()
     }

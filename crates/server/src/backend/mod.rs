@@ -39,6 +39,11 @@ pub trait Backend: Send + 'static {
     /// Runs one validated operation, returning the kernel's errno on failure (and what else
     /// the backend knows about it).
     fn execute(&mut self, op: &Op) -> Result<Reply, Failure>;
+    /// A transaction of `session` begins: for a backend whose answers depend on who asks (a
+    /// strict replay starts over for each session). Nothing, by default.
+    fn begin(&mut self, session: u128) {
+        let _ = session;
+    }
     /// How to learn, at any moment and from any thread, which addresses kernel drivers own on
     /// the bus (7-bit, then 10-bit); none by default.
     fn claims(&self) -> Claims {
@@ -77,6 +82,10 @@ impl Backend for SimBus {
 
     fn execute(&mut self, op: &Op) -> Result<Reply, Failure> {
         SimBus::execute(self, op)
+    }
+
+    fn begin(&mut self, session: u128) {
+        SimBus::begin(self, session);
     }
 
     fn blocks(&self) -> bool {
