@@ -35,6 +35,7 @@ if ! command -v qemu-system-x86_64 >/dev/null || [ ! -x /bin/busybox ]; then
   apt-get install -y -q --no-install-recommends qemu-system-x86 busybox-static >/dev/null
 fi
 if [ ! -f "$CACHE/kernel.stamp" ]; then
+  echo "RIG: fetching Debian's kernel and i2c-tools packages into $CACHE (once)"
   ( cd "$CACHE/debs"
     kpkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
     KPKG=$(kpkg); [ -n "$KPKG" ] || { apt-get update -q >/dev/null; KPKG=$(kpkg); }
@@ -90,6 +91,9 @@ NET=(-nic none); HF=
 for p in ${FWD[@]+"${FWD[@]}"}; do HF="$HF,hostfwd=tcp:127.0.0.1:$p-:$p"; done
 [ ${#FWD[@]} -gt 0 ] && NET=(-netdev "user,id=n0$HF" -device e1000,netdev=n0,romfile=)
 VGA=(); [ $RADEON = 1 ] && VGA=(-vga none -device ati-vga,model=rv100)
+# Emulated (TCG), the boot alone takes a while; say so, and what the guest says once it is up.
+echo "RIG: booting Debian's kernel $KV under QEMU (emulated: up in about 15-40 s on 2 CPUs)"
+BOOTED=$SECONDS
 timeout "$TMO" qemu-system-x86_64 -M q35 -accel tcg -m "$MEM" -smp 1 -no-reboot \
   -display none -monitor none -serial "file:$LOG" ${VGA[@]+"${VGA[@]}"} "${NET[@]}" \
   -kernel "$CACHE/k/boot/vmlinuz-$KV" -initrd "$INITRD" \
@@ -100,13 +104,17 @@ if [ -n "$HOSTCMD" ]; then
     kill -0 $QPID 2>/dev/null || { cat "$LOG"; echo "RIG: the guest died before its command" >&2; exit 1; }
     sleep 0.2
   done
+  echo "RIG: the guest is up after $((SECONDS - BOOTED)) s; the host's tests run against it"
   set +e; RIG_LOG="$LOG" bash -c "$HOSTCMD"; RC=$?; set -e
   sleep 0.5; kill $QPID 2>/dev/null || true; wait $QPID 2>/dev/null || true; QPID=
   sed -n '/===RIG-CMD-BEGIN===/,$p' "$LOG" | sed '1d' | tr -d '\r' | sed 's/^/guest| /'
   exit $RC
 fi
+# What the guest's command prints, as it prints it (a long command is not a silent one).
+tail -n +1 -F --pid=$QPID "$LOG" 2>/dev/null | sed -u 's/\r$//' | sed -u -n '/===RIG-CMD-BEGIN===/,/===RIG-CMD-END/{//!p}' &
+SHOW=$!
 set +e; wait $QPID; QRC=$?; set -e; QPID=
-tr -d '\r' < "$LOG" | sed -n '/===RIG-CMD-BEGIN===/,/===RIG-CMD-END/p' | sed '1d;$d'
+wait $SHOW 2>/dev/null || true
 grep "RIG: insmod" "$LOG" >&2 || true
 if [ $QRC = 124 ]; then echo "RIG: timeout after ${TMO}s" >&2; tail -20 "$LOG" >&2; exit 124; fi
 GRC=$(tr -d '\r' < "$LOG" | sed -n 's/.*===RIG-CMD-END rc=\([0-9]*\)===.*/\1/p')

@@ -1,5 +1,5 @@
-//! `serve.toml`: a settings file's text as command-line options, and clap's check of them,
-//! whose message quotes what the file holds by at most 40 characters.
+//! `serve.toml`: a settings file's text as command-line options, the check of its keys, and
+//! clap's check of them, whose messages quote what the file holds by at most 40 characters.
 #![no_main]
 
 #[allow(dead_code)]
@@ -30,6 +30,12 @@ struct Serve {
 }
 
 libfuzzer_sys::fuzz_target!(|text: &str| {
+    // A key that is no option: its line and the nearest option, the key quoted briefly.
+    let cli = <Cli as clap::CommandFactory>::command();
+    let serve = cli.find_subcommand("serve").expect("serve");
+    if let Err(problem) = config::unknown_key(text, serve) {
+        assert!(problem.len() < 1024, "{} bytes", problem.len());
+    }
     match config::from_text(text, Path::new("/etc/smbus-proxy"), &[]) {
         Ok(args) => {
             let command = [OsString::from("smbus-proxy"), OsString::from("serve")];

@@ -71,7 +71,7 @@ pub fn check<P: clap::Parser>(command: &[OsString], file: &[String]) -> Result<(
 /// A key that is none of `serve`'s options, with its line and the nearest option's name, as a
 /// misspelling gets (`busses` for `bus`); the command line's parser would only say that
 /// `--busses` is unexpected.
-fn unknown_key(text: &str, serve: &clap::Command) -> Result<(), String> {
+pub fn unknown_key(text: &str, serve: &clap::Command) -> Result<(), String> {
     let Ok(table) = text.parse::<toml::Table>() else { return Ok(()) };
     let options: Vec<&str> = serve.get_arguments().filter_map(clap::Arg::get_long).collect();
     let Some(key) = table.keys().find(|k| !options.contains(&k.replace('_', "-").as_str())) else {
