@@ -92,7 +92,7 @@ for p in ${FWD[@]+"${FWD[@]}"}; do HF="$HF,hostfwd=tcp:127.0.0.1:$p-:$p"; done
 [ ${#FWD[@]} -gt 0 ] && NET=(-netdev "user,id=n0$HF" -device e1000,netdev=n0,romfile=)
 VGA=(); [ $RADEON = 1 ] && VGA=(-vga none -device ati-vga,model=rv100)
 # Emulated (TCG), the boot alone takes a while; say so, and what the guest says once it is up.
-echo "RIG: booting Debian's kernel $KV under QEMU (emulated: up in about 15-40 s on 2 CPUs)"
+echo "RIG: booting Debian's kernel $KV under QEMU (emulated: 10 s to a minute, by the machine)"
 BOOTED=$SECONDS
 timeout "$TMO" qemu-system-x86_64 -M q35 -accel tcg -m "$MEM" -smp 1 -no-reboot \
   -display none -monitor none -serial "file:$LOG" ${VGA[@]+"${VGA[@]}"} "${NET[@]}" \
