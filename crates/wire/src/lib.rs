@@ -13,7 +13,6 @@
 //! - [`trace`]: the watch's events as lines of a trace file, both ways;
 //! - [`discovery`]: what a server announces with DNS-SD, and the `mdns://NAME` form a client
 //!   names it by;
-//! - [`i2c_dev`]: the numbers of the kernel's i2c-dev ioctls, for the Linux backend and `attach`;
 //! - [`quote`]: what an error message shows of outside text (at most 40 characters);
 //! - [`errno`]: the errno ↔ [`ErrorKind`] mapping; [`funcs`]: the `I2C_FUNC_*` bits.
 //!
@@ -25,7 +24,6 @@ pub mod discovery;
 pub mod encode;
 pub mod errno;
 pub mod funcs;
-pub mod i2c_dev;
 pub mod lower;
 pub mod notation;
 pub mod op;

@@ -14,7 +14,8 @@ use super::cuse::{self, FUSE_IOCTL_32BIT, Iovec, MAX_IOV};
 // The errnos i2c-dev answers with.
 use bytes::Bytes;
 use nix::libc::{EBADF, EBUSY, EINVAL, EIO, ENOMEM, ENOSYS, ENOTTY, EOPNOTSUPP};
-use smbus_proxy_wire::i2c_dev::{SMBUS_DATA_LEN as UNION, SMBUS_READ, ioctl, size};
+use smbus_proxy_i2cdev::abi::{self, MsgArgs, RdwrArgs, SmbusArgs, Width, ioctl};
+use smbus_proxy_i2cdev::smbus;
 use smbus_proxy_wire::op::msg_flags;
 use smbus_proxy_wire::op::{BLOCK_MAX, MAX_MSG_LEN, MAX_MSGS};
 use smbus_proxy_wire::{Command, Dir, Msg, Op, Reply, Target};
@@ -164,7 +165,7 @@ impl<R: Remote> Device<R> {
     }
 
     fn ioctl(&mut self, fh: u64, flags: u32, cmd: u32, arg: u64, data: &[u8], out_size: u32) -> Answer {
-        let ptr = if flags & FUSE_IOCTL_32BIT != 0 { 4 } else { 8 };
+        let width = if flags & FUSE_IOCTL_32BIT != 0 { Width::Bits32 } else { Width::Bits64 };
         let file = match self.file(fh) {
             Ok(file) => file,
             Err(errno) => return Answer::Fail(errno),
@@ -207,16 +208,14 @@ impl<R: Remote> Device<R> {
                 self.configure(Some(Duration::from_millis(arg * 10)), self.retries)
             }
             ioctl::FUNCS if out_size == 0 => {
-                Answer::Retry { inputs: vec![], outputs: vec![(arg, ptr as u64)] }
+                Answer::Retry { inputs: vec![], outputs: vec![(arg, width.pointer() as u64)] }
             }
-            ioctl::FUNCS => {
-                Answer::Done { result: 0, out: self.remote.funcs().to_le_bytes()[..ptr].to_vec() }
-            }
+            ioctl::FUNCS => Answer::Done { result: 0, out: abi::unsigned_long(self.remote.funcs(), width) },
             ioctl::SMBUS => {
                 let file = *file;
-                self.smbus(file, ptr, arg, data, out_size)
+                self.smbus(file, width, arg, data, out_size)
             }
-            ioctl::RDWR => self.rdwr(ptr, arg, data, out_size),
+            ioctl::RDWR => self.rdwr(width, arg, data, out_size),
             _ => Answer::Fail(ENOTTY),
         }
     }
@@ -231,83 +230,40 @@ impl<R: Remote> Device<R> {
         }
     }
 
-    /// `I2C_SMBUS`: `struct i2c_smbus_ioctl_data { u8 read_write; u8 command; u32 size;
-    /// union i2c_smbus_data *data; }`, then the union itself.
-    fn smbus(&mut self, file: File, ptr: usize, arg: u64, data: &[u8], out_size: u32) -> Answer {
-        let args_len = 8 + ptr;
-        if data.len() < args_len {
+    /// `I2C_SMBUS`: `struct i2c_smbus_ioctl_data`, then the data union it points to, which the
+    /// kernel copies in, out, both or neither by the transaction (`smbus::union`).
+    fn smbus(&mut self, file: File, width: Width, arg: u64, data: &[u8], out_size: u32) -> Answer {
+        let args_len = SmbusArgs::len(width);
+        let Some(args) = SmbusArgs::parse(data, width) else {
             return Answer::Retry { inputs: vec![(arg, args_len as u64)], outputs: vec![] };
-        }
-        let (read_write, command) = (data[0], data[1]);
-        let size = u32::from_le_bytes(data[4..8].try_into().unwrap());
-        let union_at = pointer(&data[8..8 + ptr]);
-        if size > size::I2C_BLOCK_DATA || read_write > 1 {
-            return Answer::Fail(EINVAL);
-        }
-        let read = read_write == SMBUS_READ;
-        // The two that need no data: the address alone, and one byte sent as the command.
-        if size == size::QUICK || (size == size::BYTE && !read) {
-            let command = match size {
-                size::QUICK => Command::WriteQuick { bit: read_write },
-                _ => Command::WriteByte { value: command },
-            };
-            return self.run_smbus(file, command, None);
-        }
-        if union_at == 0 {
-            return Answer::Fail(EINVAL);
-        }
-        let union_len = match size {
-            size::BYTE | size::BYTE_DATA => 1,
-            size::WORD_DATA | size::PROC_CALL => 2,
-            _ => UNION,
         };
-        let copies_in =
-            matches!(size, size::PROC_CALL | size::BLOCK_PROC_CALL | size::I2C_BLOCK_DATA) || !read;
-        let copies_out = matches!(size, size::PROC_CALL | size::BLOCK_PROC_CALL) || read;
+        let union = match smbus::union(&args) {
+            Ok(union) => union,
+            Err(errno) => return Answer::Fail(errno.0),
+        };
+        // The two that need no data: the address alone, and one byte sent as the command.
+        let Some(union) = union else {
+            return match smbus::requested(&args, &[]) {
+                Ok(command) => self.run_smbus(file, command, None),
+                Err(errno) => Answer::Fail(errno.0),
+            };
+        };
+        if args.data == 0 {
+            return Answer::Fail(EINVAL);
+        }
         // The round that asks for the union; the next one has it (or room for it).
         if data.len() == args_len && out_size == 0 {
-            let union = vec![(union_at, union_len as u64)];
+            let at = vec![(args.data, union.len as u64)];
             return Answer::Retry {
-                inputs: [vec![(arg, args_len as u64)], if copies_in { union.clone() } else { vec![] }]
+                inputs: [vec![(arg, args_len as u64)], if union.copies_in { at.clone() } else { vec![] }]
                     .concat(),
-                outputs: if copies_out { union } else { vec![] },
+                outputs: if union.copies_out { at } else { vec![] },
             };
         }
-        let union = if copies_in { &data[args_len..] } else { &[][..] };
-        let byte = || union.first().copied().unwrap_or(0);
-        let word = || u16::from_le_bytes([byte(), union.get(1).copied().unwrap_or(0)]);
-        let block = || {
-            let n = usize::from(byte());
-            union.get(1..1 + n).map(Bytes::copy_from_slice).ok_or(EINVAL)
-        };
-        let command_for = || -> Result<Command, i32> {
-            Ok(match (size, read) {
-                (size::BYTE, _) => Command::ReadByte,
-                (size::BYTE_DATA, true) => Command::ReadByteData { reg: command },
-                (size::BYTE_DATA, false) => Command::WriteByteData { reg: command, value: byte() },
-                (size::WORD_DATA, true) => Command::ReadWordData { reg: command },
-                (size::WORD_DATA, false) => Command::WriteWordData { reg: command, value: word() },
-                (size::PROC_CALL, _) => Command::ProcessCall { reg: command, value: word() },
-                (size::BLOCK_DATA, true) => Command::ReadBlockData { reg: command },
-                (size::BLOCK_DATA, false) => Command::WriteBlockData { reg: command, data: block()? },
-                (size::BLOCK_PROC_CALL, _) => Command::BlockProcessCall { reg: command, data: block()? },
-                // The broken variant reads 32 bytes, whatever the length byte says.
-                (size::I2C_BLOCK_BROKEN, true) => {
-                    Command::ReadI2cBlockData { reg: command, len: BLOCK_MAX as u8 }
-                }
-                (size::I2C_BLOCK_DATA, true) => Command::ReadI2cBlockData { reg: command, len: byte() },
-                (_, false) => Command::WriteI2cBlockData { reg: command, data: block()? },
-                _ => return Err(EINVAL),
-            })
-        };
-        match command_for() {
-            // Lengths the remote bus would refuse (a block of 0 or more than 32 bytes) are
-            // EINVAL, as the kernel answers more than 32.
-            Ok(command) if command.block_len().is_some_and(|n| n == 0 || n > BLOCK_MAX) => {
-                Answer::Fail(EINVAL)
-            }
-            Ok(command) => self.run_smbus(file, command, copies_out.then_some(union_len)),
-            Err(errno) => Answer::Fail(errno),
+        let copied = if union.copies_in { &data[args_len..] } else { &[][..] };
+        match smbus::requested(&args, copied) {
+            Ok(command) => self.run_smbus(file, command, union.copies_out.then_some(union.len)),
+            Err(errno) => Answer::Fail(errno.0),
         }
     }
 
@@ -317,30 +273,21 @@ impl<R: Remote> Device<R> {
             Ok(reply) => reply,
             Err(errno) => return Answer::Fail(errno),
         };
-        let Some(len) = out else { return done(0) };
-        let mut union = vec![0; len];
-        match reply {
-            Reply::Byte(b) => union[0] = b,
-            Reply::Word(w) => union[..2].copy_from_slice(&w.to_le_bytes()),
-            Reply::Block(data) => {
-                union[0] = data.len() as u8;
-                union[1..1 + data.len()].copy_from_slice(&data);
-            }
-            Reply::Done | Reply::Transfer(_) => {}
+        match out {
+            Some(len) => Answer::Done { result: 0, out: smbus::answer(&reply, len) },
+            None => done(0),
         }
-        Answer::Done { result: 0, out: union }
     }
 
     /// `I2C_RDWR`: `struct i2c_rdwr_ioctl_data { struct i2c_msg *msgs; u32 nmsgs; }`, the
     /// messages (`{ u16 addr; u16 flags; u16 len; u8 *buf; }`), then their buffers.
-    fn rdwr(&mut self, ptr: usize, arg: u64, data: &[u8], out_size: u32) -> Answer {
-        let args_len = 2 * ptr;
-        let msg_len = 8 + ptr;
-        if data.len() < args_len {
+    fn rdwr(&mut self, width: Width, arg: u64, data: &[u8], out_size: u32) -> Answer {
+        let args_len = RdwrArgs::len(width);
+        let msg_len = MsgArgs::len(width);
+        let Some(args) = RdwrArgs::parse(data, width) else {
             return Answer::Retry { inputs: vec![(arg, args_len as u64)], outputs: vec![] };
-        }
-        let msgs_at = pointer(&data[..ptr]);
-        let n = u32::from_le_bytes(data[ptr..ptr + 4].try_into().unwrap()) as usize;
+        };
+        let (msgs_at, n) = (args.msgs, args.nmsgs as usize);
         if n > MAX_MSGS {
             return Answer::Fail(EINVAL);
         }
@@ -351,16 +298,9 @@ impl<R: Remote> Device<R> {
         let Some(table) = data.get(args_len..args_len + n * msg_len) else {
             return Answer::Retry { inputs: head, outputs: vec![] };
         };
-        // (addr, flags, len, buf) of each message.
-        let msgs: Vec<(u16, u16, u16, u64)> = table
-            .chunks(msg_len)
-            .map(|m| {
-                let u16_at = |i: usize| u16::from_le_bytes([m[i], m[i + 1]]);
-                (u16_at(0), u16_at(2), u16_at(4), pointer(&m[8..8 + ptr]))
-            })
-            .collect();
+        let msgs = MsgArgs::parse_all(table, width).expect("whole messages");
         // Longer than i2c-dev takes: the kernel answers EINVAL.
-        if msgs.iter().any(|&(_, _, len, _)| usize::from(len) > MAX_MSG_LEN) {
+        if msgs.iter().any(|m| usize::from(m.len) > MAX_MSG_LEN) {
             return Answer::Fail(EINVAL);
         }
         let is_read = |flags: u16| flags & msg_flags::RD != 0;
@@ -368,7 +308,7 @@ impl<R: Remote> Device<R> {
         // The buffers: what writes send and a counted read's first byte in; reads out.
         let mut inputs = head;
         let mut outputs = Vec::new();
-        for &(_, flags, len, buf) in &msgs {
+        for &MsgArgs { flags, len, buf, .. } in &msgs {
             match (is_read(flags), counted(flags)) {
                 (false, _) if len > 0 => inputs.push((buf, u64::from(len))),
                 (true, true) if len > 0 => inputs.push((buf, 1)),
@@ -387,7 +327,7 @@ impl<R: Remote> Device<R> {
         }
         let mut bufs = &data[have..];
         let mut transfer = Vec::with_capacity(n);
-        for &(addr, flags, len, _) in &msgs {
+        for &MsgArgs { addr, flags, len, .. } in &msgs {
             let modifiers = flags & !msg_flags::RD;
             let dir = match (is_read(flags), counted(flags)) {
                 (true, true) => {
@@ -427,13 +367,6 @@ impl<R: Remote> Device<R> {
     }
 }
 
-/// A user-space pointer of 4 or 8 bytes.
-fn pointer(bytes: &[u8]) -> u64 {
-    let mut p = [0; 8];
-    p[..bytes.len()].copy_from_slice(bytes);
-    u64::from_le_bytes(p)
-}
-
 #[cfg(test)]
 mod tests {
     //! The device against a simulated bus, with a stand-in for the kernel: it keeps a
@@ -442,6 +375,7 @@ mod tests {
 
     use super::*;
     use crate::attach::cuse::tests::{ioctl as ioctl_request, request};
+    use smbus_proxy_i2cdev::abi::{SMBUS_DATA_LEN as UNION, size};
     use smbus_proxy_sim::{Config, SimBus};
 
     impl Remote for SimBus {

@@ -5,6 +5,8 @@
 //! i2c-dev, so they are set only when an operation needs different ones than the last.
 
 use super::{Backend, Claimed, Claims};
+use smbus_proxy_i2cdev::abi::{I2cMsg, RdwrIoctlData, SmbusData, SmbusIoctlData};
+use smbus_proxy_i2cdev::smbus::Call;
 use smbus_proxy_wire::op::{BLOCK_MAX, MAX_MSG_LEN, msg_flags};
 use smbus_proxy_wire::{Command, Dir, Errno, Failure, Msg, Op, Reply, Target};
 use std::fs::{File, OpenOptions};
@@ -14,38 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The kernel's ABI from `linux/i2c-dev.h` and `linux/i2c.h`: its numbers are
-/// `smbus_proxy_wire::i2c_dev`'s, its structures are here.
+/// The ioctls, on the kernel's numbers and structures (`smbus_proxy_i2cdev::abi`).
 mod sys {
     use nix::libc::{c_int, c_ulong};
-    use smbus_proxy_wire::i2c_dev::{SMBUS_DATA_LEN, ioctl};
-
-    /// `union i2c_smbus_data` as the bytes it is: a byte (at 0), a word (at 0, in the CPU's
-    /// byte order), or a block of a length byte, 32 data bytes and one spare for PEC. The
-    /// kernel copies it in and out whole, so plain bytes need no unsafe views.
-    pub type SmbusData = [u8; SMBUS_DATA_LEN];
-
-    #[repr(C)]
-    pub struct SmbusIoctlData {
-        pub read_write: u8,
-        pub command: u8,
-        pub size: u32,
-        pub data: *mut SmbusData,
-    }
-
-    #[repr(C)]
-    pub struct I2cMsg {
-        pub addr: u16,
-        pub flags: u16,
-        pub len: u16,
-        pub buf: *mut u8,
-    }
-
-    #[repr(C)]
-    pub struct RdwrIoctlData {
-        pub msgs: *mut I2cMsg,
-        pub nmsgs: u32,
-    }
+    use smbus_proxy_i2cdev::abi::{RdwrIoctlData, SmbusIoctlData, ioctl};
 
     nix::ioctl_write_int_bad!(set_retries, ioctl::RETRIES);
     nix::ioctl_write_int_bad!(set_timeout, ioctl::TIMEOUT);
@@ -148,109 +122,18 @@ impl LinuxBus {
         Ok(())
     }
 
-    fn smbus_ioctl(
-        &self,
-        read_write: u8,
-        command: u8,
-        size: u32,
-        data: &mut sys::SmbusData,
-    ) -> Result<(), Errno> {
-        let args = sys::SmbusIoctlData { read_write, command, size, data };
-        // SAFETY: `args` and the 34 bytes it points to live across the call; the kernel reads
-        // and writes at most those 34 bytes.
-        unsafe { sys::smbus(self.fd(), &args) }.map(drop).map_err(errno)
-    }
-
     fn smbus(&mut self, target: &Target, command: &Command) -> Result<Reply, Errno> {
-        use smbus_proxy_wire::i2c_dev::{SMBUS_READ as R, SMBUS_WRITE as W, size};
-        // A block longer than the kernel's is refused before the bus is touched, never cut:
-        // decoding lets none through, and one built inside the process gets EINVAL.
-        if command.block_len().is_some_and(|len| len > BLOCK_MAX) {
-            return Err(Errno::EINVAL);
-        }
+        // A block longer than the kernel's is refused here, before the bus is touched.
+        let mut call = Call::new(command)?;
         self.select(target)?;
-        let mut data: sys::SmbusData = [0; smbus_proxy_wire::i2c_dev::SMBUS_DATA_LEN];
-        let word = |data: &sys::SmbusData| u16::from_ne_bytes([data[0], data[1]]);
-        let block = |data: &mut sys::SmbusData, bytes: &[u8]| {
-            data[0] = bytes.len() as u8;
-            data[1..=bytes.len()].copy_from_slice(bytes);
-        };
-        let read_block = |data: &sys::SmbusData| -> Result<Reply, Errno> {
-            let n = usize::from(data[0]);
-            if !(1..=BLOCK_MAX).contains(&n) {
-                return Err(Errno::EPROTO);
-            }
-            Ok(Reply::Block(bytes::Bytes::copy_from_slice(&data[1..=n])))
-        };
-        match *command {
-            Command::WriteQuick { bit } => {
-                let args = sys::SmbusIoctlData {
-                    read_write: bit,
-                    command: 0,
-                    size: size::QUICK,
-                    data: std::ptr::null_mut(),
-                };
-                // SAFETY: a quick command carries no data; the kernel does not touch the pointer.
-                unsafe { sys::smbus(self.fd(), &args) }.map_err(errno)?;
-                Ok(Reply::Done)
-            }
-            Command::ReadByte => {
-                self.smbus_ioctl(R, 0, size::BYTE, &mut data)?;
-                Ok(Reply::Byte(data[0]))
-            }
-            Command::WriteByte { value } => {
-                self.smbus_ioctl(W, value, size::BYTE, &mut data)?;
-                Ok(Reply::Done)
-            }
-            Command::ReadByteData { reg } => {
-                self.smbus_ioctl(R, reg, size::BYTE_DATA, &mut data)?;
-                Ok(Reply::Byte(data[0]))
-            }
-            Command::WriteByteData { reg, value } => {
-                data[0] = value;
-                self.smbus_ioctl(W, reg, size::BYTE_DATA, &mut data)?;
-                Ok(Reply::Done)
-            }
-            Command::ReadWordData { reg } => {
-                self.smbus_ioctl(R, reg, size::WORD_DATA, &mut data)?;
-                Ok(Reply::Word(word(&data)))
-            }
-            Command::WriteWordData { reg, value } => {
-                data[..2].copy_from_slice(&value.to_ne_bytes());
-                self.smbus_ioctl(W, reg, size::WORD_DATA, &mut data)?;
-                Ok(Reply::Done)
-            }
-            Command::ProcessCall { reg, value } => {
-                data[..2].copy_from_slice(&value.to_ne_bytes());
-                self.smbus_ioctl(W, reg, size::PROC_CALL, &mut data)?;
-                Ok(Reply::Word(word(&data)))
-            }
-            Command::ReadBlockData { reg } => {
-                self.smbus_ioctl(R, reg, size::BLOCK_DATA, &mut data)?;
-                read_block(&data)
-            }
-            Command::WriteBlockData { reg, data: ref bytes } => {
-                block(&mut data, bytes);
-                self.smbus_ioctl(W, reg, size::BLOCK_DATA, &mut data)?;
-                Ok(Reply::Done)
-            }
-            Command::BlockProcessCall { reg, data: ref bytes } => {
-                block(&mut data, bytes);
-                self.smbus_ioctl(W, reg, size::BLOCK_PROC_CALL, &mut data)?;
-                read_block(&data)
-            }
-            Command::ReadI2cBlockData { reg, len } => {
-                // The length wanted goes in the length byte.
-                data[0] = len;
-                self.smbus_ioctl(R, reg, size::I2C_BLOCK_DATA, &mut data)?;
-                read_block(&data)
-            }
-            Command::WriteI2cBlockData { reg, data: ref bytes } => {
-                block(&mut data, bytes);
-                self.smbus_ioctl(W, reg, size::I2C_BLOCK_DATA, &mut data)?;
-                Ok(Reply::Done)
-            }
-        }
+        let data: *mut SmbusData = if call.passes_data() { &mut call.data } else { std::ptr::null_mut() };
+        let args =
+            SmbusIoctlData { read_write: call.read_write, command: call.command, size: call.size, data };
+        // SAFETY: `args` and the union it points to (or null, for a quick command, which
+        // carries no data) live across the call; the kernel reads and writes at most the
+        // union's 34 bytes.
+        unsafe { sys::smbus(self.fd(), &args) }.map_err(errno)?;
+        call.reply(command)
     }
 
     fn transfer(&mut self, msgs: &[Msg]) -> Result<Reply, Errno> {
@@ -271,11 +154,11 @@ impl LinuxBus {
             })
             .collect();
         let mut next_read = reads.iter_mut();
-        let mut raw: Vec<sys::I2cMsg> = msgs
+        let mut raw: Vec<I2cMsg> = msgs
             .iter()
             .map(|m| match &m.dir {
                 // The kernel only reads a write message's buffer.
-                Dir::Write(data) => sys::I2cMsg {
+                Dir::Write(data) => I2cMsg {
                     addr: m.addr,
                     flags: m.flags,
                     len: data.len() as u16,
@@ -283,7 +166,7 @@ impl LinuxBus {
                 },
                 Dir::Read(_) => {
                     let buf = next_read.next().expect("one buffer per read message");
-                    sys::I2cMsg {
+                    I2cMsg {
                         addr: m.addr,
                         flags: m.flags | msg_flags::RD,
                         len: buf.len() as u16,
@@ -292,7 +175,7 @@ impl LinuxBus {
                 }
             })
             .collect();
-        let args = sys::RdwrIoctlData { msgs: raw.as_mut_ptr(), nmsgs: raw.len() as u32 };
+        let args = RdwrIoctlData { msgs: raw.as_mut_ptr(), nmsgs: raw.len() as u32 };
         // SAFETY: every message points at a buffer of its `len` bytes that outlives the call
         // (the request's bytes for writes, `reads` for reads); the kernel writes only into
         // read messages' buffers.
