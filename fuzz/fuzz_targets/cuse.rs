@@ -3,13 +3,7 @@
 //! Each input is a sequence of requests, each prefixed by its length (one byte, times 8).
 #![no_main]
 
-// `device` reaches `cuse` as `super::cuse`, as in the attach command.
-#[allow(dead_code)]
-#[path = "../../crates/cli/src/attach/cuse.rs"]
-mod cuse;
-#[allow(dead_code)]
-#[path = "../../crates/cli/src/attach/device.rs"]
-mod device;
+use smbus_proxy_i2cdev::{cuse, device};
 use smbus_proxy_sim::{Config, SimBus};
 use smbus_proxy_wire::{Op, Reply};
 use std::time::Duration;

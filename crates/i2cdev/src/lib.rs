@@ -9,9 +9,15 @@
 //! - [`smbus`]: an SMBus [`Command`](smbus_proxy_wire::Command) as `I2C_SMBUS`'s arguments and
 //!   its answer, and the other way, what a program's `I2C_SMBUS` asks for and how its answer
 //!   fills the data union.
+//! - [`cuse`]: the part of the FUSE protocol a character device in user space speaks over
+//!   `/dev/cuse`, with typed opcodes; [`device`]: `/dev/i2c-N` as i2c-dev behaves, on top of
+//!   any [`device::Remote`] that runs the operations (`smbus-proxy attach` gives it a server's
+//!   bus). Neither does I/O: the command reads and writes `/dev/cuse` and hands them the bytes.
 //!
 //! The message flags are [`smbus_proxy_wire::op::msg_flags`] and the functionality bits
 //! [`smbus_proxy_wire::funcs`]: they are the protocol's as well as the kernel's.
 
 pub mod abi;
+pub mod cuse;
+pub mod device;
 pub mod smbus;

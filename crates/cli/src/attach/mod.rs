@@ -2,18 +2,16 @@
 //! every program that speaks i2c-dev (i2c-tools, C, Go's periph, Blinka) runs unchanged
 //! against the remote bus. Linux only: the node is a character device in user space (CUSE).
 //!
-//! The layout: `cuse.rs` speaks the kernel's protocol over `/dev/cuse`; `device.rs` is
-//! i2c-dev's behaviour on top of a [`device::Remote`]; this file is the command: the node's
-//! name and permissions, the remote bus, the loop, and stopping on Ctrl-C or SIGTERM (the node
-//! disappears when `/dev/cuse` is closed, and the session is closed).
-
-mod cuse;
-mod device;
+//! The protocol over `/dev/cuse` and i2c-dev's behaviour are the library's
+//! (`smbus_proxy_i2cdev::cuse` and `device`); this file is the command: the node's name and
+//! permissions, the remote bus as a [`Remote`], the loop, and stopping on Ctrl-C or SIGTERM
+//! (the node disappears when `/dev/cuse` is closed, and the session is closed).
 
 use crate::tools::{Args, connect, fail, parse_int};
-use device::{Device, Remote};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use smbus_proxy_client::{BusOptions, Error, Op, Reply, blocking};
+use smbus_proxy_i2cdev::cuse;
+use smbus_proxy_i2cdev::device::{Device, Remote};
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;

@@ -5,8 +5,9 @@
 //! Why not libfuse: its CUSE API would need libfuse3 on every laptop and in the test rig's
 //! guest, and C callbacks around the same few structures. The subset a device needs is small
 //! and fixed: `CUSE_INIT` once, then `OPEN`, `READ`, `WRITE`, `IOCTL`, `FLUSH`, `RELEASE` and
-//! `INTERRUPT` per open file. Every structure here is plain little-endian data with fixed
-//! offsets, so it is parsed from and written to byte buffers, with no `unsafe`.
+//! `INTERRUPT` per open file. Every structure here is plain data at fixed offsets in the
+//! host's byte order (the kernel and this process share a CPU), so it is parsed from and
+//! written to byte buffers, with no `unsafe`.
 
 /// The protocol's major version; the kernel refuses any other.
 pub const MAJOR: u32 = 7;
@@ -25,6 +26,38 @@ pub const MAX_IOV: usize = 256;
 /// `FOPEN_DIRECT_IO | FOPEN_NONSEEKABLE`: reads and writes come to us as they are, and the
 /// file has no position, as a character device.
 const OPEN_FLAGS: u32 = (1 << 0) | (1 << 2);
+
+/// The requests a character device is sent (`enum fuse_opcode`, and `CUSE_INIT`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opcode {
+    /// `FUSE_OPEN`.
+    Open = 14,
+    /// `FUSE_READ`.
+    Read = 15,
+    /// `FUSE_WRITE`.
+    Write = 16,
+    /// `FUSE_RELEASE`.
+    Release = 18,
+    /// `FUSE_FLUSH`.
+    Flush = 25,
+    /// `FUSE_INTERRUPT`.
+    Interrupt = 36,
+    /// `FUSE_IOCTL`.
+    Ioctl = 39,
+    /// `CUSE_INIT`.
+    CuseInit = 4096,
+}
+
+impl Opcode {
+    /// The opcode a request's header names, if it is one a character device is sent.
+    pub fn from_u32(opcode: u32) -> Option<Opcode> {
+        use Opcode as O;
+        [O::Open, O::Read, O::Write, O::Release, O::Flush, O::Interrupt, O::Ioctl, O::CuseInit]
+            .into_iter()
+            .find(|o| *o as u32 == opcode)
+    }
+}
 
 /// Size of `struct fuse_in_header`.
 const IN_HEADER: usize = 40;
@@ -46,21 +79,50 @@ pub struct Request<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Operation<'a> {
     /// `CUSE_INIT`: the kernel's protocol version; the reply names the device.
-    Init { major: u32, minor: u32 },
+    Init {
+        /// The protocol's major version.
+        major: u32,
+        /// Its minor version.
+        minor: u32,
+    },
     /// `FUSE_OPEN`: a process opened the device.
     Open,
     /// `FUSE_READ` of `size` bytes on file `fh`.
-    Read { fh: u64, size: u32 },
+    Read {
+        /// The open file.
+        fh: u64,
+        /// How many bytes the caller asked for.
+        size: u32,
+    },
     /// `FUSE_WRITE` of `data` on file `fh`.
-    Write { fh: u64, data: &'a [u8] },
-    /// `FUSE_IOCTL` `cmd` with argument `arg` on file `fh`; `data` is what the iovecs the
-    /// last retry asked for hold (nothing the first time), and `out_size` the room asked for
-    /// the answer.
-    Ioctl { fh: u64, flags: u32, cmd: u32, arg: u64, data: &'a [u8], out_size: u32 },
+    Write {
+        /// The open file.
+        fh: u64,
+        /// What the caller wrote.
+        data: &'a [u8],
+    },
+    /// `FUSE_IOCTL` `cmd` with argument `arg` on file `fh`.
+    Ioctl {
+        /// The open file.
+        fh: u64,
+        /// `FUSE_IOCTL_*`: whether the caller is a 32-bit process ([`FUSE_IOCTL_32BIT`]).
+        flags: u32,
+        /// The ioctl command.
+        cmd: u32,
+        /// Its argument: for i2c-dev's, a number or a pointer into the caller's memory.
+        arg: u64,
+        /// What the iovecs the last retry asked for hold (nothing the first time).
+        data: &'a [u8],
+        /// The room asked for the answer.
+        out_size: u32,
+    },
     /// `FUSE_FLUSH`: a descriptor of file `fh` was closed.
     Flush,
     /// `FUSE_RELEASE`: the last descriptor of file `fh` is gone.
-    Release { fh: u64 },
+    Release {
+        /// The open file.
+        fh: u64,
+    },
     /// `FUSE_INTERRUPT`: the caller of request `unique` was interrupted (no reply).
     Interrupt,
     /// Anything else, answered ENOSYS.
@@ -72,11 +134,11 @@ pub enum Operation<'a> {
 pub struct Malformed(pub &'static str);
 
 fn u32_at(b: &[u8], at: usize) -> Result<u32, Malformed> {
-    b.get(at..at + 4).map(|s| u32::from_le_bytes(s.try_into().unwrap())).ok_or(Malformed("short request"))
+    b.get(at..at + 4).map(|s| u32::from_ne_bytes(s.try_into().unwrap())).ok_or(Malformed("short request"))
 }
 
 fn u64_at(b: &[u8], at: usize) -> Result<u64, Malformed> {
-    b.get(at..at + 8).map(|s| u64::from_le_bytes(s.try_into().unwrap())).ok_or(Malformed("short request"))
+    b.get(at..at + 8).map(|s| u64::from_ne_bytes(s.try_into().unwrap())).ok_or(Malformed("short request"))
 }
 
 impl<'a> Request<'a> {
@@ -89,17 +151,20 @@ impl<'a> Request<'a> {
         let buf = &buf[..len];
         let (opcode, unique, pid) = (u32_at(buf, 4)?, u64_at(buf, 8)?, u32_at(buf, 32)?);
         let body = &buf[IN_HEADER..];
-        let op = match opcode {
-            4096 => Operation::Init { major: u32_at(body, 0)?, minor: u32_at(body, 4)? },
-            14 => Operation::Open,
-            15 => Operation::Read { fh: u64_at(body, 0)?, size: u32_at(body, 16)? },
-            16 => {
+        let Some(known) = Opcode::from_u32(opcode) else {
+            return Ok(Request { unique, pid, op: Operation::Other(opcode) });
+        };
+        let op = match known {
+            Opcode::CuseInit => Operation::Init { major: u32_at(body, 0)?, minor: u32_at(body, 4)? },
+            Opcode::Open => Operation::Open,
+            Opcode::Read => Operation::Read { fh: u64_at(body, 0)?, size: u32_at(body, 16)? },
+            Opcode::Write => {
                 // struct fuse_write_in: fh, offset, size, write_flags, lock_owner, flags, padding.
                 let size = u32_at(body, 16)? as usize;
                 let data = body.get(40..40 + size).ok_or(Malformed("a write shorter than its size"))?;
                 Operation::Write { fh: u64_at(body, 0)?, data }
             }
-            39 => {
+            Opcode::Ioctl => {
                 // struct fuse_ioctl_in: fh, flags, cmd, arg, in_size, out_size; then in_size bytes.
                 let in_size = u32_at(body, 24)? as usize;
                 let data =
@@ -113,10 +178,9 @@ impl<'a> Request<'a> {
                     out_size: u32_at(body, 28)?,
                 }
             }
-            25 => Operation::Flush,
-            18 => Operation::Release { fh: u64_at(body, 0)? },
-            36 => Operation::Interrupt,
-            other => Operation::Other(other),
+            Opcode::Flush => Operation::Flush,
+            Opcode::Release => Operation::Release { fh: u64_at(body, 0)? },
+            Opcode::Interrupt => Operation::Interrupt,
         };
         Ok(Request { unique, pid, op })
     }
@@ -125,9 +189,9 @@ impl<'a> Request<'a> {
 /// A reply: `struct fuse_out_header`, then `body`.
 fn reply(unique: u64, error: i32, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(OUT_HEADER + body.len());
-    out.extend(((OUT_HEADER + body.len()) as u32).to_le_bytes());
-    out.extend(error.to_le_bytes());
-    out.extend(unique.to_le_bytes());
+    out.extend(((OUT_HEADER + body.len()) as u32).to_ne_bytes());
+    out.extend(error.to_ne_bytes());
+    out.extend(unique.to_ne_bytes());
     out.extend_from_slice(body);
     out
 }
@@ -148,7 +212,7 @@ pub fn ok(unique: u64) -> Vec<u8> {
 pub fn init(unique: u64, max_io: u32, devname: &str) -> Vec<u8> {
     let mut body = Vec::new();
     for word in [MAJOR, MINOR, 0, CUSE_UNRESTRICTED_IOCTL, max_io, max_io, 0, 0] {
-        body.extend(word.to_le_bytes());
+        body.extend(word.to_ne_bytes());
     }
     body.extend([0; 40]); // spare[10]
     body.extend(format!("DEVNAME={devname}").as_bytes());
@@ -158,9 +222,9 @@ pub fn init(unique: u64, max_io: u32, devname: &str) -> Vec<u8> {
 
 /// `OPEN`'s reply: the file handle the kernel passes back with each request on this file.
 pub fn opened(unique: u64, fh: u64) -> Vec<u8> {
-    let mut body = fh.to_le_bytes().to_vec();
-    body.extend(OPEN_FLAGS.to_le_bytes());
-    body.extend(0u32.to_le_bytes());
+    let mut body = fh.to_ne_bytes().to_vec();
+    body.extend(OPEN_FLAGS.to_ne_bytes());
+    body.extend(0u32.to_ne_bytes());
     reply(unique, 0, &body)
 }
 
@@ -171,8 +235,8 @@ pub fn read(unique: u64, data: &[u8]) -> Vec<u8> {
 
 /// `WRITE`'s reply: how many bytes were written.
 pub fn written(unique: u64, size: u32) -> Vec<u8> {
-    let mut body = size.to_le_bytes().to_vec();
-    body.extend(0u32.to_le_bytes());
+    let mut body = size.to_ne_bytes().to_vec();
+    body.extend(0u32.to_ne_bytes());
     reply(unique, 0, &body)
 }
 
@@ -183,11 +247,11 @@ pub type Iovec = (u64, u64);
 pub fn ioctl_retry(unique: u64, inputs: &[Iovec], outputs: &[Iovec]) -> Vec<u8> {
     let mut body = Vec::new();
     for word in [0, FUSE_IOCTL_RETRY, inputs.len() as u32, outputs.len() as u32] {
-        body.extend(word.to_le_bytes());
+        body.extend(word.to_ne_bytes());
     }
     for (base, len) in inputs.iter().chain(outputs) {
-        body.extend(base.to_le_bytes());
-        body.extend(len.to_le_bytes());
+        body.extend(base.to_ne_bytes());
+        body.extend(len.to_ne_bytes());
     }
     reply(unique, 0, &body)
 }
@@ -197,29 +261,30 @@ pub fn ioctl_retry(unique: u64, inputs: &[Iovec], outputs: &[Iovec]) -> Vec<u8> 
 pub fn ioctl_done(unique: u64, result: i32, out: &[u8]) -> Vec<u8> {
     let mut body = Vec::with_capacity(16 + out.len());
     for word in [result as u32, 0, 0, 0] {
-        body.extend(word.to_le_bytes());
+        body.extend(word.to_ne_bytes());
     }
     body.extend_from_slice(out);
     reply(unique, 0, &body)
 }
 
 #[cfg(test)]
-pub mod tests {
+pub(crate) mod tests {
+    //! Requests as the kernel lays them out, which the device's tests send too.
     use super::*;
 
     /// The device name a `CUSE_INIT` reply carries.
-    pub fn devname(init_reply: &[u8]) -> Option<&str> {
+    pub(crate) fn devname(init_reply: &[u8]) -> Option<&str> {
         let info = init_reply.get(OUT_HEADER + 72..)?;
         std::ffi::CStr::from_bytes_until_nul(info).ok()?.to_str().ok()?.strip_prefix("DEVNAME=")
     }
 
     /// A request as the kernel lays it out: the header, then `body`.
-    pub fn request(opcode: u32, unique: u64, body: &[u8]) -> Vec<u8> {
+    pub(crate) fn request(opcode: u32, unique: u64, body: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        out.extend(((IN_HEADER + body.len()) as u32).to_le_bytes());
-        out.extend(opcode.to_le_bytes());
-        out.extend(unique.to_le_bytes());
-        out.extend(0u64.to_le_bytes()); // nodeid
+        out.extend(((IN_HEADER + body.len()) as u32).to_ne_bytes());
+        out.extend(opcode.to_ne_bytes());
+        out.extend(unique.to_ne_bytes());
+        out.extend(0u64.to_ne_bytes()); // nodeid
         out.extend([0u8; 12]); // uid, gid, pid
         out.extend([0u8; 4]); // total_extlen, padding
         out.extend_from_slice(body);
@@ -227,27 +292,30 @@ pub mod tests {
     }
 
     /// A `FUSE_IOCTL` request.
-    pub fn ioctl(unique: u64, fh: u64, cmd: u32, arg: u64, data: &[u8], out_size: u32) -> Vec<u8> {
-        let mut body = fh.to_le_bytes().to_vec();
-        body.extend(2u32.to_le_bytes()); // FUSE_IOCTL_UNRESTRICTED
-        body.extend(cmd.to_le_bytes());
-        body.extend(arg.to_le_bytes());
-        body.extend((data.len() as u32).to_le_bytes());
-        body.extend(out_size.to_le_bytes());
+    pub(crate) fn ioctl(unique: u64, fh: u64, cmd: u32, arg: u64, data: &[u8], out_size: u32) -> Vec<u8> {
+        let mut body = fh.to_ne_bytes().to_vec();
+        body.extend(2u32.to_ne_bytes()); // FUSE_IOCTL_UNRESTRICTED
+        body.extend(cmd.to_ne_bytes());
+        body.extend(arg.to_ne_bytes());
+        body.extend((data.len() as u32).to_ne_bytes());
+        body.extend(out_size.to_ne_bytes());
         body.extend_from_slice(data);
-        request(39, unique, &body)
+        request(Opcode::Ioctl as u32, unique, &body)
     }
 
     #[test]
     fn requests_parse_at_the_kernels_offsets() {
-        let init = request(4096, 1, &[7, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let mut version = 7u32.to_ne_bytes().to_vec();
+        version.extend(38u32.to_ne_bytes());
+        version.extend([0; 8]);
+        let init = request(Opcode::CuseInit as u32, 1, &version);
         assert_eq!(Request::parse(&init).unwrap().op, Operation::Init { major: 7, minor: 38 });
-        let mut write = 5u64.to_le_bytes().to_vec();
+        let mut write = 5u64.to_ne_bytes().to_vec();
         write.extend([0; 8]); // offset
-        write.extend(2u32.to_le_bytes());
+        write.extend(2u32.to_ne_bytes());
         write.extend([0; 20]);
         write.extend([0xAB, 0xCD]);
-        let write = request(16, 9, &write);
+        let write = request(Opcode::Write as u32, 9, &write);
         let parsed = Request::parse(&write).unwrap();
         assert_eq!((parsed.unique, parsed.op), (9, Operation::Write { fh: 5, data: &[0xAB, 0xCD] }));
         let raw = ioctl(3, 5, 0x0720, 0x7fff_0000, &[1, 2], 34);
@@ -264,10 +332,10 @@ pub mod tests {
         let mut short = ioctl(3, 5, 0x0720, 0, &[1, 2, 3], 0);
         short.truncate(short.len() - 1);
         let len = short.len() as u32;
-        short[..4].copy_from_slice(&len.to_le_bytes());
+        short[..4].copy_from_slice(&len.to_ne_bytes());
         assert!(Request::parse(&short).is_err());
-        let mut lying = request(14, 1, &[]);
-        lying[..4].copy_from_slice(&1000u32.to_le_bytes());
+        let mut lying = request(Opcode::Open as u32, 1, &[]);
+        lying[..4].copy_from_slice(&1000u32.to_ne_bytes());
         assert!(Request::parse(&lying).is_err());
         assert!(Request::parse(&[1, 2, 3]).is_err());
     }
@@ -275,11 +343,11 @@ pub mod tests {
     #[test]
     fn replies_carry_their_length_and_the_requests_number() {
         let r = ioctl_retry(7, &[(0x1000, 16)], &[(0x2000, 34)]);
-        assert_eq!(u32::from_le_bytes(r[..4].try_into().unwrap()) as usize, r.len());
-        assert_eq!(u64::from_le_bytes(r[8..16].try_into().unwrap()), 7);
+        assert_eq!(u32::from_ne_bytes(r[..4].try_into().unwrap()) as usize, r.len());
+        assert_eq!(u64::from_ne_bytes(r[8..16].try_into().unwrap()), 7);
         assert_eq!(r.len(), 16 + 16 + 2 * 16);
         let e = error(8, 6);
-        assert_eq!(i32::from_le_bytes(e[4..8].try_into().unwrap()), -6);
+        assert_eq!(i32::from_ne_bytes(e[4..8].try_into().unwrap()), -6);
         assert_eq!(devname(&init(1, 8192, "i2c-7")), Some("i2c-7"));
     }
 }

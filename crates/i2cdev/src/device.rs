@@ -10,12 +10,24 @@
 //! Checks happen where i2c-dev makes them, with its errno; everything else is the remote
 //! bus's to judge, and its errno comes back unchanged.
 
-use super::cuse::{self, FUSE_IOCTL_32BIT, Iovec, MAX_IOV};
-// The errnos i2c-dev answers with.
+use crate::abi::{self, MsgArgs, RdwrArgs, SmbusArgs, Width, ioctl};
+use crate::cuse::{self, FUSE_IOCTL_32BIT, Iovec, MAX_IOV};
+use crate::smbus;
 use bytes::Bytes;
-use nix::libc::{EBADF, EBUSY, EINVAL, EIO, ENOMEM, ENOSYS, ENOTTY, EOPNOTSUPP};
-use smbus_proxy_i2cdev::abi::{self, MsgArgs, RdwrArgs, SmbusArgs, Width, ioctl};
-use smbus_proxy_i2cdev::smbus;
+
+/// The errnos i2c-dev answers with, beside the bus's own: Linux's numbers
+/// (asm-generic/errno-base.h, errno.h), whatever this process's platform.
+mod errno {
+    pub const EIO: i32 = 5;
+    pub const EBADF: i32 = 9;
+    pub const ENOMEM: i32 = 12;
+    pub const EBUSY: i32 = 16;
+    pub const EINVAL: i32 = 22;
+    pub const ENOTTY: i32 = 25;
+    pub const ENOSYS: i32 = 38;
+    pub const EOPNOTSUPP: i32 = 95;
+}
+use errno::*;
 use smbus_proxy_wire::op::msg_flags;
 use smbus_proxy_wire::op::{BLOCK_MAX, MAX_MSG_LEN, MAX_MSGS};
 use smbus_proxy_wire::{Command, Dir, Msg, Op, Reply, Target};
@@ -75,6 +87,7 @@ fn done(result: i32) -> Answer {
 }
 
 impl<R: Remote> Device<R> {
+    /// The device on `remote`, with no file open yet.
     pub fn new(remote: R) -> Self {
         Device { remote, files: HashMap::new(), next_fh: 1, timeout: None, retries: None }
     }
@@ -374,8 +387,9 @@ mod tests {
     //! fs/fuse/ioctl.c does.
 
     use super::*;
-    use crate::attach::cuse::tests::{ioctl as ioctl_request, request};
-    use smbus_proxy_i2cdev::abi::{SMBUS_DATA_LEN as UNION, size};
+    use crate::abi::{SMBUS_DATA_LEN as UNION, size};
+    use crate::cuse::Opcode;
+    use crate::cuse::tests::{ioctl as ioctl_request, request};
     use smbus_proxy_sim::{Config, SimBus};
 
     impl Remote for SimBus {
@@ -428,11 +442,15 @@ mod tests {
 
     impl Kernel {
         fn new() -> Kernel {
-            let lab = Config::parse(smbus_proxy_testkit::LAB).unwrap();
+            // The lab every crate's tests share (crates/testkit), read from its file: the
+            // testkit depends on the server, which depends on this crate.
+            let lab = Config::parse(include_str!("../../testkit/src/lab.toml")).unwrap();
             let bus = lab.build().into_iter().find(|b| b.number() == 1).unwrap();
             let mut device = Device::new(bus);
-            let reply = device.handle(&cuse::Request::parse(&request(14, 1, &[0; 8])).unwrap()).unwrap();
-            let fh = u64::from_le_bytes(reply[16..24].try_into().unwrap());
+            let reply = device
+                .handle(&cuse::Request::parse(&request(Opcode::Open as u32, 1, &[0; 8])).unwrap())
+                .unwrap();
+            let fh = u64::from_ne_bytes(reply[16..24].try_into().unwrap());
             Kernel { device, memory: Memory::default(), fh, rounds: 0 }
         }
 
@@ -485,8 +503,8 @@ mod tests {
             padded.resize(UNION, 0);
             let data = self.memory.put(&padded);
             let mut args = vec![read_write, command, 0, 0];
-            args.extend(size.to_le_bytes());
-            args.extend(data.to_le_bytes());
+            args.extend(size.to_ne_bytes());
+            args.extend(data.to_ne_bytes());
             let arg = self.memory.put(&args);
             let result = self.ioctl(ioctl::SMBUS, arg);
             (result, self.memory.get(data, UNION as u64))
@@ -499,15 +517,15 @@ mod tests {
                 msgs.iter().map(|(_, _, b)| self.memory.put(&[&b[..], &[0]].concat())).collect();
             let mut table = Vec::new();
             for ((addr, flags, buf), at) in msgs.iter().zip(&bufs) {
-                table.extend(addr.to_le_bytes());
-                table.extend(flags.to_le_bytes());
-                table.extend((buf.len() as u16).to_le_bytes());
+                table.extend(addr.to_ne_bytes());
+                table.extend(flags.to_ne_bytes());
+                table.extend((buf.len() as u16).to_ne_bytes());
                 table.extend([0, 0]);
-                table.extend(at.to_le_bytes());
+                table.extend(at.to_ne_bytes());
             }
             let table_at = self.memory.put(&table);
-            let mut args = table_at.to_le_bytes().to_vec();
-            args.extend((msgs.len() as u32).to_le_bytes());
+            let mut args = table_at.to_ne_bytes().to_vec();
+            args.extend((msgs.len() as u32).to_ne_bytes());
             args.extend([0; 4]);
             let arg = self.memory.put(&args);
             let result = self.ioctl(ioctl::RDWR, arg);
@@ -525,7 +543,7 @@ mod tests {
         let out = k.memory.put(&[0; 8]);
         assert_eq!(k.ioctl(ioctl::FUNCS, out), Ok(0));
         assert_eq!(
-            u64::from_le_bytes(k.memory.get(out, 8).try_into().unwrap()),
+            u64::from_ne_bytes(k.memory.get(out, 8).try_into().unwrap()),
             smbus_proxy_sim::config::FUNCS_FULL
         );
         assert_eq!(k.ioctl(ioctl::SLAVE, 0x80), Err(EINVAL), "8 bits without I2C_TENBIT");
@@ -577,8 +595,8 @@ mod tests {
         assert_eq!(k.smbus(2, 0, size::BYTE_DATA, &[]).0, Err(EINVAL), "read_write 2");
         assert_eq!(k.smbus(0, 0, size::BLOCK_DATA, &[33]).0, Err(EINVAL), "a block of 33");
         let mut args = vec![1, 0, 0, 0];
-        args.extend(size::BYTE_DATA.to_le_bytes());
-        args.extend(0u64.to_le_bytes());
+        args.extend(size::BYTE_DATA.to_ne_bytes());
+        args.extend(0u64.to_ne_bytes());
         let null = k.memory.put(&args);
         assert_eq!(k.ioctl(ioctl::SMBUS, null), Err(EINVAL), "no union");
     }
@@ -623,7 +641,7 @@ mod tests {
         let compat = 2 | FUSE_IOCTL_32BIT;
         let funcs = k.memory.put(&[0xEE; 8]);
         assert_eq!(k.ioctl_as(compat, ioctl::FUNCS, funcs), Ok(0));
-        let mut expected = (smbus_proxy_sim::config::FUNCS_FULL as u32).to_le_bytes().to_vec();
+        let mut expected = (smbus_proxy_sim::config::FUNCS_FULL as u32).to_ne_bytes().to_vec();
         expected.extend([0xEE; 4]);
         assert_eq!(k.memory.get(funcs, 8), expected, "an unsigned long of 4 bytes, nothing past it");
         assert_eq!(k.ioctl(ioctl::SLAVE, RF), Ok(0));
@@ -631,8 +649,8 @@ mod tests {
         // struct i2c_smbus_ioctl_data32: read_write, command, size, then a 4-byte pointer.
         let union = k.memory.put(&[0; UNION]);
         let mut args = vec![1, 0x10, 0, 0];
-        args.extend(size::BYTE_DATA.to_le_bytes());
-        args.extend((union as u32).to_le_bytes());
+        args.extend(size::BYTE_DATA.to_ne_bytes());
+        args.extend((union as u32).to_ne_bytes());
         let arg = k.memory.put(&args);
         assert_eq!(k.ioctl_as(compat, ioctl::SMBUS, arg), Ok(0));
         assert_eq!(k.memory.get(union, 1), [0x77]);
@@ -654,8 +672,11 @@ mod tests {
     #[test]
     fn each_open_file_keeps_its_own_address() {
         let mut k = Kernel::new();
-        let second = k.device.handle(&cuse::Request::parse(&request(14, 2, &[0; 8])).unwrap()).unwrap();
-        let other = u64::from_le_bytes(second[16..24].try_into().unwrap());
+        let second = k
+            .device
+            .handle(&cuse::Request::parse(&request(Opcode::Open as u32, 2, &[0; 8])).unwrap())
+            .unwrap();
+        let other = u64::from_ne_bytes(second[16..24].try_into().unwrap());
         assert_eq!(k.ioctl(ioctl::SLAVE, 0x33), Ok(0));
         assert_eq!(k.device.ioctl(other, 2, ioctl::SLAVE, 0x50, &[], 0), done(0));
         assert_eq!(k.device.read(other, 1).map(|d| d.len()), Ok(1));
