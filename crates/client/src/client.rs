@@ -357,8 +357,17 @@ fn connect_hint(url: &str, e: &(dyn std::error::Error + 'static)) -> Option<Stri
              Python), else ${SERVER_ENV}, else {DEFAULT_SERVER}"
         ));
     }
-    // rustls names a plaintext answer to its handshake this way.
-    if url.starts_with("https://") && causes.any(|e| e.to_string().contains("InvalidContentType")) {
+    // A plaintext answer to the TLS handshake, as rustls types it (inside the I/O error the
+    // connection reports it as, whose own source() skips it).
+    let plaintext = |e: &(dyn std::error::Error + 'static)| {
+        let rustls =
+            e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map_or(e, |inner| inner as _);
+        matches!(
+            rustls.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType))
+        )
+    };
+    if url.starts_with("https://") && causes.any(plaintext) {
         return Some(
             "The server does not speak TLS there: use http://, or start it with --tls-cert and --tls-key"
                 .into(),

@@ -137,7 +137,11 @@ pub(crate) fn standard_status<B>(mut response: http::Response<B>) -> http::Respo
 }
 
 /// The RESOURCE_EXHAUSTED for tonic's message-too-large refusal, if `status` is that one.
+///
+/// Known by its code alone, not by tonic's wording, which may change: the service answers
+/// OUT_OF_RANGE for nothing (an argument out of range is INVALID_ARGUMENT, naming the field),
+/// so the only OUT_OF_RANGE a response carries is tonic's codec refusing a message's size.
 pub(crate) fn message_too_large(status: &tonic::Status) -> Option<tonic::Status> {
-    (status.code() == tonic::Code::OutOfRange && status.message().contains("message length too large"))
+    (status.code() == tonic::Code::OutOfRange)
         .then(|| tonic::Status::resource_exhausted(format!("message size: {}", status.message())))
 }

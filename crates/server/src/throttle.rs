@@ -7,11 +7,13 @@ use crate::lock;
 use smbus_proxy_wire::encode;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 use tracing::warn;
 
 /// Counts events of one kind and says when one is worth a log line: the first, then one per
-/// interval, with the count since the last line.
+/// interval, with the count since the last line. Its clock is tokio's, as the leases' is, so
+/// a test on a paused clock decides when an interval has passed.
 pub(crate) struct Throttled {
     every: Duration,
     count: u64,
@@ -88,5 +90,28 @@ impl Refusals {
             }
             None => warn!(%peer, refused, "refused ({code:?}): {}", status.message()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flood makes one line per interval, each with the events since the last; on a paused
+    /// clock, so the interval is exact and the test takes no time.
+    #[tokio::test(start_paused = true)]
+    async fn one_line_an_interval_with_the_count_since_the_last() {
+        let mut refusals = Throttled::new(Duration::from_secs(1));
+        assert_eq!(refusals.due(), Some(1), "the first is logged at once");
+        for _ in 0..19 {
+            assert_eq!(refusals.due(), None);
+        }
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert_eq!(refusals.due(), None, "a millisecond early");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(refusals.due(), Some(21), "the 19 unlogged, the one a millisecond early, and this");
+        assert_eq!(refusals.due(), None);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(refusals.due(), Some(2));
     }
 }

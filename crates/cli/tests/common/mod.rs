@@ -77,6 +77,19 @@ impl Serving {
         self.log.lock().unwrap().iter().filter(|l| l.contains(text)).cloned().collect()
     }
 
+    /// The lines logged that contain `text`, once there is one: a line the server wrote has
+    /// yet to come through the pipe and the reading thread (up to 10 s, then none).
+    pub fn logged_once_there(&self, text: &str) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let lines = self.logged(text);
+            if !lines.is_empty() || std::time::Instant::now() > deadline {
+                return lines;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// The server's resident memory, in KiB.
     pub fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
