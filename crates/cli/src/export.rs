@@ -12,7 +12,8 @@
 
 use smbus_proxy_client::embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
 use smbus_proxy_client::{Dir, Errno, Msg, Op, Reply, hal};
-use smbus_proxy_wire::trace::{self, Event};
+use smbus_proxy_wire::event::WatchEvent;
+use smbus_proxy_wire::trace;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -25,8 +26,8 @@ pub fn mock(path: &Path, bus: Option<u32>, devices: &[u16]) -> Result<String, St
     let ops: Vec<_> = events
         .into_iter()
         .filter_map(|(line, event)| match event {
-            Event::Op(e) => Some((line, e)),
-            Event::Lost(_) => None,
+            WatchEvent::Op(e) => Some((line, e)),
+            WatchEvent::Lost(_) => None,
         })
         .collect();
     let mut buses: Vec<u32> = ops.iter().map(|(_, e)| e.bus).collect();

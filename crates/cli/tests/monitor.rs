@@ -69,7 +69,9 @@ fn one_line_per_operation_filtered_by_bus_and_device() {
     let lines: Vec<&str> = recorded.lines().filter(|l| !l.starts_with('#')).collect();
     assert!(lines.ends_with(&rest.iter().map(String::as_str).collect::<Vec<_>>()), "{recorded}");
     let events = trace::parse(&recorded).unwrap();
-    let Some((_, trace::Event::Op(last))) = events.last() else { panic!("{recorded}") };
+    let Some((_, smbus_proxy_wire::event::WatchEvent::Op(last))) = events.last() else {
+        panic!("{recorded}")
+    };
     assert_eq!(last.op, Op::smbus(0x48, SmbusCommand::WriteQuick { bit: 0 }));
     assert_eq!(last.result, Ok(Reply::Done));
 }

@@ -2,7 +2,7 @@
 //! (`Smbus/Watch`), for monitors and recorders.
 
 use crate::error::{Error, Result};
-pub use smbus_proxy_wire::trace::{Event as WatchEvent, OpEvent};
+pub use smbus_proxy_wire::event::{OpEvent, WatchEvent};
 use smbus_proxy_wire::{decode, pb};
 
 /// A watch on a server's buses; [`Watcher::next`] waits for what happens next.

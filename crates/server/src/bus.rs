@@ -18,7 +18,7 @@ use crate::fair::{Fair, Ticket, Who};
 use crate::fallback;
 use crate::lock;
 use crate::session::{Params, Session, SessionId, client_host};
-use crate::watch::{Event, Watch};
+use crate::watch::{Record, Watch};
 use smbus_proxy_wire::{Errno, Failure, Op, Poll, Reply, Step, funcs::I2C, pb};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -497,7 +497,7 @@ impl Executor {
             (None, result)
         };
         if let Some(started) = started {
-            self.watch.publish(Event {
+            self.watch.publish(Record {
                 bus,
                 ended: SystemTime::now(),
                 took: started.elapsed(),

@@ -26,9 +26,12 @@ use tokio::sync::futures::OwnedNotified;
 const RING_EVENTS: usize = 4096;
 const RING_BYTES: usize = 4 << 20;
 
-/// One operation as it ran.
+/// One operation as it ran, as the server keeps it for its watchers: compact (the peer as an
+/// address, the whole session id), and private, since the whole id would let a watcher use the
+/// session. It reaches them as the wire's `OpEvent` (`encode`), which clients decode into
+/// `smbus_proxy_wire::event::OpEvent`, the one model of an event.
 #[derive(Debug)]
-pub struct Event {
+pub struct Record {
     pub bus: u32,
     pub ended: SystemTime,
     pub took: Duration,
@@ -40,7 +43,7 @@ pub struct Event {
     pub result: Result<Reply, Errno>,
 }
 
-impl Event {
+impl Record {
     /// The event as the wire carries it.
     pub fn encode(&self) -> pb::OpEvent {
         let result = match &self.result {
@@ -63,7 +66,7 @@ impl Event {
 
     /// The event with bytes of its own: the operation's data may be a slice of the request it
     /// came in, whose whole buffer it would keep.
-    fn owned(mut self) -> Event {
+    fn owned(mut self) -> Record {
         fn own(op: &mut Op) {
             let copy = |data: &mut bytes::Bytes| *data = bytes::Bytes::copy_from_slice(data);
             match op {
@@ -110,20 +113,20 @@ impl Event {
             Ok(Reply::Block(data)) => data.len(),
             _ => 0,
         };
-        std::mem::size_of::<Event>() + op(&self.op) + self.ran_as.as_ref().map_or(0, op) + reply
+        std::mem::size_of::<Record>() + op(&self.op) + self.ran_as.as_ref().map_or(0, op) + reply
     }
 }
 
 /// What a watcher is given: the next event, or how many it lost by falling behind.
 pub enum Item {
-    Event(Arc<Event>),
+    Event(Arc<Record>),
     Lost(u64),
 }
 
 /// The newest events, numbered.
 #[derive(Default)]
 struct Ring {
-    events: VecDeque<(Arc<Event>, usize)>,
+    events: VecDeque<(Arc<Record>, usize)>,
     /// The number of `events[0]`.
     first: u64,
     bytes: usize,
@@ -165,7 +168,7 @@ impl Watch {
     }
 
     /// Publishes an event; it never waits.
-    pub fn publish(&self, event: Event) {
+    pub fn publish(&self, event: Record) {
         let event = event.owned();
         let size = event.size();
         {
@@ -271,8 +274,8 @@ mod tests {
     use smbus_proxy_wire::Msg;
     use tokio_stream::StreamExt;
 
-    fn event(data: usize) -> Event {
-        Event {
+    fn event(data: usize) -> Record {
+        Record {
             bus: 1,
             ended: SystemTime::now(),
             took: Duration::ZERO,

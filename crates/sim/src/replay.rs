@@ -19,8 +19,9 @@
 //! The trace is read when the configuration is, so a bad line is a configuration error.
 
 use bytes::Bytes;
+use smbus_proxy_wire::event::WatchEvent;
 use smbus_proxy_wire::op::BLOCK_MAX;
-use smbus_proxy_wire::trace::{self, Event};
+use smbus_proxy_wire::trace;
 use smbus_proxy_wire::{Dir, Errno, Failure, Op, Reply};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -77,14 +78,14 @@ impl Replay {
         let mut recorded = Vec::new();
         for (line, event) in events {
             match event {
-                Event::Lost(n) if mode == ReplayMode::Strict => {
+                WatchEvent::Lost(n) if mode == ReplayMode::Strict => {
                     return Err(format!(
                         "{}: line {line}: the recording lost {n} operations here; a strict replay needs them all",
                         path.display()
                     ));
                 }
-                Event::Lost(_) => {}
-                Event::Op(e) => {
+                WatchEvent::Lost(_) => {}
+                WatchEvent::Op(e) => {
                     if !buses.contains(&e.bus) {
                         buses.push(e.bus);
                     }

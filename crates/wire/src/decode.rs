@@ -1,6 +1,7 @@
 //! Wire messages → the operation model. This is the one place arguments are validated: every
 //! check names the field and the allowed range, and nothing is truncated, clamped or wrapped.
 
+use crate::event::{OpEvent, WatchEvent};
 use crate::op::*;
 use crate::pb;
 use crate::quote::quote;
@@ -296,11 +297,10 @@ pub fn reply(r: pb::OpResult) -> Result<Reply> {
 }
 
 /// An event of a watch, as the server sent it; for clients.
-pub fn watch_event(event: pb::WatchEvent) -> Result<crate::trace::Event> {
-    use crate::trace::{Event, OpEvent};
+pub fn watch_event(event: pb::WatchEvent) -> Result<WatchEvent> {
     use pb::watch_event::Event as E;
     let e = match event.event {
-        Some(E::Lost(n)) => return Ok(Event::Lost(n)),
+        Some(E::Lost(n)) => return Ok(WatchEvent::Lost(n)),
         Some(E::Op(e)) => e,
         None => return Err(ArgError::new("event", "missing")),
     };
@@ -312,7 +312,7 @@ pub fn watch_event(event: pb::WatchEvent) -> Result<crate::trace::Event> {
         Some(result) => Ok(reply(result).map_err(within)?),
         None => return Err(ArgError::new("op.result", "missing")),
     };
-    Ok(Event::Op(Box::new(OpEvent {
+    Ok(WatchEvent::Op(Box::new(OpEvent {
         bus: e.bus,
         time: std::time::SystemTime::UNIX_EPOCH + Duration::from_micros(e.time_micros),
         took: Duration::from_micros(e.micros),

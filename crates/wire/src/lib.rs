@@ -10,7 +10,8 @@
 //!   field and the allowed range); [`encode`]: model → wire;
 //! - [`lower`]: an operation as the I2C messages it puts on the wire; [`notation`]: operations
 //!   and replies as text, both ways;
-//! - [`trace`]: the watch's events as lines of a trace file, both ways;
+//! - [`event`]: what a watch sees, the one model of an event; [`trace`]: events as lines of a
+//!   trace file, both ways;
 //! - [`discovery`]: what a server announces with DNS-SD, and the `mdns://NAME` form a client
 //!   names it by;
 //! - [`quote`]: what an error message shows of outside text (at most 40 characters);
@@ -23,6 +24,7 @@ pub mod decode;
 pub mod discovery;
 pub mod encode;
 pub mod errno;
+pub mod event;
 pub mod funcs;
 pub mod lower;
 pub mod notation;

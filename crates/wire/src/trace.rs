@@ -14,13 +14,13 @@
 //! errno, the bus time it took, the client's address (`-` where unknown) and the first eight
 //! characters of its session.
 
-use crate::errno::Errno;
+use crate::event::{OpEvent, WatchEvent};
 use crate::notation::{self, NotationError};
 use crate::op::{Op, Reply};
 use crate::quote::quote;
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// The version of the format this crate writes and reads.
 pub const VERSION: u32 = 1;
@@ -28,37 +28,6 @@ pub const VERSION: u32 = 1;
 /// string cannot be formatted from it).
 pub const HEADER: &str = "# smbus-proxy trace 1";
 const HEADER_PREFIX: &str = "# smbus-proxy trace ";
-
-/// One operation as it ran on a server's bus.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpEvent {
-    /// The bus number.
-    pub bus: u32,
-    /// When it ended.
-    pub time: SystemTime,
-    /// How long the bus took for it.
-    pub took: Duration,
-    /// The session that ran it.
-    pub session: String,
-    /// The client's address, where the server knows it.
-    pub peer: Option<String>,
-    /// The operation as the client sent it.
-    pub op: Op,
-    /// What went on the wire instead, when that differs (a transfer run as its SMBus
-    /// equivalent on an adapter without plain I2C).
-    pub ran_as: Option<Op>,
-    /// Its reply, or the kernel's errno.
-    pub result: Result<Reply, Errno>,
-}
-
-/// What a watch sees, and a trace holds.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// An operation.
-    Op(Box<OpEvent>),
-    /// This many events were lost: the watcher fell behind, and the bus did not wait for it.
-    Lost(u64),
-}
 
 /// How many characters of a session's ID a line keeps: enough to tell sessions apart.
 const SESSION_CHARS: usize = 8;
@@ -79,23 +48,23 @@ impl fmt::Display for OpEvent {
     }
 }
 
-impl fmt::Display for Event {
+impl fmt::Display for WatchEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Event::Op(op) => op.fmt(f),
-            Event::Lost(n) => write!(f, "-- {n} events lost: the watcher fell behind --"),
+            WatchEvent::Op(op) => op.fmt(f),
+            WatchEvent::Lost(n) => write!(f, "-- {n} events lost: the watcher fell behind --"),
         }
     }
 }
 
-impl FromStr for Event {
+impl FromStr for WatchEvent {
     type Err = NotationError;
 
-    fn from_str(line: &str) -> Result<Event, NotationError> {
+    fn from_str(line: &str) -> Result<WatchEvent, NotationError> {
         let bad = |what: &str| NotationError(format!("expected {what}"));
         if let Some(lost) = line.strip_prefix("-- ") {
             let n = lost.split_once(' ').and_then(|(n, _)| n.parse().ok());
-            return n.map(Event::Lost).ok_or_else(|| bad("-- N events lost: … --"));
+            return n.map(WatchEvent::Lost).ok_or_else(|| bad("-- N events lost: … --"));
         }
         let (left, right) = line.split_once(" -> ").ok_or_else(|| bad("OPERATION -> RESULT"))?;
         let mut left_parts = left.splitn(3, ' ');
@@ -130,7 +99,7 @@ impl FromStr for Event {
             true => Err(notation::parse_errno(result)?),
             false => Ok(Reply::parse(result, op.returns())?),
         };
-        Ok(Event::Op(Box::new(OpEvent {
+        Ok(WatchEvent::Op(Box::new(OpEvent {
             bus,
             time,
             took: Duration::from_micros(took),
@@ -161,7 +130,7 @@ impl fmt::Display for TraceError {
 impl std::error::Error for TraceError {}
 
 /// Reads a trace: its events, each with its line number.
-pub fn parse(text: &str) -> Result<Vec<(usize, Event)>, TraceError> {
+pub fn parse(text: &str) -> Result<Vec<(usize, WatchEvent)>, TraceError> {
     let mut lines = text.lines().enumerate().map(|(i, line)| (i + 1, line.trim_end()));
     match lines.next() {
         Some((_, HEADER)) => {}
@@ -190,6 +159,8 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Event)>, TraceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Errno;
+    use std::time::SystemTime;
 
     #[test]
     fn the_header_names_the_version() {
@@ -220,28 +191,28 @@ mod tests {
         );
         let transfer = Op::Transfer(vec![Msg::write(0x48, vec![0]), Msg::read(0x48, 1)]);
         let events = [
-            Event::Op(Box::new(read.clone())),
-            Event::Op(Box::new(OpEvent { peer: None, result: Err(Errno::ENXIO), ..read.clone() })),
-            Event::Op(Box::new(OpEvent { result: Err(Errno(4242)), ..read.clone() })),
-            Event::Op(Box::new(OpEvent {
+            WatchEvent::Op(Box::new(read.clone())),
+            WatchEvent::Op(Box::new(OpEvent { peer: None, result: Err(Errno::ENXIO), ..read.clone() })),
+            WatchEvent::Op(Box::new(OpEvent { result: Err(Errno(4242)), ..read.clone() })),
+            WatchEvent::Op(Box::new(OpEvent {
                 op: transfer.clone(),
                 ran_as: Some(Op::smbus(0x48, Command::ReadByteData { reg: 0 })),
                 result: Ok(Reply::Transfer(vec![Bytes::from_static(&[0x19])])),
                 ..read.clone()
             })),
-            Event::Op(Box::new(OpEvent {
+            WatchEvent::Op(Box::new(OpEvent {
                 op: Op::Transfer(vec![Msg::write(0x48, vec![1, 2])]),
                 result: Ok(Reply::Transfer(vec![])),
                 ..read
             })),
-            Event::Lost(3),
+            WatchEvent::Lost(3),
         ];
         let text: String = [HEADER.to_owned(), "# a comment".into()]
             .into_iter()
-            .chain(events.iter().map(Event::to_string))
+            .chain(events.iter().map(WatchEvent::to_string))
             .map(|line| line + "\n")
             .collect();
-        let parsed: Vec<Event> = parse(&text).unwrap().into_iter().map(|(_, e)| e).collect();
+        let parsed: Vec<WatchEvent> = parse(&text).unwrap().into_iter().map(|(_, e)| e).collect();
         assert_eq!(parsed, events);
     }
 
@@ -249,7 +220,7 @@ mod tests {
     fn a_session_keeps_its_first_characters() {
         let mut e = event(Op::smbus(0x48, Command::ReadByte), Ok(Reply::Byte(1)));
         e.session = "0123456789abcdef".into();
-        let Event::Op(parsed) = e.to_string().parse().unwrap() else { panic!() };
+        let WatchEvent::Op(parsed) = e.to_string().parse().unwrap() else { panic!() };
         assert_eq!(parsed.session, "01234567");
     }
 
