@@ -132,7 +132,7 @@ def test_si4703_replays_as_registers(si4703_trace):
             with pytest.raises(OSError) as failed:
                 bus.read_byte_data(0x10, 0x00)
             assert failed.value.errno == 121  # EREMOTEIO
-            assert "the trace never read 1 bytes from pointer 00" in str(failed.value)
+            assert "the trace never read 1 bytes from pointer [00]" in str(failed.value)
             with pytest.raises(OSError) as absent:
                 bus.read_byte(0x11)
             assert absent.value.errno == 6  # ENXIO: not in the trace, not on the bus

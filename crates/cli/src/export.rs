@@ -13,16 +13,13 @@
 use smbus_proxy_client::embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
 use smbus_proxy_client::{Dir, Errno, Msg, Op, Reply, hal};
 use smbus_proxy_wire::event::WatchEvent;
-use smbus_proxy_wire::trace;
 use std::fmt::Write;
 use std::path::Path;
 
 /// The expectations for the trace at `path`: its operations on `bus` (the only one it has, if
 /// not given) to the `devices` given (all, if none).
 pub fn mock(path: &Path, bus: Option<u32>, devices: &[u16]) -> Result<String, String> {
-    let text = smbus_proxy_sim::file::read_to_string(path, smbus_proxy_sim::file::TRACE_MAX)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let events = trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let events = smbus_proxy_sim::file::read_trace(path)?;
     let ops: Vec<_> = events
         .into_iter()
         .filter_map(|(line, event)| match event {

@@ -89,6 +89,14 @@ impl Part for Step {
     }
 }
 
+/// `answer`, or `Err(limit)` if the call timeout (`limit`, when there is one) ran out first.
+async fn in_time<T>(limit: Option<Duration>, answer: impl Future<Output = T>) -> Result<T, Duration> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, answer).await.map_err(|_| limit),
+        None => Ok(answer.await),
+    }
+}
+
 fn returns_nothing(returns: Returns<'_>) -> bool {
     match returns {
         Returns::Done => true,
@@ -175,19 +183,12 @@ impl Link {
                 keep_going,
                 fence: 0,
             };
-            let answer = match self.options.call_timeout {
-                Some(limit) => match tokio::time::timeout(limit, self.send(request)).await {
-                    Ok(answer) => answer,
-                    Err(_) => {
-                        // Cancelling the stream cancels the call: the server drops a
-                        // transaction still waiting for the bus when its caller is gone.
-                        if let Some(stream) = self.stream.take() {
-                            stream.cancel().await;
-                        }
-                        return Err(Error::TimedOut { op: first(), after: limit });
-                    }
-                },
-                None => self.send(request).await,
+            let answer = match in_time(self.options.call_timeout, self.send(request)).await {
+                Ok(answer) => answer,
+                Err(after) => {
+                    self.cancel().await;
+                    return Err(Error::TimedOut { op: first(), after });
+                }
             };
             let reply = match answer {
                 Ok(reply) => reply,
@@ -287,25 +288,28 @@ impl Link {
         }
     }
 
+    /// Ends the call whose answer did not come in time. Cancelling the stream cancels the
+    /// call: the server drops a transaction still waiting for the bus when its caller is gone.
+    async fn cancel(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            stream.cancel().await;
+        }
+    }
+
     /// Reads the answer of the oldest pipelined transaction.
     async fn receive(&mut self) {
         let Some(queued) = self.pipeline.in_flight.pop_front() else { return };
         let Some(stream) = &mut self.stream else {
             return self.fail(&queued, Error::protocol("a pipelined call without its stream"));
         };
-        let answer = match self.options.call_timeout {
-            Some(limit) => match tokio::time::timeout(limit, stream.reply()).await {
-                Ok(answer) => answer,
-                Err(_) => {
-                    if let Some(stream) = self.stream.take() {
-                        stream.cancel().await;
-                    }
-                    let op = queued.ops.first().map_or("transaction", |&(name, _)| name);
-                    self.fail(&queued, Error::TimedOut { op, after: limit });
-                    return self.pipeline.in_flight.clear();
-                }
-            },
-            None => stream.reply().await,
+        let answer = match in_time(self.options.call_timeout, stream.reply()).await {
+            Ok(answer) => answer,
+            Err(after) => {
+                self.cancel().await;
+                let op = queued.ops.first().map_or("transaction", |&(name, _)| name);
+                self.fail(&queued, Error::TimedOut { op, after });
+                return self.pipeline.in_flight.clear();
+            }
         };
         let reply = match answer {
             Ok(reply) => reply,

@@ -123,7 +123,7 @@ impl Rules {
         }
         // A poll is checked as the operation it repeats; a wait touches no device.
         for (i, op) in ops.iter().enumerate().filter_map(|(i, step)| Some((i, step.op()?))) {
-            for (addr, ten_bit) in addresses(op) {
+            for (addr, ten_bit) in op.addresses() {
                 if !self.allows(addr, ten_bit) {
                     let (rule, list) = if ten_bit {
                         ("ten_bit_addresses", &self.ten_bit_addresses)
@@ -171,14 +171,6 @@ impl Rules {
             // Listing only the other kind of address closes this kind.
             None => other.is_none(),
         }
-    }
-}
-
-/// The devices an operation talks to.
-fn addresses(op: &Op) -> Vec<(u16, bool)> {
-    match op {
-        Op::Smbus { target, .. } => vec![(target.addr, target.ten_bit)],
-        Op::Transfer(msgs) => msgs.iter().map(|m| (m.addr, m.ten_bit())).collect(),
     }
 }
 

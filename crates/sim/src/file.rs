@@ -32,6 +32,13 @@ pub fn read_to_string(path: &Path, limit: u64) -> io::Result<String> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
+/// A trace file's events with their line numbers, read within [`TRACE_MAX`]: what a replay and
+/// `smbus-proxy export-mock` start from. The error names the file.
+pub fn read_trace(path: &Path) -> Result<Vec<(usize, smbus_proxy_wire::event::WatchEvent)>, String> {
+    let text = read_to_string(path, TRACE_MAX).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    smbus_proxy_wire::trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,8 +20,8 @@
 
 use bytes::Bytes;
 use smbus_proxy_wire::event::WatchEvent;
+use smbus_proxy_wire::notation::Hex;
 use smbus_proxy_wire::op::BLOCK_MAX;
-use smbus_proxy_wire::trace;
 use smbus_proxy_wire::{Dir, Errno, Failure, Op, Reply};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -63,17 +63,10 @@ pub struct Recorded {
     pub result: Result<Reply, Errno>,
 }
 
-/// The device an operation is for: its first message's.
-pub fn address(op: &Op) -> Option<Address> {
-    op.messages().first().map(|m| (m.addr, m.ten_bit()))
-}
-
 impl Replay {
     /// Reads `path`'s operations on bus `bus` (to `device` only, if given).
     pub fn load(path: &Path, mode: ReplayMode, bus: u32, device: Option<Address>) -> Result<Replay, String> {
-        let text = crate::file::read_to_string(path, crate::file::TRACE_MAX)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let events = trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let events = crate::file::read_trace(path)?;
         let mut buses: Vec<u32> = Vec::new();
         let mut recorded = Vec::new();
         for (line, event) in events {
@@ -89,7 +82,7 @@ impl Replay {
                     if !buses.contains(&e.bus) {
                         buses.push(e.bus);
                     }
-                    if e.bus == bus && device.is_none_or(|d| address(&e.op) == Some(d)) {
+                    if e.bus == bus && device.is_none_or(|d| e.op.addresses().next() == Some(d)) {
                         recorded.push(Recorded { line, op: e.op, result: e.result });
                     }
                 }
@@ -153,7 +146,7 @@ impl Player {
 
     /// Whether this replay answers `op`.
     pub(crate) fn claims(&self, op: &Op) -> bool {
-        self.device.is_none_or(|d| address(op) == Some(d))
+        self.device.is_none_or(|d| op.addresses().next() == Some(d))
     }
 
     pub(crate) fn execute(&mut self, op: &Op) -> Result<Reply, Failure> {
@@ -246,15 +239,8 @@ impl Registers {
         };
         match bytes.get(..len) {
             Some(bytes) => Ok(bytes.to_vec()),
-            None => Err(format!("the trace never read {len} bytes from pointer {}", hex(&self.pointer))),
+            None => Err(format!("the trace never read {len} bytes from pointer {}", Hex(&self.pointer))),
         }
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    match bytes {
-        [] => "(none)".to_owned(),
-        _ => bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "),
     }
 }
 
@@ -399,7 +385,7 @@ mod tests {
         assert_eq!(player.execute(&rbd(0)), Ok(Reply::Byte(7)));
         let never = player.execute(&rbd(5)).unwrap_err();
         assert_eq!(never.errno, Errno::EREMOTEIO);
-        assert!(never.detail().unwrap().contains("never read 1 bytes from pointer 05"));
+        assert!(never.detail().unwrap().contains("never read 1 bytes from pointer [05]"));
         assert_eq!(player.execute(&Op::smbus(0x49, Command::ReadByte)).unwrap_err().errno, Errno::ENXIO);
     }
 }

@@ -37,8 +37,9 @@ fn error<T>(message: impl Into<String>) -> Result<T> {
     Err(NotationError(message.into()))
 }
 
-/// Bytes as i2c-tools prints them: `[01 02 ff]`.
-struct Hex<'a>(&'a [u8]);
+/// Bytes as i2c-tools prints them: `[01 02 ff]`, the one way bytes are shown in logs, traces
+/// and messages.
+pub struct Hex<'a>(pub &'a [u8]);
 
 impl fmt::Display for Hex<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

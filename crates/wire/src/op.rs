@@ -403,13 +403,21 @@ impl Op {
         }
     }
 
-    /// The device it is for, as messages name it: the target's address, or a transfer's first
-    /// message's (none for a transfer of no messages, which no server runs).
+    /// The devices it talks to, as (address, 10-bit): the target, or each message's in order
+    /// (a transfer may name a device more than once). What the policy checks, the monitor
+    /// filters by, and a replay answers for.
+    pub fn addresses(&self) -> impl Iterator<Item = (u16, bool)> + '_ {
+        let (one, many) = match self {
+            Op::Smbus { target, .. } => (Some((target.addr, target.ten_bit)), None),
+            Op::Transfer(msgs) => (None, Some(msgs.iter().map(|m| (m.addr, m.ten_bit())))),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
+    /// The device it is for, as messages name it: the first of its [`Op::addresses`] (none for
+    /// a transfer of no messages, which no server runs).
     pub fn device(&self) -> Option<u16> {
-        match self {
-            Op::Smbus { target, .. } => Some(target.addr),
-            Op::Transfer(msgs) => msgs.first().map(|m| m.addr),
-        }
+        self.addresses().next().map(|(addr, _)| addr)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::pcap::Capture;
 use super::{Args, connect, fail, find_bus, parse_int};
-use smbus_proxy_client::{Op, WatchEvent};
+use smbus_proxy_client::WatchEvent;
 use smbus_proxy_wire::trace;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -98,7 +98,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     for event in watcher {
         let event = match event {
             Ok(WatchEvent::Op(e))
-                if !devices.is_empty() && !addresses(&e.op).any(|a| devices.contains(&a)) =>
+                if !devices.is_empty() && !e.op.addresses().any(|(a, _)| devices.contains(&a)) =>
             {
                 continue;
             }
@@ -144,13 +144,4 @@ impl Outputs {
         }
         self.text(&format!("{event}\n"))
     }
-}
-
-/// The devices an operation addresses.
-fn addresses(op: &Op) -> impl Iterator<Item = u16> + '_ {
-    let (one, many) = match op {
-        Op::Smbus { target, .. } => (Some(target.addr), None),
-        Op::Transfer(msgs) => (None, Some(msgs.iter().map(|m| m.addr))),
-    };
-    one.into_iter().chain(many.into_iter().flatten())
 }
