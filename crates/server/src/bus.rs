@@ -52,7 +52,7 @@ impl Caller {
 
 /// Why a transaction never reached the bus.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Refused {
+pub enum NotRun {
     /// Another live session holds the bus exclusively.
     Locked,
     /// The session ended (closed, or expired) before the bus was its.
@@ -66,7 +66,7 @@ struct Job {
     params: Params,
     steps: Vec<Step>,
     keep_going: bool,
-    reply: oneshot::Sender<Result<Outcome, Refused>>,
+    reply: oneshot::Sender<Result<Outcome, NotRun>>,
 }
 
 pub struct Bus {
@@ -207,12 +207,12 @@ enum WaitingTurn<'a> {
 }
 
 impl Future for WaitingTurn<'_> {
-    type Output = Result<Turn, Refused>;
+    type Output = Result<Turn, NotRun>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> std::task::Poll<Self::Output> {
         match &mut *self {
-            WaitingTurn::Now(turn) => std::task::Poll::Ready(turn.take().ok_or(Refused::Stopped)),
-            WaitingTurn::Queued { granted, .. } => Pin::new(granted).poll(cx).map_err(|_| Refused::Stopped),
+            WaitingTurn::Now(turn) => std::task::Poll::Ready(turn.take().ok_or(NotRun::Stopped)),
+            WaitingTurn::Queued { granted, .. } => Pin::new(granted).poll(cx).map_err(|_| NotRun::Stopped),
         }
     }
 }
@@ -285,7 +285,7 @@ impl Bus {
         params: Params,
         steps: Vec<Step>,
         keep_going: bool,
-    ) -> Result<Outcome, Refused> {
+    ) -> Result<Outcome, NotRun> {
         match &self.runner {
             Runner::Inline(inline) => {
                 let turn = inline.turn(caller.who()).await?;
@@ -303,15 +303,15 @@ impl Bus {
                     outcome
                 })
                 .await
-                .map_err(|_| Refused::Stopped)?
+                .map_err(|_| NotRun::Stopped)?
             }
             Runner::Thread(jobs) => {
                 let (reply, outcome) = oneshot::channel();
                 let job = Job { caller, params, steps, keep_going, reply };
                 let who = caller.who();
-                let ticket = jobs.push(who, job).map_err(|_| Refused::Stopped)?;
+                let ticket = jobs.push(who, job).map_err(|_| NotRun::Stopped)?;
                 let _queued = Queued { jobs, who, ticket };
-                outcome.await.map_err(|_| Refused::Stopped)?
+                outcome.await.map_err(|_| NotRun::Stopped)?
             }
         }
     }
@@ -326,9 +326,9 @@ impl Bus {
         params: Params,
         steps: &[Step],
         keep_going: bool,
-    ) -> Result<Outcome, Refused> {
+    ) -> Result<Outcome, NotRun> {
         if self.held_by_other(caller.session) {
-            return Err(Refused::Locked);
+            return Err(NotRun::Locked);
         }
         Ok(executor.transaction(caller, params, steps, keep_going))
     }
@@ -346,7 +346,7 @@ impl Bus {
     /// Takes the bus exclusively for `session`, waiting up to `wait` for another holder to go.
     /// The caller's call keeps `session` alive while it waits; a session that ended meanwhile
     /// (closed by another call) is never handed the bus.
-    pub async fn lock(&self, session: &Arc<Session>, wait: Duration) -> Result<(), Refused> {
+    pub async fn lock(&self, session: &Arc<Session>, wait: Duration) -> Result<(), NotRun> {
         let deadline = tokio::time::Instant::now() + wait;
         let mut waiting = None;
         loop {
@@ -357,7 +357,7 @@ impl Bus {
                 let mut holder = lock(&self.holder);
                 match holder.upgrade() {
                     Some(h) if h.id != session.id && h.alive() => h.remaining(),
-                    _ if !session.alive() => return Err(Refused::Ended),
+                    _ if !session.alive() => return Err(NotRun::Ended),
                     Some(h) if h.id == session.id => return Ok(()),
                     _ => {
                         *holder = Arc::downgrade(session);
@@ -368,7 +368,7 @@ impl Bus {
             };
             let now = tokio::time::Instant::now();
             if now >= deadline {
-                return Err(Refused::Locked);
+                return Err(NotRun::Locked);
             }
             // Shown by `Status` until the wait ends, however it ends.
             waiting.get_or_insert_with(|| session.waiting());

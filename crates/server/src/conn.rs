@@ -33,6 +33,7 @@
 //! than that.
 
 use crate::budget::{Account, Budget, Held};
+use crate::limits::Exceeded;
 use crate::lock;
 use crate::throttle::Throttled;
 use bytes::Bytes;
@@ -92,19 +93,13 @@ struct Open {
     calls: Arc<AtomicUsize>,
     budget: Arc<Budget>,
     /// Connections that have not shown credentials (some may have since), oldest first.
-    unauthenticated: VecDeque<std::sync::Weak<Activity>>,
+    unauthenticated: VecDeque<std::sync::Weak<CallCount>>,
 }
 
 struct Host {
     connections: usize,
     calls: Arc<AtomicUsize>,
     budget: Arc<Budget>,
-}
-
-/// Why a connection was refused.
-enum Refusal {
-    All(usize),
-    Host(usize),
 }
 
 /// The accepting side of the listener: a stream of admitted connections for tonic.
@@ -142,10 +137,10 @@ impl Incoming {
     }
 
     /// Counts the connection in, unless a limit is reached.
-    fn admit(&self, peer: SocketAddr) -> Result<Admitted, Refusal> {
+    fn admit(&self, peer: SocketAddr) -> Result<Admitted, Exceeded> {
         let mut open = lock(&self.open);
         if open.all >= self.limits.connections {
-            return Err(Refusal::All(self.limits.connections));
+            return Err(Exceeded::All(self.limits.connections));
         }
         let (all_calls, all_budget) = (open.calls.clone(), open.budget.clone());
         let host = open.per_host.entry(peer.ip()).or_insert_with(|| Host {
@@ -154,7 +149,7 @@ impl Incoming {
             budget: Budget::new(self.limits.buffered_per_peer),
         });
         if host.connections >= self.limits.connections_per_peer {
-            return Err(Refusal::Host(self.limits.connections_per_peer));
+            return Err(Exceeded::PerPeer(self.limits.connections_per_peer));
         }
         host.connections += 1;
         let host_calls = host.calls.clone();
@@ -165,7 +160,7 @@ impl Incoming {
 
     /// Counts a new connection among those without credentials, closing the oldest of them if
     /// they already have their whole share.
-    fn make_room(&mut self, new: &Arc<Activity>, share: usize) {
+    fn make_room(&mut self, new: &Arc<CallCount>, share: usize) {
         let evicted = {
             let mut open = lock(&self.open);
             open.unauthenticated
@@ -188,11 +183,11 @@ impl Incoming {
         }
     }
 
-    fn refused(&mut self, peer: SocketAddr, why: Refusal) {
+    fn refused(&mut self, peer: SocketAddr, why: Exceeded) {
         let Some(refused) = self.refusals.due() else { return };
         let why = match why {
-            Refusal::All(n) => format!("{n} connections are open, the server's limit (--max-connections)"),
-            Refusal::Host(n) => format!(
+            Exceeded::All(n) => format!("{n} connections are open, the server's limit (--max-connections)"),
+            Exceeded::PerPeer(n) => format!(
                 "{n} connections are open from {}, the limit per client host (--max-connections-per-peer)",
                 peer.ip()
             ),
@@ -282,7 +277,7 @@ impl Drop for Admitted {
 }
 
 /// What the calls on one connection share with it.
-pub(crate) struct Activity {
+pub(crate) struct CallCount {
     /// Calls in flight on this connection.
     calls: AtomicU32,
     /// Calls in flight from its host, and in all, with their limits.
@@ -305,7 +300,7 @@ pub(crate) struct Activity {
     remote: SocketAddr,
 }
 
-impl Activity {
+impl CallCount {
     /// Closes the connection at its next read, and wakes its reader for that.
     fn evict(&self) {
         self.evicted.store(true, Ordering::Release);
@@ -354,7 +349,7 @@ impl Conn {
         if let Err(e) = stream.set_nodelay(true) {
             debug!("TCP_NODELAY on a connection from {remote}: {e}");
         }
-        let activity = Arc::new(Activity {
+        let activity = Arc::new(CallCount {
             calls: AtomicU32::new(0),
             host_calls: admitted.host_calls.clone(),
             all_calls: admitted.all_calls.clone(),
@@ -470,7 +465,7 @@ impl AsyncWrite for Conn {
 pub(crate) struct Peer {
     remote: SocketAddr,
     local: Option<SocketAddr>,
-    activity: Arc<Activity>,
+    activity: Arc<CallCount>,
 }
 
 impl Connected for Conn {
@@ -498,11 +493,11 @@ impl<S> tower::Layer<S> for CallsLayer {
 }
 
 /// A call in flight on a connection; dropping it ends the call.
-struct InFlight(Arc<Activity>);
+struct InFlight(Arc<CallCount>);
 
 impl InFlight {
     /// Counts a call in, unless its host or the server has as many in flight as it may.
-    fn begin(activity: &Arc<Activity>, remote: SocketAddr) -> Result<InFlight, tonic::Status> {
+    fn begin(activity: &Arc<CallCount>, remote: SocketAddr) -> Result<InFlight, tonic::Status> {
         let limits = &activity.limits;
         let host = activity.host_calls.fetch_add(1, Ordering::AcqRel);
         let all = activity.all_calls.fetch_add(1, Ordering::AcqRel);

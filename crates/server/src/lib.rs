@@ -112,8 +112,19 @@ pub struct Server {
     limits: Limits,
     policy: Policy,
     tls: Option<Tls>,
-    /// Whether to announce the server with DNS-SD, and under which name (else the host's).
-    announce: Option<Option<String>>,
+    /// Whether to announce the server with DNS-SD, and under which name.
+    announce: Announce,
+}
+
+/// Whether and as what the server announces itself with DNS-SD.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Announce {
+    /// Not at all (an embedder's server, unless it asks).
+    Off,
+    /// Under the host's name.
+    HostName,
+    /// Under this name.
+    Named(String),
 }
 
 /// Counters of what the server did, readable while it serves.
@@ -155,7 +166,7 @@ impl Server {
             limits: Limits::default(),
             policy: Policy::default(),
             tls: None,
-            announce: None,
+            announce: Announce::Off,
         }
     }
 
@@ -199,7 +210,7 @@ impl Server {
     /// (else the host name), if it listens beyond loopback; `smbus_proxy_wire::discovery`
     /// has the record. A server that cannot announce itself serves anyway, and says why.
     pub fn announce(mut self, name: Option<String>) -> Self {
-        self.announce = Some(name);
+        self.announce = name.map_or(Announce::HostName, Announce::Named);
         self
     }
 
@@ -268,7 +279,7 @@ impl Server {
             None => info!("server started"),
         }
         let announcer = match (&self.announce, addr) {
-            (Some(name), Some(addr)) => {
+            (Announce::HostName | Announce::Named(_), Some(addr)) => {
                 let record = discovery::Announcement {
                     version: env!("CARGO_PKG_VERSION").to_owned(),
                     buses: buses.keys().copied().collect(),
@@ -276,7 +287,11 @@ impl Server {
                     token: self.token.is_some(),
                     client_cert: self.tls.as_ref().is_some_and(Tls::requires_client_cert),
                 };
-                announce::Announcer::start(addr, name.as_deref(), &record).unwrap_or_else(|e| {
+                let name = match &self.announce {
+                    Announce::Named(name) => Some(name.as_str()),
+                    _ => None,
+                };
+                announce::Announcer::start(addr, name, &record).unwrap_or_else(|e| {
                     tracing::warn!("{e}; clients must be given its address");
                     None
                 })

@@ -119,6 +119,16 @@ impl Limits {
     }
 }
 
+/// Which limit a connection or a session would exceed: the server's in all, or the one per
+/// client host; with the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exceeded {
+    /// The limit in all.
+    All(usize),
+    /// The limit per client host.
+    PerPeer(usize),
+}
+
 /// Gives an oversized request the status gRPC's own implementations give it.
 ///
 /// tonic refuses a message over the size limit with OUT_OF_RANGE; gRPC's status code guide

@@ -52,9 +52,9 @@ pub struct Rules {
 
 /// A transaction the policy refuses: the rule it broke, in words for the client.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Denied(pub String);
+pub struct Violation(pub String);
 
-impl fmt::Display for Denied {
+impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -94,35 +94,35 @@ impl Policy {
     }
 
     /// Whether clients may watch bus `bus`.
-    pub fn may_watch(&self, bus: u32) -> Result<(), Denied> {
+    pub fn may_watch(&self, bus: u32) -> Result<(), Violation> {
         match self.buses.get(&bus).or(self.default.as_ref()) {
-            Some(rules) if !rules.watch => {
-                Err(Denied(format!("policy: bus {bus} has watch = false; its operations cannot be watched")))
-            }
+            Some(rules) if !rules.watch => Err(Violation(format!(
+                "policy: bus {bus} has watch = false; its operations cannot be watched"
+            ))),
             _ => Ok(()),
         }
     }
 
     /// Whether bus `bus` accepts this transaction.
-    pub fn check(&self, bus: u32, ops: &[Step]) -> Result<(), Denied> {
+    pub fn check(&self, bus: u32, steps: &[Step]) -> Result<(), Violation> {
         match self.buses.get(&bus).or(self.default.as_ref()) {
-            Some(rules) => rules.check(bus, ops),
+            Some(rules) => rules.check(bus, steps),
             None => Ok(()),
         }
     }
 }
 
 impl Rules {
-    fn check(&self, bus: u32, ops: &[Step]) -> Result<(), Denied> {
-        let deny = |rule: &str, why: String| Err(Denied(format!("policy: bus {bus} has {rule}; {why}")));
-        if let Some(max) = self.max_ops.filter(|&max| ops.len() > max) {
+    fn check(&self, bus: u32, steps: &[Step]) -> Result<(), Violation> {
+        let deny = |rule: &str, why: String| Err(Violation(format!("policy: bus {bus} has {rule}; {why}")));
+        if let Some(max) = self.max_ops.filter(|&max| steps.len() > max) {
             return deny(
                 &format!("max_ops = {max}"),
-                format!("this transaction has {} operations", ops.len()),
+                format!("this transaction has {} operations", steps.len()),
             );
         }
         // A poll is checked as the operation it repeats; a wait touches no device.
-        for (i, op) in ops.iter().enumerate().filter_map(|(i, step)| Some((i, step.op()?))) {
+        for (i, op) in steps.iter().enumerate().filter_map(|(i, step)| Some((i, step.op()?))) {
             for (addr, ten_bit) in op.addresses() {
                 if !self.allows(addr, ten_bit) {
                     let (rule, list) = if ten_bit {
@@ -290,7 +290,7 @@ mod tests {
     use super::*;
 
     /// The policy's verdict on a transaction of these operations.
-    fn check(policy: &Policy, bus: u32, ops: &[Op]) -> Result<(), Denied> {
+    fn check(policy: &Policy, bus: u32, ops: &[Op]) -> Result<(), Violation> {
         policy.check(bus, &ops.iter().cloned().map(Step::Op).collect::<Vec<_>>())
     }
     use smbus_proxy_wire::{Command, Msg, Target};

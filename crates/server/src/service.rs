@@ -6,10 +6,11 @@
 
 use crate::Stats;
 use crate::budget::{Account, Held};
-use crate::bus::{Bus, Caller, Refused};
+use crate::bus::{Bus, Caller, NotRun};
+use crate::limits::Exceeded;
 use crate::limits::{Limits, message_too_large};
 use crate::policy::Policy;
-use crate::session::{Call, LimitHit, Miss, Owner, Params, Session, Sessions};
+use crate::session::{Call, Miss, Owner, Params, Session, Sessions};
 use crate::throttle::{Refusal, Refusals};
 use crate::watch::{Full, Item};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
@@ -168,10 +169,10 @@ impl Service {
         })?;
         let session = self.sessions.open(bus.clone(), peer, owner, params).map_err(|hit| {
             Status::resource_exhausted(match hit {
-                LimitHit::Sessions(n) => {
+                Exceeded::All(n) => {
                     format!("sessions: {n} are open, the server's limit; close one or let an idle one expire")
                 }
-                LimitHit::SessionsPerPeer(n) => format!(
+                Exceeded::PerPeer(n) => format!(
                     "sessions: {n} are open from {}, the limit per client host; close one or let an idle one expire",
                     match peer {
                         // Behind an SSH tunnel every client is on loopback: each connection
@@ -258,8 +259,8 @@ impl Service {
 impl Service {
     /// The server's limits and the bus's policy, for a transaction of valid operations; the
     /// most bytes its reply can take.
-    fn admit(&self, session: &Session, ops: &[Step], keep_going: bool) -> Result<usize, (Refusal, Status)> {
-        let waits: Duration = ops.iter().map(Step::waits).sum();
+    fn admit(&self, session: &Session, steps: &[Step], keep_going: bool) -> Result<usize, (Refusal, Status)> {
+        let waits: Duration = steps.iter().map(Step::waits).sum();
         if waits > self.limits.bus_wait {
             return Err((
                 Refusal::Limit,
@@ -270,19 +271,19 @@ impl Service {
                 )),
             ));
         }
-        if ops.len() > self.limits.ops_per_transaction {
+        if steps.len() > self.limits.ops_per_transaction {
             return Err((
                 Refusal::Limit,
                 Status::resource_exhausted(format!(
                     "ops: {} operations; this server takes at most {} per transaction",
-                    ops.len(),
+                    steps.len(),
                     self.limits.ops_per_transaction
                 )),
             ));
         }
         // The replies go back in one message, which must fit the client's limit as well as
         // ours: refused before the bus is touched, not after the reads were done for nothing.
-        let reply_bytes = encode::response_bound(ops, keep_going);
+        let reply_bytes = encode::response_bound(steps, keep_going);
         if reply_bytes > self.limits.message_bytes {
             return Err((
                 Refusal::Limit,
@@ -293,24 +294,24 @@ impl Service {
             ));
         }
         self.policy
-            .check(session.bus.number(), ops)
+            .check(session.bus.number(), steps)
             .map_err(|denied| (Refusal::Policy, Status::permission_denied(denied.0)))?;
         Ok(reply_bytes)
     }
 }
 
-fn refused(session: &Session, r: Refused) -> Status {
+fn refused(session: &Session, r: NotRun) -> Status {
     match r {
-        Refused::Locked => Status::aborted(format!(
+        NotRun::Locked => Status::aborted(format!(
             "bus {} is locked by another session until it unlocks, closes, or its lease runs out",
             session.bus.number()
         )),
-        Refused::Ended => Status::not_found(format!(
+        NotRun::Ended => Status::not_found(format!(
             "session {}: closed while it waited for bus {}",
             encode::session_id(session.id),
             session.bus.number()
         )),
-        Refused::Stopped => Status::unavailable("the server is shutting down"),
+        NotRun::Stopped => Status::unavailable("the server is shutting down"),
     }
 }
 
@@ -494,7 +495,7 @@ impl Smbus for Service {
         let origin = Origin::of(&req);
         let mut stopping = self.stopping.clone();
         let requests = UntilStopped {
-            requests: req.into_inner(),
+            inner: req.into_inner(),
             stopped: Box::pin(async move {
                 let _ = stopping.wait_for(|stop| *stop).await;
             }),
@@ -579,7 +580,7 @@ impl Smbus for Service {
         });
         let mut stopping = self.stopping.clone();
         let events = UntilStopped {
-            requests: events,
+            inner: events,
             stopped: Box::pin(async move {
                 let _ = stopping.wait_for(|stop| *stop).await;
             }),
@@ -615,7 +616,7 @@ impl Service {
 /// A stream of requests that ends when the server begins to shut down, so that a client
 /// keeping its stream open does not hold the shutdown up.
 struct UntilStopped<S> {
-    requests: S,
+    inner: S,
     stopped: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
@@ -626,6 +627,6 @@ impl<S: Stream + Unpin> Stream for UntilStopped<S> {
         if self.stopped.as_mut().poll(cx).is_ready() {
             return Poll::Ready(None);
         }
-        Pin::new(&mut self.requests).poll_next(cx)
+        Pin::new(&mut self.inner).poll_next(cx)
     }
 }

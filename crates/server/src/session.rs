@@ -10,6 +10,7 @@
 //! closed stays so.
 
 use crate::bus::Bus;
+use crate::limits::Exceeded;
 use crate::limits::Limits;
 use crate::lock;
 use std::collections::HashMap;
@@ -212,13 +213,6 @@ pub enum Miss {
     NotOwner,
 }
 
-/// Which limit an open would exceed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LimitHit {
-    Sessions(usize),
-    SessionsPerPeer(usize),
-}
-
 /// Every open session, by id.
 pub struct Sessions {
     map: Mutex<HashMap<SessionId, Arc<Session>>>,
@@ -240,7 +234,7 @@ impl Sessions {
         peer: Option<SocketAddr>,
         owner: Owner,
         params: Params,
-    ) -> Result<Arc<Session>, LimitHit> {
+    ) -> Result<Arc<Session>, Exceeded> {
         let mut map = lock(&self.map);
         // Dead sessions the reaper has not removed yet do not count.
         let live = map.values().filter(|s| s.alive());
@@ -254,10 +248,10 @@ impl Sessions {
             }
         }
         if all >= self.limits.sessions {
-            return Err(LimitHit::Sessions(self.limits.sessions));
+            return Err(Exceeded::All(self.limits.sessions));
         }
         if from_peer >= self.limits.sessions_per_peer {
-            return Err(LimitHit::SessionsPerPeer(self.limits.sessions_per_peer));
+            return Err(Exceeded::PerPeer(self.limits.sessions_per_peer));
         }
         let session = Arc::new(Session {
             id: new_id(),
