@@ -6,7 +6,6 @@ mod tools;
 #[cfg(target_os = "linux")]
 mod attach;
 mod config;
-mod export;
 mod man;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -321,7 +320,9 @@ fn main() -> ExitCode {
         Command::Attach { .. } => {
             Err("attach creates a Linux character device (CUSE); it exists on Linux only".into())
         }
-        Command::ExportMock { trace, bus, devices } => match export::mock(&trace, bus, &devices) {
+        Command::ExportMock { trace, bus, devices } => match smbus_proxy_sim::file::read_trace(&trace)
+            .and_then(|events| smbus_proxy_client::mock::expectations(&trace, events, bus, &devices))
+        {
             Ok(source) => {
                 print!("{source}");
                 return ExitCode::SUCCESS;

@@ -44,6 +44,8 @@
 //!
 //! - [`discover`]: servers on the local network, found by their DNS-SD announcements;
 //!   `mdns://NAME` works wherever a URL does.
+//! - What a watch ([`Client::watch`]) sees, kept: [`capture`] writes it as a pcapng capture
+//!   Wireshark decodes, and [`mock`] turns a recording into `embedded-hal-mock` expectations.
 //!
 //! Inside, a call goes down one file per step: `bus` (the API; `methods` lists smbus2's methods
 //! once for `Bus`, `Batch` and the blocking twin) → `link` (what is repeated when a session
@@ -56,6 +58,7 @@
 mod batch;
 pub mod blocking;
 mod bus;
+pub mod capture;
 mod client;
 mod delay;
 pub mod discover;
@@ -64,6 +67,7 @@ mod grpc;
 pub mod hal;
 mod link;
 mod methods;
+pub mod mock;
 mod session;
 mod stream;
 mod timed;

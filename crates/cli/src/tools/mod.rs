@@ -18,7 +18,6 @@ pub mod detect;
 pub mod dump;
 pub mod get;
 pub mod monitor;
-mod pcap;
 pub mod servers;
 pub mod set;
 pub mod status;

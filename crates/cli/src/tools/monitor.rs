@@ -1,9 +1,9 @@
 //! `smbus-proxy monitor`: every operation on the server's buses, live, one line each, and as a
 //! trace file or a Wireshark capture.
 
-use super::pcap::Capture;
 use super::{Args, connect, fail, find_bus, parse_int};
 use smbus_proxy_client::WatchEvent;
+use smbus_proxy_client::capture::Capture;
 use smbus_proxy_wire::trace;
 use std::fs::File;
 use std::io::{BufWriter, Write};

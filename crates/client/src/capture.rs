@@ -1,4 +1,5 @@
-//! The monitor's captures: what went over the wire, as Wireshark reads it.
+//! Captures of a watch: what went over the wire, as Wireshark reads it (`smbus-proxy monitor
+//! --pcap` writes them).
 //!
 //! The file is pcapng with one interface per bus (named `i2c-N`), of link type
 //! `LINKTYPE_I2C_LINUX` (209; the `pcap-file` crate still calls it by its old name,
@@ -15,13 +16,13 @@
 //! learn. Events the monitor lost are the next packet's drop count. Bus numbers above 127 do not
 //! fit the pseudo-header, which then says 127; the interface's name has the number.
 
+use crate::{Dir, Msg, Op, OpEvent, WatchEvent};
 use pcap_file::DataLink;
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
 };
-use smbus_proxy_client::{Dir, Msg, Op, OpEvent, WatchEvent};
 use smbus_proxy_wire::lower::{has_pec, pec};
 use smbus_proxy_wire::op::msg_flags;
 use std::borrow::Cow;
@@ -161,7 +162,7 @@ fn address(m: &Msg, read: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smbus_proxy_client::{Command, Errno, Reply, Target};
+    use crate::{Command, Errno, Reply, Target};
 
     fn event(op: Op, result: Result<Reply, Errno>) -> OpEvent {
         OpEvent {

@@ -1,5 +1,5 @@
-//! `smbus-proxy export-mock`: a trace as `embedded-hal-mock` expectations, Rust source a
-//! driver's unit test includes, so a recording on the real chip becomes a test without it.
+//! A recording as `embedded-hal-mock` expectations, Rust source a driver's unit test includes,
+//! so a recording on the real chip becomes a test without it (`smbus-proxy export-mock`).
 //!
 //! Each recorded operation becomes the `I2c` call a driver makes for it (through
 //! [`Op::messages`], so SMBus commands from other clients come out as the messages they were):
@@ -10,16 +10,20 @@
 //! length the device sends, message flags, a transaction to more than one device, and a
 //! failed transaction (the mock cannot fail one).
 
-use smbus_proxy_client::embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
-use smbus_proxy_client::{Dir, Errno, Msg, Op, Reply, hal};
-use smbus_proxy_wire::event::WatchEvent;
+use crate::embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
+use crate::{Dir, Errno, Msg, Op, Reply, WatchEvent, hal};
 use std::fmt::Write;
 use std::path::Path;
 
-/// The expectations for the trace at `path`: its operations on `bus` (the only one it has, if
-/// not given) to the `devices` given (all, if none).
-pub fn mock(path: &Path, bus: Option<u32>, devices: &[u16]) -> Result<String, String> {
-    let events = smbus_proxy_sim::file::read_trace(path)?;
+/// The expectations for the `events` of the trace at `path` (with their line numbers, as
+/// `smbus_proxy_wire::trace::parse` gives them): its operations on `bus` (the only one it has,
+/// if not given) to the `devices` given (all, if none). The errors name the trace and the line.
+pub fn expectations(
+    path: &Path,
+    events: Vec<(usize, WatchEvent)>,
+    bus: Option<u32>,
+    devices: &[u16],
+) -> Result<String, String> {
     let ops: Vec<_> = events
         .into_iter()
         .filter_map(|(line, event)| match event {
@@ -160,7 +164,7 @@ fn error_kind(kind: ErrorKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smbus_proxy_client::{Bytes, Command, Target};
+    use crate::{Bytes, Command, Target};
 
     fn call(op: Op, result: Result<Reply, Errno>) -> String {
         expectation(&op, &result).unwrap().trim().to_owned()
