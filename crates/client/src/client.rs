@@ -128,14 +128,10 @@ pub fn server_url(explicit: Option<&str>) -> String {
 /// `mdns://NAME` is the server announced on the local network as NAME (`smbus-proxy servers`
 /// lists them), looked up when the client connects. Anything else (another scheme, a path)
 /// is refused, saying what is expected, rather than guessed at.
-pub fn normalize_url(url: &str) -> std::result::Result<String, String> {
+pub fn normalize_url(url: &str) -> std::result::Result<String, UrlError> {
     if let Some(name) = discovery::discovered_name(url) {
         if name.is_empty() {
-            return Err(format!(
-                "`{url}` names no server: give the name it announces, such as {}raspberrypi \
-                 (`smbus-proxy servers` lists them)",
-                discovery::SCHEME
-            ));
+            return Err(UrlError::NoName { url: url.to_owned() });
         }
         return Ok(format!("{}{name}", discovery::SCHEME));
     }
@@ -144,30 +140,75 @@ pub fn normalize_url(url: &str) -> std::result::Result<String, String> {
         None => ("http".to_owned(), url),
     };
     if scheme != "http" && scheme != "https" {
-        return Err(format!(
-            "`{scheme}://` is not a scheme the server speaks: use http:// or https://, or mdns://NAME for a \
-             server found on the network"
-        ));
+        return Err(UrlError::Scheme { scheme });
     }
     let authority = rest.strip_suffix('/').unwrap_or(rest);
     if !authority.is_empty() && authority.bytes().all(|b| b.is_ascii_digit()) {
         return match authority.parse::<u16>() {
             Ok(port) if port != 0 => Ok(format!("{scheme}://127.0.0.1:{port}")),
-            _ => Err(format!("`{rest}`: a bare number is a port on this machine, from 1 to 65535")),
+            _ => Err(UrlError::BarePort { given: rest.to_owned() }),
         };
     }
-    let authority: tonic::codegen::http::uri::Authority = authority.parse().map_err(|_| {
-        format!("`{rest}` is not HOST or HOST:PORT (such as raspberrypi.local:{DEFAULT_PORT})")
-    })?;
+    let authority: tonic::codegen::http::uri::Authority =
+        authority.parse().map_err(|_| UrlError::NotHostPort { given: rest.to_owned() })?;
     if authority.as_str().contains('@') {
-        return Err(format!("`{rest}`: a server address has no user name; give HOST or HOST:PORT"));
+        return Err(UrlError::UserName { given: rest.to_owned() });
     }
     let has_port = authority.as_str().len() > authority.host().len();
     match authority.port_u16() {
         Some(_) => Ok(format!("{scheme}://{authority}")),
         None if !has_port => Ok(format!("{scheme}://{authority}:{DEFAULT_PORT}")),
-        None => Err(format!("`{rest}`: the port must be a number from 1 to 65535")),
+        None => Err(UrlError::Port { given: rest.to_owned() }),
     }
+}
+
+/// Why [`normalize_url`] refuses a URL, in words that say what it expects instead.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// `mdns://` with no name after it.
+    #[error(
+        "`{url}` names no server: give the name it announces, such as {}raspberrypi \
+         (`smbus-proxy servers` lists them)",
+        discovery::SCHEME
+    )]
+    NoName {
+        /// The URL as given.
+        url: String,
+    },
+    /// A scheme other than `http`, `https` and `mdns`.
+    #[error(
+        "`{scheme}://` is not a scheme the server speaks: use http:// or https://, or mdns://NAME for a \
+         server found on the network"
+    )]
+    Scheme {
+        /// The scheme, in lower case.
+        scheme: String,
+    },
+    /// A bare number that is no port.
+    #[error("`{given}`: a bare number is a port on this machine, from 1 to 65535")]
+    BarePort {
+        /// What came after the scheme.
+        given: String,
+    },
+    /// Neither `HOST` nor `HOST:PORT` (a path, a space, …).
+    #[error("`{given}` is not HOST or HOST:PORT (such as raspberrypi.local:{})", DEFAULT_PORT)]
+    NotHostPort {
+        /// What came after the scheme.
+        given: String,
+    },
+    /// A user name before the host.
+    #[error("`{given}`: a server address has no user name; give HOST or HOST:PORT")]
+    UserName {
+        /// What came after the scheme.
+        given: String,
+    },
+    /// A port that is not a number from 1 to 65535.
+    #[error("`{given}`: the port must be a number from 1 to 65535")]
+    Port {
+        /// What came after the scheme.
+        given: String,
+    },
 }
 
 /// How often an open connection with calls or streams on it checks that the server is there.
@@ -207,7 +248,7 @@ impl Client {
 
     /// Connects without starting the keep-alive task; the blocking client runs it itself.
     pub(crate) async fn connect_quietly(url: String, credentials: &Credentials) -> Result<Client> {
-        let url = normalize_url(&url).map_err(|reason| Error::connect(&url, reason, None))?;
+        let url = normalize_url(&url).map_err(|reason| Error::connect(&url, reason.to_string(), None))?;
         // A name is looked up once: the connection keeps the address it found, as it would
         // a host name's.
         let found = match discovery::discovered_name(&url) {
@@ -393,18 +434,24 @@ mod tests {
         assert_eq!(normalize_url("https://50052").unwrap(), "https://127.0.0.1:50052");
         for port in ["0", "65536", "99999999999"] {
             let refused = normalize_url(port).unwrap_err();
+            assert_eq!(refused, UrlError::BarePort { given: port.into() });
             assert_eq!(
-                refused,
+                refused.to_string(),
                 format!("`{port}`: a bare number is a port on this machine, from 1 to 65535")
             );
         }
         assert_eq!(
-            normalize_url("htp://pi:50051").unwrap_err(),
+            normalize_url("htp://pi:50051").unwrap_err().to_string(),
             "`htp://` is not a scheme the server speaks: use http:// or https://, or mdns://NAME for a \
              server found on the network"
         );
         assert_eq!(normalize_url("MDNS://lab-pi/").unwrap(), "mdns://lab-pi");
-        assert!(normalize_url("mdns://").unwrap_err().contains("names no server"));
+        assert_eq!(
+            normalize_url("mdns://").unwrap_err().to_string(),
+            "`mdns://` names no server: give the name it announces, such as mdns://raspberrypi \
+             (`smbus-proxy servers` lists them)"
+        );
+        assert_eq!(normalize_url("http://me@pi").unwrap_err(), UrlError::UserName { given: "me@pi".into() });
         assert!(
             normalize_url("http://pi:50051/smbus")
                 .unwrap_err()

@@ -78,7 +78,7 @@ pub use bus::{Bus, LockGuard};
 pub use bytes::Bytes;
 pub use client::{
     CA_ENV, CERT_ENV, Client, Credentials, DEFAULT_PORT, DEFAULT_SERVER, KEY_ENV, SERVER_ENV, TOKEN_ENV,
-    normalize_url, server_url, token,
+    UrlError, normalize_url, server_url, token,
 };
 pub use delay::Delay;
 /// embedded-hal 1.0, as this crate implements it: name `I2c`, `ErrorKind` or `DelayNs` from
