@@ -162,7 +162,7 @@ grep -q "cannot connect to mdns://impostor (https://10.77.0.1:50055): .*certific
 if laptop "$bin" get -y --server nosuchpi.local 1 0x48 0x02 2> "$work/local.out"; then
   fail "nosuchpi.local was found"
 fi
-grep -q "cannot look up nosuchpi.local (.*)\. Where .local names do not resolve .* mdns://nosuchpi finds a server" \
+grep -q "cannot look up nosuchpi.local: .*\. Where .local names do not resolve .* mdns://nosuchpi finds a server" \
   "$work/local.out" || fail "an unresolved .local name said: $(cat "$work/local.out")"
 # ...the Rust client library...
 laptop "$example" "mdns://lab pi" 1 0x48 20 > "$work/example.out" || fail "the Rust example by name failed"

@@ -8,7 +8,7 @@
 
 use pyo3::exceptions::{PyConnectionError, PyOSError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
-use smbus_proxy_client::{Code, Errno, Error};
+use smbus_proxy_client::{Code, Errno, Error, Report};
 
 const ENOENT: i32 = 2;
 const EBADF: i32 = 9;
@@ -19,9 +19,10 @@ pub fn os_error(errno: i32, message: impl Into<String>) -> PyErr {
     PyOSError::new_err((errno, message.into()))
 }
 
-/// What smbus2 would have raised.
+/// What smbus2 would have raised, saying what failed and why (the error's causes, and what to
+/// do where the client knows).
 pub fn to_py(e: Error) -> PyErr {
-    let message = e.to_string();
+    let message = Report(&e).to_string();
     match e {
         // What the failed call would have raised, with the message that says which call.
         Error::Pipelined { source, .. } => {
@@ -48,7 +49,9 @@ pub fn to_py(e: Error) -> PyErr {
             Code::Unavailable => PyConnectionError::new_err(message),
             _ => os_error(Errno::EIO.0, message),
         },
-        Error::Connect { .. } | Error::OutcomeUnknown { .. } => PyConnectionError::new_err(message),
+        Error::Connect { .. } | Error::OutcomeUnknown { .. } | Error::Disconnected { .. } => {
+            PyConnectionError::new_err(message)
+        }
         Error::TimedOut { .. } => PyTimeoutError::new_err(message),
         Error::Protocol { .. } => os_error(Errno::EPROTO.0, message),
         _ => os_error(Errno::EIO.0, message),

@@ -321,13 +321,14 @@ fn main() -> ExitCode {
             Err("attach creates a Linux character device (CUSE); it exists on Linux only".into())
         }
         Command::ExportMock { trace, bus, devices } => match smbus_proxy_sim::file::read_trace(&trace)
-            .and_then(|events| smbus_proxy_client::mock::expectations(&trace, events, bus, &devices))
+            .map_err(Box::<dyn std::error::Error>::from)
+            .and_then(|events| Ok(smbus_proxy_client::mock::expectations(&trace, events, bus, &devices)?))
         {
             Ok(source) => {
                 print!("{source}");
                 return ExitCode::SUCCESS;
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         },
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "smbus-proxy", &mut std::io::stdout());
@@ -340,7 +341,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e}");
+            eprintln!("Error: {}", smbus_proxy_client::Report(&*e));
             ExitCode::FAILURE
         }
     }

@@ -5,7 +5,7 @@ mod common;
 
 use common::Serving;
 use smbus_proxy_client::blocking::Client;
-use smbus_proxy_client::{Error, Msg};
+use smbus_proxy_client::{Error, Msg, Report};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -101,11 +101,26 @@ fn after_a_server_restart_reads_reconnect_and_writes_say_their_outcome_is_unknow
     // A write whose connection broke is not sent again behind the caller's back.
     server.kill();
     let _server = serve(config.path(), &addr);
-    match bus.write_byte_data(0x48, 1, 0x22) {
-        Err(Error::OutcomeUnknown { op, .. }) => assert_eq!(op, "write_byte_data"),
-        other => panic!("a write over a broken connection gave {other:?}"),
-    }
+    let e = bus.write_byte_data(0x48, 1, 0x22).unwrap_err();
+    let Error::OutcomeUnknown { op, cause } = &e else {
+        panic!("a write over a broken connection gave {e:?}")
+    };
+    assert_eq!(*op, "write_byte_data");
+    // What it means, then how the connection broke (the status tonic made, kept whole), once.
+    let report = Report(&e).to_string();
+    let meaning = "the connection to the server broke during write_byte_data; it may or may not have run: ";
+    assert!(report.starts_with(meaning), "{report}");
+    assert_eq!(report.matches(cause.status().message()).count(), 1, "{report}");
     // The caller decides; here, to write again, which works on the new connection.
     bus.write_byte_data(0x48, 1, 0x22).unwrap();
     assert_eq!(bus.read_byte_data(0x48, 1).unwrap(), 0x22);
+
+    // With no server at all, a session cannot open: the connection failed, and the socket's
+    // own words say why.
+    drop(_server);
+    let e = client.bus(1).map(drop).unwrap_err();
+    assert!(matches!(e, Error::Disconnected { .. }), "{e:?}");
+    let report = Report(&e).to_string();
+    assert!(report.starts_with("the connection to the server failed: "), "{report}");
+    assert_eq!(report.matches("Connection refused").count(), 1, "{report}");
 }

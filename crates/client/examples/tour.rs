@@ -8,7 +8,7 @@ fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", smbus_proxy_client::Report(&e));
             std::process::ExitCode::FAILURE
         }
     }

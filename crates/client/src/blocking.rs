@@ -51,7 +51,7 @@ impl Client {
     pub fn connect_with(url: impl Into<String>, credentials: Credentials) -> Result<Client> {
         let url = url.into();
         let failed =
-            |what: &str, e: std::io::Error| Error::connect(&url, format!("{what}: {e}"), Some(e.into()));
+            |what: &str, e: std::io::Error| Error::connect(&url, Some(what.to_owned()), Some(e.into()));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

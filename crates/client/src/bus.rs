@@ -262,8 +262,7 @@ fn results<P: Part>(
 
 /// A result as the reply `op` returns, or a protocol error if it is not one.
 fn reply<P: Part>(op: &P, result: pb::OpResult) -> Result<Reply> {
-    let reply = decode::reply(result)
-        .map_err(|e| Error::Protocol { problem: e.to_string(), source: Some(Box::new(e)) })?;
+    let reply = decode::reply(result).map_err(|e| Error::unreadable(format!("{}'s result", op.name()), e))?;
     if !reply.fits(op.returns()) {
         return Err(Error::protocol(format!(
             "{} answered {reply}: not the shape or length it returns",

@@ -3,7 +3,7 @@
 
 use crate::bus::Bus;
 use crate::discover;
-use crate::error::{Error, Result, source_chain};
+use crate::error::{Error, Result};
 use crate::grpc::{Bearer, again_if_connection_broke};
 use crate::session::{BusOptions, Connection, Sessions, keep_alive};
 use smbus_proxy_wire::discovery;
@@ -59,7 +59,7 @@ impl Credentials {
         url: &str,
         host: Option<&str>,
     ) -> Result<(Option<MetadataValue<Ascii>>, Option<ClientTlsConfig>)> {
-        let refused = |reason: String| Error::connect(url, reason, None);
+        let refused = |reason: String| Error::connect(url, Some(reason), None);
         let bearer = match &self.token {
             None => None,
             Some(t) => Some(
@@ -70,7 +70,7 @@ impl Credentials {
         };
         let read = |what: &str, path: &Path| {
             read_pem(path)
-                .map_err(|e| Error::connect(url, format!("{what} {}: {e}", path.display()), Some(e.into())))
+                .map_err(|e| Error::connect(url, Some(format!("{what} {}", path.display())), Some(e.into())))
         };
         if !url.starts_with("https://") {
             if self.ca.is_some() || self.cert.is_some() {
@@ -248,7 +248,7 @@ impl Client {
 
     /// Connects without starting the keep-alive task; the blocking client runs it itself.
     pub(crate) async fn connect_quietly(url: String, credentials: &Credentials) -> Result<Client> {
-        let url = normalize_url(&url).map_err(|reason| Error::connect(&url, reason.to_string(), None))?;
+        let url = normalize_url(&url).map_err(|e| Error::connect(&url, None, Some(e.into())))?;
         // A name is looked up once: the connection keeps the address it found, as it would
         // a host name's.
         let found = match discovery::discovered_name(&url) {
@@ -256,11 +256,11 @@ impl Client {
                 let name = name.to_owned();
                 let found = tokio::task::spawn_blocking(move || discover::find(&name, discover::FIND_WAIT))
                     .await
-                    .map_err(|e| Error::connect(&url, format!("the search stopped: {e}"), None))??;
+                    .map_err(|e| Error::connect(&url, Some("the search stopped".into()), Some(e.into())))??;
                 let address = found.url().ok_or_else(|| {
                     Error::connect(
                         &url,
-                        format!("it announced no address a URL can hold: {:?}", found.addresses),
+                        Some(format!("it announced no address a URL can hold: {:?}", found.addresses)),
                         None,
                     )
                 })?;
@@ -270,28 +270,21 @@ impl Client {
             None => (url.clone(), None, url),
         };
         let (url, host, shown) = found;
-        if let Some((reason, e)) = unresolved_local_name(&url).await {
-            return Err(Error::connect(&shown, reason, Some(e.into())));
+        if let Some(e) = unresolved_local_name(&url).await {
+            return Err(e);
         }
         let (bearer, tls) = credentials.apply(&url, host.as_deref())?;
         let mut endpoint = Channel::from_shared(url.clone())
-            .map_err(|e| Error::connect(&shown, format!("not a URL: {e}"), Some(e.into())))?;
+            .map_err(|e| Error::connect(&shown, Some("not a URL".into()), Some(e.into())))?;
         // A peer that vanished (power cut, cable pulled) is noticed by HTTP/2 pings within two
         // intervals, rather than when TCP's retransmissions give up many minutes later.
         endpoint = endpoint.http2_keep_alive_interval(PING_INTERVAL).keep_alive_timeout(PING_INTERVAL);
         if let Some(tls) = tls {
             endpoint = endpoint
                 .tls_config(tls)
-                .map_err(|e| Error::connect(&shown, source_chain(&e), Some(e.into())))?;
+                .map_err(|e| Error::connect(&shown, Some("the TLS settings".into()), Some(e.into())))?;
         }
-        let channel = endpoint.connect().await.map_err(|e| {
-            let reason = source_chain(&e);
-            let reason = match connect_hint(&url, &e) {
-                Some(hint) => format!("{reason}. {hint}"),
-                None => reason,
-            };
-            Error::connect(&shown, reason, Some(e.into()))
-        })?;
+        let channel = endpoint.connect().await.map_err(|e| Error::connect(&shown, None, Some(e.into())))?;
         // A server sends replies up to its --max-message-bytes, and checks that a
         // transaction's replies fit before running it; accept all that it may send.
         let grpc = SmbusClient::with_interceptor(channel, Bearer(bearer))
@@ -362,32 +355,38 @@ fn read_pem(path: &Path) -> std::io::Result<Vec<u8>> {
 
 /// A `.local` name is multicast DNS, which many resolvers do not look up (Linux without
 /// nss-mdns, most containers, WSL). It is looked up here first, so that a failure can say what
-/// works instead, rather than leave that to a connector's wording: why, and the reason's
-/// cause.
-async fn unresolved_local_name(url: &str) -> Option<(String, std::io::Error)> {
+/// works instead ([`connect_hint`]), rather than leave that to a connector's wording.
+async fn unresolved_local_name(url: &str) -> Option<Error> {
     let uri: tonic::codegen::http::Uri = url.parse().ok()?;
     let host = uri.host()?;
-    let name = host.len().checked_sub(".local".len()).and_then(|at| {
-        let (name, suffix) = host.split_at_checked(at)?;
-        (suffix.eq_ignore_ascii_case(".local") && !name.is_empty()).then_some(name)
-    })?;
+    local_name(host)?;
     let e = tokio::net::lookup_host((host, uri.port_u16()?)).await.err()?;
-    Some((local_name_unresolved(host, name, &e), e))
+    Some(Error::connect(url, Some(format!("cannot look up {host}")), Some(e.into())))
 }
 
-/// Why a `.local` name did not resolve, and what to use instead.
-fn local_name_unresolved(host: &str, name: &str, e: &std::io::Error) -> String {
-    format!(
-        "cannot look up {host} ({e}). Where .local names do not resolve (they are multicast \
-         DNS: on Linux, Avahi's libnss-mdns; not in most containers, nor in WSL), mdns://{name} \
-         finds a server that announces itself as {name}; `smbus-proxy servers` lists them"
-    )
+/// `pi` of `pi.local` (in any case).
+fn local_name(host: &str) -> Option<&str> {
+    let at = host.len().checked_sub(".local".len())?;
+    let (name, suffix) = host.split_at_checked(at)?;
+    (suffix.eq_ignore_ascii_case(".local") && !name.is_empty()).then_some(name)
 }
 
-/// What to do about a connection that failed, where the cause says: a new user's first
-/// mistakes are a server that is not running, and http:// and https:// the wrong way round.
-fn connect_hint(url: &str, e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut causes = std::iter::successors(Some(e), |e| e.source());
+/// What to do about a connection to `url` that failed with `cause`, where the cause says: a
+/// new user's first mistakes are a server that is not running, http:// and https:// the
+/// wrong way round, and a `.local` name where multicast DNS is not looked up.
+pub(crate) fn connect_hint(url: &str, cause: &(dyn std::error::Error + 'static)) -> Option<String> {
+    // Only the look-up before connecting fails with a bare I/O error; the connector wraps its
+    // own.
+    if cause.is::<std::io::Error>() {
+        let host = url.parse::<tonic::codegen::http::Uri>().ok()?.host()?.to_owned();
+        let name = local_name(&host)?;
+        return Some(format!(
+            "Where .local names do not resolve (they are multicast DNS: on Linux, Avahi's \
+             libnss-mdns; not in most containers, nor in WSL), mdns://{name} finds a server that \
+             announces itself as {name}; `smbus-proxy servers` lists them"
+        ));
+    }
+    let mut causes = std::iter::successors(Some(cause), |e| e.source());
     let refused = causes.clone().any(|e| {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
@@ -399,7 +398,8 @@ fn connect_hint(url: &str, e: &(dyn std::error::Error + 'static)) -> Option<Stri
         ));
     }
     // A plaintext answer to the TLS handshake, as rustls types it (inside the I/O error the
-    // connection reports it as, whose own source() skips it).
+    // connection reports it as, whose own source() skips it). Only a client that speaks TLS
+    // gets it.
     let plaintext = |e: &(dyn std::error::Error + 'static)| {
         let rustls =
             e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map_or(e, |inner| inner as _);
@@ -408,7 +408,7 @@ fn connect_hint(url: &str, e: &(dyn std::error::Error + 'static)) -> Option<Stri
             Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType))
         )
     };
-    if url.starts_with("https://") && causes.any(plaintext) {
+    if causes.any(plaintext) {
         return Some(
             "The server does not speak TLS there: use http://, or start it with --tls-cert and --tls-key"
                 .into(),

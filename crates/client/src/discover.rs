@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use mdns_sd::{ServiceDaemon, ServiceEvent};
-use smbus_proxy_wire::discovery::{Announcement, SERVICE_TYPE, instance_name};
+use smbus_proxy_wire::discovery::{Announcement, SERVICE_TYPE, TxtError, instance_name};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -59,8 +59,8 @@ pub(crate) fn find(name: &str, wait: Duration) -> Result<Found> {
     let wanted = |n: &str| n.eq_ignore_ascii_case(name);
     search(wait, wanted, &mut answered)?;
     if let Some((_, record)) = answered.iter().find(|(n, _)| wanted(n)) {
-        return record.clone().map_err(|reason| {
-            Error::connect(&address, format!("its DNS-SD record cannot be used: {reason}"), None)
+        return record.clone().map_err(|e| {
+            Error::connect(&address, Some("its DNS-SD record cannot be used".into()), Some(e.into()))
         });
     }
     let others: Vec<&str> = answered.keys().map(String::as_str).collect();
@@ -72,10 +72,10 @@ pub(crate) fn find(name: &str, wait: Duration) -> Result<Found> {
     };
     Err(Error::connect(
         &address,
-        format!(
+        Some(format!(
             "no smbus-proxy server named `{name}` answered on this machine's networks within {} s; {who}",
             wait.as_secs_f32()
-        ),
+        )),
         None,
     ))
 }
@@ -86,10 +86,10 @@ pub(crate) fn find(name: &str, wait: Duration) -> Result<Found> {
 fn search(
     wait: Duration,
     enough: impl Fn(&str) -> bool,
-    found: &mut BTreeMap<String, std::result::Result<Found, String>>,
+    found: &mut BTreeMap<String, std::result::Result<Found, TxtError>>,
 ) -> Result<()> {
     let failed = |e: mdns_sd::Error| {
-        Error::connect("mdns://", format!("cannot search the network (DNS-SD): {e}"), None)
+        Error::connect("mdns://", Some("cannot search the network (DNS-SD)".into()), Some(e.into()))
     };
     let daemon = ServiceDaemon::new().map_err(failed)?;
     let events = daemon.browse(SERVICE_TYPE).map_err(failed)?;

@@ -43,26 +43,35 @@ pub enum Error {
         message: String,
     },
     /// The server cannot be reached, or the URL or credentials cannot be used.
-    #[error("cannot connect to {url}: {reason}")]
+    #[error("cannot connect to {url}{}", Reason(reason.as_deref()))]
     Connect {
         /// The server's URL, as given or as the client completed it.
-        url: String,
-        /// Why, with the causes and a hint where there is one.
-        reason: String,
+        url: Box<str>,
+        /// What failed, where the cause alone would not say (`cannot read the client
+        /// certificate /etc/pki/client.pem`); the cause itself is the source. What to do about
+        /// it, where the cause says, is [`Error::hint`].
+        reason: Option<Box<str>>,
         /// The error underneath, when there is one.
         #[source]
         source: Option<BoxError>,
     },
     /// The connection broke during a call that writes, so it may or may not have run; it
     /// is not repeated behind your back.
-    #[error("the connection to the server broke during {op}; it may or may not have run: {}", detail(cause))]
+    #[error("the connection to the server broke during {op}; it may or may not have run")]
     OutcomeUnknown {
         /// The transaction's first operation.
         op: &'static str,
-        /// How the connection broke (boxed: a status is large, and every result carries room
-        /// for the largest error).
+        /// How the connection broke.
         #[source]
-        cause: Box<tonic::Status>,
+        cause: Transport,
+    },
+    /// The connection to the server failed outside a call to the bus: opening a session,
+    /// taking or giving back the lock, a watch.
+    #[error("the connection to the server failed")]
+    Disconnected {
+        /// How it failed.
+        #[source]
+        cause: Transport,
     },
     /// No answer came within [`crate::BusOptions::call_timeout`]. If the transaction was
     /// still waiting for the bus, it never runs; if it was running, it completes.
@@ -82,7 +91,7 @@ pub enum Error {
     },
     /// A pipelined call ([`crate::BusOptions::pipeline`]) failed after it had returned; this
     /// is the next call that waits for the pipeline. No pipelined call queued after it ran.
-    #[error("pipelined call {position} failed: {source}")]
+    #[error("pipelined call {position} failed")]
     Pipelined {
         /// Which pipelined call of the bus handle it was, counting from 1.
         position: u64,
@@ -103,6 +112,38 @@ pub enum Error {
 
 /// An error underneath another, of any type.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How a connection failed, as the gRPC status tonic made of it on this side, kept whole
+/// ([`Transport::status`]). As a link in an error's chain it says the status's message
+/// ("transport error") and leads on to what lies beneath (h2's, hyper's, the socket's error).
+#[derive(Debug)]
+pub struct Transport(Box<tonic::Status>);
+
+impl Transport {
+    /// The status, with its code and metadata.
+    pub fn status(&self) -> &tonic::Status {
+        &self.0
+    }
+}
+
+impl From<tonic::Status> for Transport {
+    fn from(status: tonic::Status) -> Transport {
+        // Boxed: a status is large, and every result carries room for the largest error.
+        Transport(Box::new(status))
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.message())
+    }
+}
+
+impl std::error::Error for Transport {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.0)
+    }
+}
 
 fn code_name(code: tonic::Code) -> &'static str {
     use tonic::Code::*;
@@ -139,48 +180,96 @@ impl Error {
         Error::Bus { errno, op, addr, index: error.index as usize, detail }
     }
 
+    /// What to do about the error, where its cause says: a server that is not running,
+    /// http:// and https:// the wrong way round, a `.local` name this machine cannot look up.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Connect { url, source: Some(source), .. } => crate::client::connect_hint(url, &**source),
+            Error::Pipelined { source, .. } => source.hint(),
+            _ => None,
+        }
+    }
+
+    /// A status as the error it stands for: one the server sent is its refusal; one tonic
+    /// made here, with an error beneath it, is a failed connection.
     pub(crate) fn status(s: tonic::Status) -> Error {
-        Error::Rejected { code: s.code(), message: detail(&s) }
+        if std::error::Error::source(&s).is_some() {
+            Error::Disconnected { cause: Transport::from(s) }
+        } else {
+            Error::Rejected { code: s.code(), message: s.message().to_owned() }
+        }
     }
 
     pub(crate) fn protocol(problem: impl Into<String>) -> Error {
         Error::Protocol { problem: problem.into(), source: None }
     }
 
-    /// A connection that could not be made, and why.
-    pub(crate) fn connect(url: &str, reason: impl Into<String>, source: Option<BoxError>) -> Error {
-        Error::Connect { url: url.to_owned(), reason: reason.into(), source }
+    /// An answer with a field that cannot be read: what it was, and the field as the cause.
+    pub(crate) fn unreadable(what: String, e: smbus_proxy_wire::ArgError) -> Error {
+        Error::Protocol { problem: format!("{what} cannot be read"), source: Some(Box::new(e)) }
+    }
+
+    /// A connection that could not be made: what failed, if the cause alone would not say.
+    pub(crate) fn connect(url: &str, reason: Option<String>, source: Option<BoxError>) -> Error {
+        Error::Connect { url: url.into(), reason: reason.map(Into::into), source }
     }
 }
 
-/// A status's message with its causes: a failed transport says only "transport error" and
-/// keeps the reason (a refused certificate, a reset connection) in its sources.
-pub(crate) fn detail(s: &tonic::Status) -> String {
-    match std::error::Error::source(s) {
-        Some(cause) => with_causes(s.message().to_owned(), Some(cause)),
-        None => s.message().to_owned(),
-    }
-}
+/// An error and its causes on one line, each said once, then what to do about it where a
+/// client [`Error`] in the chain knows ([`Error::hint`]): how the command-line tools and the
+/// Python module print an error.
+///
+/// ```
+/// use smbus_proxy_client::{Report, blocking::Client};
+///
+/// if let Err(e) = Client::connect("http://127.0.0.1:1") {
+///     eprintln!("Error: {}", Report(&e));
+/// }
+/// ```
+pub struct Report<'a>(pub &'a (dyn std::error::Error + 'static));
 
-/// An error with its causes, as one line ("transport error: connection refused").
-pub(crate) fn source_chain(e: &dyn std::error::Error) -> String {
-    with_causes(e.to_string(), e.source())
-}
-
-fn with_causes(mut text: String, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
-    while let Some(s) = source {
-        // Layers often repeat their cause's words; say each once.
-        let more = s.to_string();
-        if !text.ends_with(&more) {
-            text = format!("{text}: {more}");
+impl std::fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut said = self.0.to_string();
+        f.write_str(&said)?;
+        let mut hint = None;
+        let mut next = Some(self.0);
+        while let Some(e) = next {
+            if hint.is_none() {
+                hint = e.downcast_ref::<Error>().and_then(Error::hint);
+            }
+            if !std::ptr::eq(e, self.0) {
+                // Layers often repeat their cause's words ("tcp connect error: Connection
+                // refused", then "Connection refused"); say each once.
+                let text = e.to_string();
+                if !said.ends_with(&text) {
+                    write!(f, ": {text}")?;
+                    said = text;
+                }
+            }
+            next = e.source();
         }
-        source = s.source();
+        match hint {
+            Some(hint) => write!(f, ". {hint}"),
+            None => Ok(()),
+        }
     }
-    text
 }
 
 /// A result with the client's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `: reason` after a connection's URL, where there is one.
+struct Reason<'a>(Option<&'a str>);
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(reason) => write!(f, ": {reason}"),
+            None => Ok(()),
+        }
+    }
+}
 
 /// ` at 0x48` after an operation's name, where it has a device.
 struct At(Option<u16>);

@@ -198,7 +198,7 @@ impl Link {
                     // sending a register number again is harmless, sending data is not.
                     let writes = ops.iter().any(|op| op.sends() > Sends::Register);
                     if writes || reconnected {
-                        return Err(Error::OutcomeUnknown { op: first(), cause: Box::new(cause) });
+                        return Err(Error::OutcomeUnknown { op: first(), cause: cause.into() });
                     }
                     reconnected = true;
                     continue;
@@ -341,7 +341,7 @@ impl Link {
     fn broke(&mut self, queued: &Queued, cause: tonic::Status) {
         self.stream = None;
         let op = queued.ops.first().map_or("transaction", |&(name, _)| name);
-        self.fail(queued, Error::OutcomeUnknown { op, cause: Box::new(cause) });
+        self.fail(queued, Error::OutcomeUnknown { op, cause: cause.into() });
         self.pipeline.in_flight.clear();
     }
 

@@ -22,6 +22,5 @@ impl Watcher {
 }
 
 fn decode_event(event: pb::WatchEvent) -> Result<WatchEvent> {
-    decode::watch_event(event)
-        .map_err(|e| Error::Protocol { problem: e.to_string(), source: Some(Box::new(e)) })
+    decode::watch_event(event).map_err(|e| Error::unreadable("a watch event".into(), e))
 }

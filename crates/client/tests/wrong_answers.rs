@@ -1,7 +1,7 @@
 //! A server that answers with the wrong shape or length: the client says so instead of handing
 //! on a value its caller did not ask for.
 
-use smbus_proxy_client::{Error, Msg, blocking::Client};
+use smbus_proxy_client::{Error, Msg, Report, blocking::Client};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus, smbus_server::SmbusServer};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -87,7 +87,7 @@ fn liar() -> String {
 
 fn protocol_error<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
     match result {
-        Err(e @ Error::Protocol { .. }) => e.to_string(),
+        Err(e @ Error::Protocol { .. }) => Report(&e).to_string(),
         other => panic!("expected a protocol error, got {other:?}"),
     }
 }

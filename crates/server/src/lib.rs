@@ -83,7 +83,7 @@ pub enum Error {
     #[error("no bus to serve")]
     NoBus,
     /// A thread or the listener could not be set up.
-    #[error("cannot start serving: {0}")]
+    #[error("cannot start serving")]
     Start(#[source] std::io::Error),
     /// The thread of [`Server::spawn`] panicked.
     #[error("the server thread panicked")]
@@ -92,10 +92,10 @@ pub enum Error {
     #[error("policy names bus {0}, which this server does not serve")]
     PolicyBus(u32),
     /// The certificate, key or client CA could not be used.
-    #[error("TLS: {0}")]
+    #[error("the TLS settings cannot be used")]
     Tls(#[source] tonic::transport::Error),
     /// The reflection service could not read the protocol's descriptors.
-    #[error("reflection service: {0}")]
+    #[error("the reflection service cannot read the protocol's descriptors")]
     Reflection(#[from] tonic_reflection::server::Error),
     /// Serving failed.
     #[error(transparent)]

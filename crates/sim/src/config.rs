@@ -8,7 +8,7 @@
 
 use crate::bus::SimBus;
 use crate::devices::{ByteOrder, EepromPart, Register};
-use crate::replay::{Replay, ReplayMode};
+use crate::replay::{Replay, ReplayError, ReplayMode};
 use serde::Deserialize;
 use smbus_proxy_wire::Errno;
 use smbus_proxy_wire::funcs::*;
@@ -169,12 +169,13 @@ impl Model {
     }
 }
 
-/// Why a configuration was refused. Each message is complete on its own, path, bus and
-/// device included, so it can be shown to the user as it is.
+/// Why a configuration was refused: each says where (the file, the bus, the device), and
+/// the cause, through `source()`, what the file system or the trace said.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A file that could not be read.
-    #[error("cannot read {}: {error}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -183,7 +184,7 @@ pub enum ConfigError {
         error: std::io::Error,
     },
     /// A problem inside a file [`Config::load`] read.
-    #[error("{}: {error}", path.display())]
+    #[error("{}", path.display())]
     File {
         /// The file.
         path: PathBuf,
@@ -191,12 +192,83 @@ pub enum ConfigError {
         #[source]
         error: Box<ConfigError>,
     },
-    /// Not TOML, or not the shape of a config (unknown field, wrong type, unknown model).
+    /// Not TOML, or not the shape of a config (unknown field, wrong type, unknown model):
+    /// TOML's own words, clipped (they quote the line, which may be long).
     #[error("{}", smbus_proxy_wire::quote::clip(&.0.to_string()))]
-    Syntax(#[source] toml::de::Error),
+    Syntax(toml::de::Error),
     /// Well-formed, but not usable.
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{}{problem}", Place(place))]
+    Invalid {
+        /// Where: `bus 1, device 0x48: register 0x02`; empty for the whole lab.
+        place: String,
+        /// What is wrong there: `width 12 is not 8 or 16`.
+        problem: String,
+    },
+    /// A trace a replay names cannot be played.
+    #[error("{}replay", Place(place))]
+    Replay {
+        /// Where: `bus 1`, or `bus 1, device 0x48`.
+        place: String,
+        /// Why.
+        #[source]
+        error: ReplayError,
+    },
+}
+
+/// `bus 1: ` before a problem, where it has a place.
+struct Place<'a>(&'a str);
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() { Ok(()) } else { write!(f, "{}: ", self.0) }
+    }
+}
+
+/// A problem found while validating, and where it is, outermost first.
+struct Invalid {
+    places: Vec<String>,
+    problem: Problem,
+}
+
+enum Problem {
+    Text(String),
+    Replay(ReplayError),
+}
+
+impl Invalid {
+    /// The same problem, inside `place`.
+    fn at(mut self, place: String) -> Invalid {
+        self.places.insert(0, place);
+        self
+    }
+}
+
+impl From<String> for Invalid {
+    fn from(text: String) -> Invalid {
+        Invalid { places: Vec::new(), problem: Problem::Text(text) }
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(text: &str) -> Invalid {
+        Invalid::from(text.to_owned())
+    }
+}
+
+impl From<ReplayError> for Invalid {
+    fn from(error: ReplayError) -> Invalid {
+        Invalid { places: Vec::new(), problem: Problem::Replay(error) }
+    }
+}
+
+impl From<Invalid> for ConfigError {
+    fn from(invalid: Invalid) -> ConfigError {
+        let place = invalid.places.join(": ");
+        match invalid.problem {
+            Problem::Text(problem) => ConfigError::Invalid { place, problem },
+            Problem::Replay(error) => ConfigError::Replay { place, error },
+        }
+    }
 }
 
 /// `[bus]` where `[[bus]]` belongs (or `[bus.device]` for `[[bus.device]]`): one table where
@@ -229,10 +301,10 @@ impl Config {
 
     fn parse_in(toml: &str, dir: &Path) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(toml).map_err(|e| match one_where_many(toml) {
-            Some(problem) => ConfigError::Invalid(problem),
+            Some(problem) => ConfigError::Invalid { place: String::new(), problem },
             None => ConfigError::Syntax(e),
         })?;
-        raw.validate(dir).map_err(ConfigError::Invalid)
+        Ok(raw.validate(dir)?)
     }
 
     /// Reads, parses and validates a configuration file; trace files it names are found from
@@ -433,7 +505,7 @@ enum ByteOrderName {
 }
 
 impl RawConfig {
-    fn validate(self, dir: &Path) -> Result<Config, String> {
+    fn validate(self, dir: &Path) -> Result<Config, Invalid> {
         if self.bus.is_empty() {
             return Err("no buses configured: add a [[bus]] table".into());
         }
@@ -441,7 +513,7 @@ impl RawConfig {
         let mut buses = Vec::with_capacity(self.bus.len());
         for bus in self.bus {
             if !numbers.insert(bus.number) {
-                return Err(format!("bus {} appears twice", bus.number));
+                return Err(format!("bus {} appears twice", bus.number).into());
             }
             buses.push(bus.validate(dir)?);
         }
@@ -450,9 +522,9 @@ impl RawConfig {
 }
 
 impl RawBus {
-    fn validate(self, dir: &Path) -> Result<BusConfig, String> {
+    fn validate(self, dir: &Path) -> Result<BusConfig, Invalid> {
         let number = self.number;
-        let at = |message: String| format!("bus {number}: {message}");
+        let at = |problem: String| Invalid::from(problem).at(format!("bus {number}"));
         let funcs = match self.funcs {
             None => FUNCS_FULL,
             Some(value) => funcs(&value).map_err(at)?,
@@ -472,12 +544,13 @@ impl RawBus {
         let mut seen = HashSet::new();
         let mut devices = Vec::with_capacity(self.device.len());
         for raw in self.device {
-            let device = raw.validate(number, dir).map_err(|message| {
-                format!("bus {number}, device {}: {message}", show(raw.addr, raw.ten_bit))
-            })?;
+            let device = raw
+                .validate(number, dir)
+                .map_err(|e| e.at(format!("bus {number}, device {}", show(raw.addr, raw.ten_bit))))?;
             if !seen.insert((device.addr, device.ten_bit)) {
                 let addr = show(device.addr, device.ten_bit);
-                return Err(format!("bus {number}, device {addr}: address {addr} appears twice"));
+                return Err(Invalid::from(format!("address {addr} appears twice"))
+                    .at(format!("bus {number}, device {addr}")));
             }
             devices.push(device);
         }
@@ -489,7 +562,7 @@ impl RawBus {
             }
             Some(r) => Some(
                 Replay::load(&dir.join(&r.trace), r.mode.into(), r.trace_bus.unwrap_or(number), None)
-                    .map_err(|message| at(format!("replay: {message}")))?,
+                    .map_err(|e| Invalid::from(e).at(format!("bus {number}")))?,
             ),
             None => None,
         };
@@ -539,13 +612,15 @@ fn show_value(value: &toml::Value) -> String {
 }
 
 impl RawDevice {
-    fn validate(&self, bus: u32, dir: &Path) -> Result<DeviceConfig, String> {
+    fn validate(&self, bus: u32, dir: &Path) -> Result<DeviceConfig, Invalid> {
         let addr = self.addr;
         if self.ten_bit && addr > MAX_ADDR_10 {
-            return Err(format!("addr {addr:#05x} is out of range 0x000–0x3FF"));
+            return Err(format!("addr {addr:#05x} is out of range 0x000–0x3FF").into());
         }
         if !self.ten_bit && addr > MAX_ADDR_7 {
-            return Err(format!("addr {addr:#04x} is out of range 0x00–0x7F (set ten_bit for 0x000–0x3FF)"));
+            return Err(
+                format!("addr {addr:#04x} is out of range 0x00–0x7F (set ten_bit for 0x000–0x3FF)").into()
+            );
         }
         let model = self.model(bus, dir)?;
         // The settings each model takes; any other one is a mistake worth naming.
@@ -585,14 +660,14 @@ impl RawDevice {
                 [one] => format!("use {one}"),
                 many => format!("it takes {}", many.join(", ")),
             };
-            return Err(format!("{field} is not a {} setting ({hint})", model.name()));
+            return Err(format!("{field} is not a {} setting ({hint})", model.name()).into());
         }
         Ok(DeviceConfig { addr, ten_bit: self.ten_bit, busy: self.busy, model })
     }
 
     /// The model with its own settings checked; settings of other models are left for the
     /// caller to name.
-    fn model(&self, bus: u32, dir: &Path) -> Result<Model, String> {
+    fn model(&self, bus: u32, dir: &Path) -> Result<Model, Invalid> {
         let eeprom = |part: EepromPart| {
             let contents = self.contents.clone().unwrap_or_default();
             if contents.len() > part.size() {
@@ -610,7 +685,8 @@ impl RawDevice {
                     return Err(format!(
                         "registers has {} bytes; the chip holds {REGISTER_FILE}",
                         registers.len()
-                    ));
+                    )
+                    .into());
                 }
                 Model::RegisterFile { registers }
             }
@@ -635,7 +711,7 @@ impl RawDevice {
                 current_amps: in_range("current_amps", self.current_amps.unwrap_or(0.0), -1e3, 1e3, "A")?,
                 shunt_ohms: match self.shunt_ohms.unwrap_or(0.1) {
                     ohms if ohms > 0.0 && ohms.is_finite() => ohms,
-                    ohms => return Err(format!("shunt_ohms {ohms} must be a finite value above 0 Ω")),
+                    ohms => return Err(format!("shunt_ohms {ohms} must be a finite value above 0 Ω").into()),
                 },
             },
             ModelName::Sht3x => Model::Sht3x {
@@ -674,14 +750,14 @@ fn in_range(field: &str, value: f64, min: f64, max: f64, unit: &str) -> Result<f
 }
 
 /// A register map's `[[bus.device.register]]` tables.
-fn registers(raw: &[RawRegister]) -> Result<Vec<Register>, String> {
+fn registers(raw: &[RawRegister]) -> Result<Vec<Register>, Invalid> {
     if raw.is_empty() {
         return Err("a register-map needs at least one [[bus.device.register]]".into());
     }
     let mut seen = HashSet::new();
     raw.iter()
         .map(|r| {
-            let at = |message: String| format!("register {:#04x}: {message}", r.at);
+            let at = |problem: String| Invalid::from(problem).at(format!("register {:#04x}", r.at));
             if !seen.insert(r.at) {
                 return Err(at("appears twice".into()));
             }
@@ -713,8 +789,13 @@ fn registers(raw: &[RawRegister]) -> Result<Vec<Register>, String> {
 mod tests {
     use super::*;
 
+    /// An error with its causes, as a program would print it.
+    fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+        std::iter::successors(Some(e), |e| e.source()).map(|e| e.to_string()).collect::<Vec<_>>().join(": ")
+    }
+
     fn error(toml: &str) -> String {
-        Config::parse(toml).unwrap_err().to_string()
+        chain(&Config::parse(toml).unwrap_err())
     }
 
     #[test]
@@ -993,12 +1074,12 @@ mod tests {
     #[test]
     fn load_names_the_path() {
         let missing = Path::new("/nonexistent/smbus-proxy-lab.toml");
-        let message = Config::load(missing).unwrap_err().to_string();
+        let message = chain(&Config::load(missing).unwrap_err());
         assert!(message.starts_with("cannot read /nonexistent/smbus-proxy-lab.toml: "), "{message}");
 
         let path = std::env::temp_dir().join(format!("smbus-proxy-sim-{}.toml", std::process::id()));
         std::fs::write(&path, "[[bus]]\nnumber = 1\nspeed_khz = 0\n").unwrap();
-        let message = Config::load(&path).unwrap_err().to_string();
+        let message = chain(&Config::load(&path).unwrap_err());
         std::fs::remove_file(&path).unwrap();
         assert_eq!(message, format!("{}: bus 1: speed_khz must be at least 1", path.display()));
     }
@@ -1019,7 +1100,7 @@ mod tests {
         let load = |toml: &str| {
             let path = dir.join("lab.toml");
             std::fs::write(&path, toml).unwrap();
-            Config::load(&path).map_err(|e| e.to_string().replace(&format!("{}/", dir.display()), ""))
+            Config::load(&path).map_err(|e| chain(&e).replace(&format!("{}/", dir.display()), ""))
         };
         let device = |extra: &str| {
             format!("[[bus]]\nnumber = 1\n[[bus.device]]\nmodel = \"replay\"\naddr = 0x48\n{extra}")
@@ -1038,12 +1119,12 @@ mod tests {
         );
         assert_eq!(
             load(&device("trace = \"ok.trace\"\nmode = \"strict\"\ntrace_bus = 2\n")).unwrap_err(),
-            "lab.toml: bus 1, device 0x48: ok.trace has no operations on bus 2 to 0x48 (it has operations on bus 1); \
+            "lab.toml: bus 1, device 0x48: replay: ok.trace has no operations on bus 2 to 0x48 (it has operations on bus 1); \
              trace_bus chooses the bus"
         );
         assert_eq!(
             load(&device("trace = \"lost.trace\"\nmode = \"strict\"\n")).unwrap_err(),
-            "lab.toml: bus 1, device 0x48: lost.trace: line 3: the recording lost 3 operations here; a strict \
+            "lab.toml: bus 1, device 0x48: replay: lost.trace: line 3: the recording lost 3 operations here; a strict \
              replay needs them all"
         );
         assert!(

@@ -3,8 +3,10 @@
 //! `/dev/zero`, or a multi-gigabyte log given by mistake, is refused with the bound instead of
 //! read until the allocator gives up.
 
+use smbus_proxy_wire::event::WatchEvent;
+use smbus_proxy_wire::trace::TraceError;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The most a settings file, a policy, a token or a certificate may hold: 1 MiB.
 pub const SETTINGS_MAX: u64 = 1 << 20;
@@ -33,10 +35,35 @@ pub fn read_to_string(path: &Path, limit: u64) -> io::Result<String> {
 }
 
 /// A trace file's events with their line numbers, read within [`TRACE_MAX`]: what a replay and
-/// `smbus-proxy export-mock` start from. The error names the file.
-pub fn read_trace(path: &Path) -> Result<Vec<(usize, smbus_proxy_wire::event::WatchEvent)>, String> {
-    let text = read_to_string(path, TRACE_MAX).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    smbus_proxy_wire::trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+/// `smbus-proxy export-mock` start from.
+pub fn read_trace(path: &Path) -> Result<Vec<(usize, WatchEvent)>, TraceFileError> {
+    let text = read_to_string(path, TRACE_MAX)
+        .map_err(|error| TraceFileError::Read { path: path.to_owned(), error })?;
+    smbus_proxy_wire::trace::parse(&text)
+        .map_err(|error| TraceFileError::Parse { path: path.to_owned(), error })
+}
+
+/// Why a trace file cannot be used; the cause says what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceFileError {
+    /// The file could not be read, or is too large or not text.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        error: io::Error,
+    },
+    /// A line of it is not a trace's.
+    #[error("{}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The line, and what is wrong with it.
+        #[source]
+        error: TraceError,
+    },
 }
 
 #[cfg(test)]

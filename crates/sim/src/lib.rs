@@ -32,5 +32,5 @@ mod timing;
 pub use bus::SimBus;
 pub use config::{BusConfig, Config, ConfigError, DeviceConfig, Model};
 pub use devices::Device;
-pub use replay::{Replay, ReplayMode};
+pub use replay::{Replay, ReplayError, ReplayMode};
 pub use smbus_proxy_wire::Errno;

@@ -65,17 +65,19 @@ pub struct Recorded {
 
 impl Replay {
     /// Reads `path`'s operations on bus `bus` (to `device` only, if given).
-    pub fn load(path: &Path, mode: ReplayMode, bus: u32, device: Option<Address>) -> Result<Replay, String> {
+    pub fn load(
+        path: &Path,
+        mode: ReplayMode,
+        bus: u32,
+        device: Option<Address>,
+    ) -> Result<Replay, ReplayError> {
         let events = crate::file::read_trace(path)?;
         let mut buses: Vec<u32> = Vec::new();
         let mut recorded = Vec::new();
         for (line, event) in events {
             match event {
-                WatchEvent::Lost(n) if mode == ReplayMode::Strict => {
-                    return Err(format!(
-                        "{}: line {line}: the recording lost {n} operations here; a strict replay needs them all",
-                        path.display()
-                    ));
+                WatchEvent::Lost(lost) if mode == ReplayMode::Strict => {
+                    return Err(ReplayError::Lost { trace: path.to_owned(), line, lost });
                 }
                 WatchEvent::Lost(_) => {}
                 WatchEvent::Op(e) => {
@@ -89,18 +91,78 @@ impl Replay {
             }
         }
         if recorded.is_empty() {
-            let on = match device {
-                Some((addr, _)) => format!("bus {bus} to {addr:#04x}"),
-                None => format!("bus {bus}"),
-            };
-            let has = buses.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", ");
-            return Err(format!(
-                "{} has no operations on {on} (it has operations on bus {}); trace_bus chooses the bus",
-                path.display(),
-                if has.is_empty() { "none".to_owned() } else { has }
-            ));
+            return Err(ReplayError::Nothing { trace: path.to_owned(), bus, device, buses });
         }
         Ok(Replay { trace: path.to_owned(), mode, device, recorded: Arc::new(recorded) })
+    }
+}
+
+/// Why a trace cannot be played back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The file cannot be read as a trace.
+    #[error(transparent)]
+    File(#[from] crate::file::TraceFileError),
+    /// A strict replay of a recording that lost operations: it cannot know what they were.
+    #[error(
+        "{}: line {line}: the recording lost {lost} operations here; a strict replay needs them all",
+        trace.display()
+    )]
+    Lost {
+        /// The trace.
+        trace: PathBuf,
+        /// The line that says so.
+        line: usize,
+        /// How many it lost there.
+        lost: u64,
+    },
+    /// Nothing to play: the trace has no operations on the bus (to the device) chosen.
+    #[error(
+        "{} has no operations on bus {bus}{} (it has operations on bus {}); trace_bus chooses the bus",
+        trace.display(),
+        To(*device),
+        Buses(buses)
+    )]
+    Nothing {
+        /// The trace.
+        trace: PathBuf,
+        /// The bus chosen.
+        bus: u32,
+        /// The device chosen, if one was.
+        device: Option<Address>,
+        /// The buses the trace has operations on.
+        buses: Vec<u32>,
+    },
+}
+
+/// ` to 0x48`, for a replay of one device.
+struct To(Option<Address>);
+
+impl std::fmt::Display for To {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some((addr, _)) => write!(f, " to {addr:#04x}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `1, 3`, or `none`.
+struct Buses<'a>(&'a [u32]);
+
+impl std::fmt::Display for Buses<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, bus) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{bus}")?;
+        }
+        Ok(())
     }
 }
 

@@ -56,22 +56,20 @@ impl Announcement {
     /// Reads a TXT record through `get` (a key's value, if the record has it). A record of
     /// another `txtvers`, or one that says nothing of TLS, is not understood: a client
     /// cannot know how to reach that server.
-    pub fn from_txt<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Announcement, String> {
+    pub fn from_txt<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Announcement, TxtError> {
         match get("txtvers") {
             Some(TXT_VERSION) => {}
-            Some(other) => {
-                return Err(format!("TXT record version {}; this client reads {TXT_VERSION}", quote(other)));
-            }
-            None => return Err("the TXT record has no txtvers".into()),
+            Some(other) => return Err(TxtError::Version(other.to_owned())),
+            None => return Err(TxtError::NoVersion),
         }
-        let flag = |key: &str| match get(key) {
+        let flag = |key: &'static str| match get(key) {
             Some("1") => Ok(true),
             Some("0") | None => Ok(false),
-            Some(other) => Err(format!("TXT {key}={}: expected 0 or 1", quote(other))),
+            Some(other) => Err(TxtError::Flag { key, value: other.to_owned() }),
         };
         let tls = match get("tls") {
             Some(_) => flag("tls")?,
-            None => return Err("the TXT record does not say whether the server uses TLS".into()),
+            None => return Err(TxtError::NoTls),
         };
         Ok(Announcement {
             version: get("version").unwrap_or("").to_owned(),
@@ -135,10 +133,9 @@ fn ranges(buses: &[u32]) -> String {
 /// `0-4294967295` costs nothing to read.
 const MOST_BUSES: usize = 1024;
 
-fn parse_ranges(text: &str) -> Result<Vec<u32>, String> {
-    let number = |s: &str| {
-        s.parse::<u32>().map_err(|_| format!("TXT buses={}: {} is not a bus number", quote(text), quote(s)))
-    };
+fn parse_ranges(text: &str) -> Result<Vec<u32>, TxtError> {
+    let bad = |problem| TxtError::Buses { buses: text.to_owned(), problem };
+    let number = |s: &str| s.parse::<u32>().map_err(|_| bad(BusesProblem::NotANumber(s.to_owned())));
     // Another host may list its buses in any order, or twice, and its ranges may overlap; the
     // record holds them in order, once each, as it writes them.
     let mut buses = BTreeSet::new();
@@ -148,9 +145,9 @@ fn parse_ranges(text: &str) -> Result<Vec<u32>, String> {
             None => (number(part)?, number(part)?),
         };
         if b < a {
-            return Err(format!("TXT buses={}: {} is not a range of bus numbers", quote(text), quote(part)));
+            return Err(bad(BusesProblem::NotARange(part.to_owned())));
         }
-        let too_many = || format!("TXT buses={}: more than {MOST_BUSES} buses", quote(text));
+        let too_many = || bad(BusesProblem::TooMany);
         // A range's length is checked before it is added, so that the set never holds more
         // than twice the bound.
         if (b - a) as usize >= MOST_BUSES {
@@ -162,6 +159,52 @@ fn parse_ranges(text: &str) -> Result<Vec<u32>, String> {
         }
     }
     Ok(buses.into_iter().collect())
+}
+
+/// Why a TXT record cannot be read; the text quotes what the record holds.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxtError {
+    /// A `txtvers` this client does not read.
+    #[error("TXT record version {}; this client reads {TXT_VERSION}", quote(.0))]
+    Version(String),
+    /// No `txtvers` at all.
+    #[error("the TXT record has no txtvers")]
+    NoVersion,
+    /// No `tls`: a client cannot know how to reach the server.
+    #[error("the TXT record does not say whether the server uses TLS")]
+    NoTls,
+    /// A flag that is neither `0` nor `1`.
+    #[error("TXT {key}={}: expected 0 or 1", quote(value))]
+    Flag {
+        /// The key.
+        key: &'static str,
+        /// What it holds.
+        value: String,
+    },
+    /// A `buses` list that cannot be read.
+    #[error("TXT buses={}: {problem}", quote(buses))]
+    Buses {
+        /// The whole list.
+        buses: String,
+        /// What is wrong in it.
+        problem: BusesProblem,
+    },
+}
+
+/// What is wrong in a TXT record's `buses` list.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BusesProblem {
+    /// A part that is not a number.
+    #[error("{} is not a bus number", quote(.0))]
+    NotANumber(String),
+    /// A range that ends before it starts.
+    #[error("{} is not a range of bus numbers", quote(.0))]
+    NotARange(String),
+    /// More buses than a record may list.
+    #[error("more than {MOST_BUSES} buses")]
+    TooMany,
 }
 
 impl fmt::Display for Announcement {
@@ -205,28 +248,20 @@ mod tests {
         let txt = |pairs: &'static [(&'static str, &'static str)]| {
             move |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| *v)
         };
-        assert!(Announcement::from_txt(txt(&[("tls", "1")])).unwrap_err().contains("no txtvers"));
-        assert!(
-            Announcement::from_txt(txt(&[("txtvers", "2"), ("tls", "0")]))
-                .unwrap_err()
-                .contains("version \"2\"")
-        );
-        assert!(
-            Announcement::from_txt(txt(&[("txtvers", "1")]))
-                .unwrap_err()
-                .contains("whether the server uses TLS")
-        );
-        let bad = Announcement::from_txt(txt(&[("txtvers", "1"), ("tls", "yes")])).unwrap_err();
-        assert_eq!(bad, "TXT tls=\"yes\": expected 0 or 1");
-        let bad =
-            Announcement::from_txt(txt(&[("txtvers", "1"), ("tls", "0"), ("buses", "1,x")])).unwrap_err();
-        assert!(bad.contains("\"x\" is not a bus number"), "{bad}");
-        let bad =
-            Announcement::from_txt(txt(&[("txtvers", "1"), ("tls", "0"), ("buses", "5-1")])).unwrap_err();
-        assert!(bad.contains("not a range"), "{bad}");
-        let bad = Announcement::from_txt(txt(&[("txtvers", "1"), ("tls", "0"), ("buses", "0-4294967295")]))
-            .unwrap_err();
-        assert!(bad.contains("more than 1024 buses"), "{bad}");
+        let refused = |pairs| Announcement::from_txt(txt(pairs)).unwrap_err();
+        assert_eq!(refused(&[("tls", "1")]), TxtError::NoVersion);
+        let bad = refused(&[("txtvers", "2"), ("tls", "0")]);
+        assert_eq!(bad.to_string(), "TXT record version \"2\"; this client reads 1");
+        assert_eq!(refused(&[("txtvers", "1")]), TxtError::NoTls);
+        let bad = refused(&[("txtvers", "1"), ("tls", "yes")]);
+        assert_eq!(bad.to_string(), "TXT tls=\"yes\": expected 0 or 1");
+        let bad = refused(&[("txtvers", "1"), ("tls", "0"), ("buses", "1,x")]);
+        assert_eq!(bad.to_string(), "TXT buses=\"1,x\": \"x\" is not a bus number");
+        let bad = refused(&[("txtvers", "1"), ("tls", "0"), ("buses", "5-1")]);
+        assert_eq!(bad.to_string(), "TXT buses=\"5-1\": \"5-1\" is not a range of bus numbers");
+        let bad = refused(&[("txtvers", "1"), ("tls", "0"), ("buses", "0-4294967295")]);
+        assert_eq!(bad, TxtError::Buses { buses: "0-4294967295".into(), problem: BusesProblem::TooMany });
+        assert_eq!(bad.to_string(), "TXT buses=\"0-4294967295\": more than 1024 buses");
     }
 
     /// Found by fuzzing (fuzz/corpus/txt/buses-out-of-order): `buses=1,0` was read as [1, 0],
@@ -252,7 +287,7 @@ mod tests {
         }
         let pairs = [("txtvers", "1"), ("tls", "0"), ("buses", "1-1000,900-1100")];
         let many = Announcement::from_txt(|k| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| *v));
-        assert!(many.unwrap_err().contains("more than 1024 buses"));
+        assert!(matches!(many, Err(TxtError::Buses { problem: BusesProblem::TooMany, .. })));
     }
 
     #[test]

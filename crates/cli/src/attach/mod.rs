@@ -9,6 +9,7 @@
 
 use crate::tools::{Args, connect, fail, parse_int};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use smbus_proxy_client::Report;
 use smbus_proxy_client::{BusOptions, Error, Op, Reply, blocking};
 use smbus_proxy_i2cdev::cuse;
 use smbus_proxy_i2cdev::device::{Device, Remote};
@@ -83,7 +84,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     };
     let remote = match RemoteBus::open(client, bus) {
         Ok(remote) => remote,
-        Err(e) => return fail(&format!("Error: bus {bus}: {e}")),
+        Err(e) => return fail(&format!("Error: bus {bus}: {}", Report(&e))),
     };
     match serve(remote, number, mode, group) {
         Ok(()) => ExitCode::SUCCESS,
@@ -209,7 +210,7 @@ impl RemoteBus {
         if let Some(handle) = self.handle.take()
             && let Err(e) = handle.close()
         {
-            warn!("closing bus {}'s session: {e}", self.bus);
+            warn!("closing bus {}'s session: {}", self.bus, Report(&e));
         }
     }
 }
@@ -245,7 +246,11 @@ impl Remote for RemoteBus {
                 Ok(())
             }
             Err(e) => {
-                warn!("cannot set bus {}'s timeout {timeout:?} and retries {retries:?}: {e}", self.bus);
+                warn!(
+                    "cannot set bus {}'s timeout {timeout:?} and retries {retries:?}: {}",
+                    self.bus,
+                    Report(&e)
+                );
                 Err(match e {
                     Error::Rejected { code: smbus_proxy_client::Code::InvalidArgument, .. } => {
                         nix::libc::EINVAL
@@ -264,10 +269,12 @@ fn errno(e: &Error, op: &Op) -> i32 {
     if let Some(errno) = e.errno() {
         return errno.0;
     }
-    warn!("{} failed on the way: {e}", op.name());
+    warn!("{} failed on the way: {}", op.name(), Report(e));
     match e {
         Error::NotSupported { .. } => nix::libc::EOPNOTSUPP,
-        Error::Connect { .. } | Error::OutcomeUnknown { .. } => nix::libc::ENOTCONN,
+        Error::Connect { .. } | Error::OutcomeUnknown { .. } | Error::Disconnected { .. } => {
+            nix::libc::ENOTCONN
+        }
         Error::TimedOut { .. } => nix::libc::ETIMEDOUT,
         Error::Rejected { code: Code::PermissionDenied | Code::Unauthenticated, .. } => nix::libc::EACCES,
         Error::Rejected { code: Code::Aborted, .. } | Error::LockLost { .. } => nix::libc::EBUSY,

@@ -2,6 +2,7 @@
 //! keeps going past addresses nobody answers, so it costs one round trip.
 
 use super::{Args, confirm, connect, connect_bus, fail, parse_int};
+use smbus_proxy_client::Report;
 use smbus_proxy_client::{Command, Errno, Op, Target, funcs};
 use std::process::ExitCode;
 
@@ -80,7 +81,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(&format!("Error: {e}")),
+            Err(e) => fail(&format!("Error: {}", Report(&e))),
         };
     }
 
@@ -167,7 +168,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         .collect();
     let mut bus = match client.bus(info.number) {
         Ok(bus) => bus,
-        Err(e) => return fail(&format!("Error: Could not open {file}: {e}")),
+        Err(e) => return fail(&format!("Error: Could not open {file}: {}", Report(&e))),
     };
     let ops: Vec<Op> = probes.iter().map(|(_, op)| op.clone()).collect();
     let results = match bus.execute_each(&ops) {
@@ -185,12 +186,12 @@ pub fn run(args: Vec<String>) -> ExitCode {
                         code: smbus_proxy_client::Code::PermissionDenied,
                         ..
                     }) => Probed::Refused,
-                    Err(e) => return fail(&format!("Error: {e}")),
+                    Err(e) => return fail(&format!("Error: {}", Report(&e))),
                 });
             }
             results
         }
-        Err(e) => return fail(&format!("Error: {e}")),
+        Err(e) => return fail(&format!("Error: {}", Report(&e))),
     };
     let mut answers = [None; 128];
     for ((addr, _), result) in probes.iter().zip(results) {

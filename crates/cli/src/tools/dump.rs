@@ -2,6 +2,7 @@
 //! going past registers that fail, so it costs one round trip.
 
 use super::{Args, ask, chip_address, connect_bus, fail, parse_int};
+use smbus_proxy_client::Report;
 use smbus_proxy_client::{Command, Errno, Op, Reply, Target, funcs};
 use std::process::ExitCode;
 
@@ -159,11 +160,11 @@ pub fn run(args: Vec<String>) -> ExitCode {
     };
     let mut bus = match client.bus(info.number) {
         Ok(bus) => bus,
-        Err(e) => return fail(&format!("Error: Could not open {file}: {e}")),
+        Err(e) => return fail(&format!("Error: Could not open {file}: {}", Report(&e))),
     };
     let results = match bus.execute_each(&ops) {
         Ok(results) => results,
-        Err(e) => return fail(&format!("Error: {e}")),
+        Err(e) => return fail(&format!("Error: {}", Report(&e))),
     };
     // A kernel driver owns the address: every operation says so; i2cdump stops at the first.
     if let Some(Err(Errno::EBUSY)) = results.first() {

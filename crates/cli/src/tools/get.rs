@@ -1,6 +1,7 @@
 //! `smbus-proxy get`: i2cget over the network.
 
 use super::{Args, ask, chip_address, connect_bus, data_address, fail, parse_int};
+use smbus_proxy_client::Report;
 use smbus_proxy_client::{Command, Errno, Error, Op, Reply, Target, blocking::Bus, funcs};
 use std::process::ExitCode;
 
@@ -106,7 +107,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
 
     let mut bus = match client.bus(info.number) {
         Ok(bus) => bus,
-        Err(e) => return fail(&format!("Error: Could not open {file}: {e}")),
+        Err(e) => return fail(&format!("Error: Could not open {file}: {}", Report(&e))),
     };
     match read(&mut bus, Target { addr, ten_bit: false, pec, force: args.has('f') }, mode, daddress) {
         Ok(text) => {
@@ -119,9 +120,9 @@ pub fn run(args: Vec<String>) -> ExitCode {
         Err(e) => {
             match e.errno() {
                 // i2cget's words, then what it cannot say: which errno the bus gave.
-                Some(_) => eprintln!("Error: Read failed\n{e}"),
+                Some(_) => eprintln!("Error: Read failed\n{}", Report(&e)),
                 // Refused before the bus (policy, authentication): say why.
-                None => eprintln!("Error: Read failed: {e}"),
+                None => eprintln!("Error: Read failed: {}", Report(&e)),
             }
             ExitCode::from(2)
         }

@@ -23,6 +23,7 @@ pub mod set;
 pub mod status;
 pub mod transfer;
 
+use smbus_proxy_client::Report;
 use smbus_proxy_client::{BusInfo, Credentials, blocking::Client, server_url};
 use std::process::ExitCode;
 
@@ -199,13 +200,14 @@ pub fn parse_int(s: &str) -> Option<i64> {
 
 /// Connects, or says why not as i2c-tools say it.
 pub fn connect(args: &Args) -> Result<Client, ExitCode> {
-    Client::connect_with(&args.server, args.credentials.clone()).map_err(|e| fail(&format!("Error: {e}")))
+    Client::connect_with(&args.server, args.credentials.clone())
+        .map_err(|e| fail(&format!("Error: {}", Report(&e))))
 }
 
 /// Connects, and finds the bus an `I2CBUS` argument names: a number, or an adapter's name.
 pub fn connect_bus(args: &Args, arg: &str) -> Result<(Client, BusInfo), ExitCode> {
     let client = connect(args)?;
-    let buses = client.list_buses().map_err(|e| fail(&format!("Error: {e}")))?;
+    let buses = client.list_buses().map_err(|e| fail(&format!("Error: {}", Report(&e))))?;
     let info = find_bus(arg, &buses).map_err(|e| fail(&e))?.clone();
     Ok((client, info))
 }

@@ -2,6 +2,7 @@
 //! trace file or a Wireshark capture.
 
 use super::{Args, connect, fail, find_bus, parse_int};
+use smbus_proxy_client::Report;
 use smbus_proxy_client::WatchEvent;
 use smbus_proxy_client::capture::Capture;
 use smbus_proxy_wire::trace;
@@ -45,7 +46,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     if let Some(path) = args.long("record") {
         match File::create(path) {
             Ok(f) => outputs.record = Some(BufWriter::new(f)),
-            Err(e) => return fail(&format!("Error: cannot create {path}: {e}")),
+            Err(e) => return fail(&format!("Error: cannot create {path}: {}", Report(&e))),
         }
     }
     if let Some(path) = args.long("pcap") {
@@ -53,12 +54,12 @@ pub fn run(args: Vec<String>) -> ExitCode {
             "-" => Box::new(std::io::stdout().lock()),
             path => match File::create(path) {
                 Ok(f) => Box::new(BufWriter::new(f)),
-                Err(e) => return fail(&format!("Error: cannot create {path}: {e}")),
+                Err(e) => return fail(&format!("Error: cannot create {path}: {}", Report(&e))),
             },
         };
         match Capture::new(out) {
             Ok(capture) => outputs.capture = Some(capture),
-            Err(e) => return fail(&format!("Error: cannot write the capture: {e}")),
+            Err(e) => return fail(&format!("Error: cannot write the capture: {}", Report(&e))),
         }
     }
     let client = match connect(&args) {
@@ -70,7 +71,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     if !args.positional.is_empty() {
         let present = match client.list_buses() {
             Ok(present) => present,
-            Err(e) => return fail(&format!("Error: {e}")),
+            Err(e) => return fail(&format!("Error: {}", Report(&e))),
         };
         for arg in &args.positional {
             match find_bus(arg, &present) {
@@ -81,7 +82,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     }
     let watcher = match client.watch(&buses) {
         Ok(watcher) => watcher,
-        Err(e) => return fail(&format!("Error: {e}")),
+        Err(e) => return fail(&format!("Error: {}", Report(&e))),
     };
     let header = format!(
         "{}\n# from {}, {}\n",
@@ -103,14 +104,14 @@ pub fn run(args: Vec<String>) -> ExitCode {
                 continue;
             }
             Ok(event) => event,
-            Err(e) => return fail(&format!("Error: {e}")),
+            Err(e) => return fail(&format!("Error: {}", Report(&e))),
         };
         // Each event as it happens; a closed pipe (`| head`, Wireshark quitting) ends the monitor.
         if let Err(e) = outputs.add(&event) {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 break;
             }
-            return fail(&format!("Error: {e}"));
+            return fail(&format!("Error: {}", Report(&e)));
         }
     }
     ExitCode::SUCCESS

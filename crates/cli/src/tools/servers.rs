@@ -1,6 +1,7 @@
 //! `smbus-proxy servers`: the servers that announce themselves on the local network, as a
 //! table to pick one from. `mdns://NAME` then connects to it.
 
+use smbus_proxy_client::Report;
 use smbus_proxy_client::discover;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use std::time::Duration;
 pub fn run(wait: Duration) -> ExitCode {
     let found = match discover::browse(wait) {
         Ok(found) => found,
-        Err(e) => return super::fail(&format!("Error: {e}")),
+        Err(e) => return super::fail(&format!("Error: {}", Report(&e))),
     };
     if found.is_empty() {
         eprintln!(

@@ -1,6 +1,7 @@
 //! `smbus-proxy set`: i2cset over the network.
 
 use super::{Args, ask, chip_address, connect_bus, data_address, fail, parse_int, strerror};
+use smbus_proxy_client::Report;
 use smbus_proxy_client::{Bytes, Command, Errno, Op, Reply, Target, funcs};
 use std::process::ExitCode;
 
@@ -164,7 +165,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     let file = format!("/dev/i2c-{}", info.number);
     let mut bus = match client.bus(info.number) {
         Ok(bus) => bus,
-        Err(e) => return fail(&format!("Error: Could not open {file}: {e}")),
+        Err(e) => return fail(&format!("Error: Could not open {file}: {}", Report(&e))),
     };
     let target = Target { addr, ten_bit: false, pec, force: args.has('f') };
     let read_back = |mode| match mode {
@@ -208,7 +209,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         Err(e) if e.errno() == Some(Errno::EBUSY) => return busy(addr),
         Err(e) if e.errno().is_some() => return fail("Error: Write failed"),
         // Refused before the bus (policy, authentication): say why.
-        Err(e) => return fail(&format!("Error: Write failed: {e}")),
+        Err(e) => return fail(&format!("Error: Write failed: {}", Report(&e))),
     }
     if !args.has('r') {
         return ExitCode::SUCCESS;

@@ -4,6 +4,7 @@
 
 use super::{Args, connect, fail};
 use smbus_proxy_client::BusInfo;
+use smbus_proxy_client::Report;
 use smbus_proxy_wire::pb::{BusStatus, SessionStatus, StatusResponse};
 use std::fmt::Write;
 use std::process::ExitCode;
@@ -35,7 +36,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
             print!("{}", render(&args.server, &status));
             ExitCode::SUCCESS
         }
-        Err(e) => fail(&format!("Error: {e}")),
+        Err(e) => fail(&format!("Error: {}", Report(&e))),
     }
 }
 

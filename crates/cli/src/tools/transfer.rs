@@ -1,6 +1,7 @@
 //! `smbus-proxy transfer`: i2ctransfer over the network, one combined I2C transfer.
 
 use super::{Args, ask, chip_address, connect_bus, fail, strerror};
+use smbus_proxy_client::Report;
 use smbus_proxy_client::{Bytes, Dir, Msg};
 use smbus_proxy_wire::op::{MAX_MSG_LEN, MAX_MSGS};
 use std::process::ExitCode;
@@ -195,7 +196,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     }
     let mut bus = match client.bus(info.number) {
         Ok(bus) => bus,
-        Err(e) => return fail(&format!("Error: Could not open {file}: {e}")),
+        Err(e) => return fail(&format!("Error: Could not open {file}: {}", Report(&e))),
     };
     match bus.i2c_rdwr(msgs.clone()) {
         Ok(reads) if args.has('b') => {
@@ -203,7 +204,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
             let mut out = std::io::stdout().lock();
             match reads.iter().try_for_each(|r| out.write_all(r)).and_then(|()| out.flush()) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(&format!("Error: cannot write the bytes read: {e}")),
+                Err(e) => fail(&format!("Error: cannot write the bytes read: {}", Report(&e))),
             }
         }
         Ok(reads) => {
@@ -212,7 +213,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
         }
         Err(e) => match e.errno() {
             Some(errno) => fail(&format!("Error: Sending messages failed: {}", strerror(errno))),
-            None => fail(&format!("Error: Sending messages failed: {e}")),
+            None => fail(&format!("Error: Sending messages failed: {}", Report(&e))),
         },
     }
 }
