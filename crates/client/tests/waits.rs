@@ -3,7 +3,8 @@
 //! 24C32's write cycle).
 
 use smbus_proxy_client::{BusOptions, Command, Errno, Error, Match, Msg, Op, Poll, Step, blocking};
-use smbus_proxy_testkit::{Loopback, simulated};
+use smbus_proxy_sim::ManualClock;
+use smbus_proxy_testkit::{Loopback, simulated, simulated_on};
 use std::time::{Duration, Instant};
 
 const SENSOR: u16 = 0x40;
@@ -81,9 +82,11 @@ fn ack_polling_through_an_eeprom_write_cycle() {
     assert_eq!(reads[0][..], (0..4u8).flat_map(|p| [p; 32]).collect::<Vec<_>>()[..]);
 }
 
+/// On a clock that jumps to the end of each pause, so the count of tries is exact: at 0, 5,
+/// …, 25 ms, and no seventh, which could not start within 30 ms.
 #[test]
 fn a_poll_that_runs_out_of_time_says_after_how_many_tries() {
-    let server = simulated(CHIPS).on_loopback();
+    let server = simulated_on(CHIPS, &ManualClock::advancing()).on_loopback();
     let client = blocking::Client::connect(server.url()).unwrap();
     let mut bus = client.bus(1).unwrap();
     let never = Match { mask: 0xFF, value: 0x5A };
@@ -94,23 +97,27 @@ fn a_poll_that_runs_out_of_time_says_after_how_many_tries() {
     let e = bus.run(batch).unwrap_err();
     let Error::Bus { errno, op, index, detail, .. } = &e else { panic!("{e}") };
     assert_eq!((*errno, *op, *index), (Errno::ETIMEDOUT, "poll", 1));
-    let detail = detail.as_deref().unwrap();
-    let tries: u32 = detail.split_whitespace().nth(1).unwrap().parse().unwrap();
-    assert!((4..=7).contains(&tries), "{detail}");
-    assert!(e.to_string().starts_with("poll at 0x48 failed: ETIMEDOUT (110): "), "{e}");
-    assert!(e.to_string().ends_with(" tries; the last did not match"), "{e}");
+    assert_eq!(detail.as_deref(), Some(" after 6 tries; the last did not match"));
+    assert_eq!(
+        e.to_string(),
+        "poll at 0x48 failed: ETIMEDOUT (110): bus operation timed out after 6 tries; the last did not match"
+    );
     // The transaction stopped at the poll.
     assert_eq!(bus.read_byte_data(RF, 0x11).unwrap(), 0);
     // A device that never answers: the last try's errno is said.
     let mut batch = bus.batch();
     batch.poll_ack(0x33, MS, 5 * MS);
     let e = bus.run(batch).unwrap_err().to_string();
-    assert!(e.ends_with(" tries; the last failed with ENXIO"), "{e}");
+    assert!(e.ends_with(" after 5 tries; the last failed with ENXIO"), "{e}");
 }
 
+/// On a clock the test moves, so what is shown is an order of events, not how fast a busy
+/// machine runs: bus 2 answers while bus 1's wait has not ended, and bus 1's wait ends when
+/// its time on the clock has passed, not before.
 #[test]
 fn a_wait_holds_the_bus_but_not_the_server() {
-    let server = simulated(CHIPS).on_loopback();
+    let clock = ManualClock::new();
+    let server = simulated_on(CHIPS, &clock).on_loopback();
     let client = blocking::Client::connect(server.url()).unwrap();
     let waiting = std::thread::spawn({
         let url = server.url();
@@ -121,38 +128,56 @@ fn a_wait_holds_the_bus_but_not_the_server() {
             batch.write_byte_data(RF, 0x20, 1);
             batch.wait(300 * MS);
             batch.write_byte_data(RF, 0x21, 1);
-            let start = Instant::now();
             bus.run(batch).unwrap();
-            start.elapsed()
         }
     });
-    std::thread::sleep(50 * MS);
-    // Another bus answers at once: the wait holds bus 1, not the server's network thread.
+    clock.wait_for_sleepers(1);
+    // Another bus answers while bus 1 waits: the wait holds bus 1, not the server.
     let mut other = client.bus(2).unwrap();
-    let start = Instant::now();
     other.read_byte_data(RF, 0).unwrap();
-    assert!(start.elapsed() < 150 * MS, "bus 2 took {:?}", start.elapsed());
-    // Bus 1 itself waits its turn, as for any transaction; by then the wait is over.
-    let mut same = client.bus(1).unwrap();
-    assert_eq!(same.read_byte_data(RF, 0x21).unwrap(), 1);
-    assert!(waiting.join().unwrap() >= 300 * MS);
+    assert_eq!(clock.sleepers(), 1, "bus 1 still waits");
+    // Bus 1 itself waits its turn, as for any transaction: a read of it runs after the wait.
+    let reader = std::thread::spawn({
+        let url = server.url();
+        move || blocking::Client::connect(url).unwrap().bus(1).unwrap().read_byte_data(RF, 0x21).unwrap()
+    });
+    clock.advance(299 * MS);
+    assert_eq!(clock.sleepers(), 1, "a millisecond short of its time, the wait goes on");
+    clock.advance(MS);
+    waiting.join().unwrap();
+    assert_eq!(reader.join().unwrap(), 1, "the read ran after the write that follows the wait");
 }
 
+/// On a clock the test moves: the write and the wait return while the wait cannot have ended
+/// (the clock has not moved), so they were queued, not waited for; the read after them runs
+/// once the wait has.
 #[test]
 fn pipelined_command_wait_read_is_one_round_trip_of_waiting() {
-    let server = simulated(CHIPS).on_loopback();
+    let clock = ManualClock::new();
+    let server = simulated_on(CHIPS, &clock).on_loopback();
     let client = blocking::Client::connect(server.url()).unwrap();
     let options = BusOptions { pipeline: 16, ..BusOptions::default() };
     let mut bus = client.bus_with(1, options).unwrap();
-    let start = Instant::now();
+    let start = clock.now();
     bus.execute(&[trigger()]).unwrap();
     bus.wait(140 * MS).unwrap();
-    assert!(start.elapsed() < 100 * MS, "the write and the wait are queued, not waited for");
+    assert_eq!(clock.now(), start, "returned with the wait still to end");
+    let advance = |by| {
+        let clock = clock.clone();
+        std::thread::spawn(move || {
+            clock.wait_for_sleepers(1);
+            clock.advance(by);
+        })
+    };
+    let waited = advance(140 * MS);
     let word = bus.read_word_data(SENSOR, 0x02).unwrap();
-    assert!(start.elapsed() >= 140 * MS);
-    assert_eq!(word & 0x0200, 0x0200, "the conversion was done when the read ran");
+    waited.join().unwrap();
+    assert_eq!(word & 0x0200, 0x0200, "the conversion (136.2 ms) was done when the read ran");
     // Steps by hand, as the batch builds them.
     let steps = [Step::Op(trigger()), Step::Wait(140 * MS), Step::Op(bus_voltage())];
+    let waited = advance(140 * MS);
     let replies = bus.execute_steps(&steps).unwrap();
+    waited.join().unwrap();
     assert_eq!(replies[2], smbus_proxy_client::Reply::Word(word));
+    assert_eq!(clock.now() - start, 280 * MS);
 }

@@ -428,7 +428,7 @@ impl Executor {
             let result = match step {
                 Step::Op(op) => self.execute(caller, op),
                 Step::Wait(time) => {
-                    std::thread::sleep(*time);
+                    self.backend.wait(*time);
                     Ok(Reply::Done)
                 }
                 Step::Poll(poll) => self.poll(caller, poll),
@@ -446,7 +446,7 @@ impl Executor {
     /// `poll.interval` apart, while another try can start within `poll.timeout`. A failed try
     /// counts as "not yet": a busy chip does not acknowledge.
     fn poll(&mut self, caller: Caller, poll: &Poll) -> Result<Reply, Failure> {
-        let start = Instant::now();
+        let start = self.backend.now();
         let mut tries: u64 = 0;
         loop {
             tries += 1;
@@ -459,7 +459,7 @@ impl Executor {
             if done {
                 return result;
             }
-            if start.elapsed() + poll.interval >= poll.timeout {
+            if self.backend.now() - start + poll.interval >= poll.timeout {
                 let last = match result {
                     Ok(_) => "did not match".to_owned(),
                     Err(failure) => format!("failed with {}", failure.errno.name().unwrap_or("an errno")),
@@ -469,7 +469,7 @@ impl Executor {
                     format!(" after {tries} tries; the last {last}"),
                 ));
             }
-            std::thread::sleep(poll.interval);
+            self.backend.wait(poll.interval);
         }
     }
 

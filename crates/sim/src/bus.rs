@@ -12,6 +12,7 @@
 //! PEC is transparent: host and simulated device would both compute it correctly, so an
 //! operation with PEC behaves as the plain one (it still needs the adapter's SMBUS_PEC bit).
 
+use crate::clock::Clock;
 use crate::config::{BusConfig, Model};
 use crate::devices::{self, Ack, Device, Rw};
 use crate::replay::Player;
@@ -43,6 +44,8 @@ pub struct SimBus {
     replays: Vec<Player>,
     /// Whether a device may hold the clock.
     stretches: bool,
+    /// The time its chips see and it sleeps on.
+    clock: Clock,
 }
 
 struct Slot {
@@ -55,6 +58,12 @@ struct Slot {
 impl SimBus {
     /// The bus a configuration describes, its devices freshly powered up.
     pub fn new(config: &BusConfig) -> SimBus {
+        SimBus::on(config, Clock::real())
+    }
+
+    /// The same, keeping time on `clock`.
+    pub fn on(config: &BusConfig, clock: Clock) -> SimBus {
+        let powered_up = clock.now();
         SimBus {
             number: config.number,
             name: config.name.clone(),
@@ -71,7 +80,7 @@ impl SimBus {
                 .devices
                 .iter()
                 .filter_map(|d| {
-                    let device = devices::build(&d.model)?;
+                    let device = devices::build(&d.model, powered_up)?;
                     Some(Slot { addr: d.addr, ten_bit: d.ten_bit, busy: d.busy, device })
                 })
                 .collect(),
@@ -84,6 +93,7 @@ impl SimBus {
                 })
                 .chain(config.replay.iter().map(Player::new))
                 .collect(),
+            clock,
         }
     }
 
@@ -133,6 +143,17 @@ impl SimBus {
     /// after losing arbitration, which cannot happen with one simulated master.
     pub fn set_retries(&mut self, retries: u32) {
         self.retries = retries;
+    }
+
+    /// Now, on the bus's clock.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Holds the bus (and the calling thread) for `time` on its clock: a transaction's wait,
+    /// or the pause between a poll's tries.
+    pub fn wait(&self, time: Duration) {
+        self.clock.sleep(time);
     }
 
     /// A transaction of `session` begins. A strict replay plays its trace once per session:
@@ -185,14 +206,14 @@ impl SimBus {
             devices: &mut self.devices,
             nack: &self.nack,
             wire: Wire::new(self.speed_khz, self.timeout),
-            start: Instant::now(),
+            start: self.clock.now(),
         };
         let result = match op {
             Op::Smbus { target, command } => xfer.smbus(target, command),
             Op::Transfer(msgs) => xfer.transfer(msgs).map(Reply::Transfer),
         };
         let stopped = xfer.stop();
-        xfer.wire.sleep();
+        self.clock.sleep(xfer.wire.busy());
         result.and_then(|reply| stopped.map(|()| reply))
     }
 }

@@ -7,6 +7,7 @@
 //! they are in. `examples/lab.toml` shows every option.
 
 use crate::bus::SimBus;
+use crate::clock::Clock;
 use crate::devices::{ByteOrder, EepromPart, Register};
 use crate::replay::{Replay, ReplayError, ReplayMode};
 use serde::Deserialize;
@@ -354,7 +355,12 @@ impl Config {
 
     /// One freshly powered-up bus per configured bus, in the order of the file.
     pub fn build(&self) -> Vec<SimBus> {
-        self.buses.iter().map(SimBus::new).collect()
+        self.build_on(&Clock::real())
+    }
+
+    /// The same, keeping time on `clock`.
+    pub fn build_on(&self, clock: &Clock) -> Vec<SimBus> {
+        self.buses.iter().map(|bus| SimBus::on(bus, clock.clone())).collect()
     }
 }
 

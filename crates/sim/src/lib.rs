@@ -13,6 +13,8 @@
 //!   injects faults, and lowers every SMBus command into the I2C messages the kernel's SMBus
 //!   emulation would send, so devices only ever see plain messages, as real chips do.
 //! - `timing`: the wire time of an operation at the configured clock, and the adapter timeout.
+//! - [`clock`]: the time chips see and the bus sleeps on: the machine's, or a
+//!   [`ManualClock`] a test moves.
 //! - [`devices`]: the [`Device`] trait (one call per I2C message) and the models: a
 //!   register-file chip, a register map of 8- and 16-bit registers, 24C02–24C512 EEPROMs,
 //!   a PCF8574 port expander, an Si4703 FM tuner, an INA219 power monitor, an SHT3x
@@ -23,6 +25,7 @@
 //!   here; the server's and tools' settings, policies, tokens and certificates too).
 
 pub mod bus;
+pub mod clock;
 pub mod config;
 pub mod devices;
 pub mod file;
@@ -30,6 +33,7 @@ pub mod replay;
 mod timing;
 
 pub use bus::SimBus;
+pub use clock::{Clock, ManualClock};
 pub use config::{BusConfig, Config, ConfigError, DeviceConfig, Model};
 pub use devices::Device;
 pub use replay::{Replay, ReplayError, ReplayMode};

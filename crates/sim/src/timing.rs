@@ -63,18 +63,10 @@ impl Wire {
         clocked + self.held
     }
 
-    /// Holds the caller for as long as the bus was busy: the whole wire time, or the timeout
-    /// if the operation ran into it.
-    ///
-    /// A plain thread sleep overshoots by the kernel's timer slack and wake-up latency, about
-    /// 100 µs on a virtual machine: as much again as a 400 kHz `read_byte_data` takes. So the
-    /// last stretch is spun (yielding the CPU), which keeps simulated wire time within a few
-    /// µs of what the clock rate implies.
-    pub(crate) fn sleep(&self) {
-        let busy = self.elapsed().min(self.timeout);
-        if !busy.is_zero() {
-            spin_sleep::sleep(busy);
-        }
+    /// How long the bus was busy, which the caller is held for: the whole wire time, or the
+    /// timeout if the operation ran into it.
+    pub(crate) fn busy(&self) -> Duration {
+        self.elapsed().min(self.timeout)
     }
 }
 

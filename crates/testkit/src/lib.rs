@@ -3,13 +3,14 @@
 //!
 //! [`LAB`] is the lab most tests use (`lab.toml` says what each bus is for); a test whose
 //! subject is the lab itself, such as a scan's output or a slow bus, brings its own TOML to
-//! [`simulated`]. A server runs on a thread of its own ([`Loopback::on_loopback`]), or on the test's own
+//! [`simulated`], or to [`simulated_on`] for buses on a clock the test moves. A server runs on a thread of its own ([`Loopback::on_loopback`]), or on the test's own
 //! runtime ([`Here`]): there a test that pauses tokio's clock pauses the server's too, so
 //! leases, lock waits and timeouts run exactly and at once.
 
-use smbus_proxy_server::{Running, Server};
-use smbus_proxy_sim::Config;
+use smbus_proxy_server::{Backend, Running, Server};
+use smbus_proxy_sim::{Clock, Config, ManualClock};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::sync::oneshot;
 
 /// The shared lab, as TOML.
@@ -31,6 +32,13 @@ pub fn lab() -> Server {
 /// A server on a lab of the test's own.
 pub fn simulated(toml: &str) -> Server {
     Server::simulated(&config(toml))
+}
+
+/// A server on a lab of the test's own whose buses keep time on `clock`: their waits, polls
+/// and chips move only when the test moves it.
+pub fn simulated_on(toml: &str, clock: &Arc<ManualClock>) -> Server {
+    let buses = config(toml).build_on(&Clock::manual(clock));
+    Server::new(buses.into_iter().map(|bus| Box::new(bus) as Box<dyn Backend>).collect())
 }
 
 /// Starting a test's server.

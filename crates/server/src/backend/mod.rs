@@ -9,7 +9,7 @@ pub mod linux;
 use smbus_proxy_sim::SimBus;
 use smbus_proxy_wire::{Errno, Failure, Op, Reply};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Addresses kernel drivers own on a bus.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -49,6 +49,15 @@ pub trait Backend: Send + 'static {
     fn claims(&self) -> Claims {
         Arc::new(Claimed::default)
     }
+    /// Holds the bus for `time`: a transaction's wait, or the pause between a poll's tries.
+    /// The machine's clock, by default.
+    fn wait(&mut self, time: Duration) {
+        std::thread::sleep(time);
+    }
+    /// Now, on the clock [`Backend::wait`] keeps.
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
     /// Whether an operation may block the calling thread (in the kernel, or asleep for
     /// simulated wire time). Such a bus gets a thread of its own; one that never blocks runs
     /// on the server's own thread, which spares two thread switches per transaction.
@@ -86,6 +95,14 @@ impl Backend for SimBus {
 
     fn begin(&mut self, session: u128) {
         SimBus::begin(self, session);
+    }
+
+    fn wait(&mut self, time: Duration) {
+        SimBus::wait(self, time);
+    }
+
+    fn now(&self) -> Instant {
+        SimBus::now(self)
     }
 
     fn blocks(&self) -> bool {

@@ -229,14 +229,13 @@ pub(crate) struct Bme280 {
 impl Bme280 {
     /// A chip measuring `temperature` °C, `pressure` hPa and `humidity` %RH; the config has
     /// checked each is within the chip's operating range.
-    pub(crate) fn new(temperature: f64, pressure: f64, humidity: f64) -> Self {
+    pub(crate) fn new(temperature: f64, pressure: f64, humidity: f64, now: Instant) -> Self {
         let trim = TRIMMING;
         let adc_t = invert(0xF_FFFF, (temperature * 100.0).round() as i64, |adc| trim.temperature(adc).1);
         let (t_fine, _) = trim.temperature(adc_t.into());
         let adc_p =
             invert(0xF_FFFF, (pressure * 100.0 * 256.0).round() as i64, |adc| trim.pressure(t_fine, adc));
         let adc_h = invert(0xFFFF, (humidity * 1024.0).round() as i64, |adc| trim.humidity(t_fine, adc));
-        let now = Instant::now();
         let mut chip =
             Bme280 { adc_t, adc_p, adc_h, regs: [0; 256], pointer: 0, mode: Mode::Sleep, reset_at: now, now };
         chip.reset();
@@ -381,7 +380,7 @@ mod tests {
 
     /// A chip at 25 °C, 1013.25 hPa and 50 %RH, and the time its start-up ended.
     fn chip() -> (Bme280, Instant) {
-        let chip = Bme280::new(25.0, 1013.25, 50.0);
+        let chip = Bme280::new(25.0, 1013.25, 50.0, Instant::now());
         let t0 = chip.now + STARTUP;
         (chip, t0)
     }
@@ -415,7 +414,7 @@ mod tests {
         assert_eq!((t_fine, t), (128_422, 2508));
         assert_eq!(TRIMMING.pressure(t_fine, 415_148) / 256, 100_653);
         // And back: the raw values a chip in that environment sends.
-        let chip = Bme280::new(25.08, 1006.5327, 50.0);
+        let chip = Bme280::new(25.08, 1006.5327, 50.0, Instant::now());
         let (t_fine, t) = TRIMMING.temperature(chip.adc_t.into());
         assert_eq!(t, 2508);
         let p = TRIMMING.pressure(t_fine, chip.adc_p.into());
@@ -501,7 +500,7 @@ mod tests {
     #[test]
     fn every_value_in_range_is_read_back() {
         for (t, p, h) in [(-40.0, 300.0, 0.0), (85.0, 1100.0, 100.0), (21.5, 950.0, 33.3)] {
-            let mut chip = Bme280::new(t, p, h);
+            let mut chip = Bme280::new(t, p, h, Instant::now());
             chip.measured(Setup { osrs_t: 5, osrs_p: 5, osrs_h: 5, filter: false });
             let (rt, rp, rh) = compensate(&chip.regs[0xF7..0xFF]);
             assert!((rt - t).abs() <= 0.01, "{rt} for {t}");

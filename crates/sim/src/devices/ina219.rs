@@ -74,8 +74,7 @@ pub(crate) struct Ina219 {
 }
 
 impl Ina219 {
-    pub(crate) fn new(bus_volts: f64, current_amps: f64, shunt_ohms: f64) -> Self {
-        let now = Instant::now();
+    pub(crate) fn new(bus_volts: f64, current_amps: f64, shunt_ohms: f64, now: Instant) -> Self {
         let mut chip = Ina219 {
             shunt: (current_amps * shunt_ohms / 10e-6).round() as i64,
             bus: (bus_volts / 4e-3).round() as i64,
@@ -206,7 +205,7 @@ mod tests {
 
     /// 12 V, 0.25 A through 0.1 Ω: 25 mV across the shunt.
     fn chip() -> Ina219 {
-        Ina219::new(12.0, 0.25, 0.1)
+        Ina219::new(12.0, 0.25, 0.1, Instant::now())
     }
 
     fn read(chip: &mut Ina219, at: u8, now: Instant) -> u16 {
@@ -248,7 +247,7 @@ mod tests {
 
     #[test]
     fn ranges_negative_current_and_overflow() {
-        let mut c = Ina219::new(20.0, -0.5, 0.1);
+        let mut c = Ina219::new(20.0, -0.5, 0.1, Instant::now());
         let t = c.now;
         assert_eq!(read(&mut c, SHUNT, t) as i16, -5000);
         // PGA ÷1: ±40 mV; BRNG 16 V.

@@ -78,8 +78,8 @@ pub trait Device: Send {
     fn stop(&mut self, _now: Instant) {}
 }
 
-/// A freshly powered-up chip of this model; a replay is no chip, and the bus plays it.
-pub(crate) fn build(model: &Model) -> Option<Box<dyn Device>> {
+/// A chip of this model powered up at `now`; a replay is no chip, and the bus plays it.
+pub(crate) fn build(model: &Model, now: Instant) -> Option<Box<dyn Device>> {
     Some(match model {
         Model::RegisterFile { registers } => Box::new(register_file::RegisterFile::new(registers)),
         Model::RegisterMap { byte_order, auto_increment, registers } => {
@@ -91,13 +91,13 @@ pub(crate) fn build(model: &Model) -> Option<Box<dyn Device>> {
         Model::Pcf8574 { inputs } => Box::new(pcf8574::Pcf8574::new(*inputs)),
         Model::Si4703 => Box::new(si4703::Si4703::new()),
         Model::Ina219 { bus_volts, current_amps, shunt_ohms } => {
-            Box::new(ina219::Ina219::new(*bus_volts, *current_amps, *shunt_ohms))
+            Box::new(ina219::Ina219::new(*bus_volts, *current_amps, *shunt_ohms, now))
         }
         Model::Sht3x { temperature, humidity, serial } => {
-            Box::new(sht3x::Sht3x::new(*temperature, *humidity, *serial))
+            Box::new(sht3x::Sht3x::new(*temperature, *humidity, *serial, now))
         }
         Model::Bme280 { temperature, pressure, humidity } => {
-            Box::new(bme280::Bme280::new(*temperature, *pressure, *humidity))
+            Box::new(bme280::Bme280::new(*temperature, *pressure, *humidity, now))
         }
         Model::Replay(_) => return None,
     })

@@ -109,18 +109,11 @@ pub(crate) struct Sht3x {
 }
 
 impl Sht3x {
-    pub(crate) fn new(temperature: f64, humidity: f64, serial: u32) -> Self {
+    pub(crate) fn new(temperature: f64, humidity: f64, serial: u32, now: Instant) -> Self {
         // The config has checked the range the formulas cover, so these fit in 16 bits.
         let t = ((temperature + 45.0) * 65535.0 / 175.0).round() as u16;
         let rh = (humidity * 65535.0 / 100.0).round() as u16;
-        Sht3x {
-            result: with_crcs(&[t, rh]),
-            serial,
-            status: STATUS_RESET,
-            mode: Mode::Idle,
-            out: None,
-            now: Instant::now(),
-        }
+        Sht3x { result: with_crcs(&[t, rh]), serial, status: STATUS_RESET, mode: Mode::Idle, out: None, now }
     }
 
     /// Completes a single shot measurement whose time has come.
@@ -226,7 +219,7 @@ mod tests {
     /// A sensor at 25 °C and 50 %RH, and the time it was powered on.
     fn sensor() -> (Sht3x, Instant) {
         let t0 = Instant::now();
-        let mut s = Sht3x::new(25.0, 50.0, 0x1234_5678);
+        let mut s = Sht3x::new(25.0, 50.0, 0x1234_5678, Instant::now());
         s.now = t0;
         (s, t0)
     }
