@@ -258,6 +258,105 @@ fn int_list<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
     PyList::new(py, data)
 }
 
+/// An argument of one of smbus2's methods, as it comes from Python: held while the call runs,
+/// and passed to the client's method of the same name.
+trait Arg<'a>: Sized {
+    type Held: Send + Sync;
+    /// Checks `value` as the argument `name`, naming it and its range if it does not fit.
+    fn take(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self::Held>;
+    fn pass(held: &'a Self::Held) -> Self;
+}
+
+impl<'a> Arg<'a> for u8 {
+    type Held = u8;
+    fn take(value: &Bound<'_, PyAny>, name: &str) -> PyResult<u8> {
+        args::uint(value, name)
+    }
+    fn pass(held: &'a u8) -> u8 {
+        *held
+    }
+}
+
+impl<'a> Arg<'a> for u16 {
+    type Held = u16;
+    fn take(value: &Bound<'_, PyAny>, name: &str) -> PyResult<u16> {
+        args::uint(value, name)
+    }
+    fn pass(held: &'a u16) -> u16 {
+        *held
+    }
+}
+
+impl<'a> Arg<'a> for &'a [u8] {
+    type Held = Vec<u8>;
+    /// A list of ints, or bytes.
+    fn take(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<u8>> {
+        args::data(value, name, false)
+    }
+    fn pass(held: &'a Vec<u8>) -> &'a [u8] {
+        held
+    }
+}
+
+/// A command's answer as smbus2 gives it back: nothing, an int, or a block as a list of ints.
+trait Answer {
+    fn into_python(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>>;
+}
+
+impl Answer for () {
+    fn into_python(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        Ok(py.None().into_bound(py))
+    }
+}
+
+impl Answer for u8 {
+    fn into_python(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        Ok(self.into_pyobject(py)?.into_any())
+    }
+}
+
+impl Answer for u16 {
+    fn into_python(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        Ok(self.into_pyobject(py)?.into_any())
+    }
+}
+
+impl Answer for Bytes {
+    fn into_python(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        Ok(int_list(py, &self)?.into_any())
+    }
+}
+
+/// smbus2's SMBus methods, from the client's one list (`smbus_methods!`): each takes the
+/// device address, the command's arguments by smbus2's names and `force`, runs the command
+/// as one call of the blocking client, and answers as smbus2 does.
+macro_rules! python_methods {
+    ($( $(#[doc = $doc:literal])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $command:expr; )*) => {
+        #[pymethods]
+        impl SMBus {
+            $(
+                $(#[doc = $doc])*
+                #[pyo3(signature = (i2c_addr, $($arg,)* force=None))]
+                fn $name<'py>(
+                    &self,
+                    py: Python<'py>,
+                    i2c_addr: &Bound<'py, PyAny>,
+                    $($arg: &Bound<'py, PyAny>,)*
+                    force: Option<bool>,
+                ) -> PyResult<Bound<'py, PyAny>> {
+                    $(let $arg = <$ty as Arg<'_>>::take($arg, stringify!($arg))?;)*
+                    let answer = self.smbus(py, i2c_addr, force, |bus, addr| {
+                        bus.$name(addr $(, <$ty as Arg<'_>>::pass(&$arg))*)
+                    })?;
+                    Answer::into_python(answer, py)
+                }
+            )*
+        }
+    };
+}
+
+smbus_proxy_client::smbus_methods!(python_methods);
+
 #[pymethods]
 impl SMBus {
     // The object only: `__init__` opens the bus, so that subclasses that call
@@ -503,181 +602,6 @@ impl SMBus {
             Reply::Word(w) => Ok(w),
             other => Err(error::os_error(Errno::EPROTO.0, format!("poll_word_data answered {other}"))),
         }
-    }
-
-    /// Sends the address alone, with the write bit: does a device answer?
-    #[pyo3(signature = (i2c_addr, force=None))]
-    fn write_quick(&self, py: Python<'_>, i2c_addr: &Bound<'_, PyAny>, force: Option<bool>) -> PyResult<()> {
-        self.smbus(py, i2c_addr, force, |bus, addr| bus.write_quick(addr))
-    }
-
-    /// Reads one byte from the device, without a register.
-    #[pyo3(signature = (i2c_addr, force=None))]
-    fn read_byte(&self, py: Python<'_>, i2c_addr: &Bound<'_, PyAny>, force: Option<bool>) -> PyResult<u8> {
-        self.smbus(py, i2c_addr, force, |bus, addr| bus.read_byte(addr))
-    }
-
-    /// Writes one byte to the device, without a register.
-    #[pyo3(signature = (i2c_addr, value, force=None))]
-    fn write_byte(
-        &self,
-        py: Python<'_>,
-        i2c_addr: &Bound<'_, PyAny>,
-        value: &Bound<'_, PyAny>,
-        force: Option<bool>,
-    ) -> PyResult<()> {
-        let value = args::uint::<u8>(value, "value")?;
-        self.smbus(py, i2c_addr, force, |bus, addr| bus.write_byte(addr, value))
-    }
-
-    /// Reads the byte in ``register``.
-    #[pyo3(signature = (i2c_addr, register, force=None))]
-    fn read_byte_data(
-        &self,
-        py: Python<'_>,
-        i2c_addr: &Bound<'_, PyAny>,
-        register: &Bound<'_, PyAny>,
-        force: Option<bool>,
-    ) -> PyResult<u8> {
-        let reg = args::uint::<u8>(register, "register")?;
-        self.smbus(py, i2c_addr, force, |bus, addr| bus.read_byte_data(addr, reg))
-    }
-
-    /// Writes ``value`` (0–0xFF) to ``register``.
-    #[pyo3(signature = (i2c_addr, register, value, force=None))]
-    fn write_byte_data(
-        &self,
-        py: Python<'_>,
-        i2c_addr: &Bound<'_, PyAny>,
-        register: &Bound<'_, PyAny>,
-        value: &Bound<'_, PyAny>,
-        force: Option<bool>,
-    ) -> PyResult<()> {
-        let reg = args::uint::<u8>(register, "register")?;
-        let value = args::uint::<u8>(value, "value")?;
-        self.smbus(py, i2c_addr, force, |bus, addr| bus.write_byte_data(addr, reg, value))
-    }
-
-    /// Reads the 16-bit word at ``register``, sent low byte first.
-    #[pyo3(signature = (i2c_addr, register, force=None))]
-    fn read_word_data(
-        &self,
-        py: Python<'_>,
-        i2c_addr: &Bound<'_, PyAny>,
-        register: &Bound<'_, PyAny>,
-        force: Option<bool>,
-    ) -> PyResult<u16> {
-        let reg = args::uint::<u8>(register, "register")?;
-        self.smbus(py, i2c_addr, force, |bus, addr| bus.read_word_data(addr, reg))
-    }
-
-    /// Writes the 16-bit ``value`` (0–0xFFFF) to ``register``, low byte first.
-    #[pyo3(signature = (i2c_addr, register, value, force=None))]
-    fn write_word_data(
-        &self,
-        py: Python<'_>,
-        i2c_addr: &Bound<'_, PyAny>,
-        register: &Bound<'_, PyAny>,
-        value: &Bound<'_, PyAny>,
-        force: Option<bool>,
-    ) -> PyResult<()> {
-        let reg = args::uint::<u8>(register, "register")?;
-        let value = args::uint::<u16>(value, "value")?;
-        self.smbus(py, i2c_addr, force, |bus, addr| bus.write_word_data(addr, reg, value))
-    }
-
-    /// SMBus process call: writes the word ``value`` to ``register`` and returns the word the
-    /// device answers.
-    #[pyo3(signature = (i2c_addr, register, value, force=None))]
-    fn process_call(
-        &self,
-        py: Python<'_>,
-        i2c_addr: &Bound<'_, PyAny>,
-        register: &Bound<'_, PyAny>,
-        value: &Bound<'_, PyAny>,
-        force: Option<bool>,
-    ) -> PyResult<u16> {
-        let reg = args::uint::<u8>(register, "register")?;
-        let value = args::uint::<u16>(value, "value")?;
-        self.smbus(py, i2c_addr, force, |bus, addr| bus.process_call(addr, reg, value))
-    }
-
-    /// SMBus block read: the device says how many bytes (1–32) it sends. Returns them as a
-    /// list of ints.
-    #[pyo3(signature = (i2c_addr, register, force=None))]
-    fn read_block_data<'py>(
-        &self,
-        py: Python<'py>,
-        i2c_addr: &Bound<'_, PyAny>,
-        register: &Bound<'_, PyAny>,
-        force: Option<bool>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let reg = args::uint::<u8>(register, "register")?;
-        let data = self.smbus(py, i2c_addr, force, |bus, addr| bus.read_block_data(addr, reg))?;
-        int_list(py, &data)
-    }
-
-    /// SMBus block write of 1–32 bytes (a list of ints, or bytes), sent after their count.
-    #[pyo3(signature = (i2c_addr, register, data, force=None))]
-    fn write_block_data(
-        &self,
-        py: Python<'_>,
-        i2c_addr: &Bound<'_, PyAny>,
-        register: &Bound<'_, PyAny>,
-        data: &Bound<'_, PyAny>,
-        force: Option<bool>,
-    ) -> PyResult<()> {
-        let reg = args::uint::<u8>(register, "register")?;
-        let data = args::data(data, "data", false)?;
-        self.smbus(py, i2c_addr, force, |bus, addr| bus.write_block_data(addr, reg, &data))
-    }
-
-    /// SMBus block process call: writes a block of 1–32 bytes and returns the device's block
-    /// answer as a list of ints.
-    #[pyo3(signature = (i2c_addr, register, data, force=None))]
-    fn block_process_call<'py>(
-        &self,
-        py: Python<'py>,
-        i2c_addr: &Bound<'_, PyAny>,
-        register: &Bound<'_, PyAny>,
-        data: &Bound<'_, PyAny>,
-        force: Option<bool>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let reg = args::uint::<u8>(register, "register")?;
-        let data = args::data(data, "data", false)?;
-        let answer = self.smbus(py, i2c_addr, force, |bus, addr| bus.block_process_call(addr, reg, &data))?;
-        int_list(py, &answer)
-    }
-
-    /// Reads ``length`` (1–32) bytes from ``register`` on, as a list of ints.
-    #[pyo3(signature = (i2c_addr, register, length, force=None))]
-    fn read_i2c_block_data<'py>(
-        &self,
-        py: Python<'py>,
-        i2c_addr: &Bound<'_, PyAny>,
-        register: &Bound<'_, PyAny>,
-        length: &Bound<'_, PyAny>,
-        force: Option<bool>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let reg = args::uint::<u8>(register, "register")?;
-        let len = args::uint::<u8>(length, "length")?;
-        let data = self.smbus(py, i2c_addr, force, |bus, addr| bus.read_i2c_block_data(addr, reg, len))?;
-        int_list(py, &data)
-    }
-
-    /// Writes 1–32 bytes (a list of ints, or bytes) from ``register`` on.
-    #[pyo3(signature = (i2c_addr, register, data, force=None))]
-    fn write_i2c_block_data(
-        &self,
-        py: Python<'_>,
-        i2c_addr: &Bound<'_, PyAny>,
-        register: &Bound<'_, PyAny>,
-        data: &Bound<'_, PyAny>,
-        force: Option<bool>,
-    ) -> PyResult<()> {
-        let reg = args::uint::<u8>(register, "register")?;
-        let data = args::data(data, "data", false)?;
-        self.smbus(py, i2c_addr, force, |bus, addr| bus.write_i2c_block_data(addr, reg, &data))
     }
 
     /// A combined transfer (``I2C_RDWR``): the messages (``i2c_msg.read`` /

@@ -1,12 +1,17 @@
 //! smbus2's methods, listed once. [`crate::Bus`], [`crate::Batch`] and
-//! [`crate::blocking::Bus`] each generate theirs from this list, so a command added here is
-//! there in all three, with one signature and one doc.
+//! [`crate::blocking::Bus`] each generate theirs from this list, and so does the Python
+//! module's `SMBus`, so a command added here is there in all four, with one signature and one
+//! doc. The arguments have smbus2's names (`register`, `length`), which Python callers pass
+//! them by.
 //!
 //! Each entry reads `name(args) -> T = command`: the method takes the device address and
 //! `args`, sends `command`, and gives back a `T`, the Rust type of the command's reply shape
 //! ([`smbus_proxy_wire::Command::returns`]).
 
-/// Calls `$then!` with the list.
+/// Calls `$then!` with the list. Exported for the Python module, which is another crate; not
+/// a part of the client's API.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! smbus_methods {
     ($then:ident) => {
         $then! {
@@ -16,32 +21,35 @@ macro_rules! smbus_methods {
             read_byte() -> u8 = $crate::Command::ReadByte;
             /// Writes a byte with no register, often a command to the device.
             write_byte(value: u8) -> () = $crate::Command::WriteByte { value };
-            /// Reads the byte at `reg`.
-            read_byte_data(reg: u8) -> u8 = $crate::Command::ReadByteData { reg };
-            /// Writes `value` to `reg`.
-            write_byte_data(reg: u8, value: u8) -> () = $crate::Command::WriteByteData { reg, value };
-            /// Reads the 16-bit word at `reg`, low byte first on the wire.
-            read_word_data(reg: u8) -> u16 = $crate::Command::ReadWordData { reg };
-            /// Writes a 16-bit word to `reg`, low byte first on the wire.
-            write_word_data(reg: u8, value: u16) -> () = $crate::Command::WriteWordData { reg, value };
-            /// Writes a word to `reg` and reads the device's word answer.
-            process_call(reg: u8, value: u16) -> u16 = $crate::Command::ProcessCall { reg, value };
+            /// Reads the byte at `register`.
+            read_byte_data(register: u8) -> u8 = $crate::Command::ReadByteData { reg: register };
+            /// Writes `value` (0–0xFF) to `register`.
+            write_byte_data(register: u8, value: u8) -> () =
+                $crate::Command::WriteByteData { reg: register, value };
+            /// Reads the 16-bit word at `register`, low byte first on the wire.
+            read_word_data(register: u8) -> u16 = $crate::Command::ReadWordData { reg: register };
+            /// Writes the 16-bit `value` (0–0xFFFF) to `register`, low byte first on the wire.
+            write_word_data(register: u8, value: u16) -> () =
+                $crate::Command::WriteWordData { reg: register, value };
+            /// Writes the word `value` to `register` and reads the device's word answer (a process call).
+            process_call(register: u8, value: u16) -> u16 =
+                $crate::Command::ProcessCall { reg: register, value };
             /// An SMBus block read: the device says how many bytes (1–32) it sends.
-            read_block_data(reg: u8) -> $crate::Bytes = $crate::Command::ReadBlockData { reg };
+            read_block_data(register: u8) -> $crate::Bytes = $crate::Command::ReadBlockData { reg: register };
             /// An SMBus block write of 1–32 bytes, preceded on the wire by their count.
-            write_block_data(reg: u8, data: &[u8]) -> () =
-                $crate::Command::WriteBlockData { reg, data: $crate::Bytes::copy_from_slice(data) };
+            write_block_data(register: u8, data: &[u8]) -> () =
+                $crate::Command::WriteBlockData { reg: register, data: $crate::Bytes::copy_from_slice(data) };
             /// Writes a block of 1–32 bytes and reads the device's block answer.
-            block_process_call(reg: u8, data: &[u8]) -> $crate::Bytes =
-                $crate::Command::BlockProcessCall { reg, data: $crate::Bytes::copy_from_slice(data) };
-            /// Reads `len` (1–32) bytes from `reg` on.
-            read_i2c_block_data(reg: u8, len: u8) -> $crate::Bytes =
-                $crate::Command::ReadI2cBlockData { reg, len };
-            /// Writes 1–32 bytes from `reg` on.
-            write_i2c_block_data(reg: u8, data: &[u8]) -> () =
-                $crate::Command::WriteI2cBlockData { reg, data: $crate::Bytes::copy_from_slice(data) };
+            block_process_call(register: u8, data: &[u8]) -> $crate::Bytes =
+                $crate::Command::BlockProcessCall { reg: register, data: $crate::Bytes::copy_from_slice(data) };
+            /// Reads `length` (1–32) bytes from `register` on.
+            read_i2c_block_data(register: u8, length: u8) -> $crate::Bytes =
+                $crate::Command::ReadI2cBlockData { reg: register, len: length };
+            /// Writes 1–32 bytes of `data` from `register` on.
+            write_i2c_block_data(register: u8, data: &[u8]) -> () =
+                $crate::Command::WriteI2cBlockData { reg: register, data: $crate::Bytes::copy_from_slice(data) };
         }
     };
 }
 
-pub(crate) use smbus_methods;
+pub(crate) use crate::smbus_methods;
