@@ -162,7 +162,7 @@ fn read(bus: &mut Bus, target: Target, mode: Mode, daddress: Option<u8>) -> Resu
         })? {
             Reply::Byte(b) => format!("0x{b:02x}"),
             Reply::Word(w) => format!("0x{w:04x}"),
-            Reply::Block(data) => data.iter().map(|b| format!("0x{b:02x}")).collect::<Vec<_>>().join(" "),
+            Reply::Block(data) => super::hex_bytes(&data),
             other => format!("{other}"),
         },
     )

@@ -182,6 +182,11 @@ pub fn read_token(path: &std::path::Path) -> Result<String, String> {
     Ok(token.to_owned())
 }
 
+/// Bytes as i2c-tools print data: `0x12 0x34`.
+pub fn hex_bytes(data: &[u8]) -> String {
+    data.iter().map(|b| format!("0x{b:02x}")).collect::<Vec<_>>().join(" ")
+}
+
 /// `strtol(s, &end, 0)` with nothing left over: decimal, 0x hex or 0 octal.
 pub fn parse_int(s: &str) -> Option<i64> {
     let (negative, digits) = match s.strip_prefix('-') {

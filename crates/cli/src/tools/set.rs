@@ -258,8 +258,9 @@ fn confirm(file: &str, addr: u16, daddress: u8, mode: Mode, value: i64, block: &
         Mode::Byte => line += "no data",
         Mode::Block | Mode::I2cBlock => {
             line += "data";
-            for b in block {
-                line += &format!(" 0x{b:02x}");
+            if !block.is_empty() {
+                line += " ";
+                line += &super::hex_bytes(block);
             }
         }
         Mode::ByteData | Mode::Word => line += &format!("data 0x{value:0w$x}", w = width(mode)),

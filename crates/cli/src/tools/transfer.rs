@@ -150,7 +150,7 @@ fn print_msgs(msgs: &[Msg], reads: &[Bytes], header: bool, write_bufs: bool, rea
                 if header {
                     out += ", buf ";
                 }
-                out += &buf.iter().map(|b| format!("0x{b:02x}")).collect::<Vec<_>>().join(" ");
+                out += &super::hex_bytes(&buf);
                 out.push('\n');
             }
             None if header => out.push('\n'),
