@@ -13,7 +13,74 @@
 use crate::embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
 use crate::{Dir, Errno, Msg, Op, Reply, WatchEvent, hal};
 use std::fmt::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Why a recording cannot become expectations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MockError {
+    /// The trace has no operations at all.
+    #[error("{} has no operations", trace.display())]
+    Empty {
+        /// The trace.
+        trace: PathBuf,
+    },
+    /// The trace has operations on more than one bus, and none was chosen.
+    #[error("{} has operations on buses {buses:?}: choose one with --bus", trace.display())]
+    Buses {
+        /// The trace.
+        trace: PathBuf,
+        /// The buses it has operations on.
+        buses: Vec<u32>,
+    },
+    /// None of its operations on the bus are to the devices chosen.
+    #[error("{} has no operations on bus {bus} to the devices given", trace.display())]
+    NoneTo {
+        /// The trace.
+        trace: PathBuf,
+        /// The bus chosen.
+        bus: u32,
+    },
+    /// An operation embedded-hal cannot express.
+    #[error("{} line {line}: `{op}`: {why}", trace.display())]
+    Inexpressible {
+        /// The trace.
+        trace: PathBuf,
+        /// The operation's line in it.
+        line: usize,
+        /// The operation, in the trace's notation.
+        op: String,
+        /// What embedded-hal lacks for it.
+        why: Inexpressible,
+    },
+}
+
+/// What embedded-hal's I2C mock cannot say.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Inexpressible {
+    /// A transfer of no messages.
+    #[error("a transfer of no messages")]
+    NoMessages,
+    /// A 10-bit address.
+    #[error("{0:#05x} is a 10-bit address, which the mock does not take")]
+    TenBit(u16),
+    /// An SMBus block read, whose length the device sends.
+    #[error("embedded-hal has no read whose length the device sends")]
+    CountedRead,
+    /// Message flags.
+    #[error("embedded-hal has no message flags")]
+    Flags,
+    /// A transaction with more than one device.
+    #[error("an embedded-hal transaction is with one device")]
+    Devices,
+    /// A recorded reply that is not the operation's shape.
+    #[error("its reply {0} is not its shape")]
+    Shape(Reply),
+    /// A failed transaction of more than two messages.
+    #[error("it failed ({}), and the mock cannot fail a transaction", smbus_proxy_wire::notation::errno(*.0))]
+    FailedTransaction(Errno),
+}
 
 /// The expectations for the `events` of the trace at `path` (with their line numbers, as
 /// `smbus_proxy_wire::trace::parse` gives them): its operations on `bus` (the only one it has,
@@ -23,7 +90,7 @@ pub fn expectations(
     events: Vec<(usize, WatchEvent)>,
     bus: Option<u32>,
     devices: &[u16],
-) -> Result<String, String> {
+) -> Result<String, MockError> {
     let ops: Vec<_> = events
         .into_iter()
         .filter_map(|(line, event)| match event {
@@ -37,13 +104,8 @@ pub fn expectations(
     let bus = match (bus, &buses[..]) {
         (Some(bus), _) => bus,
         (None, [one]) => *one,
-        (None, []) => return Err(format!("{} has no operations", path.display())),
-        (None, many) => {
-            return Err(format!(
-                "{} has operations on buses {many:?}: choose one with --bus",
-                path.display()
-            ));
-        }
+        (None, []) => return Err(MockError::Empty { trace: path.to_owned() }),
+        (None, many) => return Err(MockError::Buses { trace: path.to_owned(), buses: many.to_vec() }),
     };
     let name =
         path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
@@ -54,12 +116,16 @@ pub fn expectations(
         if !devices.is_empty() && !msgs.iter().any(|m| devices.contains(&m.addr)) {
             continue;
         }
-        let at = |problem: String| format!("{name} line {line}: {problem}");
-        calls += &expectation(&e.op, &e.result).map_err(at)?;
+        calls += &expectation(&e.op, &e.result).map_err(|why| MockError::Inexpressible {
+            trace: name.clone().into(),
+            line: *line,
+            op: e.op.to_string(),
+            why,
+        })?;
         count += 1;
     }
     if count == 0 {
-        return Err(format!("{} has no operations on bus {bus} to the devices given", path.display()));
+        return Err(MockError::NoneTo { trace: path.to_owned(), bus });
     }
     Ok(format!(
         "\
@@ -80,25 +146,25 @@ fn expectations() -> Vec<embedded_hal_mock::eh1::i2c::Transaction> {{
 }
 
 /// One operation as the mock's transactions, one per line.
-fn expectation(op: &Op, result: &Result<Reply, Errno>) -> Result<String, String> {
+fn expectation(op: &Op, result: &Result<Reply, Errno>) -> Result<String, Inexpressible> {
     let msgs = op.messages();
-    let first = msgs.first().ok_or("a transfer of no messages")?;
+    let first = msgs.first().ok_or(Inexpressible::NoMessages)?;
     if let Some(m) = msgs.iter().find(|m| m.ten_bit()) {
-        return Err(format!("`{op}`: {:#05x} is a 10-bit address, which the mock does not take", m.addr));
+        return Err(Inexpressible::TenBit(m.addr));
     }
     if msgs.iter().any(Msg::counted) {
-        return Err(format!("`{op}`: embedded-hal has no read whose length the device sends"));
+        return Err(Inexpressible::CountedRead);
     }
     if msgs.iter().any(|m| m.flags != 0) {
-        return Err(format!("`{op}`: embedded-hal has no message flags"));
+        return Err(Inexpressible::Flags);
     }
     if msgs.iter().any(|m| m.addr != first.addr) {
-        return Err(format!("`{op}`: an embedded-hal transaction is with one device"));
+        return Err(Inexpressible::Devices);
     }
     let addr = first.addr;
     // The bytes each read returned; on a failure, as many zeros as it asked for.
     let mut reads = match result {
-        Ok(reply) => op.reads(reply).ok_or_else(|| format!("`{op}`: its reply {reply} is not its shape"))?,
+        Ok(reply) => op.reads(reply).ok_or_else(|| Inexpressible::Shape(reply.clone()))?,
         Err(_) => msgs.iter().filter_map(Msg::reads_at_most).map(|n| vec![0; n].into()).collect(),
     }
     .into_iter();
@@ -113,10 +179,7 @@ fn expectation(op: &Op, result: &Result<Reply, Errno>) -> Result<String, String>
         }
         many => {
             if let Err(errno) = result {
-                return Err(format!(
-                    "`{op}` failed ({}), and the mock cannot fail a transaction",
-                    errno_name(*errno)
-                ));
+                return Err(Inexpressible::FailedTransaction(*errno));
             }
             let mut lines = format!("T::transaction_start({addr:#04x}),\n");
             for m in many {
@@ -130,10 +193,6 @@ fn expectation(op: &Op, result: &Result<Reply, Errno>) -> Result<String, String>
         Ok(_) => format!("        {call},\n"),
         Err(errno) => format!("        {call}.with_error({}),\n", error_kind(hal::kind(*errno))),
     })
-}
-
-fn errno_name(errno: Errno) -> String {
-    smbus_proxy_wire::notation::errno(errno)
 }
 
 /// `vec![0x01, 0x02]`.
@@ -204,9 +263,43 @@ mod tests {
         );
     }
 
+    /// A trace's refusals, each naming the trace and, for an operation, its line.
+    #[test]
+    fn a_trace_that_cannot_be_exported_says_why() {
+        let event = |bus, op: Op| {
+            WatchEvent::Op(Box::new(crate::OpEvent {
+                bus,
+                time: std::time::SystemTime::UNIX_EPOCH,
+                took: std::time::Duration::ZERO,
+                session: "01c73649".into(),
+                peer: None,
+                op,
+                ran_as: None,
+                result: Ok(Reply::Done),
+            }))
+        };
+        let trace = Path::new("lab/bme280.trace");
+        let write = |addr| Op::smbus(addr, Command::WriteByteData { reg: 0, value: 1 });
+        let export = |events, bus, devices: &[u16]| expectations(trace, events, bus, devices).unwrap_err();
+        assert!(matches!(export(vec![], None, &[]), MockError::Empty { .. }));
+        let two = vec![(2, event(1, write(0x48))), (3, event(3, write(0x48)))];
+        let e = export(two.clone(), None, &[]);
+        assert_eq!(e.to_string(), "lab/bme280.trace has operations on buses [1, 3]: choose one with --bus");
+        let e = export(two, Some(1), &[0x50]);
+        assert_eq!(e.to_string(), "lab/bme280.trace has no operations on bus 1 to the devices given");
+        let ten = Op::Smbus {
+            target: Target { addr: 0x1A5, ten_bit: true, ..Target::default() },
+            command: Command::WriteByte { value: 1 },
+        };
+        let e = export(vec![(2, event(1, write(0x48))), (7, event(1, ten))], None, &[]);
+        let MockError::Inexpressible { line, why, .. } = &e else { panic!("{e:?}") };
+        assert_eq!((*line, why), (7, &Inexpressible::TenBit(0x1A5)));
+        assert!(e.to_string().starts_with("bme280.trace line 7: `"), "{e}");
+    }
+
     #[test]
     fn what_embedded_hal_cannot_say_is_refused() {
-        let refused = |op: Op, result| expectation(&op, &result).unwrap_err();
+        let refused = |op: Op, result| expectation(&op, &result).unwrap_err().to_string();
         let ten = Op::Smbus {
             target: Target { addr: 0x1A5, ten_bit: true, ..Target::default() },
             command: Command::ReadByte,
