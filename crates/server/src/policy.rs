@@ -27,6 +27,7 @@ use smbus_proxy_wire::{Op, Sends, Step};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
 
 /// Every bus's rules.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,29 +61,63 @@ impl fmt::Display for Violation {
     }
 }
 
+/// Why a policy was refused: the file, then the key at fault and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
-#[error("policy {path}: {reason}")]
-pub struct PolicyError {
-    path: String,
-    reason: String,
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("cannot read policy {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        error: std::io::Error,
+    },
+    /// A problem inside the file.
+    #[error("policy {}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The problem.
+        #[source]
+        error: Box<PolicyError>,
+    },
+    /// Not TOML, or not a policy's shape (an unknown key, a wrong type): TOML's words, clipped.
+    #[error("{}", clip(.0.message().trim_end()))]
+    Syntax(toml::de::Error),
+    /// A key whose value cannot be used.
+    #[error("{key}: {problem}")]
+    Invalid {
+        /// The key, in full: `bus.1.addresses`.
+        key: String,
+        /// What is wrong with its value.
+        problem: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, problem: String) -> PolicyError {
+    PolicyError::Invalid { key: key.into(), problem }
 }
 
 impl Policy {
     /// Reads a policy file.
-    pub fn load(path: &std::path::Path) -> Result<Policy, PolicyError> {
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
         let text = smbus_proxy_sim::file::read_to_string(path, smbus_proxy_sim::file::SETTINGS_MAX)
-            .map_err(|e| PolicyError { path: path.display().to_string(), reason: e.to_string() })?;
-        Self::parse(&text).map_err(|reason| PolicyError { path: path.display().to_string(), reason })
+            .map_err(|error| PolicyError::Read { path: path.to_owned(), error })?;
+        Self::parse(&text)
+            .map_err(|error| PolicyError::File { path: path.to_owned(), error: Box::new(error) })
     }
 
     /// Parses a policy from TOML; the error names the key at fault.
-    pub fn parse(text: &str) -> Result<Policy, String> {
-        let file: File = toml::from_str(text).map_err(|e| clip(e.message().trim_end()).into_owned())?;
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        let file: File = toml::from_str(text).map_err(PolicyError::Syntax)?;
         let default = file.default.map(|r| r.rules("default")).transpose()?;
         let mut buses = BTreeMap::new();
         for (key, table) in file.bus {
-            let n: u32 =
-                key.parse().map_err(|_| format!("bus.{}: a bus is named by its number", quote(&key)))?;
+            let n: u32 = key.parse().map_err(|_| {
+                invalid(format!("bus.{}", quote(&key)), "a bus is named by its number".into())
+            })?;
             buses.insert(n, table.rules(&format!("bus.{n}"))?);
         }
         Ok(Policy { default, buses })
@@ -226,22 +261,23 @@ enum ReadOnly {
 }
 
 impl Table {
-    fn rules(self, at: &str) -> Result<Rules, String> {
+    fn rules(self, at: &str) -> Result<Rules, PolicyError> {
         let sends = match self.read_only {
             None | Some(ReadOnly::Flag(false)) => Sends::Data,
             Some(ReadOnly::Flag(true)) => Sends::Nothing,
             Some(ReadOnly::Level(level)) if level == "registers" => Sends::Register,
             Some(ReadOnly::Level(other)) => {
-                return Err(format!(
-                    "{at}.read_only: {} is not one of true, false, \"registers\"",
-                    quote(&other)
+                return Err(invalid(
+                    format!("{at}.read_only"),
+                    format!("{} is not one of true, false, \"registers\"", quote(&other)),
                 ));
             }
         };
         if let Some(max) = self.max_ops
             && !(1..=smbus_proxy_wire::op::MAX_OPS).contains(&max)
         {
-            return Err(format!("{at}.max_ops: {max} is out of range 1–{}", smbus_proxy_wire::op::MAX_OPS));
+            let range = format!("{max} is out of range 1–{}", smbus_proxy_wire::op::MAX_OPS);
+            return Err(invalid(format!("{at}.max_ops"), range));
         }
         Ok(Rules {
             addresses: self.addresses.map(|l| ranges(&l, 0x7F, &format!("{at}.addresses"))).transpose()?,
@@ -259,7 +295,7 @@ impl Table {
 }
 
 /// Parses `["0x48", "0x50-0x57"]`.
-fn ranges(list: &[String], max: u16, at: &str) -> Result<Vec<RangeInclusive<u16>>, String> {
+fn ranges(list: &[String], max: u16, at: &str) -> Result<Vec<RangeInclusive<u16>>, PolicyError> {
     let number = |s: &str| {
         let s = s.trim();
         let n = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
@@ -267,10 +303,11 @@ fn ranges(list: &[String], max: u16, at: &str) -> Result<Vec<RangeInclusive<u16>
             None => s.parse(),
         };
         n.ok().filter(|&n| n <= max).ok_or_else(|| {
-            format!(
-                "{at}: {} is not an address in range 0x00-{max:#04x} (write \"0x48\" or \"0x50-0x57\")",
+            let problem = format!(
+                "{} is not an address in range 0x00-{max:#04x} (write \"0x48\" or \"0x50-0x57\")",
                 quote(s)
-            )
+            );
+            invalid(at, problem)
         })
     };
     list.iter()
@@ -278,7 +315,7 @@ fn ranges(list: &[String], max: u16, at: &str) -> Result<Vec<RangeInclusive<u16>
             let (lo, hi) = entry.split_once('-').unwrap_or((entry, entry));
             let (lo, hi) = (number(lo)?, number(hi)?);
             if lo > hi {
-                return Err(format!("{at}: {} runs backwards", quote(entry)));
+                return Err(invalid(at, format!("{} runs backwards", quote(entry))));
             }
             Ok(lo..=hi)
         })
@@ -409,7 +446,7 @@ mod tests {
             ("[bus.1]\nmax_ops = 0", "bus.1.max_ops: 0 is out of range 1–1024"),
             ("[bus.1]\nwrite_only = true", "unknown field `write_only`"),
         ] {
-            let err = Policy::parse(text).unwrap_err();
+            let err = Policy::parse(text).unwrap_err().to_string();
             assert!(err.contains(says), "{text:?}: {err}");
         }
     }
