@@ -279,18 +279,27 @@ fn answer(req: &pb::ExecuteRequest) -> pb::ExecuteResponse {
 #[tonic::async_trait]
 impl Smbus for Echo {
     async fn list_buses(&self, _: tonic::Request<pb::ListBusesRequest>) -> Res<pb::ListBusesResponse> {
-        Ok(tonic::Response::new(pb::ListBusesResponse { buses: vec![] }))
+        Ok(tonic::Response::new(pb::ListBusesResponse::default()))
     }
     async fn open(&self, _: tonic::Request<pb::OpenRequest>) -> Res<pb::OpenResponse> {
         let bus =
             pb::BusInfo { number: 1, name: "echo".into(), funcs: u64::from(u32::MAX), ..Default::default() };
-        Ok(tonic::Response::new(pb::OpenResponse { session: "0".repeat(32), bus: Some(bus), lease_ms: 5000 }))
+        let session = "0".repeat(32);
+        Ok(tonic::Response::new(pb::OpenResponse {
+            session,
+            bus: Some(bus),
+            lease_ms: 5000,
+            ..Default::default()
+        }))
     }
     async fn close(&self, _: tonic::Request<pb::CloseRequest>) -> Res<pb::CloseResponse> {
         Ok(tonic::Response::new(pb::CloseResponse {}))
     }
     async fn keep_alive(&self, _: tonic::Request<pb::KeepAliveRequest>) -> Res<pb::KeepAliveResponse> {
         Ok(tonic::Response::new(pb::KeepAliveResponse { lease_ms: 5000 }))
+    }
+    async fn resume(&self, _: tonic::Request<pb::ResumeRequest>) -> Res<pb::ResumeResponse> {
+        Err(tonic::Status::unimplemented("the echo service's sessions cannot be resumed"))
     }
     async fn lock(&self, _: tonic::Request<pb::LockRequest>) -> Res<pb::LockResponse> {
         Err(tonic::Status::unimplemented("the echo service has no bus to lock"))

@@ -187,6 +187,17 @@ struct Serve {
     #[arg(long, value_name = "MS", default_value_t = DEFAULTS.bus_wait.as_millis() as u32, value_parser = clap::value_parser!(u32).range(0..=60_000))]
     max_bus_wait_ms: u32,
 
+    /// The longest resume window a session may have, in ms: how long a client whose
+    /// connection broke has to come back to its session, its lock and the answers it missed.
+    /// A silent client's lock is held that long. 0: sessions cannot be resumed.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULTS.resume_window.as_millis() as u32, value_parser = clap::value_parser!(u32).range(0..=600_000))]
+    max_resume_window_ms: u32,
+
+    /// Bytes of unacknowledged answers one session keeps for a client that may come back
+    /// (each counted at the most it can take); one transaction's are always kept.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULTS.record_bytes as u32, value_parser = clap::value_parser!(u32).range(1024..=smbus_proxy_wire::op::MAX_MESSAGE_BYTES as i64))]
+    max_record_bytes: u32,
+
     /// The adapter timeout for every operation (I2C_TIMEOUT, in steps of 10 ms): a device
     /// that holds the bus longer fails with ETIMEDOUT. Sessions may ask for less, not more.
     #[arg(long, value_name = "MS", value_parser = op_timeout)]
@@ -458,6 +469,8 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
             message_bytes: args.max_message_bytes as usize,
             bus_wait: Duration::from_millis(args.max_bus_wait_ms.into()),
             op_timeout: args.op_timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+            resume_window: Duration::from_millis(args.max_resume_window_ms.into()),
+            record_bytes: args.max_record_bytes as usize,
         });
     if !args.no_announce {
         server = server.announce(args.announce_name.clone());

@@ -331,6 +331,7 @@ async fn a_stream_that_stops_reading_does_not_freeze_the_bus() {
             ops: vec![encode::op(&Op::Transfer(vec![Msg::read(0x50, len); n]))],
             keep_going: false,
             fence: 0,
+            ..Default::default()
         };
         raw::Grpc::message(3, &request, false)
     };
@@ -429,6 +430,7 @@ async fn a_session_is_its_owners_alone() {
         ops: vec![encode::op(&Op::smbus(0x48, Command::WriteByteData { reg: 0x30, value: 0x5A }))],
         keep_going: false,
         fence: 0,
+        ..Default::default()
     };
     owner.execute(write(&session)).await.unwrap();
     let seen = watcher.await.unwrap();
@@ -476,6 +478,7 @@ async fn unread_replies_are_bounded() {
         ops: vec![encode::op(&Op::Transfer(vec![Msg::read(0x50, 8192); 42])); 11],
         keep_going: false,
         fence: 0,
+        ..Default::default()
     };
     let mut connections = Vec::new();
     for _ in 0..8 {
@@ -691,6 +694,7 @@ async fn unread_requests_are_bounded_by_the_window() {
             ops: vec![encode::op(&Op::smbus(0x48, Command::ReadByteData { reg: 0 }))],
             keep_going: false,
             fence: 0,
+            ..Default::default()
         };
         let one = grpc_message(&read);
         let megabyte: Vec<u8> =

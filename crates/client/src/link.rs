@@ -182,6 +182,8 @@ impl Link {
                 ops: ops.iter().map(P::encode).collect(),
                 keep_going,
                 fence: 0,
+                seq: 0,
+                acked: 0,
             };
             let answer = match in_time(self.options.call_timeout, self.send(request)).await {
                 Ok(answer) => answer,
@@ -248,6 +250,8 @@ impl Link {
             ops: ops.iter().map(P::encode).collect(),
             keep_going: false,
             fence: self.pipeline.fence,
+            seq: 0,
+            acked: 0,
         };
         let stream = match &mut self.stream {
             Some(stream) => stream,

@@ -41,9 +41,7 @@ pub struct BusOptions {
     pub send_unsupported: bool,
 }
 
-/// The largest pipelining window: the answers of that many of the largest transactions of
-/// writes stay well within what HTTP/2 buffers while the client is still sending.
-pub const MAX_PIPELINE: usize = 256;
+pub use smbus_proxy_wire::op::MAX_PIPELINE;
 
 /// One session on the server, shared by its bus handle and the keep-alive.
 pub(crate) struct Session {
@@ -67,6 +65,7 @@ impl Session {
             // milliseconds is sent as the largest, which it refuses all the same.
             timeout_ms: options.timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
             retries: options.retries.map(u64::from),
+            resume_window_ms: 0,
         };
         // Sent twice only if the first never got an answer: a session it may have opened is
         // never used and expires after its lease.

@@ -36,13 +36,21 @@ impl Smbus for ThreeBytes {
     async fn open(&self, _: Request<pb::OpenRequest>) -> Answer<pb::OpenResponse> {
         let bus =
             pb::BusInfo { number: 1, name: "liar".into(), funcs: u64::from(u32::MAX), ..Default::default() };
-        Ok(Response::new(pb::OpenResponse { session: "0".repeat(32), bus: Some(bus), lease_ms: 5000 }))
+        Ok(Response::new(pb::OpenResponse {
+            session: "0".repeat(32),
+            bus: Some(bus),
+            lease_ms: 5000,
+            ..Default::default()
+        }))
     }
     async fn close(&self, _: Request<pb::CloseRequest>) -> Answer<pb::CloseResponse> {
         Ok(Response::new(pb::CloseResponse {}))
     }
     async fn keep_alive(&self, _: Request<pb::KeepAliveRequest>) -> Answer<pb::KeepAliveResponse> {
         Ok(Response::new(pb::KeepAliveResponse { lease_ms: 5000 }))
+    }
+    async fn resume(&self, _: Request<pb::ResumeRequest>) -> Answer<pb::ResumeResponse> {
+        Err(Status::unimplemented("not here"))
     }
     async fn lock(&self, _: Request<pb::LockRequest>) -> Answer<pb::LockResponse> {
         Err(Status::unimplemented("not here"))

@@ -84,7 +84,7 @@ fn start_server(threads: usize) -> SocketAddr {
 
 fn request(session: &str) -> pb::ExecuteRequest {
     let op = Op::smbus(0x48, Command::ReadByteData { reg: 0 });
-    pb::ExecuteRequest { session: session.into(), ops: vec![encode::op(&op)], keep_going: false, fence: 0 }
+    pb::ExecuteRequest { session: session.into(), ops: vec![encode::op(&op)], ..Default::default() }
 }
 
 async fn connect(addr: SocketAddr) -> (SmbusClient<tonic::transport::Channel>, String) {

@@ -17,6 +17,7 @@ use crate::backend::{Backend, Claims};
 use crate::fair::{Fair, Ticket, Who};
 use crate::fallback;
 use crate::lock;
+use crate::record::{Settled, Slot};
 use crate::session::{Params, Session, SessionId, client_host};
 use crate::watch::{Record, Watch};
 use smbus_proxy_wire::{Errno, Failure, Op, Poll, Reply, Step, funcs::I2C, pb};
@@ -31,7 +32,7 @@ use tracing::Level;
 
 /// What a transaction did: the result of each step that ran, in order. Unless the
 /// transaction keeps going, a failure is the last of them: steps after it do not run.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Outcome {
     pub results: Vec<Result<Reply, Failure>>,
 }
@@ -51,7 +52,7 @@ impl Caller {
 }
 
 /// Why a transaction never reached the bus.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotRun {
     /// Another live session holds the bus exclusively.
     Locked,
@@ -59,6 +60,8 @@ pub enum NotRun {
     Ended,
     /// The executor is gone (the server is shutting down).
     Stopped,
+    /// Its call was dropped before the bus took it.
+    Dropped,
 }
 
 struct Job {
@@ -66,6 +69,7 @@ struct Job {
     params: Params,
     steps: Vec<Step>,
     keep_going: bool,
+    slot: Option<Arc<Slot>>,
     reply: oneshot::Sender<Result<Outcome, NotRun>>,
 }
 
@@ -278,27 +282,31 @@ impl Bus {
         }
     }
 
-    /// Runs `steps` as one transaction for `session`.
+    /// Runs `steps` as one transaction for `session`. A numbered transaction's `slot` is
+    /// claimed when the bus takes it (if its call was dropped first, it does not run) and
+    /// settled with what came of it, whether or not its call is still there to hear.
     pub async fn run(
         self: &Arc<Self>,
         caller: Caller,
         params: Params,
         steps: Vec<Step>,
         keep_going: bool,
+        slot: Option<Arc<Slot>>,
     ) -> Result<Outcome, NotRun> {
         match &self.runner {
             Runner::Inline(inline) => {
                 let turn = inline.turn(caller.who()).await?;
                 if steps.iter().all(|s| s.waits().is_zero()) {
                     let mut executor = lock(&inline.executor);
-                    let outcome = self.dispatch(&mut executor, caller, params, &steps, keep_going);
+                    let outcome =
+                        self.dispatch(&mut executor, caller, params, &steps, keep_going, slot.as_deref());
                     drop((executor, turn));
                     return outcome;
                 }
                 let (bus, inline) = (self.clone(), inline.clone());
                 tokio::task::spawn_blocking(move || {
-                    let outcome =
-                        bus.dispatch(&mut lock(&inline.executor), caller, params, &steps, keep_going);
+                    let executor = &mut lock(&inline.executor);
+                    let outcome = bus.dispatch(executor, caller, params, &steps, keep_going, slot.as_deref());
                     drop(turn);
                     outcome
                 })
@@ -307,7 +315,7 @@ impl Bus {
             }
             Runner::Thread(jobs) => {
                 let (reply, outcome) = oneshot::channel();
-                let job = Job { caller, params, steps, keep_going, reply };
+                let job = Job { caller, params, steps, keep_going, slot, reply };
                 let who = caller.who();
                 let ticket = jobs.push(who, job).map_err(|_| NotRun::Stopped)?;
                 let _queued = Queued { jobs, who, ticket };
@@ -326,11 +334,22 @@ impl Bus {
         params: Params,
         steps: &[Step],
         keep_going: bool,
+        slot: Option<&Slot>,
     ) -> Result<Outcome, NotRun> {
-        if self.held_by_other(caller.session) {
-            return Err(NotRun::Locked);
+        if let Some(slot) = slot
+            && !slot.claim()
+        {
+            return Err(NotRun::Dropped);
         }
-        Ok(executor.transaction(caller, params, steps, keep_going))
+        let outcome = if self.held_by_other(caller.session) {
+            Err(NotRun::Locked)
+        } else {
+            Ok(executor.transaction(caller, params, steps, keep_going))
+        };
+        if let Some(slot) = slot {
+            slot.settle(Settled::Ran(outcome.clone()));
+        }
+        outcome
     }
 
     /// Whether another live session than `session` holds the bus.
@@ -411,7 +430,8 @@ impl Executor {
                 continue;
             }
             let Some(bus) = bus.upgrade() else { return };
-            let result = bus.dispatch(&mut self, job.caller, job.params, &job.steps, job.keep_going);
+            let slot = job.slot.as_deref();
+            let result = bus.dispatch(&mut self, job.caller, job.params, &job.steps, job.keep_going, slot);
             drop(bus);
             let _ = job.reply.send(result);
         }

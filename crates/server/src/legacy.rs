@@ -12,6 +12,7 @@ use smbus_proxy_wire::pb::{self, smbus_op::Command as C};
 use smbus_proxy_wire::{ArgError, Errno, Reply, decode, encode};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tonic::codegen::{Service as TowerService, http};
 use tonic::{Request, Response, Status};
 
@@ -43,7 +44,7 @@ impl Legacy {
         let response = self
             .core
             .execute_one(
-                pb::ExecuteRequest { session, ops: vec![op], keep_going: false, fence: 0 },
+                pb::ExecuteRequest { session, ops: vec![op], keep_going: false, ..Default::default() },
                 &Origin::of(req),
             )
             .await
@@ -106,9 +107,11 @@ type Answer<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl SmbusRcp for Legacy {
     async fn open(&self, req: Request<rcp::OpenRequest>) -> Answer<rcp::OperationStatus> {
-        let (peer, owner) = (req.remote_addr(), Owner::of(&req));
+        let owner = Owner::of(&req);
         let opened = unsigned("i2c_bus", req.get_ref().i2c_bus).and_then(|bus| {
-            self.core.open_session(bus, peer, owner, Params::default()).map_err(|s| s.message().to_owned())
+            self.core
+                .open_session(bus, owner, Params::default(), Duration::ZERO)
+                .map_err(|s| s.message().to_owned())
         });
         let session = match opened {
             Ok(session) => session,

@@ -41,6 +41,7 @@ mod fallback;
 mod legacy;
 mod limits;
 mod policy;
+mod record;
 mod service;
 mod session;
 mod throttle;
@@ -314,6 +315,7 @@ impl Server {
             refusals: refusals.clone(),
             ops_watch: watch,
             started: std::time::Instant::now(),
+            instance: smbus_proxy_wire::encode::session_id(session::new_id()),
         });
         let client_cert = self.tls.as_ref().is_some_and(Tls::requires_client_cert);
         let credentials = self.token.is_some() || client_cert;

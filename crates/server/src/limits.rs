@@ -67,6 +67,14 @@ pub struct Limits {
     /// The adapter timeout every operation runs under (`I2C_TIMEOUT`); sessions may ask for
     /// less, not more. `None` leaves the adapter's own.
     pub op_timeout: Option<Duration>,
+    /// The longest resume window a session may ask for: how long a silent session, its lock
+    /// and its record of unacknowledged outcomes are kept for its client to come back.
+    /// Zero: sessions cannot be resumed.
+    pub resume_window: Duration,
+    /// Bytes of unacknowledged replies one session's record keeps (counted at the most each
+    /// reply can take, and in `buffered` and `buffered_per_peer` as well); one transaction is
+    /// always kept, whatever its size.
+    pub record_bytes: usize,
 }
 
 impl Default for Limits {
@@ -100,6 +108,11 @@ impl Limits {
         message_bytes: 4 << 20,
         bus_wait: Duration::from_secs(1),
         op_timeout: None,
+        resume_window: Duration::from_secs(60),
+        // A full pipeline of 256 one-operation transactions counts 132 KB (at the most each
+        // reply can take); a client that pipelines large reads waits for their
+        // acknowledgements instead. Records are counted in the budgets above too.
+        record_bytes: 256 << 10,
     };
 
     /// The limits `conn` enforces, on a server that asks clients for `credentials` or not.

@@ -6,10 +6,11 @@
 
 use crate::Stats;
 use crate::budget::{Account, Held};
-use crate::bus::{Bus, Caller, NotRun};
+use crate::bus::{Bus, Caller, NotRun, Outcome};
 use crate::limits::Exceeded;
 use crate::limits::{Limits, message_too_large};
 use crate::policy::Policy;
+use crate::record::{Settled, Slot, Take, Taking};
 use crate::session::{Call, Miss, Owner, Params, Session, Sessions};
 use crate::throttle::{Refusal, Refusals};
 use crate::watch::{Full, Item};
@@ -17,7 +18,6 @@ use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
 use smbus_proxy_wire::{ArgError, Step, decode, encode};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) ops_watch: Arc<crate::watch::Watch>,
     /// When the server began serving, for `Status`.
     pub(crate) started: std::time::Instant,
+    /// This run of the server, so a client can tell a restart from an expired session.
+    pub(crate) instance: String,
 }
 
 impl std::ops::Deref for Service {
@@ -130,11 +132,12 @@ impl Service {
     pub(crate) fn open_session(
         &self,
         number: u64,
-        peer: Option<SocketAddr>,
         owner: Owner,
         params: Params,
+        resume_window: Duration,
     ) -> Result<Arc<Session>, Status> {
-        self.try_open(number, peer, owner, params).inspect_err(|status| {
+        let peer = owner.peer();
+        self.try_open(number, owner, params, resume_window).inspect_err(|status| {
             if status.code() == tonic::Code::ResourceExhausted {
                 self.refusals.log(Refusal::Limit, peer, None, status);
             }
@@ -144,10 +147,11 @@ impl Service {
     fn try_open(
         &self,
         number: u64,
-        peer: Option<SocketAddr>,
         owner: Owner,
         mut params: Params,
+        resume_window: Duration,
     ) -> Result<Arc<Session>, Status> {
+        let peer = owner.peer();
         if let Some(limit) = self.limits.op_timeout {
             let limit_ms = limit.as_millis().try_into().unwrap_or(u32::MAX);
             match params.timeout_ms {
@@ -167,7 +171,7 @@ impl Service {
                 known.join(", ")
             ))
         })?;
-        let session = self.sessions.open(bus.clone(), peer, owner, params).map_err(|hit| {
+        let session = self.sessions.open(bus.clone(), owner, params, resume_window).map_err(|hit| {
             Status::resource_exhausted(match hit {
                 Exceeded::All(n) => {
                     format!("sessions: {n} are open, the server's limit; close one or let an idle one expire")
@@ -203,7 +207,8 @@ impl Service {
         self.sessions.lease.as_millis().try_into().unwrap_or(u32::MAX)
     }
 
-    /// One transaction: the body of both `Execute` and `ExecuteStream`.
+    /// One transaction: the body of both `Execute` and `ExecuteStream`. A numbered one
+    /// (`seq`) goes through its session's record ([`Service::numbered`]).
     pub(crate) async fn execute_one(
         &self,
         req: pb::ExecuteRequest,
@@ -211,12 +216,30 @@ impl Service {
     ) -> Result<Answer, Rejected> {
         self.stats.transaction();
         let session = self.session(&req.session, &origin.owner)?;
+        if req.seq != 0 {
+            return self.numbered(&session, req, origin).await.map_err(Rejected::Status);
+        }
         let steps = decode::steps(req.ops).map_err(Rejected::Argument)?;
+        let held = self.prepare(&session, &steps, req.keep_going, origin)?;
+        let outcome = self.run(&session, steps, req.keep_going, None).await;
+        let response = respond(&session, outcome, req.keep_going)?;
+        Ok(Answer { response, _held: held })
+    }
+
+    /// Checks a transaction against the limits and the policy, and counts its reply in the
+    /// connection's budget until it is sent.
+    fn prepare(
+        &self,
+        session: &Session,
+        steps: &[Step],
+        keep_going: bool,
+        origin: &Origin,
+    ) -> Result<Option<Held>, Status> {
         let refuse = |(kind, status): (Refusal, Status)| {
-            self.refusals.log(kind, session.peer, Some(session.id), &status);
+            self.refusals.log(kind, session.peer(), Some(session.id), &status);
             status
         };
-        let reply_bytes = self.admit(&session, &steps, req.keep_going).map_err(refuse)?;
+        let reply_bytes = self.admit(session, steps, keep_going).map_err(refuse)?;
         // The reply is counted before the bus runs: a client that does not read its replies
         // is refused more work instead of having the server keep what it would not read.
         let held = match &origin.account {
@@ -228,32 +251,131 @@ impl Service {
             None => None,
         };
         self.stats.operations_checked(steps.len());
+        Ok(held)
+    }
+
+    /// Runs a transaction on the session's bus, and counts what ran.
+    async fn run(
+        &self,
+        session: &Call,
+        steps: Vec<Step>,
+        keep_going: bool,
+        slot: Option<Arc<Slot>>,
+    ) -> Result<Outcome, NotRun> {
+        let caller = Caller { session: session.id, peer: session.peer() };
+        let outcome = session.bus.run(caller, session.params, steps, keep_going, slot).await;
+        if let Ok(outcome) = &outcome {
+            session.count(outcome.results.len(), outcome.results.iter().filter(|r| r.is_err()).count());
+        }
+        outcome
+    }
+
+    /// A numbered transaction: run the first time its number comes, answered from the
+    /// session's record every other time (`record.rs`).
+    async fn numbered(
+        &self,
+        session: &Call,
+        req: pb::ExecuteRequest,
+        origin: &Origin,
+    ) -> Result<Answer, Status> {
+        let Some(resumable) = &session.resumable else {
+            return Err(Status::failed_precondition(
+                "seq: numbered transactions need a session opened with a resume window (resume_window_ms)",
+            ));
+        };
         let keep_going = req.keep_going;
-        let caller = Caller { session: session.id, peer: session.peer };
-        let outcome = session
-            .bus
-            .run(caller, session.params, steps, keep_going)
-            .await
-            .map_err(|r| refused(&session, r))?;
-        session.count(outcome.results.len(), outcome.results.iter().filter(|r| r.is_err()).count());
-        let mut response =
-            pb::ExecuteResponse { results: Vec::with_capacity(outcome.results.len()), error: None };
-        for (i, result) in outcome.results.into_iter().enumerate() {
-            match result {
-                Ok(reply) => response.results.push(encode::reply(reply)),
-                Err(failure) => {
-                    let error = encode::op_error(i, &failure);
-                    match keep_going {
-                        true => response
-                            .results
-                            .push(pb::OpResult { result: Some(pb::op_result::Result::Failed(error)) }),
-                        false => response.error = Some(error),
+        let steps = decode::steps(req.ops);
+        // Kept as results, each its reply or failure in memory, with the reply's bytes.
+        let result = std::mem::size_of::<Result<smbus_proxy_wire::Reply, smbus_proxy_wire::Failure>>();
+        let bytes = steps
+            .as_ref()
+            .map_or(0, |steps| encode::response_bound(steps, keep_going) + steps.len() * result);
+        let take = {
+            let mut record = resumable.record();
+            record.acknowledge(req.acked);
+            record.take(req.seq, bytes, self.limits.record_bytes, origin.account.as_ref())?
+        };
+        let slot = match take {
+            Take::Run(slot) => slot,
+            Take::Again(slot) => loop {
+                match slot.outcome().await {
+                    // Its call was dropped before the bus took it: it runs now, unless another
+                    // copy took it first (then this one waits for that one's outcome).
+                    Settled::NotRun if slot.reopen() => break slot,
+                    Settled::NotRun => continue,
+                    settled => {
+                        return Ok(Answer { response: answer(session, settled, keep_going)?, _held: None });
                     }
+                }
+            },
+        };
+        // Settled as not run if this call is dropped before the bus takes it.
+        let _taking = Taking(slot.clone());
+        let fenced = {
+            let record = resumable.record();
+            (req.fence != 0 && req.fence <= record.highest_failed).then_some(record.highest_failed)
+        };
+        let prepared = match (steps, fenced) {
+            (_, Some(failed)) => Err(Status::aborted(format!(
+                "not run: a transaction with fence {failed} failed in this session before it"
+            ))),
+            (Err(e), None) => Err(invalid(e)),
+            (Ok(steps), None) => self.prepare(session, &steps, keep_going, origin).map(|held| (steps, held)),
+        };
+        let (settled, held) = match prepared {
+            Err(status) => {
+                (Settled::Refused { code: status.code(), message: status.message().to_owned() }, None)
+            }
+            Ok((steps, held)) => match self.run(session, steps, keep_going, Some(slot.clone())).await {
+                // Abandoned meanwhile, which only a dropped call does: this one is gone.
+                Err(NotRun::Dropped) => return Err(Status::cancelled("the call was dropped")),
+                outcome => (Settled::Ran(outcome), held),
+            },
+        };
+        slot.settle(settled.clone());
+        let response = answer(session, settled, keep_going);
+        let failed = !matches!(&response, Ok(r) if r.error.is_none());
+        if failed && req.fence != 0 {
+            let mut record = resumable.record();
+            record.highest_failed = record.highest_failed.max(req.fence);
+        }
+        Ok(Answer { response: response?, _held: held })
+    }
+}
+
+/// What a numbered transaction's outcome answers, the first time and every time after.
+fn answer(session: &Session, settled: Settled, keep_going: bool) -> Result<pb::ExecuteResponse, Status> {
+    match settled {
+        Settled::Ran(outcome) => respond(session, outcome, keep_going),
+        Settled::Refused { code, message } => Err(Status::new(code, message)),
+        Settled::NotRun => Err(Status::aborted("not run: its call was dropped before the bus took it")),
+    }
+}
+
+/// A transaction's response: each operation's reply, or its failure.
+fn respond(
+    session: &Session,
+    outcome: Result<Outcome, NotRun>,
+    keep_going: bool,
+) -> Result<pb::ExecuteResponse, Status> {
+    let outcome = outcome.map_err(|r| refused(session, r))?;
+    let mut response =
+        pb::ExecuteResponse { results: Vec::with_capacity(outcome.results.len()), error: None };
+    for (i, result) in outcome.results.into_iter().enumerate() {
+        match result {
+            Ok(reply) => response.results.push(encode::reply(reply)),
+            Err(failure) => {
+                let error = encode::op_error(i, &failure);
+                match keep_going {
+                    true => response
+                        .results
+                        .push(pb::OpResult { result: Some(pb::op_result::Result::Failed(error)) }),
+                    false => response.error = Some(error),
                 }
             }
         }
-        Ok(Answer { response, _held: held })
     }
+    Ok(response)
 }
 
 impl Service {
@@ -312,6 +434,7 @@ fn refused(session: &Session, r: NotRun) -> Status {
             session.bus.number()
         )),
         NotRun::Stopped => Status::unavailable("the server is shutting down"),
+        NotRun::Dropped => Status::cancelled("the call was dropped before the bus took it"),
     }
 }
 
@@ -366,14 +489,16 @@ impl Service {
             Err(status) => return (Err(message_too_large(&status).unwrap_or(status)), None),
         };
         let its_fence = req.fence;
+        // A numbered transaction's fences are its session's, kept in its record.
+        let numbered = req.seq != 0;
         let outcome = match fence.check(its_fence) {
-            Err(failed) => Err(Status::aborted(format!(
+            Err(failed) if !numbered => Err(Status::aborted(format!(
                 "not run: a transaction with fence {failed} failed on this stream before it"
             ))),
-            Ok(()) => self.execute_one(req, origin).await.map_err(Status::from),
+            _ => self.execute_one(req, origin).await.map_err(Status::from),
         };
         let ok = matches!(&outcome, Ok(answer) if answer.response.error.is_none());
-        if !ok {
+        if !ok && !numbered {
             fence.failed(its_fence);
         }
         let (reply, held) = match outcome {
@@ -419,21 +544,60 @@ impl Smbus for Service {
         _: Request<pb::ListBusesRequest>,
     ) -> Result<Response<pb::ListBusesResponse>, Status> {
         let buses = self.buses.values().map(|b| b.info()).collect();
-        Ok(Response::new(pb::ListBusesResponse { buses }))
+        Ok(Response::new(pb::ListBusesResponse { buses, instance: self.instance.clone() }))
     }
 
     async fn open(&self, req: Request<pb::OpenRequest>) -> Result<Response<pb::OpenResponse>, Status> {
-        let (peer, owner) = (req.remote_addr(), Owner::of(&req));
+        let owner = Owner::of(&req);
         let req = req.into_inner();
         let params = Params {
             timeout_ms: req.timeout_ms.map(decode::timeout_ms).transpose().map_err(invalid)?,
             retries: req.retries.map(decode::retries).transpose().map_err(invalid)?,
         };
-        let session = self.open_session(req.bus, peer, owner, params)?;
+        // Granted up to the server's bound, and the response says what was granted.
+        let window = Duration::from_millis(req.resume_window_ms).min(self.limits.resume_window);
+        let session = self.open_session(req.bus, owner, params, window)?;
+        let resumable = session.resumable.as_ref();
         Ok(Response::new(pb::OpenResponse {
             session: encode::session_id(session.id),
             bus: Some(session.bus.info()),
             lease_ms: self.lease_ms(),
+            resume_window_ms: resumable.map_or(0, |r| r.window.as_millis() as u32),
+            resume_key: resumable.map(|r| bytes::Bytes::copy_from_slice(&r.key)).unwrap_or_default(),
+            instance: self.instance.clone(),
+        }))
+    }
+
+    async fn resume(&self, req: Request<pb::ResumeRequest>) -> Result<Response<pb::ResumeResponse>, Status> {
+        let owner = Owner::of(&req);
+        let req = req.into_inner();
+        let id = decode::session_id("session", &req.session).map_err(invalid)?;
+        let session = self.sessions.resume(id, &req.resume_key, &owner).map_err(|miss| {
+            let shown = encode::session_id(id);
+            let status = match miss {
+                Miss::NotResumable => Status::failed_precondition(format!(
+                    "session {shown}: opened without a resume window (resume_window_ms), so it cannot be resumed"
+                )),
+                // As for any call: an id someone else saw is no use, nor a way to learn
+                // which ids are live.
+                Miss::Unknown | Miss::NotOwner => Status::not_found(format!(
+                    "session {shown}: unknown or expired; its resume window ran out, or the server restarted (this is run {})",
+                    self.instance
+                )),
+            };
+            if miss == Miss::NotOwner {
+                let why = Status::not_found("resume: a wrong key, or another client certificate");
+                self.refusals.log(Refusal::Auth, owner.peer(), Some(id), &why);
+            }
+            status
+        })?;
+        let resumable = session.resumable.as_ref().expect("a resumed session is resumable");
+        info!(session = %encode::session_id(session.id), peer = ?owner.peer(), "client resumed bus {}", session.bus.number());
+        Ok(Response::new(pb::ResumeResponse {
+            lease_ms: self.lease_ms(),
+            resume_window_ms: resumable.window.as_millis() as u32,
+            locked: session.bus.holder() == Some(session.id),
+            ran_through: resumable.record().taken(),
         }))
     }
 
@@ -531,7 +695,7 @@ impl Smbus for Service {
                         let a = s.activity(holder == Some(s.id));
                         pb::SessionStatus {
                             session: encode::session_tag(s.id),
-                            peer: s.peer.map(|p| p.to_string()).unwrap_or_default(),
+                            peer: s.peer().map(|p| p.to_string()).unwrap_or_default(),
                             age_ms: ms(a.age),
                             idle_ms: ms(a.idle),
                             lock_held_ms: a.lock_held.map(ms),

@@ -13,6 +13,7 @@ use crate::bus::Bus;
 use crate::limits::Exceeded;
 use crate::limits::Limits;
 use crate::lock;
+use crate::record::{Record, Resumable};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -65,10 +66,13 @@ impl Owner {
 pub struct Session {
     pub id: SessionId,
     pub bus: Arc<Bus>,
-    pub peer: Option<SocketAddr>,
-    owner: Owner,
+    /// Who may use it; a resume moves it to the client's new address.
+    owner: Mutex<Owner>,
     pub params: Params,
+    /// How long it lives without a sign of life: the lease, or its resume window if longer.
     lease_us: u64,
+    /// With a resume window: its key and the record of its numbered transactions.
+    pub resumable: Option<Resumable>,
     /// When the server's sessions began: `last_seen` counts from it.
     epoch: Instant,
     /// Microseconds since `epoch` of the last sign of life; atomic so that renewing a lease on
@@ -104,6 +108,11 @@ fn us_since(epoch: Instant) -> u64 {
 }
 
 impl Session {
+    /// The client's address and port, as of its last connection.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        lock(&self.owner).peer
+    }
+
     fn touch(&self) {
         self.last_seen.store(us_since(self.epoch), Ordering::Relaxed);
     }
@@ -209,8 +218,10 @@ impl Drop for Call {
 pub enum Miss {
     /// No live session has the id.
     Unknown,
-    /// The session exists, but another client opened it.
+    /// The session exists, but another client opened it (or, resuming it, has not its key).
     NotOwner,
+    /// A resume of a session opened without a resume window.
+    NotResumable,
 }
 
 /// Every open session, by id.
@@ -231,17 +242,18 @@ impl Sessions {
     pub fn open(
         &self,
         bus: Arc<Bus>,
-        peer: Option<SocketAddr>,
         owner: Owner,
         params: Params,
+        resume_window: Duration,
     ) -> Result<Arc<Session>, Exceeded> {
+        let peer = owner.peer;
         let mut map = lock(&self.map);
         // Dead sessions the reaper has not removed yet do not count.
         let live = map.values().filter(|s| s.alive());
         let (mut all, mut from_peer) = (0, 0);
         for s in live {
             all += 1;
-            if let (Some(a), Some(b)) = (peer, s.peer)
+            if let (Some(a), Some(b)) = (peer, s.peer())
                 && same_client_host(a, b)
             {
                 from_peer += 1;
@@ -253,13 +265,18 @@ impl Sessions {
         if from_peer >= self.limits.sessions_per_peer {
             return Err(Exceeded::PerPeer(self.limits.sessions_per_peer));
         }
+        let resumable = (!resume_window.is_zero()).then(|| {
+            let mut key = [0u8; 16];
+            getrandom::fill(&mut key).expect("the operating system's random source failed");
+            Resumable { window: resume_window, key, record: Mutex::new(Record::default()) }
+        });
         let session = Arc::new(Session {
             id: new_id(),
             bus,
-            peer,
-            owner,
+            owner: Mutex::new(owner),
             params,
-            lease_us: self.lease.as_micros() as u64,
+            lease_us: self.lease.max(resume_window).as_micros() as u64,
+            resumable,
             epoch: self.epoch,
             last_seen: AtomicU64::new(us_since(self.epoch)),
             calls: AtomicU32::new(0),
@@ -278,9 +295,32 @@ impl Sessions {
     /// ends.
     pub fn call(&self, id: SessionId, owner: &Owner) -> Result<Call, Miss> {
         let session = lock(&self.map).get(&id).cloned().ok_or(Miss::Unknown)?;
-        if !session.owner.is(owner) {
+        if !lock(&session.owner).is(owner) {
             return Err(Miss::NotOwner);
         }
+        Self::enter(session)
+    }
+
+    /// A resume of the session with this id by `owner`, who holds `key`: the same client
+    /// certificate (if any) as it was opened with, from any address, which owns it from now
+    /// on. A call, as [`Sessions::call`].
+    pub fn resume(&self, id: SessionId, key: &[u8], owner: &Owner) -> Result<Call, Miss> {
+        let session = lock(&self.map).get(&id).cloned().ok_or(Miss::Unknown)?;
+        let Some(resumable) = &session.resumable else { return Err(Miss::NotResumable) };
+        if !resumable.key_is(key) {
+            return Err(Miss::NotOwner);
+        }
+        {
+            let mut current = lock(&session.owner);
+            if current.cert != owner.cert {
+                return Err(Miss::NotOwner);
+            }
+            current.peer = owner.peer;
+        }
+        Self::enter(session)
+    }
+
+    fn enter(session: Arc<Session>) -> Result<Call, Miss> {
         // Counted before the check, so the reaper either sees the call or agrees the session
         // is dead: a session that expired is not revived by a late call.
         let others = session.calls.fetch_add(1, Ordering::AcqRel);
@@ -335,7 +375,7 @@ pub(crate) fn same_client_host(a: SocketAddr, b: SocketAddr) -> bool {
 
 /// 128 random bits: a session id is the only proof of owning a session, so it must not be
 /// guessable.
-fn new_id() -> SessionId {
+pub(crate) fn new_id() -> SessionId {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
     u128::from_le_bytes(bytes)

@@ -334,15 +334,15 @@ fn cases() -> Vec<Case> {
             "bus: 7 does not exist; this server exposes bus 1, 2, 3",
         ),
         invalid(
-            Open(pb::OpenRequest { bus: 1, timeout_ms: Some(15), retries: None }),
+            Open(pb::OpenRequest { bus: 1, timeout_ms: Some(15), retries: None, ..Default::default() }),
             "timeout_ms: 15 is out of range 10–60000 in steps of 10",
         ),
         invalid(
-            Open(pb::OpenRequest { bus: 1, timeout_ms: Some(60_010), retries: None }),
+            Open(pb::OpenRequest { bus: 1, timeout_ms: Some(60_010), retries: None, ..Default::default() }),
             "timeout_ms: 60010 is out of range",
         ),
         invalid(
-            Open(pb::OpenRequest { bus: 1, timeout_ms: None, retries: Some(17) }),
+            Open(pb::OpenRequest { bus: 1, timeout_ms: None, retries: Some(17), ..Default::default() }),
             "retries: 17 retries is out of range 0–16",
         ),
         invalid(Lock(Sess::Bus(1), 60_001), "wait_ms: 60001 ms is out of range 0–60000"),
@@ -416,7 +416,7 @@ fn cases() -> Vec<Case> {
             "ops: 513 operations; this server takes at most 512 per transaction",
         ),
         case(
-            Open(pb::OpenRequest { bus: 1, timeout_ms: Some(2000), retries: None }),
+            Open(pb::OpenRequest { bus: 1, timeout_ms: Some(2000), retries: None, ..Default::default() }),
             Code::ResourceExhausted,
             "timeout_ms: 2000 is longer than the 1000 ms this server lets one operation hold the bus",
         ),
@@ -521,6 +521,7 @@ impl Clients {
                     ops,
                     keep_going: false,
                     fence: 0,
+                    ..Default::default()
                 }))
                 .await
                 .map(drop),
@@ -596,6 +597,7 @@ async fn every_bad_request_gets_the_right_code_and_says_what_is_wrong() {
             ops: vec![encode::op(&o)],
             keep_going: false,
             fence: 0,
+            ..Default::default()
         })
     };
     let [one, two, _] = &clients.sessions;
@@ -626,6 +628,7 @@ async fn a_bad_op_anywhere_refuses_the_whole_transaction() {
             ops: bad,
             keep_going: false,
             fence: 0,
+            ..Default::default()
         }))
         .await
         .unwrap_err();
@@ -633,7 +636,13 @@ async fn a_bad_op_anywhere_refuses_the_whole_transaction() {
     assert!(status.message().starts_with("ops[1].smbus.read_byte_data.reg"), "{}", status.message());
     let check = ops(&[op(0x48, C::ReadByteData { reg: 9 })]);
     let mut reply = c
-        .execute(Auth::Right.on(pb::ExecuteRequest { session: s, ops: check, keep_going: false, fence: 0 }))
+        .execute(Auth::Right.on(pb::ExecuteRequest {
+            session: s,
+            ops: check,
+            keep_going: false,
+            fence: 0,
+            ..Default::default()
+        }))
         .await
         .unwrap()
         .into_inner();

@@ -39,6 +39,7 @@ async fn a_transaction_past_its_deadline_never_runs() {
         ops: vec![encode::op(&write)],
         keep_going: false,
         fence: 0,
+        ..Default::default()
     });
     req.set_timeout(Duration::from_millis(100));
     let started = Instant::now();

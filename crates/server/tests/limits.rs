@@ -209,7 +209,7 @@ async fn failure_details_fit_the_reply_bound() {
     let s = open(&mut c).await.unwrap();
     let write = Op::Transfer(vec![smbus_proxy_wire::Msg::write(0x50, vec![0xA5; 8192])]);
     let ops: Vec<_> = std::iter::repeat_n(&write, 400).map(smbus_proxy_wire::encode::op).collect();
-    let request = pb::ExecuteRequest { session: s, ops, keep_going: true, fence: 0 };
+    let request = pb::ExecuteRequest { session: s, ops, keep_going: true, fence: 0, ..Default::default() };
     let response = c.execute(request).await.expect("the reply fits what the client reads").into_inner();
     assert_eq!(response.results.len(), 400);
     for result in response.results {

@@ -290,6 +290,7 @@ async fn stream_answers_in_order_and_rejects_in_band() {
         ops: ops.iter().map(encode::op).collect(),
         keep_going: false,
         fence: 0,
+        ..Default::default()
     };
     let requests = vec![
         req(&[op(RF, C::WriteByteData { reg: 3, value: 0x33 })], &s),
@@ -338,6 +339,7 @@ async fn a_failed_fence_stops_the_rest_of_it_from_reaching_the_bus() {
         ops: vec![encode::op(&op(RF, C::WriteByteData { reg, value: 0xF0 | reg }))],
         keep_going: false,
         fence,
+        ..Default::default()
     };
     let absent = pb::ExecuteRequest { fence: 7, ..write(0, 0) };
     let absent = pb::ExecuteRequest { ops: vec![encode::op(&op(0x33, C::WriteByte { value: 1 }))], ..absent };
@@ -379,6 +381,7 @@ async fn a_failed_fence_stops_the_rest_of_it_from_reaching_the_bus() {
                 ops: vec![encode::op(&op(RF, C::ReadByteData { reg }))],
                 keep_going: false,
                 fence: 0,
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -403,6 +406,7 @@ async fn interleaved_fences_never_let_a_write_past_a_failure() {
         ops: vec![encode::op(&o)],
         keep_going: false,
         fence,
+        ..Default::default()
     };
     let nack = || op(0x33, C::WriteByte { value: 1 });
     let write = |reg| op(RF, C::WriteByteData { reg, value: 0xA0 | reg });

@@ -14,6 +14,11 @@ pub const MAX_MSGS: usize = 42;
 pub const MAX_MSG_LEN: usize = 8192;
 /// Most operations in one transaction.
 pub const MAX_OPS: usize = 1024;
+/// The largest pipelining window, transactions a client sends before it waits for the first
+/// answer: the answers of that many of the largest transactions of writes stay well within
+/// what HTTP/2 buffers while the client is still sending. A server keeps the outcomes of that
+/// many of a session's numbered transactions.
+pub const MAX_PIPELINE: usize = 256;
 /// The largest message a server may be configured to accept and send (its default is 4 MiB).
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 /// Highest 7-bit address.

@@ -35,7 +35,13 @@ pub async fn execute(
 ) -> Result<pb::ExecuteResponse, tonic::Status> {
     let ops = ops.iter().map(encode::op).collect();
     client
-        .execute(pb::ExecuteRequest { session: session.into(), ops, keep_going: false, fence: 0 })
+        .execute(pb::ExecuteRequest {
+            session: session.into(),
+            ops,
+            keep_going: false,
+            fence: 0,
+            ..Default::default()
+        })
         .await
         .map(|r| r.into_inner())
 }
