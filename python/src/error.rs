@@ -49,9 +49,11 @@ pub fn to_py(e: Error) -> PyErr {
             Code::Unavailable => PyConnectionError::new_err(message),
             _ => os_error(Errno::EIO.0, message),
         },
-        Error::Connect { .. } | Error::OutcomeUnknown { .. } | Error::Disconnected { .. } => {
-            PyConnectionError::new_err(message)
-        }
+        Error::Connect { .. }
+        | Error::OutcomeUnknown { .. }
+        | Error::Disconnected { .. }
+        | Error::LinkDown { .. }
+        | Error::SessionLost { .. } => PyConnectionError::new_err(message),
         Error::TimedOut { .. } => PyTimeoutError::new_err(message),
         Error::Protocol { .. } => os_error(Errno::EPROTO.0, message),
         _ => os_error(Errno::EIO.0, message),

@@ -119,8 +119,7 @@ fn main() {
     if json { print_json(loopback, &rows) } else { print_table(loopback, &rows) }
 }
 
-const PIPELINED: BusOptions =
-    BusOptions { pipeline: 64, timeout: None, retries: None, call_timeout: None, send_unsupported: false };
+const PIPELINED: BusOptions = BusOptions { pipeline: 64, ..BusOptions::DEFAULT };
 
 /// `write_byte_data` calls per second on loopback, sync and pipelined, on a bus without wire
 /// time (bus 2), so that the proxy is what is measured.

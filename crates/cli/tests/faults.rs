@@ -5,7 +5,7 @@ mod common;
 
 use common::Serving;
 use smbus_proxy_client::blocking::Client;
-use smbus_proxy_client::{Error, Msg, Report};
+use smbus_proxy_client::{BusOptions, Error, Lost, Msg, Report};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,13 +29,15 @@ fn config() -> tempfile::NamedTempFile {
 }
 
 /// The child process of `a_killed_client_...`: takes the bus, says so, and writes registers
-/// 0x00–0x7f of 0x48 with 1, 2, ... 128 in one long transfer, during which it is killed.
+/// 0x00–0x7f of 0x48 with 1, 2, ... 128 in one long transfer, during which it is killed. Its
+/// session has no resume window, so its lock goes one lease after it dies (with one, the
+/// server keeps it for the window, for a client whose connection broke: `exactly_once.rs`).
 #[test]
 #[ignore = "run as a child process by a_killed_client_leaves_no_half_transaction_and_no_lock"]
 fn holder() {
     let Ok(url) = std::env::var(HOLDER_ENV) else { return };
     let client = Client::connect(url).unwrap();
-    let mut bus = client.bus(1).unwrap();
+    let mut bus = client.bus_with(1, BusOptions { resume_window: None, ..BusOptions::DEFAULT }).unwrap();
     let mut lock = bus.lock(Duration::ZERO).unwrap();
     println!("locked");
     let data: Vec<u8> = std::iter::once(0).chain(1..=128).collect();
@@ -84,7 +86,7 @@ fn a_killed_client_leaves_no_half_transaction_and_no_lock() {
 }
 
 #[test]
-fn after_a_server_restart_reads_reconnect_and_writes_say_their_outcome_is_unknown() {
+fn after_a_server_restart_reads_reconnect_and_writes_say_the_session_is_lost() {
     let config = config();
     let server = serve(config.path(), "127.0.0.1:0");
     let addr = server.addr.clone();
@@ -98,10 +100,25 @@ fn after_a_server_restart_reads_reconnect_and_writes_say_their_outcome_is_unknow
     let server = serve(config.path(), &addr);
     assert_eq!(bus.read_byte_data(0x48, 1).unwrap(), 0x00, "a read reconnects and reopens by itself");
 
-    // A write whose connection broke is not sent again behind the caller's back.
+    // A write whose connection broke, and whose session went with the server, is not sent
+    // again behind the caller's back; the error says what happened.
+    server.kill();
+    let server = serve(config.path(), &addr);
+    let e = bus.write_byte_data(0x48, 1, 0x22).unwrap_err();
+    assert!(matches!(e, Error::SessionLost { op: "write_byte_data", why: Lost::ServerRestarted }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "the server restarted while the connection was down: the session and its lock are gone, and whether \
+         write_byte_data ran is unknown"
+    );
+    bus.write_byte_data(0x48, 1, 0x22).unwrap();
+
+    // Without a resume window, the same write only knows that the connection broke.
+    let mut plain = client.bus_with(1, BusOptions { resume_window: None, ..BusOptions::DEFAULT }).unwrap();
+    plain.write_byte_data(0x48, 1, 0x21).unwrap();
     server.kill();
     let _server = serve(config.path(), &addr);
-    let e = bus.write_byte_data(0x48, 1, 0x22).unwrap_err();
+    let e = plain.write_byte_data(0x48, 1, 0x22).unwrap_err();
     let Error::OutcomeUnknown { op, cause } = &e else {
         panic!("a write over a broken connection gave {e:?}")
     };
@@ -112,8 +129,8 @@ fn after_a_server_restart_reads_reconnect_and_writes_say_their_outcome_is_unknow
     assert!(report.starts_with(meaning), "{report}");
     assert_eq!(report.matches(cause.status().message()).count(), 1, "{report}");
     // The caller decides; here, to write again, which works on the new connection.
-    bus.write_byte_data(0x48, 1, 0x22).unwrap();
-    assert_eq!(bus.read_byte_data(0x48, 1).unwrap(), 0x22);
+    plain.write_byte_data(0x48, 1, 0x22).unwrap();
+    assert_eq!(plain.read_byte_data(0x48, 1).unwrap(), 0x22);
 
     // With no server at all, a session cannot open: the connection failed, and the socket's
     // own words say why.

@@ -65,6 +65,29 @@ pub enum Error {
         #[source]
         cause: Transport,
     },
+    /// The connection stayed down longer than the program waits for it
+    /// ([`crate::BusOptions::outage_wait`], the resume window by default). The session lives
+    /// on at the server until its window ends; whether `op` ran is unknown.
+    #[error("the connection to the server has been down for {:.1} s; {op} may or may not have run", after.as_secs_f64())]
+    LinkDown {
+        /// The transaction's first operation.
+        op: &'static str,
+        /// How long the client tried to reach the server again.
+        after: Duration,
+        /// How the connection broke.
+        #[source]
+        cause: Transport,
+    },
+    /// The connection broke, and the session could not be taken up again: the server
+    /// restarted, or the session's resume window ran out. Its lock is gone, and whether `op`
+    /// ran is unknown.
+    #[error("{why}: the session and its lock are gone, and whether {op} ran is unknown")]
+    SessionLost {
+        /// The transaction's first operation.
+        op: &'static str,
+        /// What happened to the session.
+        why: Lost,
+    },
     /// The connection to the server failed outside a call to the bus: opening a session,
     /// taking or giving back the lock, a watch.
     #[error("the connection to the server failed")]
@@ -108,6 +131,18 @@ pub enum Error {
         #[source]
         source: Option<Box<smbus_proxy_wire::ArgError>>,
     },
+}
+
+/// Why a session could not be taken up again after its connection broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Lost {
+    /// The server is another run of it than the one the session was opened on.
+    #[error("the server restarted while the connection was down")]
+    ServerRestarted,
+    /// The server is the same, and no longer has the session: its resume window ran out.
+    #[error("the connection was down longer than the session's resume window")]
+    Expired,
 }
 
 /// An error underneath another, of any type.

@@ -86,8 +86,8 @@ pub use delay::Delay;
 pub use embedded_hal;
 /// embedded-hal-async 1.0, for the async `I2c` of [`Bus`] and [`Delay`].
 pub use embedded_hal_async;
-pub use error::{Error, Report, Result, Transport};
-pub use session::{BusOptions, MAX_PIPELINE};
+pub use error::{Error, Lost, Report, Result, Transport};
+pub use session::{BusOptions, DEFAULT_RESUME_WINDOW, MAX_PIPELINE};
 pub use smbus_proxy_wire::op::msg_flags;
 pub use smbus_proxy_wire::pb::BusInfo;
 pub use smbus_proxy_wire::step::MIN_POLL_INTERVAL;

@@ -7,6 +7,14 @@
 //! addresses and register numbers (`Op::sends`); otherwise the caller learns that a write may
 //! or may not have happened.
 //!
+//! A session with a resume window (the default) numbers its transactions. When the connection
+//! breaks, the link reconnects with backoff and takes the session up again (`recover`), then
+//! sends again every transaction it has no answer for, under the same numbers: the server
+//! answers one it already ran from its record, so each runs exactly once, and the program
+//! sees nothing but the wait. If the connection stays down past `BusOptions::outage_wait`,
+//! or the session is gone (the server restarted, or the window ran out), the call fails
+//! saying which.
+//!
 //! With pipelining on, calls that return no data are sent without waiting for their answers
 //! (`queue`), which come back in order and are read when the window is full or at the next
 //! flush point (`flush`: every `round_trip`, lock, unlock and close starts with one). Each
@@ -14,7 +22,7 @@
 //! same fence, and the fence moves on only once the failure has been reported, so a failed
 //! write stops everything queued after it from reaching the bus until the program knows.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Lost, Result};
 use crate::grpc::Grpc;
 use crate::session::{BusOptions, Connection, MAX_PIPELINE, Session, Sessions};
 use crate::stream::Stream;
@@ -118,7 +126,32 @@ pub(crate) struct Link {
     pub(crate) locked: bool,
     closed: bool,
     pipeline: Pipeline,
+    /// The numbers of the session's transactions, with a resume window.
+    numbers: Numbers,
 }
+
+/// A resumable session's transaction numbers: the last one sent, and the last one answered
+/// (answers come in order, so every one before it was answered too).
+#[derive(Clone, Copy, Default)]
+struct Numbers {
+    sent: u64,
+    answered: u64,
+}
+
+/// Why a broken connection could not be got over.
+enum Gone {
+    /// It stayed down this long, the most the program waits.
+    Down(Duration),
+    /// The session is gone.
+    Lost(Lost),
+}
+
+/// The first wait between attempts to reach the server again, and the longest.
+const FIRST_RETRY: Duration = Duration::from_millis(50);
+const LONGEST_RETRY: Duration = Duration::from_secs(1);
+/// How long one attempt may take: over a link that drops packets silently, an attempt waits
+/// for an answer that never comes, and the next attempt starts on a new connection.
+const ATTEMPT: Duration = Duration::from_secs(2);
 
 /// Pipelined transactions in flight, and what became of those already answered.
 #[derive(Default)]
@@ -137,6 +170,10 @@ struct Queued {
     position: u64,
     /// Its operations' names and devices, to name the one that failed.
     ops: Box<[(&'static str, Option<u16>)]>,
+    /// What was sent, to send again after a broken connection (numbered sessions only).
+    request: Option<pb::ExecuteRequest>,
+    /// What the server's record counts it at until it is acknowledged (`encode::kept_bytes`).
+    kept: usize,
 }
 
 impl Link {
@@ -162,7 +199,57 @@ impl Link {
             locked: false,
             closed: false,
             pipeline,
+            numbers: Numbers::default(),
         })
+    }
+
+    /// A transaction as a request: numbered, if the session can be resumed.
+    fn request<P: Part>(&mut self, ops: &[P], keep_going: bool, fence: u64) -> pb::ExecuteRequest {
+        let (seq, acked) = match self.session.resume {
+            Some(_) => {
+                self.numbers.sent += 1;
+                (self.numbers.sent, self.numbers.answered)
+            }
+            None => (0, 0),
+        };
+        pb::ExecuteRequest {
+            session: self.session.id(),
+            ops: ops.iter().map(P::encode).collect(),
+            keep_going,
+            fence,
+            seq,
+            acked,
+        }
+    }
+
+    /// The connection broke `since` then: reconnects with backoff and takes the session up
+    /// again, until the program's outage wait runs out.
+    async fn recover(&mut self, since: tokio::time::Instant) -> Result<(), Gone> {
+        self.stream = None;
+        let Some(resume) = &self.session.resume else { return Err(Gone::Down(since.elapsed())) };
+        let limit = self.options.outage_wait.unwrap_or(resume.window);
+        // The first attempt after the break finds the connection broken (tonic then connects
+        // again for the next call): the second follows at once, then they back off.
+        let mut pause = Duration::ZERO;
+        loop {
+            let mut grpc = self.grpc.clone();
+            match tokio::time::timeout(ATTEMPT, self.session.resume(&mut grpc)).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(status)) if status.code() == tonic::Code::NotFound => {
+                    // Gone: from this run of the server, or with the server.
+                    let listed = grpc.list_buses(pb::ListBusesRequest {}).await;
+                    let restarted = listed.is_ok_and(|l| *l.into_inner().instance != *resume.instance);
+                    return Err(Gone::Lost(if restarted { Lost::ServerRestarted } else { Lost::Expired }));
+                }
+                _ => {}
+            }
+            let after = since.elapsed();
+            if after >= limit {
+                return Err(Gone::Down(after));
+            }
+            tokio::time::sleep(pause.min(limit - after)).await;
+            pause = (pause * 2).clamp(FIRST_RETRY, LONGEST_RETRY);
+        }
     }
 
     /// Sends a transaction and waits for its answer, reopening what can safely be reopened.
@@ -174,18 +261,15 @@ impl Link {
     ) -> Result<pb::ExecuteResponse> {
         self.flush().await?;
         let first = || ops.first().map_or("transaction", P::name);
+        // A read may run twice if the connection broke after the server ran it; sending a
+        // register number again is harmless, sending data is not.
+        let writes = ops.iter().any(|op| op.sends() > Sends::Register);
         let mut reopened = false;
         let mut reconnected = false;
+        let mut outage = None;
+        let mut request = self.request(ops, keep_going, 0);
         loop {
-            let request = pb::ExecuteRequest {
-                session: self.session.id(),
-                ops: ops.iter().map(P::encode).collect(),
-                keep_going,
-                fence: 0,
-                seq: 0,
-                acked: 0,
-            };
-            let answer = match in_time(self.options.call_timeout, self.send(request)).await {
+            let answer = match in_time(self.options.call_timeout, self.send(request.clone())).await {
                 Ok(answer) => answer,
                 Err(after) => {
                     self.cancel().await;
@@ -194,11 +278,30 @@ impl Link {
             };
             let reply = match answer {
                 Ok(reply) => reply,
+                Err(cause) if self.session.resume.is_some() => {
+                    let since = *outage.get_or_insert_with(tokio::time::Instant::now);
+                    match self.recover(since).await {
+                        // Sent again under its number: answered from the record if it ran.
+                        Ok(()) => continue,
+                        Err(Gone::Down(after)) => {
+                            return Err(Error::LinkDown { op: first(), after, cause: cause.into() });
+                        }
+                        // Nothing of the session is left; a transaction that is safe to repeat
+                        // runs on a new one, unless the lock went with the old.
+                        Err(Gone::Lost(_)) if !writes && !self.locked && !reopened => {
+                            self.reopen().await?;
+                            reopened = true;
+                            request = self.request(ops, keep_going, 0);
+                            continue;
+                        }
+                        Err(Gone::Lost(why)) => {
+                            self.locked = false;
+                            return Err(Error::SessionLost { op: first(), why });
+                        }
+                    }
+                }
                 Err(cause) => {
                     self.stream = None;
-                    // A read may run twice if the connection broke after the server ran it;
-                    // sending a register number again is harmless, sending data is not.
-                    let writes = ops.iter().any(|op| op.sends() > Sends::Register);
                     if writes || reconnected {
                         return Err(Error::OutcomeUnknown { op: first(), cause: cause.into() });
                     }
@@ -207,6 +310,7 @@ impl Link {
                 }
             };
             self.session.touch();
+            self.numbers.answered = self.numbers.answered.max(request.seq);
             match reply.reply {
                 Some(pb::stream_reply::Reply::Response(r)) => return Ok(r),
                 Some(pb::stream_reply::Reply::Rejected(r)) => {
@@ -220,6 +324,7 @@ impl Link {
                         }
                         self.reopen().await?;
                         reopened = true;
+                        request = self.request(ops, keep_going, 0);
                         continue;
                     }
                     return Err(Error::Rejected { code, message: r.message });
@@ -241,22 +346,36 @@ impl Link {
             self.receive().await;
         }
         self.pipeline.calls += 1;
+        // The server keeps the outcomes of what it has not seen acknowledged, within a bound:
+        // beyond it, the answers in flight are read first (which this request acknowledges).
+        let kept = match self.session.resume.as_ref().map(|resume| resume.record_bytes) {
+            Some(most) => {
+                let kept = encode::kept_bytes(ops.iter().map(P::returns), false);
+                while !self.pipeline.in_flight.is_empty()
+                    && self.pipeline.in_flight.iter().map(|q| q.kept).sum::<usize>() + kept > most
+                {
+                    self.receive().await;
+                }
+                kept
+            }
+            None => 0,
+        };
+        let request = self.request(ops, false, self.pipeline.fence);
         let queued = Queued {
             position: self.pipeline.calls,
             ops: ops.iter().map(|p| (p.name(), p.op().and_then(Op::device))).collect(),
-        };
-        let request = pb::ExecuteRequest {
-            session: self.session.id(),
-            ops: ops.iter().map(P::encode).collect(),
-            keep_going: false,
-            fence: self.pipeline.fence,
-            seq: 0,
-            acked: 0,
+            request: (request.seq != 0).then(|| request.clone()),
+            kept,
         };
         let stream = match &mut self.stream {
             Some(stream) => stream,
             None => match Stream::open(&self.grpc).await {
                 Ok(stream) => self.stream.insert(stream),
+                Err(status) if self.session.resume.is_some() => {
+                    self.pipeline.in_flight.push_back(queued);
+                    self.broke(status).await;
+                    return Ok(());
+                }
                 Err(status) => {
                     self.fail(&queued, Error::status(status));
                     return Ok(());
@@ -265,7 +384,11 @@ impl Link {
         };
         match stream.send(request).await {
             Ok(()) => self.pipeline.in_flight.push_back(queued),
-            Err(cause) => self.broke(&queued, cause),
+            Err(cause) if queued.request.is_some() => {
+                self.pipeline.in_flight.push_back(queued);
+                self.broke(cause).await;
+            }
+            Err(cause) => self.broke_unnumbered(&queued, cause),
         }
         Ok(())
     }
@@ -302,23 +425,33 @@ impl Link {
 
     /// Reads the answer of the oldest pipelined transaction.
     async fn receive(&mut self) {
-        let Some(queued) = self.pipeline.in_flight.pop_front() else { return };
         let Some(stream) = &mut self.stream else {
+            let Some(queued) = self.pipeline.in_flight.pop_front() else { return };
             return self.fail(&queued, Error::protocol("a pipelined call without its stream"));
         };
-        let answer = match in_time(self.options.call_timeout, stream.reply()).await {
-            Ok(answer) => answer,
+        let Some(queued) = self.pipeline.in_flight.front() else { return };
+        let numbered = queued.request.is_some();
+        let answer = in_time(self.options.call_timeout, stream.reply()).await;
+        let reply = match answer {
+            Ok(Ok(reply)) => reply,
+            // Numbered: it is sent again, with the rest, and this reads its answer then.
+            Ok(Err(cause)) if numbered => return self.broke(cause).await,
+            Ok(Err(cause)) => {
+                let queued = self.pipeline.in_flight.pop_front().expect("the oldest in flight");
+                return self.broke_unnumbered(&queued, cause);
+            }
             Err(after) => {
+                let queued = self.pipeline.in_flight.pop_front().expect("the oldest in flight");
                 self.cancel().await;
                 let op = queued.ops.first().map_or("transaction", |&(name, _)| name);
                 self.fail(&queued, Error::TimedOut { op, after });
                 return self.pipeline.in_flight.clear();
             }
         };
-        let reply = match answer {
-            Ok(reply) => reply,
-            Err(cause) => return self.broke(&queued, cause),
-        };
+        let queued = self.pipeline.in_flight.pop_front().expect("the oldest in flight");
+        if let Some(request) = &queued.request {
+            self.numbers.answered = self.numbers.answered.max(request.seq);
+        }
         self.session.touch();
         match reply.reply {
             Some(pb::stream_reply::Reply::Response(r)) => {
@@ -340,9 +473,50 @@ impl Link {
         }
     }
 
-    /// The connection broke with pipelined transactions in flight: whether they ran is
-    /// unknown, and the first is the one to report.
-    fn broke(&mut self, queued: &Queued, cause: tonic::Status) {
+    /// The connection broke with numbered pipelined transactions in flight: once the session
+    /// is taken up again, they are all sent again, in order, under their numbers, and their
+    /// answers read as if nothing happened. If it cannot be, whether they ran is unknown, and
+    /// the first is the one to report.
+    async fn broke(&mut self, mut cause: tonic::Status) {
+        let since = tokio::time::Instant::now();
+        loop {
+            match self.recover(since).await {
+                Ok(()) => match self.send_again().await {
+                    Ok(()) => return,
+                    Err(again) => cause = again,
+                },
+                Err(gone) => {
+                    let Some(queued) = self.pipeline.in_flight.pop_front() else { return };
+                    let op = queued.ops.first().map_or("transaction", |&(name, _)| name);
+                    let error = match gone {
+                        Gone::Down(after) => Error::LinkDown { op, after, cause: cause.into() },
+                        Gone::Lost(why) => {
+                            self.locked = false;
+                            Error::SessionLost { op, why }
+                        }
+                    };
+                    self.fail(&queued, error);
+                    return self.pipeline.in_flight.clear();
+                }
+            }
+        }
+    }
+
+    /// Sends every pipelined transaction in flight again, on a new stream.
+    async fn send_again(&mut self) -> Result<(), tonic::Status> {
+        let mut stream = Stream::open(&self.grpc).await?;
+        for queued in &self.pipeline.in_flight {
+            if let Some(request) = &queued.request {
+                stream.send(request.clone()).await?;
+            }
+        }
+        self.stream = Some(stream);
+        Ok(())
+    }
+
+    /// The connection broke with pipelined transactions in flight on a session that cannot
+    /// be resumed: whether they ran is unknown, and the first is the one to report.
+    fn broke_unnumbered(&mut self, queued: &Queued, cause: tonic::Status) {
         self.stream = None;
         let op = queued.ops.first().map_or("transaction", |&(name, _)| name);
         self.fail(queued, Error::OutcomeUnknown { op, cause: cause.into() });
@@ -371,6 +545,7 @@ impl Link {
         self.sessions.add(&session);
         self.session = session;
         self.info = info;
+        self.numbers = Numbers::default();
         Ok(())
     }
 

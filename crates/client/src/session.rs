@@ -13,9 +13,9 @@ use std::time::Duration;
 // Tokio's clock, which is the system's except in a test that pauses it.
 use tokio::time::Instant;
 
-/// Settings for a session: the adapter's (see `OpenRequest` in the protocol), and how long a
-/// call may wait for its answer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Settings for a session: the adapter's (see `OpenRequest` in the protocol), how long a call
+/// may wait for its answer, and how a broken connection is survived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BusOptions {
     /// Adapter timeout (I2C_TIMEOUT), 10 ms to 60 s in steps of 10 ms.
     pub timeout: Option<Duration>,
@@ -39,6 +39,40 @@ pub struct BusOptions {
     /// and one without a command answers EOPNOTSUPP itself. By default such an operation fails
     /// with [`crate::Error::NotSupported`] and nothing is sent.
     pub send_unsupported: bool,
+    /// How long the server keeps the session, its lock and the answers this client missed
+    /// after the connection breaks (Wi-Fi that drops, a laptop that sleeps): the client
+    /// reconnects by itself within it, takes the session up again, and every transaction runs
+    /// exactly once — one the server ran is answered from its record, not run again. The
+    /// server grants at most its own bound (60 s by default). `None`: the session ends one
+    /// lease (5 s) after the client falls silent, and a write whose connection broke fails
+    /// with [`crate::Error::OutcomeUnknown`]. Default: [`DEFAULT_RESUME_WINDOW`].
+    pub resume_window: Option<Duration>,
+    /// How long a call waits for the connection to come back before it fails with
+    /// [`crate::Error::LinkDown`]. `None` (the default): the resume window granted.
+    pub outage_wait: Option<Duration>,
+}
+
+/// How long a session is kept for a client whose connection broke, unless the program says
+/// otherwise: a Wi-Fi hiccup or a roam between access points, not a night's sleep.
+pub const DEFAULT_RESUME_WINDOW: Duration = Duration::from_secs(30);
+
+impl BusOptions {
+    /// The defaults, where a constant needs them: `BusOptions { pipeline: 16, ..BusOptions::DEFAULT }`.
+    pub const DEFAULT: BusOptions = BusOptions {
+        timeout: None,
+        retries: None,
+        call_timeout: None,
+        pipeline: 0,
+        send_unsupported: false,
+        resume_window: Some(DEFAULT_RESUME_WINDOW),
+        outage_wait: None,
+    };
+}
+
+impl Default for BusOptions {
+    fn default() -> Self {
+        BusOptions::DEFAULT
+    }
 }
 
 pub use smbus_proxy_wire::op::MAX_PIPELINE;
@@ -47,6 +81,8 @@ pub use smbus_proxy_wire::op::MAX_PIPELINE;
 pub(crate) struct Session {
     id: Arc<str>,
     lease: Duration,
+    /// With a resume window granted: how to take the session up again.
+    pub(crate) resume: Option<Resume>,
     opened: Instant,
     /// Microseconds from `opened` to the last time the server saw the session alive.
     last_used_us: AtomicU64,
@@ -65,7 +101,9 @@ impl Session {
             // milliseconds is sent as the largest, which it refuses all the same.
             timeout_ms: options.timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
             retries: options.retries.map(u64::from),
-            resume_window_ms: 0,
+            resume_window_ms: options
+                .resume_window
+                .map_or(0, |w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
         };
         // Sent twice only if the first never got an answer: a session it may have opened is
         // never used and expires after its lease.
@@ -77,9 +115,16 @@ impl Session {
         .map_err(Error::status)?
         .into_inner();
         let info = opened.bus.ok_or_else(|| Error::protocol("Open without the bus's description"))?;
+        let resume = (opened.resume_window_ms > 0).then(|| Resume {
+            key: opened.resume_key,
+            window: Duration::from_millis(opened.resume_window_ms.into()),
+            instance: opened.instance.into(),
+            record_bytes: opened.record_bytes as usize,
+        });
         let session = Session {
             id: opened.session.into(),
             lease: Duration::from_millis(opened.lease_ms.into()),
+            resume,
             opened: Instant::now(),
             last_used_us: AtomicU64::new(0),
         };
@@ -102,11 +147,41 @@ impl Session {
     }
 
     async fn keep_alive(&self, mut grpc: Grpc) {
-        // A failure needs no handling here: the next call finds the session gone and reopens it.
-        if grpc.keep_alive(pb::KeepAliveRequest { session: self.id() }).await.is_ok() {
-            self.touch();
+        // A failure needs no handling here: the next call finds the session gone and reopens
+        // it. One the server refuses may have moved address with the client: a resume takes
+        // it up again (and renews it), which a silent program holding the lock needs.
+        match grpc.keep_alive(pb::KeepAliveRequest { session: self.id() }).await {
+            Ok(_) => self.touch(),
+            Err(status) if status.code() == tonic::Code::NotFound && self.resume.is_some() => {
+                if self.resume(&mut grpc).await.is_ok() {
+                    self.touch();
+                }
+            }
+            Err(_) => {}
         }
     }
+
+    /// Takes the session up again on the server (see `Resume` in the protocol).
+    pub(crate) async fn resume(&self, grpc: &mut Grpc) -> Result<pb::ResumeResponse, tonic::Status> {
+        let Some(resume) = &self.resume else {
+            return Err(tonic::Status::failed_precondition("the session was opened without a resume window"));
+        };
+        let request = pb::ResumeRequest { session: self.id(), resume_key: resume.key.clone() };
+        let resumed = grpc.resume(request).await?.into_inner();
+        self.touch();
+        Ok(resumed)
+    }
+}
+
+/// How to take a session up again after its connection broke.
+pub(crate) struct Resume {
+    key: bytes::Bytes,
+    /// The window the server granted.
+    pub(crate) window: Duration,
+    /// The server's run that granted it, to tell a restart from an expiry.
+    pub(crate) instance: Box<str>,
+    /// The most the server keeps of unacknowledged transactions (`encode::kept_bytes`).
+    pub(crate) record_bytes: usize,
 }
 
 /// The sessions of the buses opened through one client, for its keep-alive. A session leaves

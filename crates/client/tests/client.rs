@@ -166,8 +166,8 @@ fn the_lock_guard_releases_on_drop() {
     assert_eq!(a.read_byte_data(RF, 1).unwrap(), 1);
 }
 
-/// The runtime is blocked past the lease, so the keep-alive cannot run and the session
-/// expires; the next call reopens it and goes through, writes included.
+/// The runtime is blocked past the lease, so the keep-alive cannot run and a session without a
+/// resume window expires; the next call reopens it and goes through, writes included.
 #[tokio::test(start_paused = true)]
 async fn an_expired_session_is_reopened_transparently() {
     let lease = Duration::from_millis(200);
@@ -175,7 +175,8 @@ async fn an_expired_session_is_reopened_transparently() {
     let stats = server.stats();
     let server = Here::start(server).await;
     let client = Client::connect(server.url()).await.unwrap();
-    let mut bus = client.bus(1).await.unwrap();
+    let mut bus =
+        client.bus_with(1, BusOptions { resume_window: None, ..BusOptions::DEFAULT }).await.unwrap();
     bus.write_byte_data(RF, 2, 0x22).await.unwrap();
     // The clock jumps past the lease before any task runs: the keep-alive wakes too late.
     tokio::time::advance(lease * 3).await;

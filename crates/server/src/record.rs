@@ -149,10 +149,6 @@ pub struct Record {
 /// `MAX_PIPELINE`, and acknowledges the rest with its next request.
 pub const MOST_UNACKED: usize = smbus_proxy_wire::op::MAX_PIPELINE + 1;
 
-/// What a kept transaction costs beyond its reply, counted with it: its slot, and the
-/// outcome's vector and boxes.
-const SLOT_BYTES: usize = 192;
-
 impl Record {
     /// Forgets the outcomes the client has up to `acked` (never beyond what was taken).
     pub fn acknowledge(&mut self, acked: u64) {
@@ -165,16 +161,15 @@ impl Record {
         }
     }
 
-    /// Takes transaction `seq`, whose reply takes at most `bytes`, within `most_bytes` of
-    /// replies kept (one transaction is always kept, whatever its size).
+    /// Takes transaction `seq`, which is counted at `bytes` (`encode::kept_bytes`), within
+    /// `most_bytes` kept (one transaction is always kept, whatever its size).
     pub fn take(
         &mut self,
         seq: u64,
-        reply_bytes: usize,
+        bytes: usize,
         most_bytes: usize,
         account: Option<&Account>,
     ) -> Result<Take, Status> {
-        let bytes = reply_bytes + SLOT_BYTES;
         if seq <= self.acked {
             return Err(Status::failed_precondition(format!(
                 "seq: {seq} was acknowledged (acked {}); its outcome is no longer kept",
@@ -266,7 +261,7 @@ mod tests {
         assert!(matches!(record.take(1, 10, MB, None), Ok(Take::Again(slot)) if Arc::ptr_eq(&slot, &one)));
         assert_eq!(record.take(4, 10, MB, None).err().map(|s| s.code()), Some(tonic::Code::InvalidArgument));
         record.acknowledge(1);
-        assert_eq!(record.held(), (1, 10 + SLOT_BYTES));
+        assert_eq!(record.held(), (1, 10));
         assert_eq!(
             record.take(1, 10, MB, None).err().map(|s| s.code()),
             Some(tonic::Code::FailedPrecondition)
@@ -312,10 +307,12 @@ mod tests {
 
     #[test]
     fn a_slot_costs_what_it_is_counted_at() {
-        // The slot in its Arc, with the outcome's vector (its elements are counted per
-        // operation by the caller).
+        use smbus_proxy_wire::encode::{KEPT_OVERHEAD, KEPT_PER_STEP};
+        // The slot in its Arc; each result of its outcome.
         let arc = 2 * std::mem::size_of::<usize>();
-        assert!(std::mem::size_of::<Slot>() + arc <= SLOT_BYTES, "{}", std::mem::size_of::<Slot>());
+        assert!(std::mem::size_of::<Slot>() + arc <= KEPT_OVERHEAD, "{}", std::mem::size_of::<Slot>());
+        let result = std::mem::size_of::<Result<smbus_proxy_wire::Reply, smbus_proxy_wire::Failure>>();
+        assert!(result <= KEPT_PER_STEP, "{result}");
     }
 
     #[test]

@@ -285,11 +285,9 @@ impl Service {
         };
         let keep_going = req.keep_going;
         let steps = decode::steps(req.ops);
-        // Kept as results, each its reply or failure in memory, with the reply's bytes.
-        let result = std::mem::size_of::<Result<smbus_proxy_wire::Reply, smbus_proxy_wire::Failure>>();
-        let bytes = steps
-            .as_ref()
-            .map_or(0, |steps| encode::response_bound(steps, keep_going) + steps.len() * result);
+        let bytes = steps.as_ref().map_or(encode::KEPT_OVERHEAD, |steps| {
+            encode::kept_bytes(steps.iter().map(Step::returns), keep_going)
+        });
         let take = {
             let mut record = resumable.record();
             record.acknowledge(req.acked);
@@ -565,6 +563,7 @@ impl Smbus for Service {
             resume_window_ms: resumable.map_or(0, |r| r.window.as_millis() as u32),
             resume_key: resumable.map(|r| bytes::Bytes::copy_from_slice(&r.key)).unwrap_or_default(),
             instance: self.instance.clone(),
+            record_bytes: resumable.map_or(0, |_| self.limits.record_bytes.try_into().unwrap_or(u32::MAX)),
         }))
     }
 

@@ -137,8 +137,8 @@ fn field(len: usize) -> usize {
 /// The most bytes `op`'s entry in `ExecuteResponse.results` can take, framing included: what
 /// the server checks a transaction against before it runs, so that no reply it builds can be
 /// larger than the message limit it promises.
-fn result_bound(step: &Step, keep_going: bool) -> usize {
-    let success = match step.returns() {
+fn result_bound(returns: Returns<'_>, keep_going: bool) -> usize {
+    let success = match returns {
         Returns::Done => field(0),
         // A byte is a varint of at most 2 bytes, a word of at most 3.
         Returns::Byte => 1 + 2,
@@ -150,10 +150,32 @@ fn result_bound(step: &Step, keep_going: bool) -> usize {
     field(success.max(failure))
 }
 
+/// What a server's record of a session's unacknowledged numbered transactions counts a
+/// transaction at: its reply's bound, each result as the server holds it, and its slot. The
+/// client counts the same, to keep what it pipelines within the record's bound.
+pub fn kept_bytes<'a>(returns: impl IntoIterator<Item = Returns<'a>>, keep_going: bool) -> usize {
+    let (mut results, mut steps) = (0, 0);
+    for returns in returns {
+        results += result_bound(returns, keep_going);
+        steps += 1;
+    }
+    with_error(results, keep_going) + steps * KEPT_PER_STEP + KEPT_OVERHEAD
+}
+
+/// A kept result in a server's memory, beyond the reply's bytes.
+pub const KEPT_PER_STEP: usize = 64;
+/// A kept transaction's slot in a server's memory.
+pub const KEPT_OVERHEAD: usize = 192;
+
 /// The most bytes the reply to a transaction of `ops` can take as one message: the larger of
 /// `Execute`'s `ExecuteResponse` and `ExecuteStream`'s `StreamReply` around it.
 pub fn response_bound(steps: &[Step], keep_going: bool) -> usize {
-    let results: usize = steps.iter().map(|step| result_bound(step, keep_going)).sum();
+    let results: usize = steps.iter().map(|step| result_bound(step.returns(), keep_going)).sum();
+    with_error(results, keep_going)
+}
+
+/// The response around results of `results` bytes.
+fn with_error(results: usize, keep_going: bool) -> usize {
     // Without keep_going, a failure ends the transaction and is reported once, in `error`.
     let error = if keep_going { 0 } else { field(OP_ERROR_MAX) };
     field(results + error)
@@ -203,7 +225,11 @@ mod tests {
         for (op, reply) in cases {
             // Each result exactly, and the message around three of them with a failure after.
             let step = Step::Op(op.clone());
-            assert_eq!(field(self::reply(reply.clone()).encoded_len()), result_bound(&step, false), "{op}");
+            assert_eq!(
+                field(self::reply(reply.clone()).encoded_len()),
+                result_bound(step.returns(), false),
+                "{op}"
+            );
             let ops = vec![step; 3];
             let worst_error =
                 op_error(MAX_OPS - 1, &crate::Failure::detailed(Errno(i32::MIN), "x".repeat(9000)));

@@ -188,8 +188,7 @@ fn set_permissions(path: &str, mode: u32, group: Option<nix::unistd::Gid>) -> Re
 
 /// What i2c-dev does, the kernel judges: an operation the adapter does not report is sent
 /// anyway, for its driver to take (i2c-stub ignores a PEC it does not report) or refuse.
-const OPTIONS: BusOptions =
-    BusOptions { send_unsupported: true, timeout: None, retries: None, call_timeout: None, pipeline: 0 };
+const OPTIONS: BusOptions = BusOptions { send_unsupported: true, ..BusOptions::DEFAULT };
 
 /// The server's bus, as the device uses it.
 struct RemoteBus {
@@ -272,9 +271,11 @@ fn errno(e: &Error, op: &Op) -> i32 {
     warn!("{} failed on the way: {}", op.name(), Report(e));
     match e {
         Error::NotSupported { .. } => nix::libc::EOPNOTSUPP,
-        Error::Connect { .. } | Error::OutcomeUnknown { .. } | Error::Disconnected { .. } => {
-            nix::libc::ENOTCONN
-        }
+        Error::Connect { .. }
+        | Error::OutcomeUnknown { .. }
+        | Error::Disconnected { .. }
+        | Error::LinkDown { .. }
+        | Error::SessionLost { .. } => nix::libc::ENOTCONN,
         Error::TimedOut { .. } => nix::libc::ETIMEDOUT,
         Error::Rejected { code: Code::PermissionDenied | Code::Unauthenticated, .. } => nix::libc::EACCES,
         Error::Rejected { code: Code::Aborted, .. } | Error::LockLost { .. } => nix::libc::EBUSY,
