@@ -1,11 +1,12 @@
 //! Surviving a broken connection: a relay on loopback between the client and a real server
 //! resets every connection through it, over and over, while a driver loop writes and reads
-//! back; the program sees no error, and the server ran every operation exactly once (its
-//! `Status` counts what the session ran: a transaction answered from the record is not run,
-//! so not counted). A server that restarted meanwhile is `faults.rs`'s.
+//! back; the program sees no error, and every write reached the device exactly once: the
+//! simulator's write log holds each in order, none twice and none missing, and the server's
+//! `Status` counts each operation once (one answered from the record is not run, so not
+//! counted). A server that restarted meanwhile is `faults.rs`'s.
 
-use smbus_proxy_client::{BusOptions, Error, blocking::Client};
-use smbus_proxy_testkit::{Loopback, lab};
+use smbus_proxy_client::{BusOptions, Error, Msg, blocking::Client};
+use smbus_proxy_testkit::{Loopback, lab, simulated};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,6 +15,25 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 const RF: u16 = 0x48;
+const LOG: u16 = 0x60;
+
+/// A register file, and a write log that keeps every byte written to it.
+const LAB: &str = r#"
+[[bus]]
+number = 1
+[[bus.device]]
+model = "register-file"
+addr = 0x48
+[[bus.device]]
+model = "write-log"
+addr = 0x60
+"#;
+
+/// What the write log holds, from the start.
+fn logged(bus: &mut smbus_proxy_client::blocking::Bus, len: u16) -> Vec<u8> {
+    bus.write_quick(LOG).unwrap();
+    bus.i2c_rdwr(vec![Msg::read(LOG, len)]).unwrap().remove(0).to_vec()
+}
 
 /// Forwards connections to `server`; `reset` breaks every connection open through it (each
 /// end sees it reset), as a Wi-Fi drop or a sleeping laptop does to TCP.
@@ -93,7 +113,7 @@ fn resetting(relay: &Arc<Relay>, every: Duration, stop: &Arc<AtomicBool>) -> std
 
 #[test]
 fn a_sync_driver_loop_sees_no_error_and_each_write_runs_once() {
-    let server = lab().on_loopback();
+    let server = simulated(LAB).on_loopback();
     let relay = Arc::new(Relay::start(server.addr()));
     let client = Client::connect(relay.url()).unwrap();
     let mut bus = client.bus(1).unwrap();
@@ -101,6 +121,7 @@ fn a_sync_driver_loop_sees_no_error_and_each_write_runs_once() {
     let resets = resetting(&relay, Duration::from_millis(30), &stop);
     for i in 0..300u32 {
         let value = i as u8;
+        bus.write_byte_data(LOG, (i >> 8) as u8, value).unwrap();
         bus.write_byte_data(RF, 0x10, value).unwrap();
         assert_eq!(bus.read_byte_data(RF, 0x10).unwrap(), value);
     }
@@ -108,12 +129,14 @@ fn a_sync_driver_loop_sees_no_error_and_each_write_runs_once() {
     let resets = resets.join().unwrap();
     assert!(resets > 5, "only {resets} resets");
     let watcher = Client::connect(server.url()).unwrap();
-    assert_eq!(operations_ran(&watcher), 600, "every write and read ran once, through {resets} resets");
+    assert_eq!(operations_ran(&watcher), 900, "every write and read ran once, through {resets} resets");
+    let expected: Vec<u8> = (0..300u32).flat_map(|i| [(i >> 8) as u8, i as u8]).collect();
+    assert_eq!(logged(&mut bus, 601)[..], [&expected[..], &[0xFF]].concat()[..], "each write once, in order");
 }
 
 #[test]
 fn a_pipelined_driver_loop_sees_no_error_and_each_write_runs_once() {
-    let server = lab().on_loopback();
+    let server = simulated(LAB).on_loopback();
     let relay = Arc::new(Relay::start(server.addr()));
     let client = Client::connect(relay.url()).unwrap();
     let mut bus = client.bus_with(1, BusOptions { pipeline: 16, ..BusOptions::DEFAULT }).unwrap();
@@ -123,7 +146,8 @@ fn a_pipelined_driver_loop_sees_no_error_and_each_write_runs_once() {
     for round in 0..20u8 {
         for reg in 0..32u8 {
             bus.write_byte_data(RF, 0x40 + reg, round.wrapping_mul(32).wrapping_add(reg)).unwrap();
-            written.fetch_add(1, Ordering::Relaxed);
+            bus.write_byte_data(LOG, round, reg).unwrap();
+            written.fetch_add(2, Ordering::Relaxed);
         }
         let back = bus.read_i2c_block_data(RF, 0x40, 32).unwrap();
         let expected: Vec<u8> = (0..32u8).map(|reg| round.wrapping_mul(32).wrapping_add(reg)).collect();
@@ -135,6 +159,8 @@ fn a_pipelined_driver_loop_sees_no_error_and_each_write_runs_once() {
     let watcher = Client::connect(server.url()).unwrap();
     let ran = written.load(Ordering::Relaxed) as u64 + 20;
     assert_eq!(operations_ran(&watcher), ran, "every write and read ran once, through {resets} resets");
+    let expected: Vec<u8> = (0..20u8).flat_map(|round| (0..32u8).flat_map(move |reg| [round, reg])).collect();
+    assert_eq!(logged(&mut bus, 1280), expected, "each write once, in order");
 }
 
 #[test]

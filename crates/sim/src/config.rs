@@ -116,6 +116,9 @@ pub enum Model {
     },
     /// An FM radio tuner, with its power-on registers.
     Si4703,
+    /// Not a chip: every byte written to it, kept in order and read back (`devices/write_log.rs`),
+    /// for tests that must see what reached the device and how many times.
+    WriteLog,
     /// A TI INA219 current and power monitor and what it measures.
     Ina219 {
         /// The bus voltage, 0 to 32 V.
@@ -159,6 +162,7 @@ impl Model {
             Model::Ina219 { .. } => "ina219",
             Model::Sht3x { .. } => "sht3x",
             Model::Bme280 { .. } => "bme280",
+            Model::WriteLog => "write-log",
             Model::Replay(_) => "replay",
         }
     }
@@ -499,6 +503,8 @@ enum ModelName {
     Sht3x,
     #[serde(rename = "bme280")]
     Bme280,
+    #[serde(rename = "write-log")]
+    WriteLog,
     #[serde(rename = "replay")]
     Replay,
 }
@@ -639,6 +645,7 @@ impl RawDevice {
             Model::Ina219 { .. } => &["bus_volts", "current_amps", "shunt_ohms"],
             Model::Sht3x { .. } => &["temperature", "humidity", "serial"],
             Model::Bme280 { .. } => &["temperature", "pressure", "humidity"],
+            Model::WriteLog => &[],
             Model::Replay(_) => &["trace", "mode", "trace_bus"],
         };
         let given = [
@@ -712,6 +719,7 @@ impl RawDevice {
             ModelName::Eeprom24c512 => eeprom(EepromPart::C512)?,
             ModelName::Pcf8574 => Model::Pcf8574 { inputs: self.inputs.unwrap_or(0xFF) },
             ModelName::Si4703 => Model::Si4703,
+            ModelName::WriteLog => Model::WriteLog,
             ModelName::Ina219 => Model::Ina219 {
                 bus_volts: in_range("bus_volts", self.bus_volts.unwrap_or(0.0), 0.0, 32.0, "V")?,
                 current_amps: in_range("current_amps", self.current_amps.unwrap_or(0.0), -1e3, 1e3, "A")?,
@@ -1053,7 +1061,7 @@ mod tests {
             unknown_model.contains(
                 "unknown variant `lm75`, expected one of `register-file`, `register-map`, `eeprom-24c02`, \
                  `eeprom-24c32`, `eeprom-24c64`, `eeprom-24c128`, `eeprom-24c256`, `eeprom-24c512`, `pcf8574`, \
-                 `si4703`, `ina219`, `sht3x`, `bme280`, `replay`"
+                 `si4703`, `ina219`, `sht3x`, `bme280`, `write-log`, `replay`"
             ),
             "{unknown_model}"
         );

@@ -18,7 +18,8 @@
 //! - [`devices`]: the [`Device`] trait (one call per I2C message) and the models: a
 //!   register-file chip, a register map of 8- and 16-bit registers, 24C02–24C512 EEPROMs,
 //!   a PCF8574 port expander, an Si4703 FM tuner, an INA219 power monitor, an SHT3x
-//!   humidity sensor and a BME280 pressure, temperature and humidity sensor.
+//!   humidity sensor and a BME280 pressure, temperature and humidity sensor; and a write log,
+//!   which keeps what was written to it for tests of the proxy.
 //! - [`replay`]: a recorded trace played back in place of a device or a whole bus, strictly
 //!   (the recorded operations and nothing else) or as the registers it saw.
 //! - [`file`]: reading the files a user names with a bound on their size (labs and traces

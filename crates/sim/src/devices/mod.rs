@@ -18,6 +18,7 @@ mod register_file;
 mod register_map;
 mod sht3x;
 mod si4703;
+mod write_log;
 
 use crate::config::Model;
 use smbus_proxy_wire::Errno;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 
 pub use eeprom::{EepromPart, WRITE_CYCLE};
 pub use register_map::{ByteOrder, Register};
+pub use write_log::CAPACITY as WRITE_LOG_CAPACITY;
 
 /// Which way a message goes, as the R/W bit after the address says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +101,7 @@ pub(crate) fn build(model: &Model, now: Instant) -> Option<Box<dyn Device>> {
         Model::Bme280 { temperature, pressure, humidity } => {
             Box::new(bme280::Bme280::new(*temperature, *pressure, *humidity, now))
         }
+        Model::WriteLog => Box::new(write_log::WriteLog::new()),
         Model::Replay(_) => return None,
     })
 }
