@@ -4,10 +4,10 @@
 use crate::bus::Bus;
 use crate::discover;
 use crate::error::{Error, Result};
-use crate::grpc::{Bearer, again_if_connection_broke};
+use crate::grpc::{Bearer, Dialer, again_if_connection_broke};
 use crate::session::{BusOptions, Connection, Sessions, keep_alive};
 use smbus_proxy_wire::discovery;
-use smbus_proxy_wire::pb::{self, smbus_client::SmbusClient};
+use smbus_proxy_wire::pb;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -284,12 +284,9 @@ impl Client {
                 .tls_config(tls)
                 .map_err(|e| Error::connect(&shown, Some("the TLS settings".into()), Some(e.into())))?;
         }
-        let channel = endpoint.connect().await.map_err(|e| Error::connect(&shown, None, Some(e.into())))?;
-        // A server sends replies up to its --max-message-bytes, and checks that a
-        // transaction's replies fit before running it; accept all that it may send.
-        let grpc = SmbusClient::with_interceptor(channel, Bearer(bearer))
-            .max_decoding_message_size(smbus_proxy_wire::op::MAX_MESSAGE_BYTES);
-        let inner = Connection { grpc, sessions: Sessions::default() };
+        let dialer = Dialer { endpoint, bearer: Bearer(bearer) };
+        let grpc = dialer.dial().await.map_err(|e| Error::connect(&shown, None, Some(e.into())))?;
+        let inner = Connection { grpc, dialer, sessions: Sessions::default() };
         Ok(Client { inner: Arc::new(inner) })
     }
 

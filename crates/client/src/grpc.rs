@@ -4,10 +4,34 @@
 use smbus_proxy_wire::pb::smbus_client::SmbusClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::{Interceptor, interceptor::InterceptedService};
-use tonic::transport::Channel;
+use tonic::transport::{Channel, Endpoint};
 
 /// The gRPC client, with the token on every request.
 pub(crate) type Grpc = SmbusClient<InterceptedService<Channel, Bearer>>;
+
+/// The stub for `channel`, with the token on every request.
+pub(crate) fn stub(channel: Channel, bearer: Bearer) -> Grpc {
+    // A server sends replies up to its --max-message-bytes, and checks that a transaction's
+    // replies fit before running it; accept all that it may send.
+    SmbusClient::with_interceptor(channel, bearer)
+        .max_decoding_message_size(smbus_proxy_wire::op::MAX_MESSAGE_BYTES)
+}
+
+/// How to connect to the server anew: for a link taking its session up again after the
+/// connection broke. A channel whose connection went silent (a network that drops packets
+/// rather than refusing them) keeps waiting on it until HTTP/2's pings give up; a new
+/// connection goes through as soon as the network does.
+#[derive(Clone)]
+pub(crate) struct Dialer {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) bearer: Bearer,
+}
+
+impl Dialer {
+    pub(crate) async fn dial(&self) -> Result<Grpc, tonic::transport::Error> {
+        Ok(stub(self.endpoint.connect().await?, self.bearer.clone()))
+    }
+}
 
 /// Adds `authorization: Bearer <token>` to each request, if there is a token.
 #[derive(Clone)]

@@ -23,7 +23,7 @@
 //! write stops everything queued after it from reaching the bus until the program knows.
 
 use crate::error::{Error, Lost, Result};
-use crate::grpc::Grpc;
+use crate::grpc::{Dialer, Grpc};
 use crate::session::{BusOptions, Connection, MAX_PIPELINE, Session, Sessions};
 use crate::stream::Stream;
 use smbus_proxy_wire::{Command, Dir, Op, Returns, Sends, Step, encode, pb};
@@ -115,6 +115,8 @@ fn returns_nothing(returns: Returns<'_>) -> bool {
 
 pub(crate) struct Link {
     grpc: Grpc,
+    /// How to connect anew when the connection breaks.
+    dialer: Dialer,
     /// The client's keep-alive, which a reopened session joins.
     sessions: Sessions,
     options: BusOptions,
@@ -185,12 +187,14 @@ impl Link {
                 message: format!("pipeline: {} is out of range 0–{MAX_PIPELINE}", options.pipeline),
             });
         }
-        let (grpc, sessions) = (connection.grpc.clone(), connection.sessions.clone());
+        let (grpc, sessions, dialer) =
+            (connection.grpc.clone(), connection.sessions.clone(), connection.dialer.clone());
         let (session, info) = Session::open(&grpc, number, options).await?;
         sessions.add(&session);
         let pipeline = Pipeline { fence: 1, ..Pipeline::default() };
         Ok(Link {
             grpc,
+            dialer,
             sessions,
             options,
             session,
@@ -228,17 +232,27 @@ impl Link {
         self.stream = None;
         let Some(resume) = &self.session.resume else { return Err(Gone::Down(since.elapsed())) };
         let limit = self.options.outage_wait.unwrap_or(resume.window);
-        // The first attempt after the break finds the connection broken (tonic then connects
-        // again for the next call): the second follows at once, then they back off.
+        // A failed first attempt is made again at once (a server that was restarting, a
+        // connection refused once), then they back off.
         let mut pause = Duration::ZERO;
         loop {
-            let mut grpc = self.grpc.clone();
-            match tokio::time::timeout(ATTEMPT, self.session.resume(&mut grpc)).await {
-                Ok(Ok(_)) => return Ok(()),
-                Ok(Err(status)) if status.code() == tonic::Code::NotFound => {
+            // Each attempt on a new connection: the one that broke may only have gone silent.
+            let attempt = async {
+                let mut grpc = self.dialer.dial().await.map_err(|_| ())?;
+                let resumed = self.session.resume(&mut grpc).await;
+                Ok::<_, ()>((grpc, resumed))
+            };
+            match tokio::time::timeout(ATTEMPT, attempt).await {
+                Ok(Ok((grpc, Ok(_)))) => {
+                    self.grpc = grpc;
+                    return Ok(());
+                }
+                Ok(Ok((mut grpc, Err(status)))) if status.code() == tonic::Code::NotFound => {
                     // Gone: from this run of the server, or with the server.
                     let listed = grpc.list_buses(pb::ListBusesRequest {}).await;
                     let restarted = listed.is_ok_and(|l| *l.into_inner().instance != *resume.instance);
+                    // A new session, if the caller opens one, goes on this connection.
+                    self.grpc = grpc;
                     return Err(Gone::Lost(if restarted { Lost::ServerRestarted } else { Lost::Expired }));
                 }
                 _ => {}

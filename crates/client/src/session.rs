@@ -219,6 +219,8 @@ impl Sessions {
 /// and what the keep-alive serves.
 pub(crate) struct Connection {
     pub(crate) grpc: Grpc,
+    /// How to connect anew, for a link whose connection broke.
+    pub(crate) dialer: crate::grpc::Dialer,
     pub(crate) sessions: Sessions,
 }
 
