@@ -75,6 +75,16 @@ impl Slot {
         self.settled.notify_waiters();
     }
 
+    /// Records what came of it, unless the bus did as it ran it.
+    pub fn settle_unless_ran(&self, settled: impl FnOnce() -> Settled) {
+        let mut state = lock(&self.state);
+        if !matches!(*state, State::Settled(Settled::Ran(_))) {
+            *state = State::Settled(settled());
+            drop(state);
+            self.settled.notify_waiters();
+        }
+    }
+
     /// Takes a transaction that never ran (its call was dropped first) to run now; false if
     /// another copy took it first, or it did run.
     pub fn reopen(&self) -> bool {

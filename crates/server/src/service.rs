@@ -322,15 +322,21 @@ impl Service {
         };
         let (settled, held) = match prepared {
             Err(status) => {
-                (Settled::Refused { code: status.code(), message: status.message().to_owned() }, None)
+                let refused = Settled::Refused { code: status.code(), message: status.message().to_owned() };
+                slot.settle(refused.clone());
+                (refused, None)
             }
             Ok((steps, held)) => match self.run(session, steps, keep_going, Some(slot.clone())).await {
                 // Abandoned meanwhile, which only a dropped call does: this one is gone.
                 Err(NotRun::Dropped) => return Err(Status::cancelled("the call was dropped")),
-                outcome => (Settled::Ran(outcome), held),
+                outcome => {
+                    // The bus settled the slot as it ran it; one it never reached (the session
+                    // ended while it waited its turn) is settled here.
+                    slot.settle_unless_ran(|| Settled::Ran(outcome.clone()));
+                    (Settled::Ran(outcome), held)
+                }
             },
         };
-        slot.settle(settled.clone());
         let response = answer(session, settled, keep_going);
         let failed = !matches!(&response, Ok(r) if r.error.is_none());
         if failed && req.fence != 0 {
