@@ -11,6 +11,10 @@
 #   -H CMD    run CMD on the host once the guest command has started, then stop the guest;
 #             the exit status is CMD's. $RIG_LOG names the guest's console log meanwhile.
 #   -t SECS   overall timeout (default 240)
+#   -n        networks to break: veth and netem loaded, two CPUs, and the host's root shared
+#             read-only at /host (9p), so that the host's programs run in the guest, chrooted
+#             there with /proc, /sys, /dev and a writable /tmp of the guest's own. Netem is the
+#             reason: this rig's Debian kernel has it, where a host's kernel may not.
 # The guest also has /dev/cuse (fuse and cuse loaded), for smbus-proxy attach.
 # Guest buses: i2c-0 "SMBus I801 adapter at 0700" (SPD EEPROMs at 0x50-0x57, 256 writable bytes
 # each); "SMBus stub driver" (i2c-stub, every functionality). With -r the radeonfb buses come
@@ -21,9 +25,9 @@
 # not loaded because their probing of the idle radeonfb buses costs ~10 s.
 set -euo pipefail
 CACHE=${SMBUS_PROXY_RIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/smbus-proxy-rig}
-EXTRA=(); FWD=(); STUB=0x1c,0x50; RADEON=0; MEM=512; TMO=240; HOSTCMD=
-while getopts "b:f:s:rm:t:H:" o; do case $o in
-  b) EXTRA+=("$OPTARG");; f) FWD+=("$OPTARG");; s) STUB=$OPTARG;; r) RADEON=1;;
+EXTRA=(); FWD=(); STUB=0x1c,0x50; RADEON=0; MEM=512; TMO=240; HOSTCMD=; NETEM=0
+while getopts "b:f:s:rnm:t:H:" o; do case $o in
+  b) EXTRA+=("$OPTARG");; f) FWD+=("$OPTARG");; s) STUB=$OPTARG;; r) RADEON=1;; n) NETEM=1;;
   m) MEM=$OPTARG;; t) TMO=$OPTARG;; H) HOSTCMD=$OPTARG;; *) sed -n '2,20p' "$0"; exit 2;; esac; done
 shift $((OPTIND-1)); GCMD=${*:-"i2cdetect -l"}
 mkdir -p "$CACHE/debs"
@@ -56,6 +60,11 @@ cp /bin/busybox "$T/bin/"
 MODS="i2c/i2c-smbus i2c/busses/i2c-i801 i2c/i2c-dev i2c/i2c-stub misc/eeprom/at24 misc/eeprom/ee1004 net/ethernet/intel/e1000/e1000"
 [ $RADEON = 1 ] && MODS="$MODS i2c/algos/i2c-algo-bit video/fbdev/core/fb_ddc video/fbdev/aty/radeonfb"
 for m in $MODS; do cp "$MD/drivers/$m.ko" "$T/lib/modules/"; done
+NETMODS="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev
+  drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci fs/netfs/netfs fs/fscache/fscache
+  net/9p/9pnet net/9p/9pnet_virtio fs/9p/9p drivers/net/veth net/sched/sch_netem net/ipv4/inet_diag
+  net/ipv4/tcp_diag"
+[ $NETEM = 1 ] && for m in $NETMODS; do cp "$MD/$m.ko" "$T/lib/modules/"; done
 # FUSE and CUSE, for character devices in user space (smbus-proxy attach).
 cp "$MD/fs/fuse/fuse.ko" "$MD/fs/fuse/cuse.ko" "$T/lib/modules/"
 cp "$CACHE"/i2ct/usr/sbin/i2c{detect,dump,get,set,transfer} "$T/usr/sbin/"
@@ -75,6 +84,19 @@ mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in i2c-smbus i2c-i801 i2c-dev at24 ee1004 e1000 i2c-algo-bit fb_ddc radeonfb fuse cuse; do
   [ -f /lib/modules/\$m.ko ] && { insmod /lib/modules/\$m.ko || echo "RIG: insmod \$m failed"; }
 done
+# In the order they need each other.
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci netfs fscache \
+  9pnet 9pnet_virtio 9p veth sch_netem inet_diag tcp_diag; do
+  [ -f /lib/modules/\$m.ko ] && { insmod /lib/modules/\$m.ko || echo "RIG: insmod \$m failed"; }
+done
+if [ $NETEM = 1 ]; then
+  mkdir -p /host && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose host /host
+  # What udev would make, for bash's process substitution and the like.
+  ln -s /proc/self/fd /dev/fd; ln -s fd/0 /dev/stdin; ln -s fd/1 /dev/stdout; ln -s fd/2 /dev/stderr
+  for d in proc sys dev; do mount --bind /\$d /host/\$d; done
+  mount -t tmpfs tmp /host/tmp
+  mount -t tmpfs run /host/run
+fi
 [ -n "$STUB" ] && { insmod /lib/modules/i2c-stub.ko chip_addr=$STUB functionality=0xffffffff || echo "RIG: insmod i2c-stub failed"; }
 ip link set lo up
 if ip link set eth0 up 2>/dev/null; then ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2; fi
@@ -91,11 +113,13 @@ NET=(-nic none); HF=
 for p in ${FWD[@]+"${FWD[@]}"}; do HF="$HF,hostfwd=tcp:127.0.0.1:$p-:$p"; done
 [ ${#FWD[@]} -gt 0 ] && NET=(-netdev "user,id=n0$HF" -device e1000,netdev=n0,romfile=)
 VGA=(); [ $RADEON = 1 ] && VGA=(-vga none -device ati-vga,model=rv100)
+SMP=1; HOST=()
+[ $NETEM = 1 ] && { SMP=2; HOST=(-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap); }
 # Emulated (TCG), the boot alone takes a while; say so, and what the guest says once it is up.
 echo "RIG: booting Debian's kernel $KV under QEMU (emulated: 10 s to a minute, by the machine)"
 BOOTED=$SECONDS
-timeout "$TMO" qemu-system-x86_64 -M q35 -accel tcg -m "$MEM" -smp 1 -no-reboot \
-  -display none -monitor none -serial "file:$LOG" ${VGA[@]+"${VGA[@]}"} "${NET[@]}" \
+timeout "$TMO" qemu-system-x86_64 -M q35 -accel tcg -m "$MEM" -smp "$SMP" -no-reboot \
+  -display none -monitor none -serial "file:$LOG" ${VGA[@]+"${VGA[@]}"} ${HOST[@]+"${HOST[@]}"} "${NET[@]}" \
   -kernel "$CACHE/k/boot/vmlinuz-$KV" -initrd "$INITRD" \
   -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off" </dev/null &
 QPID=$!

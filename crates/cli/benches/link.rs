@@ -25,6 +25,7 @@
 
 use smbus_proxy_client::{BusOptions, Bytes, blocking};
 use smbus_proxy_sim::{Config, SimBus};
+use smbus_proxy_wire::step::MIN_POLL_INTERVAL;
 use smbus_proxy_wire::{Command, Errno, Match, Msg, Op, Poll, Reply, Step};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -235,7 +236,7 @@ fn sample_steps() -> Vec<Step> {
     // As an SMBus word the register's bytes swap: the ready bit is bit 9.
     let ready = Poll {
         op: Op::smbus(SENSOR, Command::ReadWordData { reg: 0x02 }),
-        interval: Duration::ZERO,
+        interval: MIN_POLL_INTERVAL,
         timeout: Duration::from_millis(10),
         until: Some(Match { mask: 0x0200, value: 0x0200 }),
     };
@@ -296,7 +297,7 @@ fn eeprom(t: &mut dyn Target, mode: Mode) {
             Mode::OnBus => {
                 let acked = Poll {
                     op: ack,
-                    interval: Duration::ZERO,
+                    interval: MIN_POLL_INTERVAL,
                     timeout: Duration::from_millis(10),
                     until: None,
                 };

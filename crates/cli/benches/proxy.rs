@@ -9,7 +9,9 @@
 //! - 1, 4, 16 and 32 concurrent clients on one bus and on distinct buses: operations per second;
 //! - the server's RSS idle and with 32 clients, and its CPU time per operation;
 //! - `read_byte_data` and the server's CPU per operation again with one watcher reading every
-//!   event (`smbus-proxy monitor`).
+//!   event (`smbus-proxy monitor`);
+//! - the server's memory per session whose record of unacknowledged answers (exactly once) is
+//!   full: 32 sessions, each with as many 8 KiB reads unacknowledged as it may keep.
 //!
 //!     cargo bench -p smbus-proxy --bench proxy [-- --json]
 
@@ -158,7 +160,46 @@ fn main() {
         }
     }
 
+    drop(server);
+    // On a server of its own, so that the allocator has nothing freed by the runs above to
+    // hand out again.
+    report.full_record_kib = full_records(&ServerProcess::start(&toml));
+
     if json { report.print_json() } else { report.print_table() }
+}
+
+/// The server's RSS grown per session whose record is full: 32 sessions on one connection, each
+/// sending numbered 8 KiB reads and acknowledging none, until the server refuses the next.
+fn full_records(server: &ServerProcess) -> f64 {
+    use smbus_proxy_wire::{Msg, Op, encode};
+    const SESSIONS: usize = 32;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let before = server.rss_kib();
+    let _sessions = rt.block_on(async {
+        let mut c = pb::smbus_client::SmbusClient::connect(server.url()).await.unwrap();
+        let read = encode::op(&Op::Transfer(vec![Msg::read(RF, 8192)]));
+        let mut sessions = Vec::new();
+        for bus in 1..=SESSIONS as u64 {
+            let open = pb::OpenRequest { bus, resume_window_ms: 60_000, ..Default::default() };
+            let session = c.open(open).await.unwrap().into_inner().session;
+            for seq in 1.. {
+                let request = pb::ExecuteRequest {
+                    session: session.clone(),
+                    ops: vec![read.clone()],
+                    seq,
+                    ..Default::default()
+                };
+                match c.execute(request).await {
+                    Ok(_) => {}
+                    Err(full) if full.code() == tonic::Code::ResourceExhausted => break,
+                    Err(other) => panic!("{other}"),
+                }
+            }
+            sessions.push(session);
+        }
+        (c, sessions)
+    });
+    (server.rss_kib().saturating_sub(before)) as f64 / SESSIONS as f64
 }
 
 fn sample(n: usize, mut call: impl FnMut()) -> Vec<Duration> {
@@ -341,6 +382,7 @@ struct Report {
     cpu_us_per_op: f64,
     cpu_us_per_op_watched: f64,
     echo_cpu_us_per_op: f64,
+    full_record_kib: f64,
 }
 
 impl Report {
@@ -380,6 +422,7 @@ impl Report {
             println!("{clients:<42} {one:>12.0} {distinct:>15.0}");
         }
         println!("\nserver RSS idle {} KiB, peak with 32 clients {} KiB", self.rss_idle_kib, self.rss_32_kib);
+        println!("server RSS per session with a full record: {:.0} KiB", self.full_record_kib);
         println!(
             "server CPU per operation {:.1} µs (the bare echo's: {:.1} µs), {:.1} µs with one watcher",
             self.cpu_us_per_op, self.echo_cpu_us_per_op, self.cpu_us_per_op_watched
@@ -401,14 +444,15 @@ impl Report {
             .collect();
         let (tx50, tx99) = self.transaction.unwrap_or((f64::NAN, f64::NAN));
         println!(
-            "{{\"latency\":[{}],\"transaction_32\":{{\"p50_us\":{tx50:.1},\"p99_us\":{tx99:.1}}},\"throughput\":[{}],\"rss_idle_kib\":{},\"rss_peak_32_clients_kib\":{},\"server_cpu_us_per_op\":{:.1},\"server_cpu_us_per_op_one_watcher\":{:.1},\"echo_cpu_us_per_op\":{:.1}}}",
+            "{{\"latency\":[{}],\"transaction_32\":{{\"p50_us\":{tx50:.1},\"p99_us\":{tx99:.1}}},\"throughput\":[{}],\"rss_idle_kib\":{},\"rss_peak_32_clients_kib\":{},\"server_cpu_us_per_op\":{:.1},\"server_cpu_us_per_op_one_watcher\":{:.1},\"echo_cpu_us_per_op\":{:.1},\"rss_per_full_record_kib\":{:.0}}}",
             latencies.join(","),
             throughput.join(","),
             self.rss_idle_kib,
             self.rss_32_kib,
             self.cpu_us_per_op,
             self.cpu_us_per_op_watched,
-            self.echo_cpu_us_per_op
+            self.echo_cpu_us_per_op,
+            self.full_record_kib
         );
     }
 }

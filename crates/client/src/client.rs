@@ -211,8 +211,14 @@ pub enum UrlError {
     },
 }
 
-/// How often an open connection with calls or streams on it checks that the server is there.
-const PING_INTERVAL: Duration = Duration::from_secs(10);
+/// How long an open connection with calls or streams on it may hear nothing from the server
+/// before it asks whether the server is there, and how long the server has to answer. A bus's
+/// session keeps a stream open, so an idle program pings every 2 s (a few dozen bytes); a
+/// busy one never does, since answers arriving are proof enough. A connection gone silent (a
+/// Wi-Fi drop, a cable pulled) is given up within 5 s of the last thing heard, and a bus
+/// handle's link starts taking its session up again on a new one.
+const PING_INTERVAL: Duration = Duration::from_secs(2);
+const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connection to an smbus-proxy server. Cheap to clone; clones share the connection.
 #[derive(Clone)]
@@ -276,9 +282,9 @@ impl Client {
         let (bearer, tls) = credentials.apply(&url, host.as_deref())?;
         let mut endpoint = Channel::from_shared(url.clone())
             .map_err(|e| Error::connect(&shown, Some("not a URL".into()), Some(e.into())))?;
-        // A peer that vanished (power cut, cable pulled) is noticed by HTTP/2 pings within two
-        // intervals, rather than when TCP's retransmissions give up many minutes later.
-        endpoint = endpoint.http2_keep_alive_interval(PING_INTERVAL).keep_alive_timeout(PING_INTERVAL);
+        // A peer that vanished (power cut, cable pulled) is noticed by HTTP/2 pings within
+        // seconds, rather than when TCP's retransmissions give up many minutes later.
+        endpoint = endpoint.http2_keep_alive_interval(PING_INTERVAL).keep_alive_timeout(PING_TIMEOUT);
         if let Some(tls) = tls {
             endpoint = endpoint
                 .tls_config(tls)

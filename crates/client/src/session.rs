@@ -53,8 +53,9 @@ pub struct BusOptions {
 }
 
 /// How long a session is kept for a client whose connection broke, unless the program says
-/// otherwise: a Wi-Fi hiccup or a roam between access points, not a night's sleep.
-pub const DEFAULT_RESUME_WINDOW: Duration = Duration::from_secs(30);
+/// otherwise: a Wi-Fi hiccup, a roam between access points or a lid closed for a moment, not a
+/// night's sleep. The most a server grants by default (`--max-resume-window-ms`).
+pub const DEFAULT_RESUME_WINDOW: Duration = Duration::from_secs(60);
 
 impl BusOptions {
     /// The defaults, where a constant needs them: `BusOptions { pipeline: 16, ..BusOptions::DEFAULT }`.
