@@ -300,8 +300,7 @@ impl Client {
     /// operation anyone runs on them, as it completes.
     pub async fn watch(&self, buses: &[u32]) -> Result<crate::Watcher> {
         let request = pb::WatchRequest { buses: buses.to_vec() };
-        let events = self.inner.grpc.clone().watch(request).await.map_err(Error::status)?.into_inner();
-        Ok(crate::Watcher { events })
+        crate::Watcher::subscribe(self.inner.grpc.clone(), &self.inner.dialer, request).await
     }
 
     /// The buses the server exposes, with their adapter names and I2C_FUNCS bits.

@@ -2,6 +2,7 @@
 //! for repeating a call the connection lost.
 
 use smbus_proxy_wire::pb::smbus_client::SmbusClient;
+use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::{Interceptor, interceptor::InterceptedService};
 use tonic::transport::{Channel, Endpoint};
@@ -30,6 +31,27 @@ pub(crate) struct Dialer {
 impl Dialer {
     pub(crate) async fn dial(&self) -> Result<Grpc, tonic::transport::Error> {
         Ok(stub(self.endpoint.connect().await?, self.bearer.clone()))
+    }
+}
+
+/// How long one attempt to reach the server again may take: over a link that drops packets
+/// silently, an attempt waits for an answer that never comes, and the next attempt starts on a
+/// new connection.
+pub(crate) const ATTEMPT: Duration = Duration::from_secs(2);
+
+/// The pauses between attempts to reach the server again: none before the second (a server
+/// that was restarting, a connection refused once), then from 50 ms, doubling, to 1 s.
+#[derive(Default)]
+pub(crate) struct Backoff(Duration);
+
+impl Backoff {
+    /// The pause before the next attempt.
+    pub(crate) fn next(&mut self) -> Duration {
+        const FIRST: Duration = Duration::from_millis(50);
+        const LONGEST: Duration = Duration::from_secs(1);
+        let pause = self.0;
+        self.0 = (pause * 2).clamp(FIRST, LONGEST);
+        pause
     }
 }
 

@@ -23,7 +23,7 @@
 //! write stops everything queued after it from reaching the bus until the program knows.
 
 use crate::error::{Error, Lost, Result};
-use crate::grpc::{Dialer, Grpc};
+use crate::grpc::{ATTEMPT, Backoff, Dialer, Grpc};
 use crate::session::{BusOptions, Connection, MAX_PIPELINE, Session, Sessions};
 use crate::stream::Stream;
 use smbus_proxy_wire::{Command, Dir, Op, Returns, Sends, Step, encode, pb};
@@ -148,13 +148,6 @@ enum Gone {
     Lost(Lost),
 }
 
-/// The first wait between attempts to reach the server again, and the longest.
-const FIRST_RETRY: Duration = Duration::from_millis(50);
-const LONGEST_RETRY: Duration = Duration::from_secs(1);
-/// How long one attempt may take: over a link that drops packets silently, an attempt waits
-/// for an answer that never comes, and the next attempt starts on a new connection.
-const ATTEMPT: Duration = Duration::from_secs(2);
-
 /// Pipelined transactions in flight, and what became of those already answered.
 #[derive(Default)]
 struct Pipeline {
@@ -232,9 +225,7 @@ impl Link {
         self.stream = None;
         let Some(resume) = &self.session.resume else { return Err(Gone::Down(since.elapsed())) };
         let limit = self.options.outage_wait.unwrap_or(resume.window);
-        // A failed first attempt is made again at once (a server that was restarting, a
-        // connection refused once), then they back off.
-        let mut pause = Duration::ZERO;
+        let mut backoff = Backoff::default();
         loop {
             // Each attempt on a new connection: the one that broke may only have gone silent.
             let attempt = async {
@@ -261,8 +252,7 @@ impl Link {
             if after >= limit {
                 return Err(Gone::Down(after));
             }
-            tokio::time::sleep(pause.min(limit - after)).await;
-            pause = (pause * 2).clamp(FIRST_RETRY, LONGEST_RETRY);
+            tokio::time::sleep(backoff.next().min(limit - after)).await;
         }
     }
 

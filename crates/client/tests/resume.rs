@@ -5,7 +5,7 @@
 //! `Status` counts each operation once (one answered from the record is not run, so not
 //! counted). A server that restarted meanwhile is `faults.rs`'s.
 
-use smbus_proxy_client::{BusOptions, Error, Msg, blocking::Client};
+use smbus_proxy_client::{BusOptions, Command, Error, Msg, Op, WatchEvent, blocking::Client};
 use smbus_proxy_testkit::{Loopback, lab, simulated};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -179,4 +179,55 @@ fn an_outage_longer_than_the_program_waits_says_so() {
     assert!(*after >= Duration::from_millis(300), "{after:?}");
     assert!(e.to_string().starts_with("the connection to the server has been down for 0."), "{e}");
     assert!(e.to_string().ends_with(" s; write_byte_data may or may not have run"), "{e}");
+}
+
+/// A watch outlives its connection: when the relay resets it, the watcher subscribes again by
+/// itself, and before the bus's next event says how many of its operations it missed, so that
+/// what it saw and what it was told it missed add up to every operation that ran.
+#[test]
+fn a_watch_subscribes_again_and_counts_what_it_missed() {
+    let server = simulated(LAB).on_loopback();
+    let relay = Relay::start(server.addr());
+    let mut watcher = Client::connect(relay.url()).unwrap().watch(&[1]).unwrap();
+    let direct = Client::connect(server.url()).unwrap();
+    let mut bus = direct.bus(1).unwrap();
+    bus.write_byte_data(RF, 0x12, 0).unwrap();
+    assert!(matches!(watcher.next(), Some(Ok(WatchEvent::Op(_)))));
+    relay.reset();
+    std::thread::sleep(Duration::from_millis(100));
+    // While the watch is down: operations it cannot see.
+    for value in 1..=3 {
+        bus.write_byte_data(RF, 0x12, value).unwrap();
+    }
+    // Then one every 20 ms until the watcher is back, and a last one it knows.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut ran = 3;
+            while !stop.load(Ordering::Relaxed) {
+                bus.write_byte_data(RF, 0x12, 4).unwrap();
+                ran += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            bus.write_byte_data(RF, 0x12, 0xFF).unwrap();
+            ran + 1
+        })
+    };
+    let (mut seen, mut missed) = (0u64, 0u64);
+    for event in watcher.by_ref() {
+        match event.unwrap() {
+            WatchEvent::Lost(n) => missed += n,
+            WatchEvent::Op(op) => {
+                seen += 1;
+                stop.store(true, Ordering::Relaxed);
+                if matches!(op.op, Op::Smbus { command: Command::WriteByteData { value: 0xFF, .. }, .. }) {
+                    break;
+                }
+            }
+        }
+    }
+    let ran = writer.join().unwrap();
+    assert!(missed >= 3, "missed {missed}, seen {seen}");
+    assert_eq!(seen + missed, ran, "every operation since the reset, seen or counted as missed");
 }

@@ -242,8 +242,15 @@ impl Bus {
             ..Default::default()
         };
         let claims = backend.claims();
-        let executor =
-            Executor { blocks: backend.blocks(), backend, watch, funcs, op_log, applied: Params::default() };
+        let executor = Executor {
+            blocks: backend.blocks(),
+            backend,
+            watch,
+            funcs,
+            op_log,
+            applied: Params::default(),
+            ran: 0,
+        };
         if !executor.blocks {
             let inline =
                 Inline { executor: Mutex::new(executor), turns: Mutex::new((false, Fair::default())) };
@@ -420,6 +427,9 @@ struct Executor {
     op_log: Level,
     /// The adapter settings last applied, so an unchanged setting costs no ioctl.
     applied: Params,
+    /// Operations run so far: each event's number, by which a watcher that reconnects counts
+    /// what it missed.
+    ran: u64,
 }
 
 impl Executor {
@@ -516,8 +526,10 @@ impl Executor {
             }
             (None, result)
         };
+        self.ran += 1;
         if let Some(started) = started {
             self.watch.publish(Record {
+                number: self.ran,
                 bus,
                 ended: SystemTime::now(),
                 took: started.elapsed(),

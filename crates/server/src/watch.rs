@@ -32,6 +32,8 @@ const RING_BYTES: usize = 4 << 20;
 /// `smbus_proxy_wire::event::OpEvent`, the one model of an event.
 #[derive(Debug)]
 pub struct Record {
+    /// The bus's count of operations, this one included.
+    pub number: u64,
     pub bus: u32,
     pub ended: SystemTime,
     pub took: Duration,
@@ -61,6 +63,7 @@ impl Record {
             op: Some(encode::op(&self.op)),
             ran_as: self.ran_as.as_ref().map(encode::op),
             result: Some(result),
+            number: self.number,
         }
     }
 
@@ -276,6 +279,7 @@ mod tests {
 
     fn event(data: usize) -> Record {
         Record {
+            number: 1,
             bus: 1,
             ended: SystemTime::now(),
             took: Duration::ZERO,
