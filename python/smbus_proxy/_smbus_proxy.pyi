@@ -49,6 +49,8 @@ class SMBus:
         key: Union[None, str, "os.PathLike[str]"] = None,
         timeout: Optional[float] = None,
         pipeline: Union[bool, int] = False,
+        resume_window: Optional[float] = None,
+        outage_wait: Optional[float] = None,
     ) -> None: ...
     def __enter__(self) -> "SMBus": ...
     def __exit__(

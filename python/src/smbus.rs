@@ -28,6 +28,8 @@ struct Endpoint {
     call_timeout: Option<Duration>,
     /// The pipelining window, 0 for none.
     pipeline: usize,
+    resume_window: Option<Duration>,
+    outage_wait: Option<Duration>,
 }
 
 /// The keyword arguments that say where the server is and how to prove who we are.
@@ -40,12 +42,20 @@ struct Remote<'a> {
     key: Option<PathBuf>,
     timeout: Option<f64>,
     pipeline: usize,
+    resume_window: Option<f64>,
+    outage_wait: Option<f64>,
 }
 
 impl Endpoint {
     /// The arguments given, else the environment, as every tool of the project does.
     fn new(remote: Remote<'_>) -> PyResult<Endpoint> {
         let call_timeout = remote.timeout.map(|t| seconds("timeout", t, false)).transpose()?;
+        // 0: no window, the session ends one lease after the client falls silent.
+        let resume_window = match remote.resume_window {
+            Some(w) => Some(seconds("resume_window", w, true)?).filter(|w| !w.is_zero()),
+            None => BusOptions::DEFAULT.resume_window,
+        };
+        let outage_wait = remote.outage_wait.map(|t| seconds("outage_wait", t, true)).transpose()?;
         let env = Credentials::from_env();
         let credentials = Credentials {
             token: smbus_proxy_client::token(remote.token),
@@ -58,6 +68,8 @@ impl Endpoint {
             credentials,
             call_timeout,
             pipeline: remote.pipeline,
+            resume_window,
+            outage_wait,
         })
     }
 
@@ -68,8 +80,13 @@ impl Endpoint {
     }
 
     fn open(&self, number: u32) -> smbus_proxy_client::Result<blocking::Bus> {
-        let options =
-            BusOptions { call_timeout: self.call_timeout, pipeline: self.pipeline, ..BusOptions::default() };
+        let options = BusOptions {
+            call_timeout: self.call_timeout,
+            pipeline: self.pipeline,
+            resume_window: self.resume_window,
+            outage_wait: self.outage_wait,
+            ..BusOptions::DEFAULT
+        };
         blocking::Client::connect_with(self.url.clone(), self.credentials.clone())?.bus_with(number, options)
     }
 }
@@ -132,6 +149,14 @@ impl State {
 /// ``flush()``, ``close()``, the end of a ``with`` block — naming the failed call, and nothing
 /// written after it reaches the bus until then. A probe (``write_quick``, an empty write) still
 /// waits for its answer.
+///
+/// When the network drops, calls wait while the client reconnects and takes its session up
+/// again, and every write still runs exactly once. ``resume_window`` (seconds, 60 by default;
+/// the server grants at most its own bound) is how long the server keeps the session for a
+/// client that fell silent; 0 ends it one lease (5 s) after, and a write whose connection
+/// broke then raises ``ConnectionError`` ("it may or may not have run"). ``outage_wait``
+/// (seconds; by default the window) is how long a call waits for the connection before it
+/// raises ``ConnectionError`` ("the connection to the server has been down for ...").
 ///
 /// Failed operations raise ``OSError`` with the server kernel's ``errno`` (ENXIO, 6, when no
 /// device answers); arguments out of range raise ``ValueError``, and of the wrong type
@@ -364,7 +389,7 @@ impl SMBus {
     #[new]
     #[pyo3(
         signature = (*_args, **_kwargs),
-        text_signature = "(bus=None, force=False, *, server=None, token=None, ca=None, cert=None, key=None, timeout=None, pipeline=False)"
+        text_signature = "(bus=None, force=False, *, server=None, token=None, ca=None, cert=None, key=None, timeout=None, pipeline=False, resume_window=None, outage_wait=None)"
     )]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> SMBus {
         let endpoint = Endpoint::new(Remote::default()).expect("no arguments, nothing to refuse");
@@ -372,7 +397,7 @@ impl SMBus {
     }
 
     // Documented with the class: Python shows the class's documentation for `__init__`.
-    #[pyo3(signature = (bus=None, force=false, *, server=None, token=None, ca=None, cert=None, key=None, timeout=None, pipeline=None))]
+    #[pyo3(signature = (bus=None, force=false, *, server=None, token=None, ca=None, cert=None, key=None, timeout=None, pipeline=None, resume_window=None, outage_wait=None))]
     #[allow(clippy::too_many_arguments)]
     fn __init__(
         &self,
@@ -386,9 +411,12 @@ impl SMBus {
         key: Option<PathBuf>,
         timeout: Option<f64>,
         pipeline: Option<&Bound<'_, PyAny>>,
+        resume_window: Option<f64>,
+        outage_wait: Option<f64>,
     ) -> PyResult<()> {
         let pipeline = pipeline.map(pipeline_window).transpose()?.unwrap_or(0);
-        let endpoint = Endpoint::new(Remote { server, token, ca, cert, key, timeout, pipeline })?;
+        let remote = Remote { server, token, ca, cert, key, timeout, pipeline, resume_window, outage_wait };
+        let endpoint = Endpoint::new(remote)?;
         {
             let mut state = self.state(py);
             state.close(py)?;

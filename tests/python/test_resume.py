@@ -5,6 +5,7 @@ log holds each write once, in order."""
 
 import socket
 import threading
+import time
 
 import pytest
 from conftest import logged_server
@@ -128,3 +129,40 @@ def test_a_driver_loop_survives_resets_and_each_write_runs_once(lab, pipeline):
         assert relay.resets > 3
         expected = [b for i in range(1000) for b in (i >> 8, i & 0xFF)]
         assert logged(bus, log, 2001) == expected + [0xFF], "each write once, in order"
+
+
+def test_a_program_sets_how_long_a_call_waits_for_the_network(lab):
+    relay = Relay(lab.addr)
+    with SMBus(1, server=relay.url, outage_wait=0.3) as bus:
+        bus.write_byte_data(RF, 0x11, 1)
+        # The relay goes: nothing listens where the client connects. (The shutdown wakes the
+        # thread blocked in accept, which would otherwise still take connections.)
+        relay.listener.shutdown(socket.SHUT_RDWR)
+        relay.listener.close()
+        relay.reset()
+        with pytest.raises(ConnectionError, match=r"has been down for 0\.[3-9] s; write_byte_data may or may not have run"):
+            bus.write_byte_data(RF, 0x11, 2)
+
+
+def test_without_a_resume_window_a_write_over_a_broken_connection_is_not_repeated(lab):
+    relay = Relay(lab.addr)
+    with SMBus(1, server=relay.url, resume_window=0) as bus:
+        bus.write_byte_data(RF, 0x11, 1)
+        relay.reset()
+        time.sleep(0.1)
+        with pytest.raises(ConnectionError, match="during write_byte_data; it may or may not have run"):
+            bus.write_byte_data(RF, 0x11, 2)
+        # A read is safe to repeat: it goes through on a new connection.
+        assert bus.read_byte_data(RF, 0x11) in (1, 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"resume_window": -1}, "resume_window: -1 is not a number of seconds 0 or more"),
+        ({"outage_wait": float("nan")}, "outage_wait: NaN is not a number of seconds 0 or more"),
+    ],
+)
+def test_the_windows_refuse_what_is_not_a_time(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SMBus(**kwargs)
