@@ -13,8 +13,9 @@
 #   -t SECS   overall timeout (default 240)
 #   -n        networks to break: veth and netem loaded, two CPUs, and the host's root shared
 #             read-only at /host (9p), so that the host's programs run in the guest, chrooted
-#             there with /proc, /sys, /dev and a writable /tmp of the guest's own. Netem is the
-#             reason: this rig's Debian kernel has it, where a host's kernel may not.
+#             there with /proc, /sys, /dev and a writable /run of the guest's own (scratch space:
+#             TMPDIR=/run/tmp). Netem is the reason: this rig's Debian kernel has it, where a
+#             host's kernel may not.
 # The guest also has /dev/cuse (fuse and cuse loaded), for smbus-proxy attach.
 # Guest buses: i2c-0 "SMBus I801 adapter at 0700" (SPD EEPROMs at 0x50-0x57, 256 writable bytes
 # each); "SMBus stub driver" (i2c-stub, every functionality). With -r the radeonfb buses come
@@ -94,8 +95,9 @@ if [ $NETEM = 1 ]; then
   # What udev would make, for bash's process substitution and the like.
   ln -s /proc/self/fd /dev/fd; ln -s fd/0 /dev/stdin; ln -s fd/1 /dev/stdout; ln -s fd/2 /dev/stderr
   for d in proc sys dev; do mount --bind /\$d /host/\$d; done
-  mount -t tmpfs tmp /host/tmp
+  # The host's /tmp stays visible (a checkout may live there); scratch space is /run/tmp.
   mount -t tmpfs run /host/run
+  mkdir -p /host/run/tmp
 fi
 [ -n "$STUB" ] && { insmod /lib/modules/i2c-stub.ko chip_addr=$STUB functionality=0xffffffff || echo "RIG: insmod i2c-stub failed"; }
 ip link set lo up

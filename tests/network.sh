@@ -24,7 +24,7 @@ if [ "${1-}" != inside ]; then
   python=${1-}
   [ -z "$python" ] || python=$(realpath -s "$python")
   exec rig/qemu-i2c-rig.sh -n -s '' -m 2048 -t 900 \
-    "chroot /host /bin/bash -c 'cd $(pwd) && exec tests/network.sh inside $python'"
+    "chroot /host /bin/bash -c 'export TMPDIR=/run/tmp && cd $(pwd) && exec tests/network.sh inside $python'"
 fi
 
 python=${2-}
