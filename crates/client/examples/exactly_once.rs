@@ -15,7 +15,7 @@
 //! prints, and it exits 1 if it ends any other way.
 
 use smbus_proxy_client::blocking::{Bus, Client};
-use smbus_proxy_client::{BusOptions, Error, Msg};
+use smbus_proxy_client::{BusOptions, Error, Msg, Report};
 use std::time::{Duration, Instant};
 
 const LOG: u16 = 0x60;
@@ -40,28 +40,17 @@ fn main() {
             println!("{name}: {writes} writes, each once, in order; the lock held throughout; {timings}");
         }
         Err(e) if expect_lost && outage_outlasted_the_session(&e) => {
-            println!("{name}: ended as expected after {} calls: {}", timings.calls.len(), chain(&e));
+            println!("{name}: ended as expected after {} calls: {}", timings.calls.len(), Report(&e));
         }
         Ok(writes) => {
             eprintln!("{name}: FAILED: {writes} writes went through an outage meant to end the session");
             std::process::exit(1);
         }
         Err(e) => {
-            eprintln!("{name}: FAILED after {} calls: {}", timings.calls.len(), chain(&e));
+            eprintln!("{name}: FAILED after {} calls: {}", timings.calls.len(), Report(&e));
             std::process::exit(1);
         }
     }
-}
-
-/// The error and each of its causes, as one line.
-fn chain(e: &Error) -> String {
-    let mut line = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        line += &format!(": {cause}");
-        source = cause.source();
-    }
-    line
 }
 
 /// Whether `e` says the connection stayed down too long or the session is gone, for the call

@@ -32,21 +32,48 @@ impl Dialer {
     pub(crate) async fn dial(&self) -> Result<Grpc, tonic::transport::Error> {
         Ok(stub(self.endpoint.connect().await?, self.bearer.clone()))
     }
+
+    /// Makes `attempt` on a new connection, over and over with [`Backoff`], each within
+    /// [`ATTEMPT`], until one settles (`Some`) or `limit` has passed since `since`: then how
+    /// long it has been. Each on a new connection, since the one that broke may only have gone
+    /// silent.
+    pub(crate) async fn again<T>(
+        &self,
+        since: tokio::time::Instant,
+        limit: Duration,
+        mut attempt: impl AsyncFnMut(Grpc) -> Option<T>,
+    ) -> Result<T, Duration> {
+        let mut backoff = Backoff::default();
+        loop {
+            let tried = async {
+                let grpc = self.dial().await.ok()?;
+                attempt(grpc).await
+            };
+            if let Ok(Some(settled)) = tokio::time::timeout(ATTEMPT, tried).await {
+                return Ok(settled);
+            }
+            let after = since.elapsed();
+            if after >= limit {
+                return Err(after);
+            }
+            tokio::time::sleep(backoff.next().min(limit - after)).await;
+        }
+    }
 }
 
 /// How long one attempt to reach the server again may take: over a link that drops packets
 /// silently, an attempt waits for an answer that never comes, and the next attempt starts on a
 /// new connection.
-pub(crate) const ATTEMPT: Duration = Duration::from_secs(2);
+const ATTEMPT: Duration = Duration::from_secs(2);
 
 /// The pauses between attempts to reach the server again: none before the second (a server
 /// that was restarting, a connection refused once), then from 50 ms, doubling, to 1 s.
 #[derive(Default)]
-pub(crate) struct Backoff(Duration);
+struct Backoff(Duration);
 
 impl Backoff {
     /// The pause before the next attempt.
-    pub(crate) fn next(&mut self) -> Duration {
+    fn next(&mut self) -> Duration {
         const FIRST: Duration = Duration::from_millis(50);
         const LONGEST: Duration = Duration::from_secs(1);
         let pause = self.0;

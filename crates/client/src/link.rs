@@ -23,7 +23,7 @@
 //! write stops everything queued after it from reaching the bus until the program knows.
 
 use crate::error::{Error, Lost, Result};
-use crate::grpc::{ATTEMPT, Backoff, Dialer, Grpc};
+use crate::grpc::{Dialer, Grpc};
 use crate::session::{BusOptions, Connection, MAX_PIPELINE, Session, Sessions};
 use crate::stream::Stream;
 use smbus_proxy_wire::{Command, Dir, Op, Returns, Sends, Step, encode, pb};
@@ -225,35 +225,24 @@ impl Link {
         self.stream = None;
         let Some(resume) = &self.session.resume else { return Err(Gone::Down(since.elapsed())) };
         let limit = self.options.outage_wait.unwrap_or(resume.window);
-        let mut backoff = Backoff::default();
-        loop {
-            // Each attempt on a new connection: the one that broke may only have gone silent.
-            let attempt = async {
-                let mut grpc = self.dialer.dial().await.map_err(|_| ())?;
-                let resumed = self.session.resume(&mut grpc).await;
-                Ok::<_, ()>((grpc, resumed))
-            };
-            match tokio::time::timeout(ATTEMPT, attempt).await {
-                Ok(Ok((grpc, Ok(_)))) => {
-                    self.grpc = grpc;
-                    return Ok(());
-                }
-                Ok(Ok((mut grpc, Err(status)))) if status.code() == tonic::Code::NotFound => {
+        let session = &self.session;
+        let settled = self
+            .dialer
+            .again(since, limit, async |mut grpc| match session.resume(&mut grpc).await {
+                Ok(_) => Some((grpc, None)),
+                Err(status) if status.code() == tonic::Code::NotFound => {
                     // Gone: from this run of the server, or with the server.
                     let listed = grpc.list_buses(pb::ListBusesRequest {}).await;
                     let restarted = listed.is_ok_and(|l| *l.into_inner().instance != *resume.instance);
-                    // A new session, if the caller opens one, goes on this connection.
-                    self.grpc = grpc;
-                    return Err(Gone::Lost(if restarted { Lost::ServerRestarted } else { Lost::Expired }));
+                    Some((grpc, Some(if restarted { Lost::ServerRestarted } else { Lost::Expired })))
                 }
-                _ => {}
-            }
-            let after = since.elapsed();
-            if after >= limit {
-                return Err(Gone::Down(after));
-            }
-            tokio::time::sleep(backoff.next().min(limit - after)).await;
-        }
+                Err(_) => None,
+            })
+            .await;
+        let (grpc, lost) = settled.map_err(Gone::Down)?;
+        // A new session, if the caller opens one after a loss, goes on this connection.
+        self.grpc = grpc;
+        lost.map_or(Ok(()), |why| Err(Gone::Lost(why)))
     }
 
     /// Sends a transaction and waits for its answer, reopening what can safely be reopened.

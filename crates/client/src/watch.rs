@@ -10,7 +10,7 @@
 //! are.
 
 use crate::error::{Error, Result};
-use crate::grpc::{ATTEMPT, Backoff, Dialer, Grpc};
+use crate::grpc::{Dialer, Grpc};
 use crate::session::DEFAULT_RESUME_WINDOW;
 pub use smbus_proxy_wire::event::{OpEvent, WatchEvent};
 use smbus_proxy_wire::{decode, pb};
@@ -88,24 +88,16 @@ impl Watcher {
     /// Subscribes again on a new connection, backing off, until the connection comes back or
     /// the resume window's length has passed.
     async fn subscribe_again(&mut self, cause: tonic::Status) -> Result<()> {
+        let request = &self.request;
         let since = tokio::time::Instant::now();
-        let mut backoff = Backoff::default();
-        loop {
-            let attempt = async {
-                let mut grpc = self.dialer.dial().await.ok()?;
-                grpc.watch(self.request.clone()).await.ok()
-            };
-            if let Ok(Some(events)) = tokio::time::timeout(ATTEMPT, attempt).await {
-                self.events = events.into_inner();
-                self.rejoined = self.seen.keys().copied().collect();
-                return Ok(());
-            }
-            let after = since.elapsed();
-            if after >= DEFAULT_RESUME_WINDOW {
-                return Err(Error::Disconnected { cause: cause.into() });
-            }
-            tokio::time::sleep(backoff.next().min(DEFAULT_RESUME_WINDOW - after)).await;
-        }
+        let events = self
+            .dialer
+            .again(since, DEFAULT_RESUME_WINDOW, async |mut grpc| grpc.watch(request.clone()).await.ok())
+            .await
+            .map_err(|_| Error::Disconnected { cause: cause.into() })?;
+        self.events = events.into_inner();
+        self.rejoined = self.seen.keys().copied().collect();
+        Ok(())
     }
 }
 
