@@ -16,6 +16,14 @@
 #             there with /proc, /sys, /dev and a writable /run of the guest's own (scratch space:
 #             TMPDIR=/run/tmp). Netem is the reason: this rig's Debian kernel has it, where a
 #             host's kernel may not.
+#   -g        GPIO lines: gpio-sim, which Debian's 6.1 kernel lacks, built once against the
+#             kernel's headers from the matching linux-source (with irq_sim, which it lacks too,
+#             linked in), and one simulated chip "rig-gpio" of 8 lines named rig-0..rig-7, whose
+#             line 7 the kernel holds (a hog, "rig-hog", output high). The guest's /bin/gpiosim
+#             drives an input from outside: `gpiosim OFFSET pull-up|pull-down`, or prints an
+#             output's level: `gpiosim OFFSET`. libgpiod v2's tools (gpiodetect, gpioinfo,
+#             gpioget, gpioset, gpiomon, gpionotify) come from Debian 13, with its C library
+#             beside them in /opt/gpiod.
 # The guest also has /dev/cuse (fuse and cuse loaded), for smbus-proxy attach.
 # Guest buses: i2c-0 "SMBus I801 adapter at 0700" (SPD EEPROMs at 0x50-0x57, 256 writable bytes
 # each); "SMBus stub driver" (i2c-stub, every functionality). With -r the radeonfb buses come
@@ -26,9 +34,9 @@
 # not loaded because their probing of the idle radeonfb buses costs ~10 s.
 set -euo pipefail
 CACHE=${SMBUS_PROXY_RIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/smbus-proxy-rig}
-EXTRA=(); FWD=(); STUB=0x1c,0x50; RADEON=0; MEM=512; TMO=240; HOSTCMD=; NETEM=0
-while getopts "b:f:s:rnm:t:H:" o; do case $o in
-  b) EXTRA+=("$OPTARG");; f) FWD+=("$OPTARG");; s) STUB=$OPTARG;; r) RADEON=1;; n) NETEM=1;;
+EXTRA=(); FWD=(); STUB=0x1c,0x50; RADEON=0; MEM=512; TMO=240; HOSTCMD=; NETEM=0; GPIO=0
+while getopts "b:f:s:rngm:t:H:" o; do case $o in
+  b) EXTRA+=("$OPTARG");; f) FWD+=("$OPTARG");; s) STUB=$OPTARG;; r) RADEON=1;; n) NETEM=1;; g) GPIO=1;;
   m) MEM=$OPTARG;; t) TMO=$OPTARG;; H) HOSTCMD=$OPTARG;; *) sed -n '2,20p' "$0"; exit 2;; esac; done
 shift $((OPTIND-1)); GCMD=${*:-"i2cdetect -l"}
 mkdir -p "$CACHE/debs"
@@ -51,6 +59,7 @@ if [ ! -f "$CACHE/kernel.stamp" ]; then
   touch "$CACHE/kernel.stamp"
 fi
 KV=$(ls "$CACHE/k/lib/modules" | head -1); MD=$CACHE/k/lib/modules/$KV/kernel
+[ $GPIO = 1 ] && "$(dirname "$0")/gpio-sim.sh" "$CACHE" "$KV"
 
 # ---- 2. the initramfs: busybox, modules, i2c-tools, the files asked for ----
 T=$(mktemp -d); LOG=$(mktemp); INITRD=$(mktemp --suffix=.cpio.gz); QPID=
@@ -68,6 +77,22 @@ NETMODS="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_
 [ $NETEM = 1 ] && for m in $NETMODS; do cp "$MD/$m.ko" "$T/lib/modules/"; done
 # FUSE and CUSE, for character devices in user space (smbus-proxy attach).
 cp "$MD/fs/fuse/fuse.ko" "$MD/fs/fuse/cuse.ko" "$T/lib/modules/"
+if [ $GPIO = 1 ]; then
+  cp "$MD/fs/configfs/configfs.ko" "$CACHE/gpio/gpio-sim.ko" "$T/lib/modules/"
+  mkdir -p "$T/opt"; cp -r "$CACHE/gpio/gpiod" "$T/opt/gpiod"
+  for t in gpiodetect gpioinfo gpioget gpioset gpiomon gpionotify; do
+    printf '#!/bin/sh\nexec /opt/gpiod/ld-linux-x86-64.so.2 --library-path /opt/gpiod --argv0 %s /opt/gpiod/%s "$@"\n' \
+      $t $t > "$T/usr/sbin/$t"
+    chmod +x "$T/usr/sbin/$t"
+  done
+  cat > "$T/bin/gpiosim" <<'SIM'
+#!/bin/sh
+# gpiosim OFFSET [pull-up|pull-down]: drive the rig chip's line from outside, or print its level.
+d=$(ls -d /sys/devices/platform/gpio-sim.0/gpiochip*/sim_gpio$1)
+if [ -n "$2" ]; then echo "$2" > $d/pull; else cat $d/value; fi
+SIM
+  chmod +x "$T/bin/gpiosim"
+fi
 cp "$CACHE"/i2ct/usr/sbin/i2c{detect,dump,get,set,transfer} "$T/usr/sbin/"
 copylibs() { ldd "$1" 2>/dev/null | grep -o '/[^ ]*' | while read -r l; do
   case $l in */ld-linux*) cp -Ln "$l" "$T/lib64/";; *) cp -Ln "$l" "$T/lib/x86_64-linux-gnu/";; esac; done || true; }
@@ -98,6 +123,15 @@ if [ $NETEM = 1 ]; then
   # The host's /tmp stays visible (a checkout may live there); scratch space is /run/tmp.
   mount -t tmpfs run /host/run
   mkdir -p /host/run/tmp
+fi
+if [ -f /lib/modules/gpio-sim.ko ]; then
+  insmod /lib/modules/configfs.ko; insmod /lib/modules/gpio-sim.ko || echo "RIG: insmod gpio-sim failed"
+  mkdir -p /sys/kernel/config; mount -t configfs none /sys/kernel/config
+  c=/sys/kernel/config/gpio-sim/rig; mkdir -p \$c/bank0
+  echo rig-gpio > \$c/bank0/label; echo 8 > \$c/bank0/num_lines
+  for i in 0 1 2 3 4 5 6 7; do mkdir \$c/bank0/line\$i; echo rig-\$i > \$c/bank0/line\$i/name; done
+  mkdir \$c/bank0/line7/hog; echo rig-hog > \$c/bank0/line7/hog/name; echo output-high > \$c/bank0/line7/hog/direction
+  echo 1 > \$c/live || echo "RIG: gpio-sim chip failed"
 fi
 [ -n "$STUB" ] && { insmod /lib/modules/i2c-stub.ko chip_addr=$STUB functionality=0xffffffff || echo "RIG: insmod i2c-stub failed"; }
 ip link set lo up

@@ -193,6 +193,8 @@ impl Target for Local {
                         _ => spin_sleep::sleep(poll.interval),
                     }
                 },
+                // The workloads here use no lines.
+                Step::Line(_) => Err(Errno::EINVAL),
             })
             .collect()
     }

@@ -370,6 +370,23 @@ impl Smbus for Echo {
     async fn status(&self, _: tonic::Request<pb::StatusRequest>) -> Res<pb::StatusResponse> {
         Err(tonic::Status::unimplemented("the echo service has no status"))
     }
+    async fn request_lines(
+        &self,
+        _: tonic::Request<pb::RequestLinesRequest>,
+    ) -> Res<pb::RequestLinesResponse> {
+        Err(tonic::Status::unimplemented("the echo service has no lines"))
+    }
+    async fn release_lines(
+        &self,
+        _: tonic::Request<pb::ReleaseLinesRequest>,
+    ) -> Res<pb::ReleaseLinesResponse> {
+        Err(tonic::Status::unimplemented("the echo service has no lines"))
+    }
+    type LineEventsStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::LineEvent, tonic::Status>> + Send>>;
+    async fn line_events(&self, _: tonic::Request<pb::LineEventsRequest>) -> Res<Self::LineEventsStream> {
+        Err(tonic::Status::unimplemented("the echo service has no lines"))
+    }
 }
 
 #[derive(Default)]

@@ -137,6 +137,13 @@ struct Serve {
     #[arg(long = "bus", value_name = "N", conflicts_with = "simulate")]
     buses: Vec<u32>,
 
+    /// Offer a GPIO line beside the buses: [NAME=]CHIP:OFFSET (the chip as gpiochip0, 0,
+    /// /dev/gpiochip0 or its label) or [NAME=]LINE (the kernel's name of the line, as gpioinfo
+    /// shows it). Clients call it NAME, else the kernel's name, else CHIP:OFFSET. Repeat for
+    /// several; without --line no line is offered. With --simulate, the lab's lines instead.
+    #[arg(long = "line", value_name = "SPEC", conflicts_with = "simulate")]
+    lines: Vec<String>,
+
     /// Serve simulated buses: from a TOML file, or without one the built-in demo bus 1
     /// (Si4703 at 0x10, PCF8574 at 0x20, register file at 0x48, 24C02 EEPROM at 0x50).
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
@@ -436,7 +443,7 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
             Some(path) => Config::load(path)?,
             None => Config::demo(),
         }),
-        None => Server::new(linux_buses(args.buses.clone())?),
+        None => Server::new(linux_buses(args.buses.clone())?).lines(linux_lines(&args.lines)?),
     };
     let (token, tls) = credentials(&args)?;
     let policy = match &args.policy {
@@ -553,6 +560,42 @@ fn linux_buses(numbers: Vec<u32>) -> Result<Vec<Box<dyn Backend>>, Box<dyn std::
         buses.push(Box::new(LinuxBus::open(n)?));
     }
     Ok(buses)
+}
+
+/// The lines `--line` names, each found on the kernel's GPIO chips.
+#[cfg(target_os = "linux")]
+fn linux_lines(specs: &[String]) -> Result<Vec<smbus_proxy_server::NamedLine>, Box<dyn std::error::Error>> {
+    let mut lines: Vec<smbus_proxy_server::NamedLine> = Vec::new();
+    for spec in specs {
+        let (name, at) = match spec.split_once('=') {
+            Some((name, at)) => (Some(name), at),
+            None => (None, spec.as_str()),
+        };
+        let (line, kernel_name) = smbus_proxy_server::find_line(at).map_err(|e| format!("--line {e}"))?;
+        let name = match name {
+            Some(name) => name.to_owned(),
+            None if !kernel_name.is_empty() => kernel_name,
+            None => at.to_owned(),
+        };
+        if name.is_empty() || name.len() > smbus_proxy_wire::line::MAX_LINE_NAME {
+            return Err(format!(
+                "--line {}: the name must have 1 to {} bytes",
+                smbus_proxy_wire::quote::quote(spec),
+                smbus_proxy_wire::line::MAX_LINE_NAME
+            )
+            .into());
+        }
+        lines.push((name, Box::new(line)));
+    }
+    Ok(lines)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn linux_lines(specs: &[String]) -> Result<Vec<smbus_proxy_server::NamedLine>, Box<dyn std::error::Error>> {
+    match specs {
+        [] => Ok(Vec::new()),
+        _ => Err("GPIO lines need Linux's GPIO character device".into()),
+    }
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -13,6 +13,7 @@
 
 use crate::methods::smbus_methods;
 use bytes::Bytes;
+use smbus_proxy_wire::line::{Edges, LineEvent, LineStep};
 use smbus_proxy_wire::{Command, Match, Msg, Op, Poll, Reply, Step, Target};
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -50,6 +51,18 @@ impl FromReply for Bytes {
 impl FromReply for Vec<Bytes> {
     fn from_reply(reply: Reply) -> Option<Self> {
         if let Reply::Transfer(reads) = reply { Some(reads) } else { None }
+    }
+}
+
+impl FromReply for bool {
+    fn from_reply(reply: Reply) -> Option<Self> {
+        if let Reply::Level(v) = reply { Some(v) } else { None }
+    }
+}
+
+impl FromReply for LineEvent {
+    fn from_reply(reply: Reply) -> Option<Self> {
+        if let Reply::Edge(e) = reply { Some(*e) } else { None }
     }
 }
 
@@ -126,6 +139,30 @@ impl Batch {
     /// it says otherwise).
     pub fn wait(&mut self, time: Duration) -> Slot<()> {
         self.push(Step::Wait(time))
+    }
+
+    /// Drives a GPIO line the session holds ([`crate::Bus::line`]) to the logical `value`.
+    pub fn set_line(&mut self, line: &str, value: bool) -> Slot<()> {
+        self.push(Step::Line(LineStep::Set { line: line.to_owned(), value }))
+    }
+
+    /// Reads a line the session holds: its logical value.
+    pub fn get_line(&mut self, line: &str) -> Slot<bool> {
+        self.push(Step::Line(LineStep::Get { line: line.to_owned() }))
+    }
+
+    /// Waits for an edge among `edge` on a line the session holds with edge detection, for
+    /// at most `timeout`; the result is the edge. A transaction with bus operations holds the
+    /// bus while it waits, and its waits count towards the server's limit (1 s unless it says
+    /// otherwise); one of line steps alone waits without the bus, up to 60 s.
+    pub fn wait_edge(&mut self, line: &str, edge: Edges, timeout: Duration) -> Slot<LineEvent> {
+        self.push(Step::Line(LineStep::WaitEdge { line: line.to_owned(), edge, timeout }))
+    }
+
+    /// Waits until a line the session holds with edge detection has the logical `value`: at
+    /// once if it has it now.
+    pub fn wait_level(&mut self, line: &str, value: bool, timeout: Duration) -> Slot<bool> {
+        self.push(Step::Line(LineStep::WaitLevel { line: line.to_owned(), value, timeout }))
     }
 
     /// ACK polling: an empty write to `addr`, `interval` apart, until the device

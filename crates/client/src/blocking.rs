@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::methods::smbus_methods;
 use crate::session::BusOptions;
 use bytes::Bytes;
+use smbus_proxy_wire::line::{Edges, LineEvent, LineSettings};
 use smbus_proxy_wire::{Msg, Op, Reply, Target, pb};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
@@ -82,6 +83,11 @@ impl Client {
     /// The buses the server exposes.
     pub fn list_buses(&self) -> Result<Vec<pb::BusInfo>> {
         self.rt.block_on(self.inner.list_buses())
+    }
+
+    /// The GPIO lines the server offers ([`crate::Client::list_lines`]).
+    pub fn list_lines(&self) -> Result<Vec<pb::LineInfo>> {
+        self.rt.block_on(self.inner.list_lines())
     }
 
     /// Who is using the server's buses ([`crate::Client::status`]).
@@ -237,6 +243,111 @@ impl Bus {
     /// Ends the session now.
     pub fn close(mut self) -> Result<()> {
         self.rt.block_on(self.inner.close_inner())
+    }
+
+    /// Requests the server's line `name` for this bus's session ([`crate::Bus::line`]).
+    pub fn line(&mut self, name: &str, settings: LineSettings) -> Result<Line> {
+        let inner = self.rt.block_on(self.inner.line(name, settings))?;
+        Ok(Line { rt: self.rt.clone(), inner: Some(inner) })
+    }
+}
+
+/// A GPIO line a bus's session holds, for blocking code ([`crate::Line`]). Dropping it gives
+/// it back.
+pub struct Line {
+    rt: Arc<Shared>,
+    /// Taken by [`Line::release`].
+    inner: Option<crate::Line>,
+}
+
+impl Line {
+    fn inner(&mut self) -> &mut crate::Line {
+        self.inner.as_mut().expect("a line is used only until it is released")
+    }
+
+    /// The line's name on the server.
+    pub fn name(&self) -> &str {
+        self.inner.as_ref().map_or("", crate::Line::name)
+    }
+
+    /// The settings it holds the line with.
+    pub fn settings(&self) -> Option<LineSettings> {
+        self.inner.as_ref().map(crate::Line::settings)
+    }
+
+    /// See [`crate::Line::set`].
+    pub fn set(&mut self, value: bool) -> Result<()> {
+        let line = self.inner.as_mut().expect("a line is used only until it is released");
+        self.rt.block_on(line.set(value))
+    }
+
+    /// See [`crate::Line::is_set`].
+    pub fn is_set(&self) -> bool {
+        self.inner.as_ref().is_some_and(crate::Line::is_set)
+    }
+
+    /// See [`crate::Line::get`].
+    pub fn get(&mut self) -> Result<bool> {
+        let rt = self.rt.clone();
+        rt.block_on(self.inner().get())
+    }
+
+    /// See [`crate::Line::wait_edge`].
+    pub fn wait_edge(&mut self, edge: Edges, timeout: Duration) -> Result<LineEvent> {
+        let rt = self.rt.clone();
+        rt.block_on(self.inner().wait_edge(edge, timeout))
+    }
+
+    /// See [`crate::Line::wait_level`].
+    pub fn wait_level(&mut self, value: bool, timeout: Duration) -> Result<()> {
+        let rt = self.rt.clone();
+        rt.block_on(self.inner().wait_level(value, timeout))
+    }
+
+    /// See [`crate::Line::reconfigure`].
+    pub fn reconfigure(&mut self, settings: LineSettings) -> Result<()> {
+        let rt = self.rt.clone();
+        rt.block_on(self.inner().reconfigure(settings))
+    }
+
+    /// See [`crate::Line::release`].
+    pub fn release(mut self) -> Result<()> {
+        match self.inner.take() {
+            Some(line) => self.rt.block_on(line.release()),
+            None => Ok(()),
+        }
+    }
+
+    /// The line's edges as they come ([`crate::Line::events`]), each waited for.
+    pub fn events(&mut self) -> Result<LineEvents> {
+        let rt = self.rt.clone();
+        let stream = rt.block_on(self.inner().events())?;
+        Ok(LineEvents { rt, stream: Box::pin(stream) })
+    }
+}
+
+impl Drop for Line {
+    fn drop(&mut self) {
+        if let Some(line) = self.inner.take() {
+            // The timer is made inside `block_on`, where the runtime's clock is.
+            let _ = self.rt.block_on(async { tokio::time::timeout(GOODBYE_WAIT, line.release()).await });
+        }
+    }
+}
+
+/// A line's edge events as they come, for blocking code; the iteration ends when the server
+/// ends the stream (the line was given back, the session ended).
+pub struct LineEvents {
+    rt: Arc<Shared>,
+    stream: std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<LineEvent>> + Send>>,
+}
+
+impl Iterator for LineEvents {
+    type Item = Result<LineEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use tokio_stream::StreamExt;
+        self.rt.block_on(self.stream.next())
     }
 }
 

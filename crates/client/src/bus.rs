@@ -9,12 +9,17 @@ use bytes::Bytes;
 use smbus_proxy_wire::{Command, Errno, Msg, Op, Poll, Reply, Returns, Step, Target, decode, pb};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Mutex;
 
 /// A session on one remote bus. Dropping it (or [`Bus::close`]) ends the session.
 pub struct Bus {
     /// Keeps the connection and its keep-alive running as long as any bus is open.
-    _connection: Arc<Connection>,
-    link: Link,
+    pub(crate) connection: Arc<Connection>,
+    /// The session, shared with the bus's [`crate::Line`]s, whose steps go the same way, in
+    /// order with the bus's.
+    pub(crate) link: Arc<Mutex<Link>>,
+    /// The bus, as the server described it when the session opened.
+    info: pb::BusInfo,
     /// Flags applied to every SMBus operation, as smbus2's `pec` and `force`, and I2C_TENBIT.
     pec: bool,
     force: bool,
@@ -43,22 +48,24 @@ impl Bus {
     pub(crate) async fn open(connection: Arc<Connection>, number: u32, options: BusOptions) -> Result<Bus> {
         let link = Link::open(&connection, number, options).await?;
         let send_unsupported = options.send_unsupported;
-        Ok(Bus { _connection: connection, link, pec: false, force: false, ten_bit: false, send_unsupported })
+        let info = link.info.clone();
+        let link = Arc::new(Mutex::new(link));
+        Ok(Bus { connection, link, info, pec: false, force: false, ten_bit: false, send_unsupported })
     }
 
     /// The bus number (the N of /dev/i2c-N on the server).
     pub fn number(&self) -> u32 {
-        self.link.info.number
+        self.info.number
     }
 
     /// The adapter's name.
     pub fn name(&self) -> &str {
-        &self.link.info.name
+        &self.info.name
     }
 
     /// The adapter's functionality: the I2C_FUNCS bits (`smbus_proxy_wire::funcs`).
     pub fn funcs(&self) -> u64 {
-        self.link.info.funcs
+        self.info.funcs
     }
 
     /// Packet error checking on every SMBus operation from now on (smbus2's `pec`).
@@ -158,33 +165,14 @@ impl Bus {
 
     async fn transact<P: Part>(&mut self, ops: &[P]) -> Result<Vec<Reply>> {
         self.check_funcs(ops.iter().filter_map(P::op))?;
-        if self.link.pipelined() && ops.iter().all(P::pipelines) {
-            self.link.queue(ops).await?;
-            return Ok(ops
-                .iter()
-                .map(|op| {
-                    if let Returns::Reads(_) = op.returns() {
-                        Reply::Transfer(Vec::new())
-                    } else {
-                        Reply::Done
-                    }
-                })
-                .collect());
-        }
-        let response = self.link.round_trip(ops, false).await?;
-        if let Some(e) = response.error {
-            let failed = ops.get(e.index as usize);
-            let device = failed.and_then(P::op).and_then(Op::device);
-            return Err(Error::bus(&e, failed.map_or("operation", P::name), device));
-        }
-        results(ops, response.results)?.map(|(op, result)| reply(op, result)).collect()
+        transact(&mut *self.link.lock().await, ops).await
     }
 
     /// Runs every operation as one transaction even when some fail, and returns each one's
     /// reply or errno: a bus scan in one round trip.
     pub async fn execute_each(&mut self, ops: &[Op]) -> Result<Vec<Result<Reply, Errno>>> {
         self.check_funcs(ops.iter())?;
-        let response = self.link.round_trip(ops, true).await?;
+        let response = self.link.lock().await.round_trip(ops, true).await?;
         let each = results(ops, response.results)?.map(|(op, result)| match result.result {
             Some(pb::op_result::Result::Failed(e)) => Ok(Err(Errno(e.errno))),
             _ => reply(op, result).map(Ok),
@@ -211,32 +199,34 @@ impl Bus {
     /// ([`Error::Pipelined`]); what was queued after it never ran. Without pipelining there is
     /// nothing to wait for.
     pub async fn flush(&mut self) -> Result<()> {
-        self.link.flush().await
+        self.link.lock().await.flush().await
     }
 
     /// Waits until every pipelined call has run, keeping a failure for the next call that
     /// waits for the pipeline to report.
     pub(crate) async fn settle(&mut self) {
-        self.link.settle().await
+        self.link.lock().await.settle().await
     }
 
     /// Takes the bus exclusively until the guard is dropped or unlocked, waiting up to `wait`
     /// for another session's lock to go.
     pub async fn lock(&mut self, wait: Duration) -> Result<LockGuard<'_>> {
-        self.link.lock(wait).await?;
+        self.link.lock().await.lock(wait).await?;
         Ok(LockGuard { bus: self })
     }
 
     pub(crate) async fn lock_inner(&mut self, wait: Duration) -> Result<()> {
-        self.link.lock(wait).await
+        self.link.lock().await.lock(wait).await
     }
 
     pub(crate) async fn unlock_inner(&mut self) -> Result<()> {
-        self.link.unlock().await
+        self.link.lock().await.unlock().await
     }
 
+    /// Whether the session holds the bus's lock; a line's step in progress on the session
+    /// counts as not.
     pub(crate) fn locked(&self) -> bool {
-        self.link.locked
+        self.link.try_lock().is_ok_and(|link| link.locked)
     }
 
     /// Ends the session now, freeing what it holds.
@@ -245,7 +235,7 @@ impl Bus {
     }
 
     pub(crate) async fn close_inner(&mut self) -> Result<()> {
-        self.link.close().await
+        self.link.lock().await.close().await
     }
 }
 
@@ -301,6 +291,37 @@ impl std::ops::DerefMut for LockGuard<'_> {
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        self.bus.link.unlock_soon();
+        // Busy only while a line's step is in progress on another task; then the lock goes
+        // when the session does.
+        if let Ok(mut link) = self.bus.link.try_lock() {
+            link.unlock_soon();
+        }
     }
+}
+
+/// Runs steps as one transaction on `link`: pipelined if they return nothing and the session
+/// pipelines, else waiting for their replies; the first failing step becomes [`Error::Bus`].
+pub(crate) async fn transact<P: Part>(link: &mut Link, ops: &[P]) -> Result<Vec<Reply>> {
+    if link.pipelined() && ops.iter().all(P::pipelines) {
+        link.queue(ops).await?;
+        return Ok(ops
+            .iter()
+            .map(
+                |op| {
+                    if let Returns::Reads(_) = op.returns() {
+                        Reply::Transfer(Vec::new())
+                    } else {
+                        Reply::Done
+                    }
+                },
+            )
+            .collect());
+    }
+    let response = link.round_trip(ops, false).await?;
+    if let Some(e) = response.error {
+        let failed = ops.get(e.index as usize);
+        let device = failed.and_then(P::op).and_then(Op::device);
+        return Err(Error::bus(&e, failed.map_or("operation", P::name), device));
+    }
+    results(ops, response.results)?.map(|(op, result)| reply(op, result)).collect()
 }

@@ -315,6 +315,19 @@ impl Client {
         Ok(response.into_inner().buses)
     }
 
+    /// The GPIO lines the server offers, in the order its operator configured them: who holds
+    /// each, its direction and, where a session of the server holds it, its value.
+    pub async fn list_lines(&self) -> Result<Vec<pb::LineInfo>> {
+        let grpc = &self.inner.grpc;
+        let response = again_if_connection_broke(|| {
+            let mut grpc = grpc.clone();
+            async move { grpc.list_buses(pb::ListBusesRequest {}).await }
+        })
+        .await
+        .map_err(Error::status)?;
+        Ok(response.into_inner().lines)
+    }
+
     /// Who is using the server's buses: its version and uptime, and each bus's sessions
     /// (address, age, last activity, the lock held or awaited, operations and errors).
     pub async fn status(&self) -> Result<pb::StatusResponse> {

@@ -1,5 +1,6 @@
-//! embedded-hal 1.0's `I2c`, blocking and async, for remote buses: any driver crate written
-//! against it runs unchanged on the laptop against the chip on the server's bus.
+//! embedded-hal 1.0's `I2c`, blocking and async, for remote buses, and its digital pins for
+//! remote lines: any driver crate written against them runs unchanged on the laptop against
+//! the chip on the server's bus and lines.
 
 use crate::error::{Error, Result};
 use crate::{Bus, blocking};
@@ -132,6 +133,50 @@ impl i2c::I2c<SevenBitAddress> for blocking::Bus {
 impl i2c::I2c<TenBitAddress> for blocking::Bus {
     fn transaction(&mut self, address: u16, operations: &mut [Operation<'_>]) -> Result<()> {
         self.rt.block_on(transaction(&mut self.inner, address, true, operations))
+    }
+}
+
+/// A line's errors are of no kind embedded-hal names: a line has no bus faults to tell.
+impl embedded_hal::digital::Error for Error {
+    fn kind(&self) -> embedded_hal::digital::ErrorKind {
+        embedded_hal::digital::ErrorKind::Other
+    }
+}
+
+impl embedded_hal::digital::ErrorType for blocking::Line {
+    type Error = Error;
+}
+
+/// One round trip each, after the calls queued before it (pipelined, it returns once sent).
+impl embedded_hal::digital::OutputPin for blocking::Line {
+    fn set_low(&mut self) -> Result<()> {
+        self.set(false)
+    }
+
+    fn set_high(&mut self) -> Result<()> {
+        self.set(true)
+    }
+}
+
+/// The level as last set, without a round trip.
+impl embedded_hal::digital::StatefulOutputPin for blocking::Line {
+    fn is_set_high(&mut self) -> Result<bool> {
+        Ok(self.is_set())
+    }
+
+    fn is_set_low(&mut self) -> Result<bool> {
+        Ok(!self.is_set())
+    }
+}
+
+/// One round trip each.
+impl embedded_hal::digital::InputPin for blocking::Line {
+    fn is_high(&mut self) -> Result<bool> {
+        self.get()
+    }
+
+    fn is_low(&mut self) -> Result<bool> {
+        self.get().map(|v| !v)
     }
 }
 

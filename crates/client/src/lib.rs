@@ -39,6 +39,10 @@
 //!   [`Bus`]; errors keep the kernel's errno and map it to `ErrorKind` ([`hal::kind`]). The
 //!   crate re-exports [`embedded_hal`] and [`embedded_hal_async`], and [`Delay`] gives drivers
 //!   that need one their `DelayNs`; [`Timed`] gives them one that waits on the bus.
+//! - [`Line`]: a GPIO line of the server's (a chip's reset, interrupt or data-ready wire),
+//!   held by a bus's session ([`Bus::line`]), with embedded-hal's `OutputPin`,
+//!   `StatefulOutputPin` and `InputPin` on [`blocking::Line`] and the async `Wait` on
+//!   [`Line`]; [`Batch`] puts line steps in one transaction with bus operations.
 //! - Over a network: pipelined writes ([`BusOptions::pipeline`]), and waiting on the bus
 //!   instead of across the network ([`Batch::wait`], [`Batch::poll_ack`], [`Step`]).
 //!
@@ -65,6 +69,7 @@ pub mod discover;
 mod error;
 mod grpc;
 pub mod hal;
+mod line;
 mod link;
 mod methods;
 pub mod mock;
@@ -87,9 +92,11 @@ pub use embedded_hal;
 /// embedded-hal-async 1.0, for the async `I2c` of [`Bus`] and [`Delay`].
 pub use embedded_hal_async;
 pub use error::{Error, Lost, Report, Result, Transport};
+pub use line::Line;
 pub use session::{BusOptions, DEFAULT_RESUME_WINDOW, MAX_PIPELINE};
+pub use smbus_proxy_wire::line::{Bias, Direction, Drive, Edge, Edges, EventClock, LineEvent, LineSettings};
 pub use smbus_proxy_wire::op::msg_flags;
-pub use smbus_proxy_wire::pb::BusInfo;
+pub use smbus_proxy_wire::pb::{BusInfo, LineInfo};
 pub use smbus_proxy_wire::step::MIN_POLL_INTERVAL;
 pub use smbus_proxy_wire::{Command, Dir, Errno, Match, Msg, Op, Poll, Reply, Step, Target, funcs};
 pub use timed::{LONGEST_BUS_WAIT, Timed, TimedDelay, TimedI2c};

@@ -23,10 +23,10 @@
 //! write stops everything queued after it from reaching the bus until the program knows.
 
 use crate::error::{Error, Lost, Result};
-use crate::grpc::{Dialer, Grpc};
+use crate::grpc::{Dialer, Grpc, again_if_connection_broke};
 use crate::session::{BusOptions, Connection, MAX_PIPELINE, Session, Sessions};
 use crate::stream::Stream;
-use smbus_proxy_wire::{Command, Dir, Op, Returns, Sends, Step, encode, pb};
+use smbus_proxy_wire::{Command, Dir, LineSettings, Op, Returns, Sends, Step, encode, pb};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,7 +92,7 @@ impl Part for Step {
     fn pipelines(&self) -> bool {
         match self {
             Step::Op(op) => op.pipelines(),
-            Step::Wait(_) | Step::Poll(_) => returns_nothing(self.returns()),
+            Step::Wait(_) | Step::Poll(_) | Step::Line(_) => returns_nothing(self.returns()),
         }
     }
 }
@@ -109,7 +109,7 @@ fn returns_nothing(returns: Returns<'_>) -> bool {
     match returns {
         Returns::Done => true,
         Returns::Reads(msgs) => msgs.iter().all(|m| m.reads_at_most().is_none()),
-        Returns::Byte | Returns::Word | Returns::Block(_) => false,
+        Returns::Byte | Returns::Word | Returns::Block(_) | Returns::Level | Returns::Edge(_) => false,
     }
 }
 
@@ -130,6 +130,9 @@ pub(crate) struct Link {
     pipeline: Pipeline,
     /// The numbers of the session's transactions, with a resume window.
     numbers: Numbers,
+    /// The GPIO lines the session holds, with their settings, to request again on a new
+    /// session.
+    lines: Vec<(String, LineSettings)>,
 }
 
 /// A resumable session's transaction numbers: the last one sent, and the last one answered
@@ -197,6 +200,7 @@ impl Link {
             closed: false,
             pipeline,
             numbers: Numbers::default(),
+            lines: Vec::new(),
         })
     }
 
@@ -539,7 +543,80 @@ impl Link {
         self.session = session;
         self.info = info;
         self.numbers = Numbers::default();
+        // The lines went with the old session; the new one takes them again.
+        if !self.lines.is_empty() {
+            let lines = std::mem::take(&mut self.lines);
+            self.request_lines(&lines).await?;
+        }
         Ok(())
+    }
+
+    /// Requests lines for the session, all or none; a line it holds takes the new settings.
+    /// After the calls queued before it have run.
+    pub(crate) async fn request_lines(
+        &mut self,
+        lines: &[(String, LineSettings)],
+    ) -> Result<Vec<pb::LineInfo>> {
+        self.flush().await?;
+        let request = pb::RequestLinesRequest {
+            session: self.session.id(),
+            lines: lines
+                .iter()
+                .map(|(name, s)| pb::LineRequest {
+                    line: name.clone(),
+                    settings: Some(encode::line_settings(s)),
+                })
+                .collect(),
+        };
+        // Requesting again is harmless: a line held takes the same settings.
+        let grpc = &self.grpc;
+        let answer = again_if_connection_broke(|| {
+            let mut grpc = grpc.clone();
+            let request = request.clone();
+            async move { grpc.request_lines(request).await }
+        })
+        .await
+        .map_err(Error::status)?
+        .into_inner();
+        self.session.touch();
+        for (name, settings) in lines {
+            match self.lines.iter_mut().find(|(n, _)| n == name) {
+                Some(held) => held.1 = *settings,
+                None => self.lines.push((name.clone(), *settings)),
+            }
+        }
+        Ok(answer.lines)
+    }
+
+    /// Gives lines back, after the calls queued before.
+    pub(crate) async fn release_lines(&mut self, names: &[String]) -> Result<()> {
+        self.flush().await?;
+        let request = pb::ReleaseLinesRequest { session: self.session.id(), lines: names.to_vec() };
+        self.grpc.release_lines(request).await.map_err(Error::status)?;
+        self.session.touch();
+        self.lines.retain(|(n, _)| !names.contains(n));
+        Ok(())
+    }
+
+    /// Gives a line back without waiting, for a drop.
+    pub(crate) fn release_soon(&mut self, name: &str) {
+        if let Some(at) = self.lines.iter().position(|(n, _)| n == name) {
+            self.lines.remove(at);
+            let lines = vec![name.to_owned()];
+            self.in_background(|mut grpc, session| async move {
+                let _ = grpc.release_lines(pb::ReleaseLinesRequest { session, lines }).await;
+            });
+        }
+    }
+
+    /// The session's id, for a call of its own (a line's event stream).
+    pub(crate) fn session_id(&self) -> String {
+        self.session.id()
+    }
+
+    /// The connection's client, for a call of its own.
+    pub(crate) fn grpc(&self) -> Grpc {
+        self.grpc.clone()
     }
 
     pub(crate) async fn lock(&mut self, wait: Duration) -> Result<()> {

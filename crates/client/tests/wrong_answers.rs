@@ -73,6 +73,17 @@ impl Smbus for ThreeBytes {
     async fn status(&self, _: Request<pb::StatusRequest>) -> Answer<pb::StatusResponse> {
         Err(Status::unimplemented("no status"))
     }
+    async fn request_lines(&self, _: Request<pb::RequestLinesRequest>) -> Answer<pb::RequestLinesResponse> {
+        Err(Status::unimplemented("no lines"))
+    }
+    async fn release_lines(&self, _: Request<pb::ReleaseLinesRequest>) -> Answer<pb::ReleaseLinesResponse> {
+        Err(Status::unimplemented("no lines"))
+    }
+    type LineEventsStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::LineEvent, Status>> + Send>>;
+    async fn line_events(&self, _: Request<pb::LineEventsRequest>) -> Answer<Self::LineEventsStream> {
+        Err(Status::unimplemented("no lines"))
+    }
 }
 
 fn liar() -> String {

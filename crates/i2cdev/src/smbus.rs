@@ -91,7 +91,8 @@ impl Call {
     /// 1–32 is the adapter's mistake: EPROTO, rather than bytes that were never read.
     pub fn reply(&self, command: &Command) -> Result<Reply, Errno> {
         Ok(match command.returns() {
-            Returns::Done | Returns::Reads(_) => Reply::Done,
+            // A command never returns a line's value or edge.
+            Returns::Done | Returns::Reads(_) | Returns::Level | Returns::Edge(_) => Reply::Done,
             Returns::Byte => Reply::Byte(self.data[0]),
             Returns::Word => Reply::Word(u16::from_ne_bytes([self.data[0], self.data[1]])),
             Returns::Block(_) => {
@@ -187,7 +188,7 @@ pub fn answer(reply: &Reply, len: usize) -> Vec<u8> {
             union[0] = data.len() as u8;
             union[1..1 + data.len()].copy_from_slice(data);
         }
-        Reply::Done | Reply::Transfer(_) => {}
+        Reply::Done | Reply::Transfer(_) | Reply::Level(_) | Reply::Edge(_) => {}
     }
     union
 }

@@ -66,6 +66,7 @@ pub enum NotRun {
 
 struct Job {
     caller: Caller,
+    lines: Option<Arc<Session>>,
     params: Params,
     steps: Vec<Step>,
     keep_going: bool,
@@ -113,15 +114,15 @@ struct Jobs {
 }
 
 impl Jobs {
-    /// Queues a job, or gives it back if the bus is gone.
-    fn push(&self, who: Who, job: Job) -> Result<Ticket, Job> {
+    /// Queues a job; none if the bus is gone, and the job with it.
+    fn push(&self, who: Who, job: Job) -> Option<Ticket> {
         let mut queue = lock(&self.queue);
         if !queue.1 {
-            return Err(job);
+            return None;
         }
         let ticket = queue.0.push(who, job);
         self.ready.notify_one();
-        Ok(ticket)
+        Some(ticket)
     }
 
     /// The next job, waiting for one; `None` once the bus is gone.
@@ -295,6 +296,7 @@ impl Bus {
     pub async fn run(
         self: &Arc<Self>,
         caller: Caller,
+        lines: Option<Arc<Session>>,
         params: Params,
         steps: Vec<Step>,
         keep_going: bool,
@@ -305,15 +307,30 @@ impl Bus {
                 let turn = inline.turn(caller.who()).await?;
                 if steps.iter().all(|s| s.waits().is_zero()) {
                     let mut executor = lock(&inline.executor);
-                    let outcome =
-                        self.dispatch(&mut executor, caller, params, &steps, keep_going, slot.as_deref());
+                    let outcome = self.dispatch(
+                        &mut executor,
+                        caller,
+                        lines.as_deref(),
+                        params,
+                        &steps,
+                        keep_going,
+                        slot.as_deref(),
+                    );
                     drop((executor, turn));
                     return outcome;
                 }
                 let (bus, inline) = (self.clone(), inline.clone());
                 tokio::task::spawn_blocking(move || {
                     let executor = &mut lock(&inline.executor);
-                    let outcome = bus.dispatch(executor, caller, params, &steps, keep_going, slot.as_deref());
+                    let outcome = bus.dispatch(
+                        executor,
+                        caller,
+                        lines.as_deref(),
+                        params,
+                        &steps,
+                        keep_going,
+                        slot.as_deref(),
+                    );
                     drop(turn);
                     outcome
                 })
@@ -322,9 +339,9 @@ impl Bus {
             }
             Runner::Thread(jobs) => {
                 let (reply, outcome) = oneshot::channel();
-                let job = Job { caller, params, steps, keep_going, slot, reply };
+                let job = Job { caller, lines, params, steps, keep_going, slot, reply };
                 let who = caller.who();
-                let ticket = jobs.push(who, job).map_err(|_| NotRun::Stopped)?;
+                let ticket = jobs.push(who, job).ok_or(NotRun::Stopped)?;
                 let _queued = Queued { jobs, who, ticket };
                 outcome.await.map_err(|_| NotRun::Stopped)?
             }
@@ -334,10 +351,12 @@ impl Bus {
     /// Runs a transaction unless another session holds the bus. The lock is checked here, at
     /// the moment the bus would run, so a transaction queued before someone took the lock
     /// cannot slip in after.
+    #[allow(clippy::too_many_arguments)]
     fn dispatch(
         &self,
         executor: &mut Executor,
         caller: Caller,
+        lines: Option<&Session>,
         params: Params,
         steps: &[Step],
         keep_going: bool,
@@ -351,7 +370,7 @@ impl Bus {
         let outcome = if self.held_by_other(caller.session) {
             Err(NotRun::Locked)
         } else {
-            Ok(executor.transaction(caller, params, steps, keep_going))
+            Ok(executor.transaction(caller, lines, params, steps, keep_going))
         };
         if let Some(slot) = slot {
             slot.settle(Settled::Ran(outcome.clone()));
@@ -441,13 +460,22 @@ impl Executor {
             }
             let Some(bus) = bus.upgrade() else { return };
             let slot = job.slot.as_deref();
-            let result = bus.dispatch(&mut self, job.caller, job.params, &job.steps, job.keep_going, slot);
+            let lines = job.lines.as_deref();
+            let result =
+                bus.dispatch(&mut self, job.caller, lines, job.params, &job.steps, job.keep_going, slot);
             drop(bus);
             let _ = job.reply.send(result);
         }
     }
 
-    fn transaction(&mut self, caller: Caller, params: Params, steps: &[Step], keep_going: bool) -> Outcome {
+    fn transaction(
+        &mut self,
+        caller: Caller,
+        lines: Option<&Session>,
+        params: Params,
+        steps: &[Step],
+        keep_going: bool,
+    ) -> Outcome {
         if let Err(errno) = self.apply(params) {
             let failed = if keep_going { steps.len() } else { 1 };
             return Outcome { results: vec![Err(errno.into()); failed] };
@@ -462,6 +490,7 @@ impl Executor {
                     Ok(Reply::Done)
                 }
                 Step::Poll(poll) => self.poll(caller, poll),
+                Step::Line(step) => crate::lines::step(lines, step),
             };
             let failed = result.is_err();
             results.push(result);

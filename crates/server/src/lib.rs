@@ -24,6 +24,8 @@
 //!   Linux, `/dev/i2c-N` through i2c-dev's ioctls (`backend::linux`).
 //! - `fallback`: transfers that have an exact SMBus equivalent run as SMBus on adapters
 //!   without plain I2C.
+//! - `lines`: the GPIO lines offered next to the buses, which sessions request and hold:
+//!   a kernel's through the GPIO character device (`lines::linux`), or the simulator's.
 //! - `throttle`: log lines a flood cannot multiply.
 //! - `announce`: DNS-SD, so that clients on the local network find the server by name.
 //!
@@ -40,6 +42,7 @@ mod fair;
 mod fallback;
 mod legacy;
 mod limits;
+mod lines;
 mod policy;
 mod record;
 mod service;
@@ -50,6 +53,12 @@ mod watch;
 
 pub use backend::Backend;
 pub use limits::Limits;
+#[cfg(target_os = "linux")]
+pub use lines::linux::{Cdev, find as find_line};
+pub use lines::{Described, EdgeQueue, LineSource, RawEdge, Requested};
+
+/// A line to offer, and the name clients call it by.
+pub type NamedLine = (String, Box<dyn LineSource>);
 pub use policy::Policy;
 pub use tls::Tls;
 
@@ -92,6 +101,12 @@ pub enum Error {
     /// The access policy names a bus the server does not have.
     #[error("policy names bus {0}, which this server does not serve")]
     PolicyBus(u32),
+    /// Two lines are offered under one name.
+    #[error("line {0:?} is offered twice")]
+    DuplicateLine(String),
+    /// The access policy names a line the server does not offer.
+    #[error("policy names line {0:?}, which this server does not offer")]
+    PolicyLine(String),
     /// The certificate, key or client CA could not be used.
     #[error("the TLS settings cannot be used")]
     Tls(#[source] tonic::transport::Error),
@@ -106,6 +121,7 @@ pub enum Error {
 /// A server ready to serve its buses.
 pub struct Server {
     backends: Vec<Box<dyn Backend>>,
+    lines: Vec<NamedLine>,
     lease: Duration,
     op_log: Level,
     stats: Arc<Stats>,
@@ -160,6 +176,7 @@ impl Server {
     pub fn new(backends: Vec<Box<dyn Backend>>) -> Self {
         Server {
             backends,
+            lines: Vec::new(),
             lease: DEFAULT_LEASE,
             op_log: Level::DEBUG,
             stats: Arc::default(),
@@ -171,9 +188,30 @@ impl Server {
         }
     }
 
-    /// A server on the simulated buses a configuration describes.
+    /// A server on the simulated buses and lines a configuration describes.
     pub fn simulated(config: &smbus_proxy_sim::Config) -> Self {
-        Self::new(config.build().into_iter().map(|bus| Box::new(bus) as Box<dyn Backend>).collect())
+        let clock = smbus_proxy_sim::Clock::real();
+        Self::simulated_on(config.build_on(&clock), &config.build_lines(&clock))
+    }
+
+    /// A server on these simulated buses and lines.
+    pub fn simulated_on(buses: Vec<smbus_proxy_sim::SimBus>, lines: &smbus_proxy_sim::SimLines) -> Self {
+        let epoch = std::time::Instant::now();
+        let lines = lines
+            .lines()
+            .iter()
+            .map(|l| {
+                let source = lines::sim::Sim::new(l.clone(), epoch);
+                (l.name().to_owned(), Box::new(source) as Box<dyn LineSource>)
+            })
+            .collect();
+        Self::new(buses.into_iter().map(|bus| Box::new(bus) as Box<dyn Backend>).collect()).lines(lines)
+    }
+
+    /// Offers GPIO lines, each under its name, beside the buses.
+    pub fn lines(mut self, lines: Vec<NamedLine>) -> Self {
+        self.lines.extend(lines);
+        self
     }
 
     /// How long a session lives without a sign of life.
@@ -243,6 +281,10 @@ impl Server {
         if let Some(n) = self.policy.buses().find(|n| !buses.contains_key(n)) {
             return Err(Error::PolicyBus(n));
         }
+        let offered = lines::Lines::new(self.lines).map_err(Error::DuplicateLine)?;
+        if let Some(name) = self.policy.lines().find(|n| offered.offers(0, n).is_err()) {
+            return Err(Error::PolicyLine(name.to_owned()));
+        }
         let sessions = Arc::new(Sessions::new(self.lease, self.limits));
         let reaper = reaper(&sessions).map_err(Error::Start)?;
 
@@ -268,6 +310,9 @@ impl Server {
                 claimed = %format_args!("[{}]", claimed.join(", ")),
                 "serving bus"
             );
+        }
+        for line in offered.info() {
+            info!(line = %line.name, chip = %line.chip, offset = line.offset, used = line.used, "offering line");
         }
         match addr {
             Some(addr) => info!(
@@ -307,6 +352,7 @@ impl Server {
         let refusals = Arc::new(throttle::Refusals::default());
         let service = Service::new(service::Shared {
             buses: Arc::new(buses),
+            lines: Arc::new(offered),
             sessions,
             stats: self.stats,
             policy: self.policy,

@@ -18,8 +18,20 @@
 //! watch = false                       # refuse Watch (seeing every client's operations)
 //! ```
 //!
+//! GPIO lines have rules of their own: whether a client may request a line as an input
+//! (`read`), as an output (`drive`), and with edge detection (`edges`):
+//!
+//! ```toml
+//! # Lines without a table of their own follow [lines]; with no [lines], they are open.
+//! [lines]
+//! drive = false
+//!
+//! [line.bme280-reset]
+//! drive = true
+//! ```
+//!
 //! A transaction that breaks a rule is refused whole, before it reaches the bus, with
-//! PERMISSION_DENIED naming the rule and the operation.
+//! PERMISSION_DENIED naming the rule and the operation; so is a request for lines.
 
 use serde::Deserialize;
 use smbus_proxy_wire::quote::{clip, quote};
@@ -34,6 +46,24 @@ use std::path::{Path, PathBuf};
 pub struct Policy {
     default: Option<Rules>,
     buses: BTreeMap<u32, Rules>,
+    /// `[lines]`, and each `[line.NAME]`.
+    lines_default: Option<LineRules>,
+    lines: BTreeMap<String, LineRules>,
+}
+
+/// What clients may do with a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineRules {
+    /// Request it as an input.
+    #[serde(default = "yes")]
+    read: bool,
+    /// Request it as an output.
+    #[serde(default = "yes")]
+    drive: bool,
+    /// Detect its edges.
+    #[serde(default = "yes")]
+    edges: bool,
 }
 
 /// One bus's rules.
@@ -120,7 +150,29 @@ impl Policy {
             })?;
             buses.insert(n, table.rules(&format!("bus.{n}"))?);
         }
-        Ok(Policy { default, buses })
+        Ok(Policy { default, buses, lines_default: file.lines, lines: file.line })
+    }
+
+    /// The lines the policy names, so the server can refuse one it does not offer.
+    pub fn lines(&self) -> impl Iterator<Item = &str> + '_ {
+        self.lines.keys().map(String::as_str)
+    }
+
+    /// Whether a client may request line `name` with `settings`.
+    pub fn check_line(&self, name: &str, settings: &smbus_proxy_wire::LineSettings) -> Result<(), Violation> {
+        let Some(rules) = self.lines.get(name).or(self.lines_default.as_ref()) else { return Ok(()) };
+        let deny =
+            |rule: &str, why: &str| Err(Violation(format!("policy: line {} has {rule}; {why}", quote(name))));
+        if settings.is_output() && !rules.drive {
+            return deny("drive = false", "it cannot be requested as an output");
+        }
+        if !settings.is_output() && !rules.read {
+            return deny("read = false", "it cannot be requested as an input");
+        }
+        if settings.edges != smbus_proxy_wire::Edges::None && !rules.edges {
+            return deny("edges = false", "its edges cannot be detected");
+        }
+        Ok(())
     }
 
     /// The buses the policy names, so the server can refuse one it does not serve.
@@ -232,6 +284,9 @@ struct File {
     default: Option<Table>,
     #[serde(default)]
     bus: BTreeMap<String, Table>,
+    lines: Option<LineRules>,
+    #[serde(default)]
+    line: BTreeMap<String, LineRules>,
 }
 
 #[derive(Deserialize)]

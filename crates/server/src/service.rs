@@ -9,12 +9,14 @@ use crate::budget::{Account, Held};
 use crate::bus::{Bus, Caller, NotRun, Outcome};
 use crate::limits::Exceeded;
 use crate::limits::{Limits, message_too_large};
+use crate::lines::{Lines, Refusal as LineRefusal};
 use crate::policy::Policy;
 use crate::record::{Settled, Slot, Take, Taking};
 use crate::session::{Call, Miss, Owner, Params, Session, Sessions};
 use crate::throttle::{Refusal, Refusals};
 use crate::watch::{Full, Item};
 use smbus_proxy_wire::pb::{self, smbus_server::Smbus};
+use smbus_proxy_wire::quote::quote;
 use smbus_proxy_wire::{ArgError, Step, decode, encode};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -33,6 +35,8 @@ pub(crate) struct Service(Arc<Shared>);
 
 pub(crate) struct Shared {
     pub(crate) buses: Arc<BTreeMap<u32, Arc<Bus>>>,
+    /// The GPIO lines it offers.
+    pub(crate) lines: Arc<Lines>,
     pub(crate) sessions: Arc<Sessions>,
     pub(crate) stats: Arc<Stats>,
     pub(crate) policy: Policy,
@@ -262,12 +266,42 @@ impl Service {
         keep_going: bool,
         slot: Option<Arc<Slot>>,
     ) -> Result<Outcome, NotRun> {
-        let caller = Caller { session: session.id, peer: session.peer() };
-        let outcome = session.bus.run(caller, session.params, steps, keep_going, slot).await;
+        let outcome = if steps.iter().any(Step::on_bus) {
+            let caller = Caller { session: session.id, peer: session.peer() };
+            let lines = steps.iter().any(|s| !s.on_bus()).then(|| session.session().clone());
+            session.bus.run(caller, lines, session.params, steps, keep_going, slot).await
+        } else {
+            self.run_lines(session.session().clone(), steps, keep_going, slot).await
+        };
         if let Ok(outcome) = &outcome {
             session.count(outcome.results.len(), outcome.results.iter().filter(|r| r.is_err()).count());
         }
         outcome
+    }
+
+    /// A transaction of line steps alone: it needs no turn on the bus, nor its lock. One that
+    /// waits does so on a blocking thread.
+    async fn run_lines(
+        &self,
+        session: Arc<Session>,
+        steps: Vec<Step>,
+        keep_going: bool,
+        slot: Option<Arc<Slot>>,
+    ) -> Result<Outcome, NotRun> {
+        if let Some(slot) = &slot
+            && !slot.claim()
+        {
+            return Err(NotRun::Dropped);
+        }
+        let waits = steps_wait(&steps);
+        let run = move || {
+            let outcome = Ok(Outcome { results: crate::lines::transaction(&session, &steps, keep_going) });
+            if let Some(slot) = slot {
+                slot.settle(Settled::Ran(outcome.clone()));
+            }
+            outcome
+        };
+        if waits { tokio::task::spawn_blocking(run).await.map_err(|_| NotRun::Stopped)? } else { run() }
     }
 
     /// A numbered transaction: run the first time its number comes, answered from the
@@ -386,8 +420,37 @@ impl Service {
     /// The server's limits and the bus's policy, for a transaction of valid operations; the
     /// most bytes its reply can take.
     fn admit(&self, session: &Session, steps: &[Step], keep_going: bool) -> Result<usize, (Refusal, Status)> {
+        for (i, step) in steps.iter().enumerate() {
+            let Step::Line(l) = step else { continue };
+            if session.line(l.line()).is_some() {
+                continue;
+            }
+            let field = format!("ops[{i}].{}.line", l.name());
+            return Err(match self.lines.offers(i, l.line()) {
+                Ok(()) => (
+                    Refusal::Policy,
+                    Status::failed_precondition(format!(
+                        "{field}: {} is not held by this session; request it first (RequestLines)",
+                        quote(l.line())
+                    )),
+                ),
+                Err(refusal) => (Refusal::Policy, line_refused(refusal, &field)),
+            });
+        }
         let waits: Duration = steps.iter().map(Step::waits).sum();
-        if waits > self.limits.bus_wait {
+        // Line steps alone hold no bus: their waits are bounded as one wait is.
+        if !steps.iter().any(Step::on_bus) {
+            if waits > smbus_proxy_wire::step::MAX_WAIT {
+                return Err((
+                    Refusal::Limit,
+                    Status::resource_exhausted(format!(
+                        "ops: the waits add up to {} µs; a transaction waits at most {} µs in all",
+                        waits.as_micros(),
+                        smbus_proxy_wire::step::MAX_WAIT.as_micros()
+                    )),
+                ));
+            }
+        } else if waits > self.limits.bus_wait {
             return Err((
                 Refusal::Limit,
                 Status::resource_exhausted(format!(
@@ -424,6 +487,47 @@ impl Service {
             .map_err(|denied| (Refusal::Policy, Status::permission_denied(denied.0)))?;
         Ok(reply_bytes)
     }
+}
+
+/// A refusal of the lines module as the status a client gets; `field` names what was refused.
+fn line_refused(refusal: LineRefusal, field: &str) -> Status {
+    match refusal {
+        LineRefusal::Unknown { name, offered, .. } => {
+            let offered = if offered.is_empty() {
+                "it offers none".to_owned()
+            } else {
+                format!(
+                    "it offers {}",
+                    offered.iter().map(|n| quote(n).to_string()).collect::<Vec<_>>().join(", ")
+                )
+            };
+            Status::invalid_argument(format!(
+                "{field}: {} is not a line this server offers; {offered}",
+                quote(&name)
+            ))
+        }
+        LineRefusal::Held { name, by } => {
+            Status::aborted(format!("{field}: {} is held by {by} (EBUSY)", quote(&name)))
+        }
+        LineRefusal::Chip { name, failure } => {
+            let status = format!("{field}: {}: the chip refused it: {}", quote(&name), failure);
+            match failure.errno {
+                smbus_proxy_wire::Errno::EBUSY => Status::aborted(status),
+                smbus_proxy_wire::Errno::EINVAL | smbus_proxy_wire::Errno::EPERM => {
+                    Status::failed_precondition(status)
+                }
+                _ => Status::unavailable(status),
+            }
+        }
+        LineRefusal::NotHeld { name } => Status::failed_precondition(format!(
+            "{field}: {} is not held by this session (released already, or never requested)",
+            quote(&name)
+        )),
+    }
+}
+
+fn steps_wait(steps: &[Step]) -> bool {
+    steps.iter().any(|s| !s.waits().is_zero())
 }
 
 fn refused(session: &Session, r: NotRun) -> Status {
@@ -548,7 +652,126 @@ impl Smbus for Service {
         _: Request<pb::ListBusesRequest>,
     ) -> Result<Response<pb::ListBusesResponse>, Status> {
         let buses = self.buses.values().map(|b| b.info()).collect();
-        Ok(Response::new(pb::ListBusesResponse { buses, instance: self.instance.clone() }))
+        let lines = self.lines.info();
+        Ok(Response::new(pb::ListBusesResponse { buses, instance: self.instance.clone(), lines }))
+    }
+
+    async fn request_lines(
+        &self,
+        req: Request<pb::RequestLinesRequest>,
+    ) -> Result<Response<pb::RequestLinesResponse>, Status> {
+        let owner = Owner::of(&req);
+        let req = req.into_inner();
+        let session = self.session(&req.session, &owner)?;
+        let wanted = decode::line_requests(req.lines).map_err(invalid)?;
+        for (i, (name, settings)) in wanted.iter().enumerate() {
+            if let Err(denied) = self.policy.check_line(name, settings) {
+                let status = Status::permission_denied(format!("lines[{i}]: {denied}"));
+                self.refusals.log(Refusal::Policy, session.peer(), Some(session.id), &status);
+                return Err(status);
+            }
+        }
+        self.lines.request(session.session(), &wanted).map_err(|refusal| {
+            let index = match &refusal {
+                LineRefusal::Unknown { index, .. } => *index,
+                LineRefusal::Held { name, .. }
+                | LineRefusal::Chip { name, .. }
+                | LineRefusal::NotHeld { name } => wanted.iter().position(|(n, _)| n == name).unwrap_or(0),
+            };
+            line_refused(refusal, &format!("lines[{index}].line"))
+        })?;
+        let lines = wanted.iter().filter_map(|(name, _)| self.lines.info_of(name)).collect();
+        info!(
+            session = %encode::session_tag(session.id),
+            lines = ?wanted.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            "session requested lines"
+        );
+        Ok(Response::new(pb::RequestLinesResponse { lines }))
+    }
+
+    async fn release_lines(
+        &self,
+        req: Request<pb::ReleaseLinesRequest>,
+    ) -> Result<Response<pb::ReleaseLinesResponse>, Status> {
+        let owner = Owner::of(&req);
+        let req = req.into_inner();
+        let session = self.session(&req.session, &owner)?;
+        let names = decode::line_names(req.lines).map_err(invalid)?;
+        self.lines.release(&session, &names).map_err(|refusal| {
+            let index = match &refusal {
+                LineRefusal::NotHeld { name } => names.iter().position(|n| n == name).unwrap_or(0),
+                _ => 0,
+            };
+            line_refused(refusal, &format!("lines[{index}]"))
+        })?;
+        Ok(Response::new(pb::ReleaseLinesResponse {}))
+    }
+
+    type LineEventsStream = LineEventStream;
+
+    async fn line_events(
+        &self,
+        req: Request<pb::LineEventsRequest>,
+    ) -> Result<Response<LineEventStream>, Status> {
+        let owner = Owner::of(&req);
+        let req = req.into_inner();
+        let call = self.session(&req.session, &owner)?;
+        let names = decode::line_names(req.lines).map_err(invalid)?;
+        let held = if names.is_empty() {
+            call.lines()
+        } else {
+            let mut held = Vec::with_capacity(names.len());
+            for (i, name) in names.iter().enumerate() {
+                match call.line(name) {
+                    Some(h) => held.push(h),
+                    None => {
+                        return Err(line_refused(
+                            LineRefusal::NotHeld { name: name.clone() },
+                            &format!("lines[{i}]"),
+                        ));
+                    }
+                }
+            }
+            held
+        };
+        let held: Vec<_> =
+            held.into_iter().filter(|h| h.settings().edges != smbus_proxy_wire::Edges::None).collect();
+        if held.is_empty() {
+            return Err(Status::failed_precondition(
+                "lines: the session holds no line with edge detection; request one with edges RISING, FALLING or BOTH",
+            ));
+        }
+        // The stream is a call on the session: it keeps it alive while it lasts.
+        let (tx, rx) = tokio::sync::mpsc::channel(LINE_EVENTS_BUFFERED);
+        let mut stopping = self.stopping.clone();
+        tokio::spawn(async move {
+            let notify = call.line_events.clone();
+            loop {
+                let ready = notify.notified();
+                tokio::pin!(ready);
+                ready.as_mut().enable();
+                // The oldest edge of all the lines first, as the kernel stamped them.
+                let next = held
+                    .iter()
+                    .filter_map(|h| h.queue.try_take().map(|(e, lost)| (e.timestamp_ns, h.event(e, lost))))
+                    .min_by_key(|(t, _)| *t);
+                if let Some((_, event)) = next {
+                    if tx.send(Ok(encode::line_event(&event))).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                if held.iter().all(|h| h.queue.closed()) || !call.alive() {
+                    return;
+                }
+                tokio::select! {
+                    () = &mut ready => {}
+                    () = tx.closed() => return,
+                    _ = stopping.wait_for(|stop| *stop) => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 
     async fn open(&self, req: Request<pb::OpenRequest>) -> Result<Response<pb::OpenResponse>, Status> {
@@ -717,6 +940,7 @@ impl Smbus for Service {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_ms: ms(self.started.elapsed()),
             buses,
+            lines: self.lines.info(),
         }))
     }
 
@@ -759,6 +983,11 @@ impl Smbus for Service {
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchEvent, Status>> + Send>>;
+type LineEventStream = Pin<Box<dyn Stream<Item = Result<pb::LineEvent, Status>> + Send>>;
+
+/// Edge events a `LineEvents` stream holds for a client that has not read them; the rest wait
+/// in their lines' queues (`lines::QUEUE_EDGES` each), where the oldest give way.
+const LINE_EVENTS_BUFFERED: usize = 16;
 
 /// A duration as `Status` reports it.
 fn ms(d: Duration) -> u64 {

@@ -12,9 +12,10 @@
 use crate::bus::Bus;
 use crate::limits::Exceeded;
 use crate::limits::Limits;
+use crate::lines::Held;
 use crate::lock;
 use crate::record::{Record, Resumable};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -89,6 +90,10 @@ pub struct Session {
     waiting_since: AtomicU64,
     operations: AtomicU64,
     errors: AtomicU64,
+    /// The GPIO lines it holds, by name; dropping one gives it back.
+    lines: Mutex<BTreeMap<String, Arc<Held>>>,
+    /// Woken by an edge on any of its lines, for its `LineEvents` stream.
+    pub line_events: Arc<tokio::sync::Notify>,
 }
 
 /// What `Status` shows of a session.
@@ -180,6 +185,32 @@ impl Session {
     fn end(&self) {
         self.ended.store(true, Ordering::Relaxed);
         self.bus.release(self.id);
+        self.drop_lines();
+    }
+
+    /// The line of this name it holds.
+    pub fn line(&self, name: &str) -> Option<Arc<Held>> {
+        lock(&self.lines).get(name).cloned()
+    }
+
+    /// Every line it holds.
+    pub fn lines(&self) -> Vec<Arc<Held>> {
+        lock(&self.lines).values().cloned().collect()
+    }
+
+    pub fn give_line(&self, name: String, held: Arc<Held>) {
+        lock(&self.lines).insert(name, held);
+    }
+
+    /// Takes back the line of this name, which is given back to its chip once no step uses it.
+    pub fn take_line(&self, name: &str) -> Option<Arc<Held>> {
+        lock(&self.lines).remove(name)
+    }
+
+    /// Gives back every line.
+    pub fn drop_lines(&self) {
+        let lines = std::mem::take(&mut *lock(&self.lines));
+        drop(lines);
     }
 
     pub fn alive(&self) -> bool {
@@ -286,6 +317,8 @@ impl Sessions {
             waiting_since: AtomicU64::new(0),
             operations: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            lines: Mutex::default(),
+            line_events: Arc::default(),
         });
         map.insert(session.id, session.clone());
         Ok(session)

@@ -41,6 +41,13 @@ number = 3
 [[bus.device]]
 model = "register-file"
 addr = 0x48
+
+[[line]]
+name = "int"
+[[line]]
+name = "reset"
+[[line]]
+name = "hold"
 "#;
 
 const POLICY: &str = r#"
@@ -52,6 +59,9 @@ max_ops = 4
 
 [bus.3]
 pec = true
+
+[line.reset]
+drive = false
 "#;
 
 const MESSAGE_BYTES: usize = 64 << 10;
@@ -114,6 +124,9 @@ enum Call {
     Malformed,
     /// The legacy service's open.
     LegacyOpen,
+    RequestLines(Sess, Vec<pb::LineRequest>),
+    ReleaseLines(Sess, Vec<&'static str>),
+    LineEvents(Sess, Vec<&'static str>),
 }
 
 struct Case {
@@ -490,7 +503,99 @@ fn cases() -> Vec<Case> {
         unauthenticated(Auth::Value(TOKEN), KeepAlive(Sess::Bus(1)), "authorization: missing"),
         unauthenticated(Auth::Value("bearer matrix-token"), Close(Sess::Bus(1)), "authorization: missing"),
         unauthenticated(Auth::None, LegacyOpen, "authorization: missing"),
+        // GPIO lines: names, settings, steps, who holds them, the policy.
+        unauthenticated(
+            Auth::None,
+            RequestLines(Sess::Bus(1), vec![line("int", input())]),
+            "authorization: missing",
+        ),
+        case(RequestLines(Sess::Closed, vec![line("int", input())]), Code::NotFound, "session "),
+        invalid(
+            RequestLines(Sess::Bus(1), vec![line("gpio17", input())]),
+            "lines[0].line: \"gpio17\" is not a line this server offers; it offers \"int\", \"reset\", \"hold\"",
+        ),
+        invalid(RequestLines(Sess::Bus(1), vec![]), "lines: 0 lines is out of range 1–64"),
+        invalid(RequestLines(Sess::Bus(1), vec![line("", input())]), "lines[0].line: missing: name a line"),
+        invalid(
+            RequestLines(Sess::Bus(1), vec![line(&"n".repeat(65), input())]),
+            "lines[0].line: 65 bytes is out of range 1–64",
+        ),
+        invalid(
+            RequestLines(Sess::Bus(1), vec![line("int", input()), line("int", input())]),
+            "lines[1].line: \"int\" is named twice",
+        ),
+        invalid(
+            RequestLines(Sess::Bus(1), vec![pb::LineRequest { line: "int".into(), settings: None }]),
+            "lines[0].settings: missing",
+        ),
+        invalid(
+            RequestLines(
+                Sess::Bus(1),
+                vec![line("int", pb::LineSettings { debounce_us: 1_000_001, ..input() })],
+            ),
+            "lines[0].settings.debounce_us: 1000001 µs is out of range 0–1000000",
+        ),
+        invalid(
+            RequestLines(Sess::Bus(1), vec![line("int", pb::LineSettings { direction: 7, ..input() })]),
+            "lines[0].settings.direction: 7 is not one of INPUT 1, OUTPUT 2",
+        ),
+        invalid(
+            RequestLines(Sess::Bus(1), vec![line("int", pb::LineSettings { edges: 9, ..input() })]),
+            "lines[0].settings.edges: 9 is not one of NONE 0, RISING 1, FALLING 2, BOTH 3",
+        ),
+        case(
+            RequestLines(Sess::Bus(1), vec![line("reset", pb::LineSettings { direction: 2, ..input() })]),
+            Code::PermissionDenied,
+            "lines[0]: policy: line \"reset\" has drive = false; it cannot be requested as an output",
+        ),
+        case(
+            RequestLines(Sess::Bus(1), vec![line("int", input()), line("hold", input())]),
+            Code::Aborted,
+            "lines[1].line: \"hold\" is held by session ",
+        ),
+        case(
+            ReleaseLines(Sess::Bus(1), vec!["int"]),
+            Code::FailedPrecondition,
+            "lines[0]: \"int\" is not held by this session (released already, or never requested)",
+        ),
+        invalid(ReleaseLines(Sess::Bus(1), vec!["int", "int"]), "lines: \"int\" is named twice"),
+        case(
+            LineEvents(Sess::Bus(2), vec![]),
+            Code::FailedPrecondition,
+            "lines: the session holds no line with edge detection",
+        ),
+        case(
+            Execute(Sess::Bus(1), vec![set_line("int", true)]),
+            Code::FailedPrecondition,
+            "ops[0].set_line.line: \"int\" is not held by this session; request it first (RequestLines)",
+        ),
+        invalid(
+            Execute(Sess::Bus(1), vec![set_line("nope", true)]),
+            "ops[0].set_line.line: \"nope\" is not a line this server offers",
+        ),
+        on_bus1(wait_edge("int", 0, 10), "ops[0].wait_edge.edge: NONE: wait for RISING, FALLING or BOTH"),
+        on_bus1(wait_edge("int", 3, 0), "ops[0].wait_edge.timeout_micros: 0 µs is out of range 1–60000000"),
+        on_bus1(
+            wait_edge("int", 3, 60_000_001),
+            "ops[0].wait_edge.timeout_micros: 60000001 µs is out of range 1–60000000",
+        ),
     ]
+}
+
+fn input() -> pb::LineSettings {
+    pb::LineSettings { direction: 1, ..Default::default() }
+}
+
+fn line(name: &str, settings: pb::LineSettings) -> pb::LineRequest {
+    pb::LineRequest { line: name.into(), settings: Some(settings) }
+}
+
+fn set_line(line: &str, value: bool) -> pb::Op {
+    pb::Op { op: Some(pb::op::Op::SetLine(pb::SetLine { line: line.into(), value })) }
+}
+
+fn wait_edge(line: &str, edge: i32, timeout_micros: u64) -> pb::Op {
+    pb::Op { op: Some(pb::op::Op::WaitEdge(pb::WaitEdge { line: line.into(), edge, timeout_micros })) }
 }
 
 struct Clients {
@@ -544,6 +649,22 @@ impl Clients {
                 self.raw.unary(auth.on(WrongRequest { session: 7 }), path, codec).await.map(drop)
             }
             Call::LegacyOpen => self.legacy.open(auth.on(rcp::OpenRequest { i2c_bus: 1 })).await.map(drop),
+            Call::RequestLines(s, lines) => c
+                .request_lines(auth.on(pb::RequestLinesRequest { session: self.session(s), lines }))
+                .await
+                .map(drop),
+            Call::ReleaseLines(s, lines) => {
+                let lines = lines.into_iter().map(str::to_owned).collect();
+                c.release_lines(auth.on(pb::ReleaseLinesRequest { session: self.session(s), lines }))
+                    .await
+                    .map(drop)
+            }
+            Call::LineEvents(s, lines) => {
+                let lines = lines.into_iter().map(str::to_owned).collect();
+                c.line_events(auth.on(pb::LineEventsRequest { session: self.session(s), lines }))
+                    .await
+                    .map(drop)
+            }
         }
     }
 }
@@ -567,6 +688,9 @@ async fn every_bad_request_gets_the_right_code_and_says_what_is_wrong() {
     }
     let closed = sessions.pop().unwrap();
     smbus.close(Auth::Right.on(pb::CloseRequest { session: closed.clone() })).await.unwrap();
+    // Bus 2's session holds "hold", which no other may then have.
+    let hold = pb::RequestLinesRequest { session: sessions[1].clone(), lines: vec![line("hold", input())] };
+    smbus.request_lines(Auth::Right.on(hold)).await.unwrap();
     let mut clients = Clients {
         smbus,
         legacy: SmbusRcpClient::new(channel.clone()),

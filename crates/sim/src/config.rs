@@ -9,6 +9,7 @@
 use crate::bus::SimBus;
 use crate::clock::Clock;
 use crate::devices::{ByteOrder, EepromPart, Register};
+use crate::lines::{SimLine, SimLines};
 use crate::replay::{Replay, ReplayError, ReplayMode};
 use serde::Deserialize;
 use smbus_proxy_wire::Errno;
@@ -17,6 +18,7 @@ use smbus_proxy_wire::op::{MAX_ADDR_7, MAX_ADDR_10};
 use smbus_proxy_wire::quote::quote;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything an adapter can do: plain I2C with all its options, and every SMBus command by
@@ -44,6 +46,17 @@ const REGISTER_FILE: usize = 256;
 pub struct Config {
     /// The buses, each with its own number.
     pub buses: Vec<BusConfig>,
+    /// The simulated GPIO lines, in the order of the file: their offsets on the chip.
+    pub lines: Vec<LineConfig>,
+}
+
+/// One simulated GPIO line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineConfig {
+    /// Its name, unique, as a kernel's line name: 1 to 31 bytes.
+    pub name: String,
+    /// Whether the board pulls it up when nothing drives it (else down).
+    pub pull_up: bool,
 }
 
 /// One simulated adapter, `/dev/i2c-{number}` to clients.
@@ -354,6 +367,7 @@ impl Config {
                 ],
                 replay: None,
             }],
+            lines: Vec::new(),
         }
     }
 
@@ -365,6 +379,17 @@ impl Config {
     /// The same, keeping time on `clock`.
     pub fn build_on(&self, clock: &Clock) -> Vec<SimBus> {
         self.buses.iter().map(|bus| SimBus::on(bus, clock.clone())).collect()
+    }
+
+    /// The simulated GPIO lines, nothing driving them, keeping time on `clock`.
+    pub fn build_lines(&self, clock: &Clock) -> SimLines {
+        SimLines::new(
+            self.lines
+                .iter()
+                .enumerate()
+                .map(|(offset, l)| Arc::new(SimLine::new(&l.name, offset as u32, l.pull_up, clock.clone())))
+                .collect(),
+        )
     }
 }
 
@@ -382,6 +407,24 @@ fn show(addr: u16, ten_bit: bool) -> String {
 struct RawConfig {
     #[serde(default)]
     bus: Vec<RawBus>,
+    #[serde(default)]
+    line: Vec<RawLine>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLine {
+    name: String,
+    #[serde(default)]
+    pull: Pull,
+}
+
+#[derive(Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Pull {
+    Up,
+    #[default]
+    Down,
 }
 
 #[derive(Deserialize)]
@@ -529,7 +572,18 @@ impl RawConfig {
             }
             buses.push(bus.validate(dir)?);
         }
-        Ok(Config { buses })
+        let mut lines: Vec<LineConfig> = Vec::with_capacity(self.line.len());
+        for (i, line) in self.line.into_iter().enumerate() {
+            let at = |problem: String| Invalid::from(problem).at(format!("line {i}"));
+            if line.name.is_empty() || line.name.len() > 31 {
+                return Err(at(format!("name {} must have 1 to 31 bytes, as a kernel's", quote(&line.name))));
+            }
+            if lines.iter().any(|l| l.name == line.name) {
+                return Err(at(format!("name {} appears twice", quote(&line.name))));
+            }
+            lines.push(LineConfig { name: line.name, pull_up: matches!(line.pull, Pull::Up) });
+        }
+        Ok(Config { buses, lines })
     }
 }
 

@@ -20,6 +20,8 @@
 //!   a PCF8574 port expander, an Si4703 FM tuner, an INA219 power monitor, an SHT3x
 //!   humidity sensor and a BME280 pressure, temperature and humidity sensor; and a write log,
 //!   which keeps what was written to it for tests of the proxy.
+//! - [`lines`]: simulated GPIO lines, which clients request as a kernel's and the outside
+//!   (a device model, a test) drives.
 //! - [`replay`]: a recorded trace played back in place of a device or a whole bus, strictly
 //!   (the recorded operations and nothing else) or as the registers it saw.
 //! - [`file`]: reading the files a user names with a bound on their size (labs and traces
@@ -30,12 +32,14 @@ pub mod clock;
 pub mod config;
 pub mod devices;
 pub mod file;
+pub mod lines;
 pub mod replay;
 mod timing;
 
 pub use bus::SimBus;
 pub use clock::{Clock, ManualClock};
-pub use config::{BusConfig, Config, ConfigError, DeviceConfig, Model};
+pub use config::{BusConfig, Config, ConfigError, DeviceConfig, LineConfig, Model};
 pub use devices::Device;
+pub use lines::{SimLine, SimLines};
 pub use replay::{Replay, ReplayError, ReplayMode};
 pub use smbus_proxy_wire::Errno;

@@ -8,7 +8,7 @@
 //! leases, lock waits and timeouts run exactly and at once.
 
 use smbus_proxy_server::{Backend, Running, Server};
-use smbus_proxy_sim::{Clock, Config, ManualClock};
+use smbus_proxy_sim::{Clock, Config, ManualClock, SimLines};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -39,6 +39,15 @@ pub fn simulated(toml: &str) -> Server {
 pub fn simulated_on(toml: &str, clock: &Arc<ManualClock>) -> Server {
     let buses = config(toml).build_on(&Clock::manual(clock));
     Server::new(buses.into_iter().map(|bus| Box::new(bus) as Box<dyn Backend>).collect())
+}
+
+/// A server on a lab of the test's own, and its simulated lines, which the test drives from
+/// outside as a circuit would.
+pub fn simulated_with_lines(toml: &str) -> (Server, SimLines) {
+    let config = config(toml);
+    let clock = Clock::real();
+    let lines = config.build_lines(&clock);
+    (Server::simulated_on(config.build_on(&clock), &lines), lines)
 }
 
 /// Starting a test's server.

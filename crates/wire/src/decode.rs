@@ -2,6 +2,7 @@
 //! check names the field and the allowed range, and nothing is truncated, clamped or wrapped.
 
 use crate::event::{OpEvent, WatchEvent};
+use crate::line::*;
 use crate::op::*;
 use crate::pb;
 use crate::quote::quote;
@@ -99,8 +100,35 @@ pub fn step(op: pb::Op) -> Result<Step> {
     match op.op {
         Some(pb::op::Op::Wait(w)) => Ok(Step::Wait(micros("wait.micros", w.micros, 1)?)),
         Some(pb::op::Op::Poll(p)) => poll(*p).map(Step::Poll).map_err(|e| e.within("poll")),
+        Some(pb::op::Op::SetLine(s)) => {
+            Ok(Step::Line(LineStep::Set { line: line_name("set_line.line", s.line)?, value: s.value }))
+        }
+        Some(pb::op::Op::GetLine(g)) => {
+            Ok(Step::Line(LineStep::Get { line: line_name("get_line.line", g.line)? }))
+        }
+        Some(pb::op::Op::WaitEdge(w)) => {
+            let edge = match edges("edge", w.edge)? {
+                Edges::None => {
+                    return Err(ArgError::new("wait_edge.edge", "NONE: wait for RISING, FALLING or BOTH"));
+                }
+                edge => edge,
+            };
+            Ok(Step::Line(LineStep::WaitEdge {
+                line: line_name("wait_edge.line", w.line)?,
+                edge,
+                timeout: micros("wait_edge.timeout_micros", w.timeout_micros, 1)?,
+            }))
+        }
+        Some(pb::op::Op::WaitLevel(w)) => Ok(Step::Line(LineStep::WaitLevel {
+            line: line_name("wait_level.line", w.line)?,
+            value: w.value,
+            timeout: micros("wait_level.timeout_micros", w.timeout_micros, 1)?,
+        })),
         Some(other) => self::op(pb::Op { op: Some(other) }).map(Step::Op),
-        None => Err(ArgError::new("op", "missing: set `smbus`, `transfer`, `wait` or `poll`")),
+        None => Err(ArgError::new(
+            "op",
+            "missing: set `smbus`, `transfer`, `wait`, `poll`, `set_line`, `get_line`, `wait_edge` or `wait_level`",
+        )),
     }
 }
 
@@ -113,6 +141,12 @@ pub fn op(op: pb::Op) -> Result<Op> {
             "op",
             "a `wait` or `poll` here: set the `smbus` or `transfer` operation to run",
         )),
+        Some(
+            pb::op::Op::SetLine(_)
+            | pb::op::Op::GetLine(_)
+            | pb::op::Op::WaitEdge(_)
+            | pb::op::Op::WaitLevel(_),
+        ) => Err(ArgError::new("op", "a line's step here: set the `smbus` or `transfer` operation to run")),
         None => Err(ArgError::new("op", "missing: set `smbus` or `transfer`")),
     }
 }
@@ -291,9 +325,147 @@ pub fn reply(r: pb::OpResult) -> Result<Reply> {
         Some(R::Word(w)) => Reply::Word(word("word", w.into())?),
         Some(R::Block(b)) => Reply::Block(b),
         Some(R::Transfer(t)) => Reply::Transfer(t.reads),
+        Some(R::Level(v)) => Reply::Level(v),
+        Some(R::Edge(e)) => Reply::Edge(Box::new(line_event(e)?)),
         Some(R::Failed(_)) => return Err(ArgError::new("result", "a failure where a value was expected")),
         None => return Err(ArgError::new("result", "missing")),
     })
+}
+
+/// A line's name as a client sends it: 1 to [`MAX_LINE_NAME`] bytes. Whether the server offers
+/// it is the server's to say.
+pub fn line_name(field: &'static str, name: String) -> Result<String> {
+    if name.is_empty() {
+        return Err(ArgError::new(field, "missing: name a line the server offers (ListBuses lists them)"));
+    }
+    count(field, name.len() as u64, 1, MAX_LINE_NAME as u64, "bytes")?;
+    Ok(name)
+}
+
+fn edges(field: &'static str, v: i32) -> Result<Edges> {
+    match pb::Edges::try_from(v) {
+        Ok(pb::Edges::None) => Ok(Edges::None),
+        Ok(pb::Edges::Rising) => Ok(Edges::Rising),
+        Ok(pb::Edges::Falling) => Ok(Edges::Falling),
+        Ok(pb::Edges::Both) => Ok(Edges::Both),
+        Err(_) => Err(ArgError::new(field, format!("{v} is not one of NONE 0, RISING 1, FALLING 2, BOTH 3"))),
+    }
+}
+
+/// Validates a line's settings; field paths are relative to them.
+pub fn line_settings(s: pb::LineSettings) -> Result<LineSettings> {
+    let output = match pb::Direction::try_from(s.direction) {
+        Ok(pb::Direction::Input) => false,
+        Ok(pb::Direction::Output) => true,
+        _ => {
+            return Err(ArgError::new(
+                "direction",
+                format!("{} is not one of INPUT 1, OUTPUT 2", s.direction),
+            ));
+        }
+    };
+    let bias = match pb::Bias::try_from(s.bias) {
+        Ok(pb::Bias::AsIs) => Bias::AsIs,
+        Ok(pb::Bias::PullUp) => Bias::PullUp,
+        Ok(pb::Bias::PullDown) => Bias::PullDown,
+        Ok(pb::Bias::Disabled) => Bias::Disabled,
+        Err(_) => {
+            return Err(ArgError::new(
+                "bias",
+                format!("{} is not one of AS_IS 0, PULL_UP 1, PULL_DOWN 2, DISABLED 3", s.bias),
+            ));
+        }
+    };
+    let drive = match pb::Drive::try_from(s.drive) {
+        Ok(pb::Drive::PushPull) => Drive::PushPull,
+        Ok(pb::Drive::OpenDrain) => Drive::OpenDrain,
+        Ok(pb::Drive::OpenSource) => Drive::OpenSource,
+        Err(_) => {
+            return Err(ArgError::new(
+                "drive",
+                format!("{} is not one of PUSH_PULL 0, OPEN_DRAIN 1, OPEN_SOURCE 2", s.drive),
+            ));
+        }
+    };
+    let edges = edges("edges", s.edges)?;
+    let event_clock = match pb::EventClock::try_from(s.event_clock) {
+        Ok(pb::EventClock::Monotonic) => EventClock::Monotonic,
+        Ok(pb::EventClock::Realtime) => EventClock::Realtime,
+        Err(_) => {
+            return Err(ArgError::new(
+                "event_clock",
+                format!("{} is not one of MONOTONIC 0, REALTIME 1", s.event_clock),
+            ));
+        }
+    };
+    let max = MAX_DEBOUNCE.as_micros() as u64;
+    let debounce = Duration::from_micros(count("debounce_us", s.debounce_us, 0, max, "µs")?);
+    // What the kernel would refuse with a bare EINVAL, refused here with the reason.
+    if output && edges != Edges::None {
+        return Err(ArgError::new(
+            "edges",
+            format!("{}: an output detects no edges", edges.name().to_uppercase()),
+        ));
+    }
+    if output && !debounce.is_zero() {
+        return Err(ArgError::new("debounce_us", format!("{}: an output is not debounced", s.debounce_us)));
+    }
+    if !output && drive != Drive::PushPull {
+        return Err(ArgError::new("drive", "open drain or source is for outputs"));
+    }
+    Ok(LineSettings {
+        direction: if output { Direction::Output(s.value) } else { Direction::Input },
+        active_low: s.active_low,
+        bias,
+        drive,
+        edges,
+        debounce,
+        event_clock,
+    })
+}
+
+/// Validates a request for lines: 1 to [`MAX_LINES_PER_REQUEST`], each once, each with
+/// settings.
+pub fn line_requests(lines: Vec<pb::LineRequest>) -> Result<Vec<(String, LineSettings)>> {
+    count("lines", lines.len() as u64, 1, MAX_LINES_PER_REQUEST as u64, "lines")?;
+    let mut out: Vec<(String, LineSettings)> = Vec::with_capacity(lines.len());
+    for (i, l) in lines.into_iter().enumerate() {
+        let at = |e: ArgError| e.within(format!("lines[{i}]"));
+        let name = line_name("line", l.line).map_err(at)?;
+        if out.iter().any(|(n, _)| *n == name) {
+            return Err(at(ArgError::new("line", format!("{} is named twice", quote(&name)))));
+        }
+        let settings = l.settings.ok_or_else(|| ArgError::new("settings", "missing")).map_err(at)?;
+        out.push((name, line_settings(settings).map_err(|e| at(e.within("settings")))?));
+    }
+    Ok(out)
+}
+
+/// Validates the names of lines to release or to follow: none (all), or each once.
+pub fn line_names(lines: Vec<String>) -> Result<Vec<String>> {
+    count("lines", lines.len() as u64, 0, MAX_LINES_PER_REQUEST as u64, "lines")?;
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    for (i, name) in lines.into_iter().enumerate() {
+        let name = line_name("lines", name)
+            .map_err(|e| ArgError { path: vec![format!("lines[{i}]").into()], ..e })?;
+        if out.contains(&name) {
+            return Err(ArgError::new("lines", format!("{} is named twice", quote(&name))));
+        }
+        out.push(name);
+    }
+    Ok(out)
+}
+
+/// An edge event, as the server sent it; for clients.
+pub fn line_event(e: pb::LineEvent) -> Result<LineEvent> {
+    let edge = match edges("edge", e.edge)? {
+        Edges::Rising => Edge::Rising,
+        Edges::Falling => Edge::Falling,
+        other => {
+            return Err(ArgError::new("edge", format!("{}: an event is RISING or FALLING", other.name())));
+        }
+    };
+    Ok(LineEvent { line: e.line, edge, timestamp_ns: e.timestamp_ns, seqno: e.seqno, lost: e.lost })
 }
 
 /// An event of a watch, as the server sent it; for clients.
@@ -407,6 +579,104 @@ mod tests {
     }
 
     #[test]
+    fn line_steps_and_settings_round_trip() {
+        let line = |n: &str| n.to_owned();
+        let steps = [
+            Step::Line(LineStep::Set { line: line("reset"), value: true }),
+            Step::Line(LineStep::Get { line: line("x".repeat(MAX_LINE_NAME).as_str()) }),
+            Step::Line(LineStep::WaitEdge { line: line("int"), edge: Edges::Falling, timeout: MAX_WAIT }),
+            Step::Line(LineStep::WaitLevel {
+                line: line("drdy"),
+                value: false,
+                timeout: Duration::from_micros(1),
+            }),
+        ];
+        for s in steps {
+            assert_eq!(step(encode::step(&s)).unwrap(), s);
+        }
+        let settings = [
+            LineSettings::output(true),
+            LineSettings {
+                active_low: true,
+                bias: Bias::PullUp,
+                debounce: MAX_DEBOUNCE,
+                event_clock: EventClock::Realtime,
+                ..LineSettings::input().with_edges(Edges::Both)
+            },
+            LineSettings { drive: Drive::OpenDrain, bias: Bias::Disabled, ..LineSettings::output(false) },
+        ];
+        for s in settings {
+            assert_eq!(line_settings(encode::line_settings(&s)).unwrap(), s);
+        }
+        let event =
+            LineEvent { line: line("int"), edge: Edge::Falling, timestamp_ns: u64::MAX, seqno: 7, lost: 2 };
+        assert_eq!(line_event(encode::line_event(&event)).unwrap(), event);
+    }
+
+    #[test]
+    fn bad_line_arguments_name_field_and_range() {
+        let bad = |patch: fn(&mut pb::LineSettings)| {
+            let mut s = encode::line_settings(&LineSettings::input());
+            patch(&mut s);
+            line_settings(s).unwrap_err().to_string()
+        };
+        assert_eq!(bad(|s| s.direction = 0), "direction: 0 is not one of INPUT 1, OUTPUT 2");
+        assert_eq!(bad(|s| s.bias = 9), "bias: 9 is not one of AS_IS 0, PULL_UP 1, PULL_DOWN 2, DISABLED 3");
+        assert_eq!(bad(|s| s.drive = -1), "drive: -1 is not one of PUSH_PULL 0, OPEN_DRAIN 1, OPEN_SOURCE 2");
+        assert_eq!(bad(|s| s.drive = 1), "drive: open drain or source is for outputs");
+        assert_eq!(bad(|s| s.edges = 4), "edges: 4 is not one of NONE 0, RISING 1, FALLING 2, BOTH 3");
+        assert_eq!(bad(|s| s.event_clock = 2), "event_clock: 2 is not one of MONOTONIC 0, REALTIME 1");
+        assert_eq!(
+            bad(|s| s.debounce_us = u64::MAX),
+            "debounce_us: 18446744073709551615 µs is out of range 0–1000000"
+        );
+        let output = |patch: fn(&mut pb::LineSettings)| {
+            let mut s = encode::line_settings(&LineSettings::output(true));
+            patch(&mut s);
+            line_settings(s).unwrap_err().to_string()
+        };
+        assert_eq!(output(|s| s.debounce_us = 5), "debounce_us: 5: an output is not debounced");
+
+        let wait = |edge: i32, timeout_micros: u64| {
+            step(pb::Op {
+                op: Some(pb::op::Op::WaitEdge(pb::WaitEdge { line: "int".into(), edge, timeout_micros })),
+            })
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(wait(0, 10), "wait_edge.edge: NONE: wait for RISING, FALLING or BOTH");
+        assert_eq!(wait(1, 60_000_001), "wait_edge.timeout_micros: 60000001 µs is out of range 1–60000000");
+        let get =
+            |line: &str| step(pb::Op { op: Some(pb::op::Op::GetLine(pb::GetLine { line: line.into() })) });
+        assert_eq!(
+            get("").unwrap_err().to_string(),
+            "get_line.line: missing: name a line the server offers (ListBuses lists them)"
+        );
+        assert_eq!(
+            get(&"é".repeat(40)).unwrap_err().to_string(),
+            "get_line.line: 80 bytes is out of range 1–64"
+        );
+
+        let request =
+            |line: &str, settings: Option<pb::LineSettings>| pb::LineRequest { line: line.into(), settings };
+        let input = Some(encode::line_settings(&LineSettings::input()));
+        assert_eq!(line_requests(vec![]).unwrap_err().to_string(), "lines: 0 lines is out of range 1–64");
+        assert_eq!(
+            line_requests(vec![request("a", input), request("a", input)]).unwrap_err().to_string(),
+            "lines[1].line: \"a\" is named twice"
+        );
+        assert_eq!(
+            line_requests(vec![request("a", None)]).unwrap_err().to_string(),
+            "lines[0].settings: missing"
+        );
+        assert_eq!(
+            line_requests(vec![request("a", input); 65]).unwrap_err().to_string(),
+            "lines: 65 lines is out of range 1–64"
+        );
+        assert_eq!(line_names(vec!["".into()]).unwrap_err().field(), "lines[0]");
+    }
+
+    #[test]
     fn waits_and_polls_round_trip() {
         let read = Op::smbus(0x40, Command::ReadI2cBlockData { reg: 2, len: 2 });
         let cases = [
@@ -484,7 +754,7 @@ mod tests {
         );
         assert_eq!(
             steps(vec![pb::Op { op: None }]).unwrap_err().to_string(),
-            "ops[0].op: missing: set `smbus`, `transfer`, `wait` or `poll`"
+            "ops[0].op: missing: set `smbus`, `transfer`, `wait`, `poll`, `set_line`, `get_line`, `wait_edge` or `wait_level`"
         );
     }
 

@@ -1,5 +1,6 @@
 //! The operation model → wire messages. Infallible: the model only holds valid values.
 
+use crate::line::*;
 use crate::op::*;
 use crate::pb;
 use crate::step::Step;
@@ -12,6 +13,7 @@ pub fn step(step: &Step) -> pb::Op {
     match step {
         Step::Op(o) => op(o),
         Step::Wait(d) => pb::Op { op: Some(pb::op::Op::Wait(pb::Wait { micros: micros(d) })) },
+        Step::Line(l) => pb::Op { op: Some(line_step(l)) },
         Step::Poll(p) => pb::Op {
             op: Some(pb::op::Op::Poll(Box::new(pb::Poll {
                 op: Some(Box::new(op(&p.op))),
@@ -20,6 +22,92 @@ pub fn step(step: &Step) -> pb::Op {
                 until: p.until.map(|m| pb::Match { mask: m.mask.into(), value: m.value.into() }),
             }))),
         },
+    }
+}
+
+fn line_step(step: &LineStep) -> pb::op::Op {
+    let micros = |d: &Duration| d.as_micros() as u64;
+    match step {
+        LineStep::Set { line, value } => {
+            pb::op::Op::SetLine(pb::SetLine { line: line.clone(), value: *value })
+        }
+        LineStep::Get { line } => pb::op::Op::GetLine(pb::GetLine { line: line.clone() }),
+        LineStep::WaitEdge { line, edge, timeout } => pb::op::Op::WaitEdge(pb::WaitEdge {
+            line: line.clone(),
+            edge: edges(*edge).into(),
+            timeout_micros: micros(timeout),
+        }),
+        LineStep::WaitLevel { line, value, timeout } => pb::op::Op::WaitLevel(pb::WaitLevel {
+            line: line.clone(),
+            value: *value,
+            timeout_micros: micros(timeout),
+        }),
+    }
+}
+
+/// Which edges, as the protocol names them.
+pub fn edges(e: Edges) -> pb::Edges {
+    match e {
+        Edges::None => pb::Edges::None,
+        Edges::Rising => pb::Edges::Rising,
+        Edges::Falling => pb::Edges::Falling,
+        Edges::Both => pb::Edges::Both,
+    }
+}
+
+/// A line's settings, as a request carries them.
+pub fn line_settings(s: &LineSettings) -> pb::LineSettings {
+    let (direction, value) = match s.direction {
+        Direction::Input => (pb::Direction::Input, false),
+        Direction::Output(v) => (pb::Direction::Output, v),
+    };
+    pb::LineSettings {
+        direction: direction.into(),
+        value,
+        active_low: s.active_low,
+        bias: bias(s.bias).into(),
+        drive: drive(s.drive).into(),
+        edges: edges(s.edges).into(),
+        debounce_us: s.debounce.as_micros() as u64,
+        event_clock: match s.event_clock {
+            EventClock::Monotonic => pb::EventClock::Monotonic,
+            EventClock::Realtime => pb::EventClock::Realtime,
+        }
+        .into(),
+    }
+}
+
+/// A pull resistor, as the protocol names it.
+pub fn bias(b: Bias) -> pb::Bias {
+    match b {
+        Bias::AsIs => pb::Bias::AsIs,
+        Bias::PullUp => pb::Bias::PullUp,
+        Bias::PullDown => pb::Bias::PullDown,
+        Bias::Disabled => pb::Bias::Disabled,
+    }
+}
+
+/// An output's drive, as the protocol names it.
+pub fn drive(d: Drive) -> pb::Drive {
+    match d {
+        Drive::PushPull => pb::Drive::PushPull,
+        Drive::OpenDrain => pb::Drive::OpenDrain,
+        Drive::OpenSource => pb::Drive::OpenSource,
+    }
+}
+
+/// An edge event, as a response or the event stream carries it.
+pub fn line_event(e: &LineEvent) -> pb::LineEvent {
+    pb::LineEvent {
+        line: e.line.clone(),
+        edge: match e.edge {
+            Edge::Rising => pb::Edges::Rising,
+            Edge::Falling => pb::Edges::Falling,
+        }
+        .into(),
+        timestamp_ns: e.timestamp_ns,
+        seqno: e.seqno,
+        lost: e.lost,
     }
 }
 
@@ -78,6 +166,8 @@ pub fn reply(r: Reply) -> pb::OpResult {
         Reply::Word(w) => R::Word(w.into()),
         Reply::Block(b) => R::Block(b),
         Reply::Transfer(reads) => R::Transfer(pb::Reads { reads }),
+        Reply::Level(v) => R::Level(v),
+        Reply::Edge(e) => R::Edge(line_event(&e)),
     };
     pb::OpResult { result: Some(result) }
 }
@@ -145,6 +235,10 @@ fn result_bound(returns: Returns<'_>, keep_going: bool) -> usize {
         Returns::Word => 1 + 3,
         Returns::Block(max) => field(max),
         Returns::Reads(msgs) => field(msgs.iter().filter_map(Msg::reads_at_most).map(field).sum()),
+        // A bool is one byte.
+        Returns::Level => 1 + 1,
+        // The line's name, the edge (1 byte), and three varints of at most 10 bytes.
+        Returns::Edge(name) => field(field(name) + 2 + 3 * 11),
     };
     let failure = if keep_going { field(OP_ERROR_MAX) } else { 0 };
     field(success.max(failure))
@@ -247,5 +341,22 @@ mod tests {
             );
             assert!(stream_reply(response(self::reply(reply))) <= response_bound(&ops, true), "{op}");
         }
+        // A line's value, and the largest edge: the longest name, every number at its widest.
+        let get = Step::Line(LineStep::Get { line: "l".into() });
+        assert_eq!(field(self::reply(Reply::Level(true)).encoded_len()), result_bound(get.returns(), false));
+        let name = "x".repeat(MAX_LINE_NAME);
+        let wait =
+            Step::Line(LineStep::WaitEdge { line: name.clone(), edge: Edges::Both, timeout: Duration::MAX });
+        let edge = LineEvent {
+            line: name,
+            edge: Edge::Falling,
+            timestamp_ns: u64::MAX,
+            seqno: u64::MAX,
+            lost: u64::MAX,
+        };
+        assert!(
+            field(self::reply(Reply::Edge(Box::new(edge))).encoded_len())
+                <= result_bound(wait.returns(), false)
+        );
     }
 }

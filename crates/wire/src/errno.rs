@@ -31,6 +31,7 @@ pub(crate) const TABLE: &[(i32, &str, &str, ErrorKind)] = &[
     (1, "EPERM", "operation not permitted", ErrorKind::Other),
     (5, "EIO", "I/O error on the bus", ErrorKind::Bus),
     (6, "ENXIO", "no device acknowledged the address", ErrorKind::NoAcknowledgeAddress),
+    (9, "EBADF", "not held: a released GPIO line", ErrorKind::Other),
     (11, "EAGAIN", "arbitration lost", ErrorKind::ArbitrationLoss),
     (13, "EACCES", "permission denied", ErrorKind::Other),
     (16, "EBUSY", "address in use by a kernel driver, or bus busy", ErrorKind::Other),
@@ -51,6 +52,8 @@ impl Errno {
     pub const EIO: Errno = Errno(5);
     /// No device acknowledged the address.
     pub const ENXIO: Errno = Errno(6);
+    /// Not held: a GPIO line given back.
+    pub const EBADF: Errno = Errno(9);
     /// Arbitration lost.
     pub const EAGAIN: Errno = Errno(11);
     /// Permission denied.

@@ -5,7 +5,8 @@
 //!   (compiled at build time with protox, so no system `protoc` is needed);
 //! - [`op`]: the one operation model ([`Op`], [`Command`], [`Msg`], [`Reply`]) with the kernel's
 //!   limits; [`step`]: a transaction's steps ([`Step`]), operations and the waiting between
-//!   them done on the bus;
+//!   them done on the bus; [`line`]: GPIO lines, their settings and the steps and edge
+//!   events of a transaction on them;
 //! - [`decode`]: wire → model, the one place arguments are validated ([`ArgError`] names the
 //!   field and the allowed range); [`encode`]: model → wire;
 //! - [`lower`]: an operation as the I2C messages it puts on the wire; [`notation`]: operations
@@ -26,6 +27,7 @@ pub mod encode;
 pub mod errno;
 pub mod event;
 pub mod funcs;
+pub mod line;
 pub mod lower;
 pub mod notation;
 pub mod op;
@@ -35,6 +37,7 @@ pub mod trace;
 
 pub use decode::ArgError;
 pub use errno::{Errno, ErrorKind, Failure};
+pub use line::{Edge, Edges, LineEvent, LineSettings, LineStep};
 pub use op::{Command, Dir, Msg, Op, Reply, Returns, Sends, Target};
 pub use step::{Match, Poll, Step};
 

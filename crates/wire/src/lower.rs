@@ -35,7 +35,7 @@ impl Op {
         let one = |b: &[u8]| vec![Bytes::copy_from_slice(b)];
         Some(match reply {
             Reply::Done if matches!(command, Command::WriteQuick { bit: 1 }) => vec![Bytes::new()],
-            Reply::Done | Reply::Transfer(_) => Vec::new(),
+            Reply::Done | Reply::Transfer(_) | Reply::Level(_) | Reply::Edge(_) => Vec::new(),
             Reply::Byte(b) => one(&[*b]),
             Reply::Word(w) => one(&w.to_le_bytes()),
             // A counted read starts with its count; block lengths are 1–32, so it fits its byte.

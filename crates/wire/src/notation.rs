@@ -116,6 +116,8 @@ impl fmt::Display for Reply {
                 }
                 Ok(())
             }
+            Reply::Level(v) => write!(f, "{}", u8::from(*v)),
+            Reply::Edge(e) => write!(f, "{e}"),
         }
     }
 }
@@ -133,7 +135,13 @@ impl Reply {
             Returns::Reads(_) => {
                 Reply::Transfer(tokens(text)?.into_iter().map(hex_bytes).collect::<Result<_>>()?)
             }
+            Returns::Level => match text {
+                "0" => Reply::Level(false),
+                "1" => Reply::Level(true),
+                _ => return error(format!("expected a line's value 0 or 1, found {}", quote(text))),
+            },
             Returns::Done => return error(format!("expected done, found {}", quote(text))),
+            Returns::Edge(_) => return error("an edge event has no notation of its own".to_owned()),
         };
         if !reply.fits(returns) {
             return error(format!("{} is not what the operation returns", quote(text)));

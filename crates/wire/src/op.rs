@@ -441,6 +441,10 @@ pub enum Returns<'a> {
     Block(usize),
     /// [`Reply::Transfer`]: the bytes of each read message among these, in order.
     Reads(&'a [Msg]),
+    /// [`Reply::Level`].
+    Level,
+    /// [`Reply::Edge`], on a line whose name has this many bytes.
+    Edge(usize),
 }
 
 impl Msg {
@@ -462,7 +466,9 @@ impl Reply {
         match (self, returns) {
             (Reply::Done, Returns::Done)
             | (Reply::Byte(_), Returns::Byte)
-            | (Reply::Word(_), Returns::Word) => true,
+            | (Reply::Word(_), Returns::Word)
+            | (Reply::Level(_), Returns::Level) => true,
+            (Reply::Edge(event), Returns::Edge(name)) => event.line.len() <= name,
             (Reply::Block(data), Returns::Block(max)) => data.len() <= max,
             (Reply::Transfer(reads), Returns::Reads(msgs)) => {
                 let mut wanted = msgs.iter().filter_map(Msg::reads_at_most);
@@ -487,6 +493,10 @@ pub enum Reply {
     Block(Bytes),
     /// The bytes of each read message of a transfer, in order.
     Transfer(Vec<Bytes>),
+    /// A GPIO line's logical value.
+    Level(bool),
+    /// The edge a wait for one ended with.
+    Edge(Box<crate::line::LineEvent>),
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //!
 //! Backends only ever see [`Op`]s: the server's executor does the waiting.
 
+use crate::line::LineStep;
 use crate::op::{Op, Reply, Returns, Sends};
 use std::time::Duration;
 
@@ -25,6 +26,8 @@ pub enum Step {
     Wait(Duration),
     /// Run an operation until its result matches, or until it succeeds.
     Poll(Poll),
+    /// Set, read or wait on a GPIO line the session holds.
+    Line(LineStep),
 }
 
 /// Polling on the bus: `op` runs, and again every `interval`, until its result matches
@@ -66,7 +69,7 @@ impl Match {
                 Some(&b) => u16::from(b),
                 None => return false,
             },
-            Reply::Done => return false,
+            Reply::Done | Reply::Level(_) | Reply::Edge(_) => return false,
         };
         value & self.mask == self.value
     }
@@ -78,16 +81,24 @@ impl Step {
         match self {
             Step::Op(op) => Some(op),
             Step::Poll(poll) => Some(&poll.op),
-            Step::Wait(_) => None,
+            Step::Wait(_) | Step::Line(_) => None,
         }
     }
 
-    /// What the step's reply is: a poll's is its operation's last result, a wait's `Done`.
+    /// What the step's reply is: a poll's is its operation's last result, a wait's `Done`, a
+    /// line's its value or the edge awaited.
     pub fn returns(&self) -> Returns<'_> {
-        match self.op() {
-            Some(op) => op.returns(),
-            None => Returns::Done,
+        match self {
+            Step::Line(LineStep::Set { .. }) | Step::Wait(_) => Returns::Done,
+            Step::Line(LineStep::Get { .. } | LineStep::WaitLevel { .. }) => Returns::Level,
+            Step::Line(LineStep::WaitEdge { line, .. }) => Returns::Edge(line.len()),
+            Step::Op(op) | Step::Poll(Poll { op, .. }) => op.returns(),
         }
+    }
+
+    /// Whether the step needs the bus: lines do not.
+    pub fn on_bus(&self) -> bool {
+        !matches!(self, Step::Line(_))
     }
 
     /// What the step sends the device; a poll sends it again with each try.
@@ -101,6 +112,7 @@ impl Step {
             Step::Op(op) => op.name(),
             Step::Wait(_) => "wait",
             Step::Poll(_) => "poll",
+            Step::Line(step) => step.name(),
         }
     }
 
@@ -110,6 +122,7 @@ impl Step {
             Step::Op(_) => Duration::ZERO,
             Step::Wait(d) => *d,
             Step::Poll(poll) => poll.timeout,
+            Step::Line(step) => step.waits(),
         }
     }
 }

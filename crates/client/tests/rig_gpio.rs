@@ -1,0 +1,159 @@
+//! The server's lines on real kernel GPIO: run by `rig/gpio.sh` inside the QEMU rig's guest,
+//! where gpio-sim gives chip "rig-gpio" (lines rig-0..rig-7, rig-7 held by a kernel hog) and
+//! `smbus-proxy serve --line …` offers them; SMBUS_PROXY_RIG_GPIO is its URL. The test drives
+//! the chip's inputs from outside through gpio-sim's sysfs, as a circuit would, and reads its
+//! outputs there. Without the rig these tests are ignored.
+
+use smbus_proxy_client::{Code, Edge, Edges, Errno, Error, EventClock, LineSettings, blocking};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn client() -> blocking::Client {
+    let url = std::env::var("SMBUS_PROXY_RIG_GPIO").expect("run by rig/gpio.sh in the rig's guest");
+    for _ in 0..100 {
+        if let Ok(c) = blocking::Client::connect(url.clone()).and_then(|c| c.list_lines().map(|_| c)) {
+            return c;
+        }
+        std::thread::sleep(100 * MS);
+    }
+    panic!("no server at {url}");
+}
+
+/// gpio-sim's attribute of the rig chip's line `offset`.
+fn sim(offset: u32, attribute: &str) -> std::path::PathBuf {
+    let chip = std::fs::read_dir("/sys/devices/platform/gpio-sim.0")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with("gpiochip"))
+        .expect("gpio-sim's chip");
+    chip.path().join(format!("sim_gpio{offset}")).join(attribute)
+}
+
+/// Drives an input from outside: the circuit pulls it up or down.
+fn pull(offset: u32, up: bool) {
+    std::fs::write(sim(offset, "pull"), if up { "pull-up" } else { "pull-down" }).unwrap();
+}
+
+/// The level an output drives, as the chip sees it.
+fn level(offset: u32) -> bool {
+    std::fs::read_to_string(sim(offset, "value")).unwrap().trim() == "1"
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+#[test]
+#[ignore = "needs the QEMU rig's GPIO: rig/gpio.sh"]
+fn the_lines_are_the_kernels() {
+    let lines = client().list_lines().unwrap();
+    let seen: Vec<_> = lines
+        .iter()
+        .map(|l| (l.name.as_str(), l.chip_label.as_str(), l.offset, l.line_name.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("rig-0", "rig-gpio", 0, "rig-0"),
+            ("reset", "rig-gpio", 1, "rig-1"),
+            ("rig-2", "rig-gpio", 2, "rig-2"),
+            ("rig-7", "rig-gpio", 7, "rig-7")
+        ]
+    );
+    let hog = &lines[3];
+    assert!(hog.used && hog.consumer == "rig-hog" && hog.session.is_empty(), "{hog:?}");
+}
+
+#[test]
+#[ignore = "needs the QEMU rig's GPIO: rig/gpio.sh"]
+fn an_output_drives_the_kernels_line_and_gives_it_back() {
+    let client = client();
+    let mut bus = client.bus(client.list_buses().unwrap()[0].number).unwrap();
+    let mut reset = bus.line("reset", LineSettings::output(true)).unwrap();
+    assert!(level(1));
+    reset.set(false).unwrap();
+    assert!(!level(1));
+    let info = client.list_lines().unwrap().into_iter().find(|l| l.name == "reset").unwrap();
+    assert!(info.used && info.consumer.starts_with("smbus-proxy ") && info.session.len() == 8, "{info:?}");
+    assert_eq!(info.value, Some(false));
+
+    // The kernel refuses it to anyone else meanwhile, libgpiod's tools included.
+    let busy = Command::new("gpioget").args(["-c", "gpiochip0", "1"]).output().unwrap();
+    assert!(!busy.status.success(), "{busy:?}");
+    reset.release().unwrap();
+    let free = Command::new("gpioget").args(["-c", "gpiochip0", "1"]).output().unwrap();
+    assert!(free.status.success(), "{free:?}");
+}
+
+#[test]
+#[ignore = "needs the QEMU rig's GPIO: rig/gpio.sh"]
+fn edges_come_with_the_kernels_timestamps_and_numbers() {
+    let client = client();
+    let mut bus = client.bus(client.list_buses().unwrap()[0].number).unwrap();
+    pull(0, false);
+    let settings =
+        LineSettings { event_clock: EventClock::Realtime, ..LineSettings::input().with_edges(Edges::Both) };
+    let mut line = bus.line("rig-0", settings).unwrap();
+    assert!(!line.get().unwrap());
+    let before = now_ns();
+    pull(0, true);
+    std::thread::sleep(50 * MS);
+    pull(0, false);
+    let after = now_ns();
+    let up = line.wait_edge(Edges::Both, 1000 * MS).unwrap();
+    let down = line.wait_edge(Edges::Both, 1000 * MS).unwrap();
+    assert_eq!((up.edge, up.seqno, down.edge, down.seqno), (Edge::Rising, 1, Edge::Falling, 2));
+    assert!(before <= up.timestamp_ns && down.timestamp_ns <= after, "{before} {up:?} {down:?} {after}");
+    assert!(down.timestamp_ns - up.timestamp_ns >= 50_000_000, "{up:?} {down:?}");
+    let err = line.wait_edge(Edges::Both, 30 * MS).unwrap_err();
+    assert_eq!(err.errno(), Some(Errno::ETIMEDOUT));
+
+    // Active low: the kernel reports the logical edges.
+    line.reconfigure(LineSettings { active_low: true, ..LineSettings::input().with_edges(Edges::Rising) })
+        .unwrap();
+    pull(0, true);
+    pull(0, false);
+    let e = line.wait_edge(Edges::Rising, 1000 * MS).unwrap();
+    assert_eq!(e.edge, Edge::Rising);
+    assert!(line.get().unwrap(), "low is active");
+}
+
+#[test]
+#[ignore = "needs the QEMU rig's GPIO: rig/gpio.sh"]
+fn debounce_hides_pulses_shorter_than_its_period() {
+    let client = client();
+    let mut bus = client.bus(client.list_buses().unwrap()[0].number).unwrap();
+    pull(2, false);
+    let settings = LineSettings { debounce: 30 * MS, ..LineSettings::input().with_edges(Edges::Both) };
+    let mut line = bus.line("rig-2", settings).unwrap();
+    let info = client.list_lines().unwrap().into_iter().find(|l| l.name == "rig-2").unwrap();
+    assert_eq!(info.debounce_us, 30_000);
+    // Bounces: microseconds apart, far shorter than 30 ms.
+    for _ in 0..5 {
+        pull(2, true);
+        pull(2, false);
+    }
+    let err = line.wait_edge(Edges::Both, 150 * MS).unwrap_err();
+    assert_eq!(err.errno(), Some(Errno::ETIMEDOUT), "a bounce got through");
+    pull(2, true);
+    let e = line.wait_edge(Edges::Both, 1000 * MS).unwrap();
+    assert_eq!(e.edge, Edge::Rising);
+    pull(2, false);
+}
+
+#[test]
+#[ignore = "needs the QEMU rig's GPIO: rig/gpio.sh"]
+fn a_line_the_kernel_holds_is_busy() {
+    let client = client();
+    let mut bus = client.bus(client.list_buses().unwrap()[0].number).unwrap();
+    let err = bus.line("rig-7", LineSettings::input()).err().unwrap();
+    match err {
+        Error::Rejected { code, message } => {
+            assert_eq!(code, Code::Aborted, "{message}");
+            assert!(message.contains("the chip refused it: EBUSY"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
