@@ -18,6 +18,10 @@ is ``i2cdetect -l`` for the server.
 A package that imports smbus or smbus2 itself runs unchanged with ``smbus_proxy.install()``
 called first, or started as ``python -m smbus_proxy [--server URL] program.py``.
 
+The server's GPIO lines (a chip's reset, interrupt or data-ready wire) are ``Line``s;
+``smbus_proxy.digitalio`` gives them CircuitPython's ``DigitalInOut`` for Adafruit's drivers, and
+``smbus_proxy.gpiozero`` is a pin factory for gpiozero.
+
 The client itself is the Rust one (``smbus_proxy._smbus_proxy``); this module adds smbus2's
 constants and ``I2cFunc``.
 """
@@ -26,8 +30,9 @@ import os
 from enum import IntFlag
 from typing import List, NamedTuple, Optional, Union
 
-from ._smbus_proxy import SMBus, __version__, i2c_msg
+from ._smbus_proxy import Line, LineEvent, SMBus, __version__, i2c_msg
 from ._smbus_proxy import list_buses as _list_buses
+from ._smbus_proxy import list_lines as _list_lines
 
 __all__ = [
     "SMBus",
@@ -35,6 +40,10 @@ __all__ = [
     "i2c_msg",
     "list_buses",
     "BusInfo",
+    "Line",
+    "LineEvent",
+    "LineInfo",
+    "list_lines",
     "I2cFunc",
     "I2C_SMBUS_BLOCK_MAX",
     "I2C_M_RD",
@@ -123,6 +132,33 @@ def list_buses(
     are ``SMBus``'s, with the same environment variables behind them."""
     buses = _list_buses(server=server, token=token, ca=ca, cert=cert, key=key)
     return [BusInfo(number, name, I2cFunc(funcs)) for number, name, funcs in buses]
+
+
+class LineInfo(NamedTuple):
+    """One GPIO line the server offers: its name, the chip and offset it is on, whether anyone
+    holds it (and the consumer the kernel names), whether it is an output, and its value where a
+    session of the server holds it."""
+
+    name: str
+    chip: str
+    offset: int
+    used: bool
+    consumer: str
+    output: bool
+    value: Optional[bool]
+
+
+def list_lines(
+    *,
+    server: Optional[str] = None,
+    token: Optional[str] = None,
+    ca: Union[None, str, "os.PathLike[str]"] = None,
+    cert: Union[None, str, "os.PathLike[str]"] = None,
+    key: Union[None, str, "os.PathLike[str]"] = None,
+) -> List[LineInfo]:
+    """The GPIO lines the server offers: ``gpioinfo`` for the remote machine. The arguments
+    are ``SMBus``'s."""
+    return [LineInfo(*line) for line in _list_lines(server=server, token=token, ca=ca, cert=cert, key=key)]
 
 
 # Last: the switch builds on everything above.

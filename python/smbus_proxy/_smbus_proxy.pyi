@@ -138,3 +138,71 @@ def list_buses(
     cert: Union[None, str, "os.PathLike[str]"] = None,
     key: Union[None, str, "os.PathLike[str]"] = None,
 ) -> List[Tuple[int, str, int]]: ...
+
+class LineEvent:
+    line: str
+    edge: str
+    timestamp_ns: int
+    seqno: int
+    lost: int
+
+class LineEvents(Iterator[LineEvent]):
+    def __iter__(self) -> "LineEvents": ...
+    def __next__(self) -> LineEvent: ...
+
+class Line:
+    def __init__(
+        self,
+        name: str,
+        *,
+        output: bool = False,
+        value: bool = False,
+        active_low: bool = False,
+        bias: Optional[str] = None,
+        drive: str = "push-pull",
+        edges: Optional[str] = None,
+        debounce: float = 0.0,
+        realtime: bool = False,
+        bus: Optional[int] = None,
+        server: Optional[str] = None,
+        token: Optional[str] = None,
+        ca: Union[None, str, "os.PathLike[str]"] = None,
+        cert: Union[None, str, "os.PathLike[str]"] = None,
+        key: Union[None, str, "os.PathLike[str]"] = None,
+        timeout: Optional[float] = None,
+        resume_window: Optional[float] = None,
+        outage_wait: Optional[float] = None,
+    ) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def output(self) -> bool: ...
+    value: bool
+    def read(self) -> bool: ...
+    def reconfigure(
+        self,
+        *,
+        output: Optional[bool] = None,
+        value: Optional[bool] = None,
+        active_low: Optional[bool] = None,
+        bias: Optional[str] = None,
+        drive: Optional[str] = None,
+        edges: Optional[str] = None,
+        debounce: Optional[float] = None,
+        realtime: Optional[bool] = None,
+    ) -> None: ...
+    def wait_edge(self, edges: str = "both", timeout: Optional[float] = None) -> Optional[LineEvent]: ...
+    def wait_level(self, value: bool, timeout: Optional[float] = None) -> bool: ...
+    def events(self) -> LineEvents: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> "Line": ...
+    def __exit__(self, *exc_info: object) -> None: ...
+
+def list_lines(
+    *,
+    server: Optional[str] = None,
+    token: Optional[str] = None,
+    ca: Union[None, str, "os.PathLike[str]"] = None,
+    cert: Union[None, str, "os.PathLike[str]"] = None,
+    key: Union[None, str, "os.PathLike[str]"] = None,
+) -> List[Tuple[str, str, int, bool, str, bool, Optional[bool]]]: ...

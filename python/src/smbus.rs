@@ -22,7 +22,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// Where the server is and how to prove who we are; fixed when the `SMBus` is made.
-struct Endpoint {
+pub(crate) struct Endpoint {
     url: String,
     credentials: Credentials,
     call_timeout: Option<Duration>,
@@ -34,21 +34,21 @@ struct Endpoint {
 
 /// The keyword arguments that say where the server is and how to prove who we are.
 #[derive(Default)]
-struct Remote<'a> {
-    server: Option<&'a str>,
-    token: Option<&'a str>,
-    ca: Option<PathBuf>,
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
-    timeout: Option<f64>,
-    pipeline: usize,
-    resume_window: Option<f64>,
-    outage_wait: Option<f64>,
+pub(crate) struct Remote<'a> {
+    pub server: Option<&'a str>,
+    pub token: Option<&'a str>,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub timeout: Option<f64>,
+    pub pipeline: usize,
+    pub resume_window: Option<f64>,
+    pub outage_wait: Option<f64>,
 }
 
 impl Endpoint {
     /// The arguments given, else the environment, as every tool of the project does.
-    fn new(remote: Remote<'_>) -> PyResult<Endpoint> {
+    pub(crate) fn new(remote: Remote<'_>) -> PyResult<Endpoint> {
         let call_timeout = remote.timeout.map(|t| seconds("timeout", t, false)).transpose()?;
         // 0: no window, the session ends one lease after the client falls silent.
         let resume_window = match remote.resume_window {
@@ -79,7 +79,17 @@ impl Endpoint {
         Ok(buses.into_iter().map(|b| (b.number, b.name, b.funcs)).collect())
     }
 
-    fn open(&self, number: u32) -> smbus_proxy_client::Result<blocking::Bus> {
+    /// The server's URL.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A client of the server.
+    pub(crate) fn client(&self) -> smbus_proxy_client::Result<blocking::Client> {
+        blocking::Client::connect_with(self.url.clone(), self.credentials.clone())
+    }
+
+    pub(crate) fn open(&self, number: u32) -> smbus_proxy_client::Result<blocking::Bus> {
         let options = BusOptions {
             call_timeout: self.call_timeout,
             pipeline: self.pipeline,
@@ -87,7 +97,7 @@ impl Endpoint {
             outage_wait: self.outage_wait,
             ..BusOptions::DEFAULT
         };
-        blocking::Client::connect_with(self.url.clone(), self.credentials.clone())?.bus_with(number, options)
+        self.client()?.bus_with(number, options)
     }
 }
 
@@ -229,7 +239,7 @@ fn seconds_arg(value: &Bound<'_, PyAny>, name: &str, zero: bool) -> PyResult<Dur
 }
 
 /// A number of seconds as a duration: finite, above 0 unless `zero` may be.
-fn seconds(name: &str, given: f64, zero: bool) -> PyResult<Duration> {
+pub(crate) fn seconds(name: &str, given: f64, zero: bool) -> PyResult<Duration> {
     Duration::try_from_secs_f64(given).ok().filter(|d| zero || !d.is_zero()).ok_or_else(|| {
         let least = if zero { "0 or more" } else { "above 0" };
         PyValueError::new_err(format!("{name}: {given} is not a number of seconds {least}"))

@@ -92,7 +92,7 @@ pub use embedded_hal;
 /// embedded-hal-async 1.0, for the async `I2c` of [`Bus`] and [`Delay`].
 pub use embedded_hal_async;
 pub use error::{Error, Lost, Report, Result, Transport};
-pub use line::Line;
+pub use line::{LONGEST_LINE_WAIT, Line};
 pub use session::{BusOptions, DEFAULT_RESUME_WINDOW, MAX_PIPELINE};
 pub use smbus_proxy_wire::line::{Bias, Direction, Drive, Edge, Edges, EventClock, LineEvent, LineSettings};
 pub use smbus_proxy_wire::op::msg_flags;

@@ -22,6 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
+/// The longest one wait on a line may be ([`Line::wait_edge`], [`Line::wait_level`]): the
+/// server's bound on a transaction of line steps alone.
+pub const LONGEST_LINE_WAIT: Duration = MAX_WAIT;
+
 /// A GPIO line the session of a [`Bus`] holds. Dropping it gives it back (from a task, as
 /// drop cannot wait); [`Line::release`] gives it back and reports how that went.
 pub struct Line {

@@ -141,7 +141,10 @@ fn a_wait_for_edges_the_line_does_not_detect_is_refused() {
     let mut int = bus.line("lab-int", LineSettings::input().with_edges(Edges::Falling)).unwrap();
     let err = int.wait_edge(Edges::Rising, 10 * MS).unwrap_err();
     assert_eq!(err.errno(), Some(Errno::EINVAL));
-    assert!(err.to_string().contains("detects falling edges"), "{err}");
+    assert!(
+        err.to_string().contains("the line detects falling edges only; request it with edges rising"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -374,4 +377,36 @@ async fn a_flood_of_edges_is_bounded_and_counted_as_lost() {
     let mut events = button.events().await.unwrap();
     let next = events.next().await.unwrap().unwrap();
     assert_eq!((next.seqno, next.lost), (10_000 - 254, 0));
+}
+
+#[tokio::test]
+async fn one_stream_follows_several_lines_and_ends_when_they_are_given_back() {
+    use tokio_stream::StreamExt;
+    let (server, lines) = lab();
+    let client = Client::connect(server.url()).await.unwrap();
+    let mut bus = client.bus(1).await.unwrap();
+    let edges = LineSettings::input().with_edges(Edges::Both);
+    let button = bus.line("lab-button", edges).await.unwrap();
+    let int = bus.line("lab-int", edges).await.unwrap();
+    // Each line's own stream; both see their edges, none taken twice.
+    let mut of_button = button.events().await.unwrap();
+    let mut of_int = int.events().await.unwrap();
+    for _ in 0..3 {
+        lines.line("lab-button").unwrap().drive(Some(false));
+        lines.line("lab-int").unwrap().drive(Some(false));
+        lines.line("lab-button").unwrap().drive(None);
+        lines.line("lab-int").unwrap().drive(None);
+    }
+    for stream in [&mut of_button, &mut of_int] {
+        let mut numbers = Vec::new();
+        while numbers.len() < 6 {
+            numbers.push(stream.next().await.unwrap().unwrap().seqno);
+        }
+        assert_eq!(numbers, [1, 2, 3, 4, 5, 6]);
+    }
+    // Given back, the line is free at once, however long its stream lasts, and the stream ends.
+    button.release().await.unwrap();
+    assert!(lines.line("lab-button").unwrap().settings().is_none());
+    assert!(of_button.next().await.is_none());
+    drop(int);
 }

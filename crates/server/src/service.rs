@@ -734,9 +734,16 @@ impl Smbus for Service {
             }
             held
         };
-        let held: Vec<_> =
-            held.into_iter().filter(|h| h.settings().edges != smbus_proxy_wire::Edges::None).collect();
-        if held.is_empty() {
+        // The queues and the lines' names, not the lines: the stream must not keep a line the
+        // session gives back (and so the kernel's request) alive. A line given back closes its
+        // queue, which ends the stream once every queue it reads is closed.
+        let queues: Vec<_> = held
+            .iter()
+            .filter(|h| h.settings().edges != smbus_proxy_wire::Edges::None)
+            .map(|h| (h.offered.name.clone(), h.queue.clone()))
+            .collect();
+        drop(held);
+        if queues.is_empty() {
             return Err(Status::failed_precondition(
                 "lines: the session holds no line with edge detection; request one with edges RISING, FALLING or BOTH",
             ));
@@ -751,17 +758,22 @@ impl Smbus for Service {
                 tokio::pin!(ready);
                 ready.as_mut().enable();
                 // The oldest edge of all the lines first, as the kernel stamped them.
-                let next = held
-                    .iter()
-                    .filter_map(|h| h.queue.try_take().map(|(e, lost)| (e.timestamp_ns, h.event(e, lost))))
-                    .min_by_key(|(t, _)| *t);
-                if let Some((_, event)) = next {
+                let oldest =
+                    queues.iter().filter_map(|(name, q)| Some((q.oldest()?, name, q))).min_by_key(|o| o.0);
+                if let Some((name, (e, lost))) = oldest.and_then(|(_, name, q)| Some((name, q.try_take()?))) {
+                    let event = smbus_proxy_wire::LineEvent {
+                        line: name.clone(),
+                        edge: e.edge,
+                        timestamp_ns: e.timestamp_ns,
+                        seqno: e.seqno,
+                        lost,
+                    };
                     if tx.send(Ok(encode::line_event(&event))).await.is_err() {
                         return;
                     }
                     continue;
                 }
-                if held.iter().all(|h| h.queue.closed()) || !call.alive() {
+                if queues.iter().all(|(_, q)| q.closed()) || !call.alive() {
                     return;
                 }
                 tokio::select! {

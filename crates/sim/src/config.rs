@@ -57,6 +57,8 @@ pub struct LineConfig {
     pub name: String,
     /// Whether the board pulls it up when nothing drives it (else down).
     pub pull_up: bool,
+    /// A line a wire joins it to: this one is driven to that one's level.
+    pub follows: Option<String>,
 }
 
 /// One simulated adapter, `/dev/i2c-{number}` to clients.
@@ -383,13 +385,19 @@ impl Config {
 
     /// The simulated GPIO lines, nothing driving them, keeping time on `clock`.
     pub fn build_lines(&self, clock: &Clock) -> SimLines {
-        SimLines::new(
+        let lines = SimLines::new(
             self.lines
                 .iter()
                 .enumerate()
                 .map(|(offset, l)| Arc::new(SimLine::new(&l.name, offset as u32, l.pull_up, clock.clone())))
                 .collect(),
-        )
+        );
+        for (config, line) in self.lines.iter().zip(lines.lines()) {
+            if let Some(leader) = config.follows.as_deref().and_then(|name| lines.line(name)) {
+                leader.wire_to(line);
+            }
+        }
+        lines
     }
 }
 
@@ -417,6 +425,7 @@ struct RawLine {
     name: String,
     #[serde(default)]
     pull: Pull,
+    follows: Option<String>,
 }
 
 #[derive(Clone, Copy, Default, Deserialize)]
@@ -581,7 +590,26 @@ impl RawConfig {
             if lines.iter().any(|l| l.name == line.name) {
                 return Err(at(format!("name {} appears twice", quote(&line.name))));
             }
-            lines.push(LineConfig { name: line.name, pull_up: matches!(line.pull, Pull::Up) });
+            lines.push(LineConfig {
+                name: line.name,
+                pull_up: matches!(line.pull, Pull::Up),
+                follows: line.follows,
+            });
+        }
+        // A wire joins two lines: one follows another that follows nothing, so no loop forms.
+        for (i, line) in lines.iter().enumerate() {
+            let Some(leader) = &line.follows else { continue };
+            let at = |problem: String| Invalid::from(problem).at(format!("line {i}"));
+            match lines.iter().find(|l| l.name == *leader) {
+                None => {
+                    return Err(at(format!("follows {}, which is not a line of this lab", quote(leader))));
+                }
+                Some(l) if l.name == line.name => return Err(at("follows itself".into())),
+                Some(l) if l.follows.is_some() => {
+                    return Err(at(format!("follows {}, which follows another line itself", quote(leader))));
+                }
+                Some(_) => {}
+            }
         }
         Ok(Config { buses, lines })
     }
@@ -888,6 +916,40 @@ mod tests {
         );
         assert!(config.buses.iter().any(|b| b.replay.is_some()), "a bus replayed whole");
         assert_eq!(config.build().len(), config.buses.len());
+    }
+
+    #[test]
+    fn lines_and_their_wires() {
+        let lab = "[[bus]]\nnumber = 1\n";
+        let config = Config::parse(&format!(
+            "{lab}[[line]]\nname = \"out\"\n[[line]]\nname = \"in\"\npull = \"up\"\nfollows = \"out\"\n"
+        ))
+        .unwrap();
+        let lines = config.build_lines(&Clock::real());
+        let (out, input) = (lines.line("out").unwrap(), lines.line("in").unwrap());
+        assert!(!input.level(), "driven by the wire, not its pull-up");
+        out.request(crate::lines::LineSettings::output(true), None).unwrap();
+        assert!(input.level());
+        let bad = |lines: &str| error(&format!("{lab}{lines}"));
+        assert_eq!(
+            bad("[[line]]\nname = \"a\"\nfollows = \"b\"\n"),
+            "line 0: follows \"b\", which is not a line of this lab"
+        );
+        assert_eq!(bad("[[line]]\nname = \"a\"\nfollows = \"a\"\n"), "line 0: follows itself");
+        assert_eq!(
+            bad(
+                "[[line]]\nname = \"a\"\n[[line]]\nname = \"b\"\nfollows = \"a\"\n[[line]]\nname = \"c\"\nfollows = \"b\"\n"
+            ),
+            "line 2: follows \"b\", which follows another line itself"
+        );
+        assert_eq!(
+            bad("[[line]]\nname = \"\"\n"),
+            "line 0: name \"\" must have 1 to 31 bytes, as a kernel's"
+        );
+        assert_eq!(
+            bad("[[line]]\nname = \"a\"\n[[line]]\nname = \"a\"\n"),
+            "line 1: name \"a\" appears twice"
+        );
     }
 
     #[test]

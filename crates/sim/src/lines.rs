@@ -9,7 +9,8 @@
 //! levels never bounce, so a debounce period has nothing to filter.
 
 use crate::clock::Clock;
-use smbus_proxy_wire::line::{Bias, Direction, Edge, LineSettings};
+pub use smbus_proxy_wire::line::LineSettings;
+use smbus_proxy_wire::line::{Bias, Direction, Edge};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -25,6 +26,8 @@ pub type OnEdge = Box<dyn FnMut(Edge, Instant) + Send>;
 pub struct SimLine {
     name: String,
     offset: u32,
+    /// Lines a wire joins to this one: they see its level as the outside driving them.
+    followers: Mutex<Vec<std::sync::Weak<SimLine>>>,
     /// What the board's resistor pulls the line to when nothing drives it and the requester
     /// asks for no bias.
     pull_up: bool,
@@ -74,7 +77,15 @@ impl SimLine {
             pull_up,
             clock,
             state: Mutex::new(State { outside: None, requested: None }),
+            followers: Mutex::default(),
         }
+    }
+
+    /// Joins `follower` to this line with a wire: whatever level this line has, the follower
+    /// is driven to, as an input is by the output it is wired to.
+    pub fn wire_to(self: &Arc<Self>, follower: &Arc<SimLine>) {
+        self.followers.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(follower));
+        follower.drive(Some(self.level()));
     }
 
     /// The line's name.
@@ -112,7 +123,8 @@ impl SimLine {
         self.change(|state| state.outside = level);
     }
 
-    /// Runs `f` on the state, and reports the edge it made to the requester, if it detects it.
+    /// Runs `f` on the state, reports the edge it made to the requester, if it detects it, and
+    /// drives the lines wired to this one.
     fn change(&self, f: impl FnOnce(&mut State)) {
         let mut state = self.state();
         let before = Self::physical(&state, self.pull_up);
@@ -121,13 +133,19 @@ impl SimLine {
         if before == after {
             return;
         }
-        let Some(r) = state.requested.as_mut() else { return };
-        let rising = after != r.settings.active_low;
-        let edge = if rising { Edge::Rising } else { Edge::Falling };
-        if r.settings.edges.has(edge)
-            && let Some(on_edge) = r.on_edge.as_mut()
-        {
-            on_edge(edge, self.clock.now());
+        if let Some(r) = state.requested.as_mut() {
+            let rising = after != r.settings.active_low;
+            let edge = if rising { Edge::Rising } else { Edge::Falling };
+            if r.settings.edges.has(edge)
+                && let Some(on_edge) = r.on_edge.as_mut()
+            {
+                on_edge(edge, self.clock.now());
+            }
+        }
+        drop(state);
+        let followers = self.followers.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for follower in followers.iter().filter_map(std::sync::Weak::upgrade) {
+            follower.drive(Some(after));
         }
     }
 

@@ -266,6 +266,13 @@ impl fmt::Display for LineEvent {
     }
 }
 
+impl crate::pb::LineInfo {
+    /// Whether the line was an output when the answer was made.
+    pub fn is_output(&self) -> bool {
+        self.direction() == crate::pb::Direction::Output
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

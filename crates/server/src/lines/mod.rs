@@ -127,13 +127,15 @@ impl EdgeQueue {
         q.edges.push_back(edge);
         drop(q);
         self.arrived.notify_all();
-        self.notify.notify_one();
+        // Every stream of the session looks: each enables its wake-up before it looks at its
+        // queues, so none misses this.
+        self.notify.notify_waiters();
     }
 
     fn close(&self) {
         lock(&self.state).closed = true;
         self.arrived.notify_all();
-        self.notify.notify_one();
+        self.notify.notify_waiters();
     }
 
     /// Takes the oldest edge, with the count of those lost before it.
@@ -159,7 +161,7 @@ impl EdgeQueue {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Errno::ETIMEDOUT.into());
+                return Err(Failure::detailed(Errno::ETIMEDOUT, format!(": no {} edge came", want.name())));
             }
             q = self.arrived.wait_timeout(q, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
@@ -171,6 +173,11 @@ impl EdgeQueue {
         while let Some((_, lost)) = Self::pop(&mut q) {
             q.carried += lost;
         }
+    }
+
+    /// The timestamp of the oldest edge queued, if any.
+    pub fn oldest(&self) -> Option<u64> {
+        lock(&self.state).edges.front().map(|e| e.timestamp_ns)
     }
 
     /// The next edge, if one came: for the event stream.
@@ -241,13 +248,13 @@ impl Held {
         if edges.covers(want) {
             return Ok(());
         }
+        let detects = match edges {
+            Edges::None => "no edges".to_owned(),
+            edges => format!("{} edges only", edges.name()),
+        };
         Err(Failure::detailed(
             Errno::EINVAL,
-            format!(
-                ": the line detects {} edges; request it with {} to wait for them",
-                edges.name(),
-                want.name()
-            ),
+            format!(": the line detects {detects}; request it with edges {} to wait for them", want.name()),
         ))
     }
 

@@ -1,0 +1,211 @@
+"""GPIO lines from Python, through the real server on the simulator's lines: smbus_proxy's
+``Line``, CircuitPython's ``digitalio.DigitalInOut`` (``smbus_proxy.digitalio``), and gpiozero
+from PyPI, unmodified, on ``smbus_proxy.gpiozero``'s pin factory.
+
+The lab joins two pairs of lines with wires, as jumpers on a breadboard: what a program drives
+on ``led`` (or ``out``), it reads on ``button`` (or ``in``), so each check drives one line and
+reads its effect on another, through the server both ways.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from conftest import BINARY, logged_server
+
+import smbus_proxy
+from smbus_proxy import Line, list_lines
+
+LAB = """
+[[bus]]
+number = 1
+[[bus.device]]
+model = "register-file"
+addr = 0x48
+
+[[line]]
+name = "led"
+[[line]]
+name = "button"
+pull = "up"
+follows = "led"
+[[line]]
+name = "out"
+[[line]]
+name = "in"
+follows = "out"
+[[line]]
+name = "GPIO17"
+"""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lines") / "lab.toml"
+    path.write_text(LAB)
+    with logged_server(config=path) as server:
+        yield server
+
+
+def test_the_server_lists_its_lines(lab):
+    lines = list_lines(server=lab.url)
+    assert [(line.name, line.chip, line.offset) for line in lines] == [
+        ("led", "sim-gpio", 0),
+        ("button", "sim-gpio", 1),
+        ("out", "sim-gpio", 2),
+        ("in", "sim-gpio", 3),
+        ("GPIO17", "sim-gpio", 4),
+    ]
+    assert not any(line.used for line in lines)
+    with Line("led", output=True, value=True, server=lab.url):
+        led = next(line for line in list_lines(server=lab.url) if line.name == "led")
+        assert led.used and led.output and led.value is True
+
+
+def test_a_line_drives_another_through_the_wire(lab):
+    with Line("out", output=True, server=lab.url) as out, Line("in", edges="both", server=lab.url) as inp:
+        assert inp.value is False
+        out.value = True
+        assert inp.value is True and out.value is True
+        event = inp.wait_edge("rising", timeout=1)
+        assert (event.line, event.edge, event.seqno, event.lost) == ("in", "rising", 1, 0)
+        assert inp.wait_edge("both", timeout=0.05) is None, "no edge since"
+        out.value = False
+        assert inp.wait_level(False, timeout=1)
+        assert inp.wait_level(False, timeout=0.01), "at once when it has the level"
+        # Active low: the program's True is the line low.
+        inp.reconfigure(active_low=True)
+        assert inp.value is True
+
+
+def test_events_stream_to_a_thread_of_their_own(lab):
+    with Line("out", output=True, server=lab.url) as out, Line("in", edges="both", server=lab.url) as inp:
+        seen = []
+        events = inp.events()
+        reader = threading.Thread(target=lambda: seen.extend(e for _, e in zip(range(6), events)))
+        reader.start()
+        for value in (True, False) * 3:
+            out.value = value
+        reader.join(timeout=5)
+        assert [(e.edge, e.seqno) for e in seen] == [
+            ("rising", 1),
+            ("falling", 2),
+            ("rising", 3),
+            ("falling", 4),
+            ("rising", 5),
+            ("falling", 6),
+        ]
+        assert all(a.timestamp_ns <= b.timestamp_ns for a, b in zip(seen, seen[1:]))
+
+
+def test_refusals_name_what_is_wrong(lab):
+    with Line("led", output=True, server=lab.url):
+        with pytest.raises(OSError) as busy:
+            Line("led", server=lab.url)
+        assert "EBUSY" in str(busy.value) and "held by session" in str(busy.value)
+    with pytest.raises(ValueError, match=r'"gpio4" is not a line this server offers; it offers "led"'):
+        Line("gpio4", server=lab.url)
+    with pytest.raises(ValueError, match=r"debounce_us: 2000000 µs is out of range 0–1000000"):
+        Line("in", edges="both", debounce=2.0, server=lab.url)
+    with pytest.raises(ValueError, match=r'edges: "up" is not one of'):
+        Line("in", edges="up", server=lab.url)
+    with pytest.raises(ValueError, match=r"debounce: -1 is not a number of seconds 0 or more"):
+        Line("in", debounce=-1.0, server=lab.url)
+    with Line("in", server=lab.url) as inp:
+        with pytest.raises(PermissionError, match="the line is an input"):
+            inp.value = True
+        with pytest.raises(OSError, match="the line detects no edges; request it with edges rising"):
+            inp.wait_edge("rising", timeout=0.01)
+    line = Line("in", server=lab.url)
+    line.close()
+    line.close()
+    with pytest.raises(OSError, match="is closed"):
+        line.value
+
+
+def test_digitalio_drives_and_reads_as_circuitpython_does(lab):
+    import digitalio as blinka  # Blinka's: drivers compare against its Direction and Pull
+
+    from smbus_proxy.digitalio import DigitalInOut, Direction, Pin, Pull
+
+    assert Direction is blinka.Direction and Pull is blinka.Pull
+    led = DigitalInOut(Pin("led", server=lab.url))
+    button = DigitalInOut(Pin("button", server=lab.url))
+    assert led.direction == blinka.Direction.INPUT, "starts as an input, as on CircuitPython"
+    led.switch_to_output(value=True)
+    button.switch_to_input(pull=blinka.Pull.UP)
+    assert button.value is True and button.pull == Pull.UP
+    led.value = False
+    assert button.value is False
+    led.direction = blinka.Direction.INPUT
+    assert led.direction == Direction.INPUT
+    with pytest.raises(AttributeError):
+        led.value = True
+    led.deinit()
+    button.deinit()
+    with pytest.raises(ValueError, match="deinitialized"):
+        led.value
+
+
+def test_gpiozero_drives_and_reads_remote_lines(lab):
+    from gpiozero import LED, Button, Device, DigitalInputDevice
+
+    from smbus_proxy.gpiozero import RemoteFactory
+
+    Device.pin_factory = RemoteFactory(lab.url)
+    try:
+        assert {p.name for p in Device.pin_factory.board_info.headers["lines"].pins.values()} == {
+            "led",
+            "button",
+            "out",
+            "in",
+            "GPIO17",
+        }
+        led = LED("led")
+        button = Button("button", pull_up=True)
+        pressed, released = threading.Event(), threading.Event()
+        button.when_pressed = pressed.set
+        button.when_released = released.set
+        led.on()  # the wire pulls the button's line high: released
+        assert not button.is_pressed
+        led.off()  # low: pressed, as a button to ground is
+        assert pressed.wait(5) and button.is_pressed
+        led.on()
+        assert released.wait(5) and not button.is_pressed
+        assert led.is_lit and led.value == 1
+
+        sensor = DigitalInputDevice("in")
+        activated = threading.Event()
+        sensor.when_activated = activated.set
+        driver = LED("out")
+        driver.blink(on_time=0.01, off_time=0.01, n=3, background=False)
+        assert activated.is_set()
+        assert sensor.value == 0
+
+        # gpiozero's numbers name a line called GPIOn.
+        seventeen = LED(17)
+        seventeen.on()
+        assert next(line for line in list_lines(server=lab.url) if line.name == "GPIO17").value is True
+        for device in (led, button, sensor, driver, seventeen):
+            device.close()
+        assert not any(line.used for line in list_lines(server=lab.url))
+    finally:
+        Device.pin_factory.close()
+        Device.pin_factory = None
+
+
+def test_an_unmodified_gpiozero_program_picks_the_factory_by_name(lab, tmp_path):
+    program = tmp_path / "blink.py"
+    program.write_text(
+        "from gpiozero import LED, Button\n"
+        "led, button = LED('led'), Button('button')\n"
+        "led.on(); print('lit', led.is_lit, 'pressed', button.is_pressed)\n"
+        "led.off(); print('lit', led.is_lit, 'pressed', button.is_pressed)\n"
+    )
+    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "smbus-proxy", "SMBUS_PROXY_SERVER": lab.url}
+    done = subprocess.run([sys.executable, str(program)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "lit True pressed False\nlit False pressed True\n"
