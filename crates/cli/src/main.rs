@@ -36,6 +36,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The server's GPIO lines, as libgpiod's tools: gpio detect|info|get|set|mon (`gpio --help`).
+    #[command(disable_help_flag = true)]
+    Gpio {
+        /// TOOL and its arguments, as gpiodetect, gpioinfo, gpioget, gpioset and gpiomon take them, --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Dump a device's registers, as i2cdump does.
     #[command(disable_help_flag = true)]
     Dump {
@@ -326,6 +333,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(*args),
         Command::Detect { args } => return tools::detect::run(args),
         Command::Dump { args } => return tools::dump::run(args),
+        Command::Gpio { args } => return tools::gpio::run(args),
         Command::Get { args } => return tools::get::run(args),
         Command::Set { args } => return tools::set::run(args),
         Command::Transfer { args } => return tools::transfer::run(args),
@@ -501,7 +509,12 @@ fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
             };
             format!("cannot listen on {}: {e}{hint}", args.listen)
         })?;
-        server.serve(listener, shutdown_signal()).await?;
+        server
+            .serve(listener, async {
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+            })
+            .await?;
         Ok(())
     })
 }
@@ -604,7 +617,7 @@ fn linux_buses(_: Vec<u32>) -> Result<Vec<Box<dyn Backend>>, Box<dyn std::error:
 }
 
 /// Ctrl-C or SIGTERM (what systemd and `kill` send).
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -623,5 +636,4 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down");
 }

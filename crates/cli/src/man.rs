@@ -14,6 +14,7 @@ fn own_usage(command: &str) -> Option<&'static str> {
     Some(match command {
         "detect" => tools::detect::USAGE,
         "dump" => tools::dump::USAGE,
+        "gpio" => tools::gpio::USAGE,
         "get" => tools::get::USAGE,
         "set" => tools::set::USAGE,
         "transfer" => tools::transfer::USAGE,

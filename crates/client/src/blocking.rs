@@ -245,6 +245,18 @@ impl Bus {
         self.rt.block_on(self.inner.close_inner())
     }
 
+    /// Requests several lines in one call, all or none ([`crate::Bus::lines`]).
+    pub fn lines(&mut self, wanted: &[(&str, LineSettings)]) -> Result<Vec<Line>> {
+        let lines = self.rt.block_on(self.inner.lines(wanted))?;
+        Ok(lines.into_iter().map(|inner| Line { rt: self.rt.clone(), inner: Some(inner) }).collect())
+    }
+
+    /// The edges of the session's `lines` as they come ([`crate::Bus::line_events`]).
+    pub fn line_events(&self, lines: &[String]) -> Result<LineEvents> {
+        let stream = self.rt.block_on(self.inner.line_events(lines))?;
+        Ok(LineEvents { rt: self.rt.clone(), stream: Box::pin(stream) })
+    }
+
     /// Requests the server's line `name` for this bus's session ([`crate::Bus::line`]).
     pub fn line(&mut self, name: &str, settings: LineSettings) -> Result<Line> {
         let inner = self.rt.block_on(self.inner.line(name, settings))?;

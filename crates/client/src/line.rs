@@ -43,19 +43,29 @@ impl Bus {
     /// bus's session, with `settings`. A line another session, process or kernel driver holds
     /// is refused (`ABORTED`, EBUSY); one the policy keeps from this use, `PERMISSION_DENIED`.
     pub async fn line(&mut self, name: &str, settings: LineSettings) -> Result<Line> {
-        self.link.lock().await.request_lines(&[(name.to_owned(), settings)]).await?;
-        let value = match settings.direction {
-            Direction::Output(v) => v,
-            Direction::Input => false,
-        };
-        Ok(Line {
-            _connection: self.connection.clone(),
-            link: self.link.clone(),
-            name: name.to_owned(),
-            settings,
-            value,
-            released: false,
-        })
+        let mut lines = self.lines(&[(name, settings)]).await?;
+        lines.pop().ok_or_else(|| Error::protocol("no line"))
+    }
+
+    /// Requests several lines in one call, all or none: one someone else holds refuses the
+    /// request, and the session holds none of them.
+    pub async fn lines(&mut self, wanted: &[(&str, LineSettings)]) -> Result<Vec<Line>> {
+        let request: Vec<_> = wanted.iter().map(|(name, settings)| ((*name).to_owned(), *settings)).collect();
+        self.link.lock().await.request_lines(&request).await?;
+        Ok(request
+            .into_iter()
+            .map(|(name, settings)| Line {
+                _connection: self.connection.clone(),
+                link: self.link.clone(),
+                name,
+                settings,
+                value: match settings.direction {
+                    Direction::Output(v) => v,
+                    Direction::Input => false,
+                },
+                released: false,
+            })
+            .collect())
     }
 }
 
@@ -141,18 +151,38 @@ impl Line {
     /// and sequence number, and a count of those lost before it. Edges go to one reader: this
     /// stream, or a wait.
     pub async fn events(&self) -> Result<impl tokio_stream::Stream<Item = Result<LineEvent>> + use<>> {
-        use tokio_stream::StreamExt;
-        let (mut grpc, session) = {
-            let link = self.link.lock().await;
-            (link.grpc(), link.session_id())
-        };
-        let request = pb::LineEventsRequest { session, lines: vec![self.name.clone()] };
-        let stream = grpc.line_events(request).await.map_err(Error::status)?.into_inner();
-        Ok(stream.map(|event| {
-            let event = event.map_err(Error::status)?;
-            decode::line_event(event).map_err(|e| Error::unreadable("a line event".into(), e))
-        }))
+        events(&self.link, std::slice::from_ref(&self.name)).await
     }
+}
+
+impl Bus {
+    /// The edges of the session's `lines` (none: all it holds with edge detection) as they
+    /// come, oldest first across the lines, as [`Line::events`]; one stream for them all.
+    pub async fn line_events(
+        &self,
+        lines: &[String],
+    ) -> Result<impl tokio_stream::Stream<Item = Result<LineEvent>> + use<>> {
+        events(&self.link, lines).await
+    }
+}
+
+/// A `LineEvents` call on the session of `link`, beside its calls: it holds the link only to
+/// start.
+async fn events(
+    link: &Mutex<Link>,
+    lines: &[String],
+) -> Result<impl tokio_stream::Stream<Item = Result<LineEvent>> + use<>> {
+    use tokio_stream::StreamExt;
+    let (mut grpc, session) = {
+        let link = link.lock().await;
+        (link.grpc(), link.session_id())
+    };
+    let request = pb::LineEventsRequest { session, lines: lines.to_vec() };
+    let stream = grpc.line_events(request).await.map_err(Error::status)?.into_inner();
+    Ok(stream.map(|event| {
+        let event = event.map_err(Error::status)?;
+        decode::line_event(event).map_err(|e| Error::unreadable("a line event".into(), e))
+    }))
 }
 
 impl Drop for Line {

@@ -69,11 +69,15 @@ pub fn line_settings(s: &LineSettings) -> pb::LineSettings {
         drive: drive(s.drive).into(),
         edges: edges(s.edges).into(),
         debounce_us: s.debounce.as_micros() as u64,
-        event_clock: match s.event_clock {
-            EventClock::Monotonic => pb::EventClock::Monotonic,
-            EventClock::Realtime => pb::EventClock::Realtime,
-        }
-        .into(),
+        event_clock: event_clock(s.event_clock).into(),
+    }
+}
+
+/// An event clock, as the protocol names it.
+pub fn event_clock(c: EventClock) -> pb::EventClock {
+    match c {
+        EventClock::Monotonic => pb::EventClock::Monotonic,
+        EventClock::Realtime => pb::EventClock::Realtime,
     }
 }
 

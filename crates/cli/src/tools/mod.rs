@@ -17,6 +17,7 @@ macro_rules! remote_usage {
 pub mod detect;
 pub mod dump;
 pub mod get;
+pub mod gpio;
 pub mod monitor;
 pub mod servers;
 pub mod set;
@@ -169,7 +170,7 @@ fn unsupported(option: &str) -> Stop {
 }
 
 /// The long options every tool takes, each with a value.
-const LONG: [&str; 5] = ["server", "ca", "cert", "key", "token-file"];
+pub(crate) const LONG: [&str; 5] = ["server", "ca", "cert", "key", "token-file"];
 
 /// The first line of a token file (for the tools and for `serve`); the error names the file.
 pub fn read_token(path: &std::path::Path) -> Result<String, String> {

@@ -150,6 +150,10 @@ impl LineSource for Cdev {
                 Some(line::EdgeDetection::BothEdges) => Edges::Both,
             },
             debounce: l.debounce_period.unwrap_or(Duration::ZERO),
+            event_clock: match l.event_clock {
+                Some(line::EventClock::Realtime) => EventClock::Realtime,
+                _ => EventClock::Monotonic,
+            },
         })
     }
 

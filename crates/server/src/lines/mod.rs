@@ -18,7 +18,7 @@ pub mod sim;
 
 use crate::lock;
 use crate::session::Session;
-use smbus_proxy_wire::line::{Bias, Drive, Edge, Edges, LineEvent, LineSettings, LineStep};
+use smbus_proxy_wire::line::{Bias, Drive, Edge, Edges, EventClock, LineEvent, LineSettings, LineStep};
 use smbus_proxy_wire::{Errno, Failure, Reply, pb};
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -54,6 +54,8 @@ pub struct Described {
     pub edges: Edges,
     /// Its debounce period.
     pub debounce: Duration,
+    /// The clock of its edge events.
+    pub event_clock: EventClock,
 }
 
 /// Where an offered line comes from.
@@ -416,6 +418,7 @@ fn info(o: &Offered) -> pb::LineInfo {
         edges: encode::edges(d.edges).into(),
         debounce_us: d.debounce.as_micros() as u64,
         value: held.and_then(|h| h.requested.get().ok()),
+        event_clock: encode::event_clock(d.event_clock).into(),
     }
 }
 

@@ -10,13 +10,15 @@ use std::time::Instant;
 /// A simulated line, offered under its own name.
 pub struct Sim {
     line: Arc<SimLine>,
+    /// What the requester was requested as, as the kernel keeps a line's consumer.
+    consumer: Arc<std::sync::Mutex<String>>,
     /// Timestamps count from here, as the kernel's monotonic clock counts from boot.
     epoch: Instant,
 }
 
 impl Sim {
     pub fn new(line: Arc<SimLine>, epoch: Instant) -> Sim {
-        Sim { line, epoch }
+        Sim { line, epoch, consumer: Arc::default() }
     }
 }
 
@@ -40,20 +42,21 @@ impl LineSource for Sim {
             offset: self.line.offset(),
             line_name: self.line.name().into(),
             used: settings.is_some(),
-            consumer: String::new(),
+            consumer: if settings.is_some() { crate::lock(&self.consumer).clone() } else { String::new() },
             output: s.is_output(),
             active_low: s.active_low,
             bias: s.bias,
             drive: s.drive,
             edges: s.edges,
             debounce: s.debounce,
+            event_clock: s.event_clock,
         })
     }
 
     fn request(
         &self,
         settings: &LineSettings,
-        _consumer: &str,
+        consumer: &str,
         edges: Arc<EdgeQueue>,
     ) -> Result<Box<dyn Requested>, Failure> {
         let epoch = self.epoch;
@@ -64,6 +67,7 @@ impl LineSource for Sim {
             edges.push(RawEdge { edge, timestamp_ns, seqno });
         });
         self.line.request(*settings, Some(on_edge)).map_err(failure)?;
+        *crate::lock(&self.consumer) = consumer.to_owned();
         Ok(Box::new(Taken(self.line.clone())))
     }
 }
