@@ -209,3 +209,95 @@ def test_an_unmodified_gpiozero_program_picks_the_factory_by_name(lab, tmp_path)
     done = subprocess.run([sys.executable, str(program)], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "lit True pressed False\nlit False pressed True\n"
+
+
+EXPANDER = """
+[[bus]]
+number = 1
+[[bus.device]]
+model = "pcf8574"
+addr = 0x20
+int = "pcf-int"
+pins = { 0 = "button" }
+
+[[line]]
+name = "pcf-int"
+pull = "up"
+[[line]]
+name = "press"
+pull = "up"
+[[line]]
+name = "button"
+follows = "press"
+"""
+
+
+@pytest.fixture(scope="module")
+def expander(tmp_path_factory):
+    path = tmp_path_factory.mktemp("expander") / "lab.toml"
+    path.write_text(EXPANDER)
+    with logged_server(config=path) as server:
+        yield server
+
+
+def test_an_expanders_interrupt_through_digitalio_and_adafruits_driver(expander):
+    """Adafruit's PCF8574 driver, unmodified, and the chip's /INT through DigitalInOut, as the
+    NXP PCF8574 datasheet (§8.3) has them: /INT falls when an input changes, and rises when the
+    port is read, or when the input goes back to the state last read."""
+    import adafruit_pcf8574
+    import digitalio  # Blinka's, which the driver takes its Pull from
+
+    from smbus_proxy.busio import I2C
+    from smbus_proxy.digitalio import DigitalInOut, Pin
+
+    pcf = adafruit_pcf8574.PCF8574(I2C(1, server=expander.url))
+    button = pcf.get_pin(0)
+    button.switch_to_input(pull=digitalio.Pull.UP)  # the driver writes its latch: 0x01
+    interrupt = DigitalInOut(Pin("pcf-int", server=expander.url))
+    assert interrupt.value is True, "nothing changed"
+    with Line("press", output=True, value=True, server=expander.url) as press:
+        press.value = False  # the button is pressed: P0 falls
+        assert interrupt.value is False
+        assert button.value is False  # the driver reads the port...
+        assert interrupt.value is True  # ...which lets /INT go
+        press.value = True
+        assert interrupt.value is False, "P0 rose"
+        press.value = False
+        assert interrupt.value is True, "back to the state last read"
+        # P1-P7 read low: the driver's write of 0x01 drives them low, as on the chip.
+        assert pcf.read_gpio() == 0x00
+    interrupt.deinit()
+
+
+def test_gpiozero_calls_back_on_the_expanders_interrupt(expander):
+    """An interrupt-driven read: gpiozero's Button on /INT calls back, the callback reads the
+    port with Adafruit's driver, and the read lets /INT go, so every press is seen once."""
+    import adafruit_pcf8574
+    from gpiozero import Button, Device
+
+    from smbus_proxy.busio import I2C
+    from smbus_proxy.gpiozero import RemoteFactory
+
+    pcf = adafruit_pcf8574.PCF8574(I2C(1, server=expander.url))
+    pcf.write_gpio(0xFF)  # every pin an input
+    Device.pin_factory = RemoteFactory(expander.url)
+    seen = []
+    read = threading.Event()
+    try:
+        interrupt = Button("pcf-int", pull_up=True)  # /INT is active low: pressed when low
+
+        def on_interrupt():
+            seen.append(pcf.read_gpio())
+            read.set()
+
+        interrupt.when_pressed = on_interrupt
+        with Line("press", output=True, value=True, server=expander.url) as press:
+            for level in (False, True, False):
+                read.clear()
+                press.value = level
+                assert read.wait(5), f"no interrupt for P0 going {'high' if level else 'low'}"
+            assert seen == [0xFE, 0xFF, 0xFE]
+        interrupt.close()
+    finally:
+        Device.pin_factory.close()
+        Device.pin_factory = None

@@ -191,7 +191,8 @@ impl Server {
     /// A server on the simulated buses and lines a configuration describes.
     pub fn simulated(config: &smbus_proxy_sim::Config) -> Self {
         let clock = smbus_proxy_sim::Clock::real();
-        Self::simulated_on(config.build_on(&clock), &config.build_lines(&clock))
+        let (buses, lines) = config.build_all(&clock);
+        Self::simulated_on(buses, &lines)
     }
 
     /// A server on these simulated buses and lines.

@@ -15,6 +15,7 @@
 use crate::clock::Clock;
 use crate::config::{BusConfig, Model};
 use crate::devices::{self, Ack, Device, Rw};
+use crate::lines::SimLines;
 use crate::replay::Player;
 use crate::timing::Wire;
 use bytes::Bytes;
@@ -63,6 +64,12 @@ impl SimBus {
 
     /// The same, keeping time on `clock`.
     pub fn on(config: &BusConfig, clock: Clock) -> SimBus {
+        SimBus::wired(config, clock, &SimLines::default())
+    }
+
+    /// The same, its devices wired to `lines` as the configuration says (a line it names that
+    /// `lines` lacks is left unconnected).
+    pub fn wired(config: &BusConfig, clock: Clock, lines: &SimLines) -> SimBus {
         let powered_up = clock.now();
         SimBus {
             number: config.number,
@@ -80,7 +87,7 @@ impl SimBus {
                 .devices
                 .iter()
                 .filter_map(|d| {
-                    let device = devices::build(&d.model, powered_up)?;
+                    let device = devices::build(&d.model, powered_up, lines)?;
                     Some(Slot { addr: d.addr, ten_bit: d.ten_bit, busy: d.busy, device })
                 })
                 .collect(),

@@ -126,8 +126,13 @@ pub enum Model {
     },
     /// What the outside circuit drives onto the pins (1 = high or floating).
     Pcf8574 {
-        /// The pins' levels, bit 0 for P0.
+        /// The pins' levels, bit 0 for P0, where no line drives them.
         inputs: u8,
+        /// The GPIO line its /INT output pulls low while an input differs from what was last
+        /// read or written.
+        int: Option<String>,
+        /// Pins driven by GPIO lines, P0 to P7, each the line's name.
+        pins: Vec<(u8, String)>,
     },
     /// An FM radio tuner, with its power-on registers.
     Si4703,
@@ -355,7 +360,7 @@ impl Config {
                 fail_errno: Errno::EIO,
                 devices: vec![
                     device(0x10, Model::Si4703),
-                    device(0x20, Model::Pcf8574 { inputs: 0xFF }),
+                    device(0x20, Model::Pcf8574 { inputs: 0xFF, int: None, pins: Vec::new() }),
                     device(0x48, Model::RegisterFile { registers: Vec::new() }),
                     device(
                         0x50,
@@ -380,7 +385,15 @@ impl Config {
 
     /// The same, keeping time on `clock`.
     pub fn build_on(&self, clock: &Clock) -> Vec<SimBus> {
-        self.buses.iter().map(|bus| SimBus::on(bus, clock.clone())).collect()
+        self.build_all(clock).0
+    }
+
+    /// The buses and the lines, the devices wired to the lines as the file says, keeping time
+    /// on `clock`.
+    pub fn build_all(&self, clock: &Clock) -> (Vec<SimBus>, SimLines) {
+        let lines = self.build_lines(clock);
+        let buses = self.buses.iter().map(|bus| SimBus::wired(bus, clock.clone(), &lines)).collect();
+        (buses, lines)
     }
 
     /// The simulated GPIO lines, nothing driving them, keeping time on `clock`.
@@ -498,6 +511,8 @@ struct RawDevice {
     contents: Option<Vec<u8>>,
     write_cycle_us: Option<u32>,
     inputs: Option<u8>,
+    int: Option<String>,
+    pins: Option<std::collections::BTreeMap<String, String>>,
     bus_volts: Option<f64>,
     current_amps: Option<f64>,
     shunt_ohms: Option<f64>,
@@ -595,6 +610,25 @@ impl RawConfig {
                 pull_up: matches!(line.pull, Pull::Up),
                 follows: line.follows,
             });
+        }
+        // The lines a device is wired to are the lab's.
+        for bus in &buses {
+            for device in &bus.devices {
+                let Model::Pcf8574 { int, pins, .. } = &device.model else { continue };
+                let at = format!("bus {}, device {}", bus.number, show(device.addr, device.ten_bit));
+                for name in int.iter().chain(pins.iter().map(|(_, l)| l)) {
+                    if !lines.iter().any(|l| l.name == *name) {
+                        return Err(
+                            Invalid::from(format!("{} is not a line of this lab", quote(name))).at(at)
+                        );
+                    }
+                }
+                if let Some(int) = int
+                    && pins.iter().any(|(_, l)| l == int)
+                {
+                    return Err(Invalid::from(format!("{} is both its /INT and a pin", quote(int))).at(at));
+                }
+            }
         }
         // A wire joins two lines: one follows another that follows nothing, so no loop forms.
         for (i, line) in lines.iter().enumerate() {
@@ -722,7 +756,7 @@ impl RawDevice {
             Model::RegisterFile { .. } => &["registers"],
             Model::RegisterMap { .. } => &["register", "byte_order", "auto_increment"],
             Model::Eeprom { .. } => &["contents", "write_cycle_us"],
-            Model::Pcf8574 { .. } => &["inputs"],
+            Model::Pcf8574 { .. } => &["inputs", "int", "pins"],
             Model::Si4703 => &[],
             Model::Ina219 { .. } => &["bus_volts", "current_amps", "shunt_ohms"],
             Model::Sht3x { .. } => &["temperature", "humidity", "serial"],
@@ -738,6 +772,8 @@ impl RawDevice {
             ("contents", self.contents.is_some()),
             ("write_cycle_us", self.write_cycle_us.is_some()),
             ("inputs", self.inputs.is_some()),
+            ("int", self.int.is_some()),
+            ("pins", self.pins.is_some()),
             ("bus_volts", self.bus_volts.is_some()),
             ("current_amps", self.current_amps.is_some()),
             ("shunt_ohms", self.shunt_ohms.is_some()),
@@ -799,7 +835,16 @@ impl RawDevice {
             ModelName::Eeprom24c128 => eeprom(EepromPart::C128)?,
             ModelName::Eeprom24c256 => eeprom(EepromPart::C256)?,
             ModelName::Eeprom24c512 => eeprom(EepromPart::C512)?,
-            ModelName::Pcf8574 => Model::Pcf8574 { inputs: self.inputs.unwrap_or(0xFF) },
+            ModelName::Pcf8574 => {
+                let mut pins = Vec::new();
+                for (pin, line) in self.pins.iter().flatten() {
+                    match pin.parse::<u8>() {
+                        Ok(p) if p < 8 => pins.push((p, line.clone())),
+                        _ => return Err(format!("pins: {} is not a pin, 0 to 7", quote(pin)).into()),
+                    }
+                }
+                Model::Pcf8574 { inputs: self.inputs.unwrap_or(0xFF), int: self.int.clone(), pins }
+            }
             ModelName::Si4703 => Model::Si4703,
             ModelName::WriteLog => Model::WriteLog,
             ModelName::Ina219 => Model::Ina219 {
@@ -967,7 +1012,7 @@ mod tests {
                 addr: 0x20,
                 ten_bit: false,
                 busy: false,
-                model: Model::Pcf8574 { inputs: 0xFF }
+                model: Model::Pcf8574 { inputs: 0xFF, int: None, pins: Vec::new() }
             }]
         );
     }
@@ -1082,7 +1127,7 @@ mod tests {
             ),
             (
                 &dev("model = \"pcf8574\"\naddr = 0x20\nregisters = [1]"),
-                "bus 1, device 0x20: registers is not a pcf8574 setting (use inputs)".into(),
+                "bus 1, device 0x20: registers is not a pcf8574 setting (it takes inputs, int, pins)".into(),
             ),
             (
                 &dev("model = \"si4703\"\naddr = 0x10\ncontents = [1]"),

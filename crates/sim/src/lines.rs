@@ -22,12 +22,15 @@ pub const CHIP_LABEL: &str = "smbus-proxy simulated lines";
 /// Called with each edge a requester detects: which, and when on the chip's clock.
 pub type OnEdge = Box<dyn FnMut(Edge, Instant) + Send>;
 
+/// Called with a line's new level: what a chip's input or another line wired to it sees.
+pub type Watcher = Box<dyn Fn(bool) + Send + Sync>;
+
 /// One simulated line.
 pub struct SimLine {
     name: String,
     offset: u32,
-    /// Lines a wire joins to this one: they see its level as the outside driving them.
-    followers: Mutex<Vec<std::sync::Weak<SimLine>>>,
+    /// What else sees the line's level change: lines wired to it, the inputs of chips.
+    watchers: Mutex<Vec<Watcher>>,
     /// What the board's resistor pulls the line to when nothing drives it and the requester
     /// asks for no bias.
     pull_up: bool,
@@ -77,15 +80,27 @@ impl SimLine {
             pull_up,
             clock,
             state: Mutex::new(State { outside: None, requested: None }),
-            followers: Mutex::default(),
+            watchers: Mutex::default(),
         }
     }
 
     /// Joins `follower` to this line with a wire: whatever level this line has, the follower
     /// is driven to, as an input is by the output it is wired to.
     pub fn wire_to(self: &Arc<Self>, follower: &Arc<SimLine>) {
-        self.followers.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(follower));
+        let to = Arc::downgrade(follower);
+        self.watch(Box::new(move |level| {
+            if let Some(follower) = to.upgrade() {
+                follower.drive(Some(level));
+            }
+        }));
         follower.drive(Some(self.level()));
+    }
+
+    /// Calls `watcher` with the line's new level each time it changes, after the change: a
+    /// chip's input pin wired to the line sees it this way. A watcher must not wait on
+    /// anything that waits for this line.
+    pub fn watch(&self, watcher: Watcher) {
+        self.watchers.lock().unwrap_or_else(|e| e.into_inner()).push(watcher);
     }
 
     /// The line's name.
@@ -143,9 +158,8 @@ impl SimLine {
             }
         }
         drop(state);
-        let followers = self.followers.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for follower in followers.iter().filter_map(std::sync::Weak::upgrade) {
-            follower.drive(Some(after));
+        for watcher in self.watchers.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            watcher(after);
         }
     }
 

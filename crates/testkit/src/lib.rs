@@ -44,10 +44,8 @@ pub fn simulated_on(toml: &str, clock: &Arc<ManualClock>) -> Server {
 /// A server on a lab of the test's own, and its simulated lines, which the test drives from
 /// outside as a circuit would.
 pub fn simulated_with_lines(toml: &str) -> (Server, SimLines) {
-    let config = config(toml);
-    let clock = Clock::real();
-    let lines = config.build_lines(&clock);
-    (Server::simulated_on(config.build_on(&clock), &lines), lines)
+    let (buses, lines) = config(toml).build_all(&Clock::real());
+    (Server::simulated_on(buses, &lines), lines)
 }
 
 /// Starting a test's server.

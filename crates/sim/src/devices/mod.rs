@@ -81,7 +81,7 @@ pub trait Device: Send {
 }
 
 /// A chip of this model powered up at `now`; a replay is no chip, and the bus plays it.
-pub(crate) fn build(model: &Model, now: Instant) -> Option<Box<dyn Device>> {
+pub(crate) fn build(model: &Model, now: Instant, lines: &crate::lines::SimLines) -> Option<Box<dyn Device>> {
     Some(match model {
         Model::RegisterFile { registers } => Box::new(register_file::RegisterFile::new(registers)),
         Model::RegisterMap { byte_order, auto_increment, registers } => {
@@ -90,7 +90,12 @@ pub(crate) fn build(model: &Model, now: Instant) -> Option<Box<dyn Device>> {
         Model::Eeprom { part, contents, write_cycle } => {
             Box::new(eeprom::Eeprom::new(*part, contents, *write_cycle))
         }
-        Model::Pcf8574 { inputs } => Box::new(pcf8574::Pcf8574::new(*inputs)),
+        Model::Pcf8574 { inputs, int, pins } => {
+            let int = int.as_deref().and_then(|name| lines.line(name)).cloned();
+            let pins =
+                pins.iter().filter_map(|(pin, name)| Some((*pin, lines.line(name)?.clone()))).collect();
+            Box::new(pcf8574::Pcf8574::wired(*inputs, int, pins))
+        }
         Model::Si4703 => Box::new(si4703::Si4703::new()),
         Model::Ina219 { bus_volts, current_amps, shunt_ohms } => {
             Box::new(ina219::Ina219::new(*bus_volts, *current_amps, *shunt_ohms, now))
