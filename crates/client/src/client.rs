@@ -305,19 +305,17 @@ impl Client {
 
     /// The buses the server exposes, with their adapter names and I2C_FUNCS bits.
     pub async fn list_buses(&self) -> Result<Vec<pb::BusInfo>> {
-        let grpc = &self.inner.grpc;
-        let response = again_if_connection_broke(|| {
-            let mut grpc = grpc.clone();
-            async move { grpc.list_buses(pb::ListBusesRequest {}).await }
-        })
-        .await
-        .map_err(Error::status)?;
-        Ok(response.into_inner().buses)
+        Ok(self.listing().await?.buses)
     }
 
     /// The GPIO lines the server offers, in the order its operator configured them: who holds
     /// each, its direction and, where a session of the server holds it, its value.
     pub async fn list_lines(&self) -> Result<Vec<pb::LineInfo>> {
+        Ok(self.listing().await?.lines)
+    }
+
+    /// `ListBuses`, asked again if the connection broke (it changes nothing).
+    async fn listing(&self) -> Result<pb::ListBusesResponse> {
         let grpc = &self.inner.grpc;
         let response = again_if_connection_broke(|| {
             let mut grpc = grpc.clone();
@@ -325,7 +323,7 @@ impl Client {
         })
         .await
         .map_err(Error::status)?;
-        Ok(response.into_inner().lines)
+        Ok(response.into_inner())
     }
 
     /// Who is using the server's buses: its version and uptime, and each bus's sessions

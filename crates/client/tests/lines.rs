@@ -410,3 +410,54 @@ async fn one_stream_follows_several_lines_and_ends_when_they_are_given_back() {
     assert!(of_button.next().await.is_none());
     drop(int);
 }
+
+/// Chips with a /RESET and an enable input wired to lines the test drives.
+const WIRED: &str = r#"
+[[bus]]
+number = 1
+[[bus.device]]
+model = "register-file"
+addr = 0x48
+registers = [0x5A]
+reset = "rst"
+[[bus.device]]
+model = "register-file"
+addr = 0x49
+enable = "en"
+
+[[line]]
+name = "rst"
+pull = "up"
+[[line]]
+name = "en"
+pull = "up"
+"#;
+
+#[test]
+fn a_chip_forgets_its_registers_in_reset_and_ignores_its_address_shut_down() {
+    let (server, _lines) = simulated_with_lines(WIRED);
+    let server = server.on_loopback();
+    let client = blocking::Client::connect(server.url()).unwrap();
+    let mut bus = client.bus(1).unwrap();
+    let _rst = bus.line("rst", LineSettings::output(true)).unwrap();
+    let mut en = bus.line("en", LineSettings::output(true)).unwrap();
+    bus.write_byte_data(0x48, 0x00, 0xA5).unwrap();
+    bus.write_byte_data(0x49, 0x00, 0xC3).unwrap();
+
+    // "Pulse reset, wait, read the ID": one transaction, one round trip.
+    let mut batch = bus.batch();
+    batch.set_line("rst", false);
+    batch.read_byte_data(0x48, 0x00);
+    let err = bus.run(batch).err().unwrap();
+    assert_eq!(err.errno(), Some(Errno::ENXIO), "held in reset, it does not acknowledge: {err}");
+    let mut batch = bus.batch();
+    batch.set_line("rst", true);
+    batch.wait(10 * MS);
+    let id = batch.read_byte_data(0x48, 0x00);
+    assert_eq!(bus.run(batch).unwrap().get(id), 0x5A, "as at power-on");
+
+    en.set(false).unwrap();
+    assert_eq!(bus.read_byte_data(0x49, 0x00).unwrap_err().errno(), Some(Errno::ENXIO), "shut down");
+    en.set(true).unwrap();
+    assert_eq!(bus.read_byte_data(0x49, 0x00).unwrap(), 0xC3, "awake again, with its registers");
+}

@@ -15,13 +15,15 @@
 use crate::clock::Clock;
 use crate::config::{BusConfig, Model};
 use crate::devices::{self, Ack, Device, Rw};
-use crate::lines::SimLines;
+use crate::lines::{SimLine, SimLines};
 use crate::replay::Player;
 use crate::timing::Wire;
 use bytes::Bytes;
 use smbus_proxy_wire::op::{BLOCK_MAX, msg_flags};
 use smbus_proxy_wire::{Command, Dir, Errno, Failure, Msg, Op, Reply, Target};
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Linux adapters' usual default (`HZ` jiffies).
@@ -47,6 +49,8 @@ pub struct SimBus {
     stretches: bool,
     /// The time its chips see and it sleeps on.
     clock: Clock,
+    /// The lines its devices are wired to.
+    lines: SimLines,
 }
 
 struct Slot {
@@ -54,6 +58,34 @@ struct Slot {
     ten_bit: bool,
     busy: bool,
     device: Box<dyn Device>,
+    /// What it is, to power it up again after a reset.
+    model: Model,
+    /// Its /RESET input, if wired: the line, and the count of the times it fell.
+    reset: Option<(Arc<SimLine>, Arc<AtomicU64>)>,
+    /// The resets it has been through.
+    resets_seen: u64,
+    /// Its enable input, if wired.
+    enable: Option<Arc<SimLine>>,
+}
+
+impl Slot {
+    /// Whether its inputs let it answer, powering it up afresh after a reset; the line the
+    /// devices were wired with is what a new one is wired to.
+    fn awake(&mut self, now: Instant, lines: &SimLines) -> bool {
+        if let Some((line, falls)) = &self.reset {
+            if !line.level() {
+                return false;
+            }
+            let falls = falls.load(Ordering::Relaxed);
+            if falls != self.resets_seen
+                && let Some(device) = devices::build(&self.model, now, lines)
+            {
+                self.device = device;
+                self.resets_seen = falls;
+            }
+        }
+        self.enable.as_ref().is_none_or(|line| line.level())
+    }
 }
 
 impl SimBus {
@@ -88,7 +120,27 @@ impl SimBus {
                 .iter()
                 .filter_map(|d| {
                     let device = devices::build(&d.model, powered_up, lines)?;
-                    Some(Slot { addr: d.addr, ten_bit: d.ten_bit, busy: d.busy, device })
+                    let reset = d.reset.as_deref().and_then(|name| lines.line(name)).map(|line| {
+                        let falls = Arc::new(AtomicU64::new(0));
+                        let counted = falls.clone();
+                        line.watch(Box::new(move |level| {
+                            if !level {
+                                counted.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }));
+                        (line.clone(), falls)
+                    });
+                    let enable = d.enable.as_deref().and_then(|name| lines.line(name)).cloned();
+                    Some(Slot {
+                        addr: d.addr,
+                        ten_bit: d.ten_bit,
+                        busy: d.busy,
+                        device,
+                        model: d.model.clone(),
+                        reset,
+                        resets_seen: 0,
+                        enable,
+                    })
                 })
                 .collect(),
             replays: config
@@ -101,6 +153,7 @@ impl SimBus {
                 .chain(config.replay.iter().map(Player::new))
                 .collect(),
             clock,
+            lines: lines.clone(),
         }
     }
 
@@ -211,6 +264,7 @@ impl SimBus {
     fn wire(&mut self, op: &Op) -> Result<Reply, Errno> {
         let mut xfer = Xfer {
             devices: &mut self.devices,
+            lines: &self.lines,
             nack: &self.nack,
             wire: Wire::new(self.speed_khz, self.timeout),
             start: self.clock.now(),
@@ -239,6 +293,8 @@ impl fmt::Debug for SimBus {
 /// One combined transfer on the wire, timed as it goes.
 struct Xfer<'a> {
     devices: &'a mut [Slot],
+    /// What the devices are wired to, for one powered up again after a reset.
+    lines: &'a SimLines,
     nack: &'a [u16],
     wire: Wire,
     /// When the operation began; with the wire time so far, the bus time devices see.
@@ -262,6 +318,10 @@ impl Xfer<'_> {
             return Ok(None);
         };
         let now = self.now();
+        // Held in reset or shut down, a chip does not acknowledge.
+        if !self.devices[i].awake(now, self.lines) {
+            return Ok(None);
+        }
         match self.devices[i].device.address(rw, now) {
             Ack::Nack => return Ok(None),
             Ack::Ack => {}

@@ -95,6 +95,12 @@ pub struct DeviceConfig {
     pub busy: bool,
     /// What the chip is.
     pub model: Model,
+    /// The GPIO line on its /RESET input: while the line is low the chip does not acknowledge,
+    /// and once it rises the chip is as at power-on.
+    pub reset: Option<String>,
+    /// The GPIO line on its enable input: while the line is low the chip is shut down and
+    /// does not acknowledge; it keeps its registers.
+    pub enable: Option<String>,
 }
 
 /// A chip model and its power-on state.
@@ -348,7 +354,14 @@ impl Config {
     /// It runs at full speed, with no faults and an EEPROM with no write cycle, so that
     /// benchmarks measure the proxy, not the chips.
     pub fn demo() -> Config {
-        let device = |addr, model| DeviceConfig { addr, ten_bit: false, busy: false, model };
+        let device = |addr, model| DeviceConfig {
+            addr,
+            ten_bit: false,
+            busy: false,
+            model,
+            reset: None,
+            enable: None,
+        };
         Config {
             buses: vec![BusConfig {
                 number: 1,
@@ -504,6 +517,8 @@ struct RawDevice {
     ten_bit: bool,
     #[serde(default)]
     busy: bool,
+    reset: Option<String>,
+    enable: Option<String>,
     registers: Option<Vec<u8>>,
     register: Option<Vec<RawRegister>>,
     byte_order: Option<ByteOrderName>,
@@ -614,9 +629,13 @@ impl RawConfig {
         // The lines a device is wired to are the lab's.
         for bus in &buses {
             for device in &bus.devices {
-                let Model::Pcf8574 { int, pins, .. } = &device.model else { continue };
                 let at = format!("bus {}, device {}", bus.number, show(device.addr, device.ten_bit));
-                for name in int.iter().chain(pins.iter().map(|(_, l)| l)) {
+                let (int, pins) = match &device.model {
+                    Model::Pcf8574 { int, pins, .. } => (int.as_ref(), &pins[..]),
+                    _ => (None, &[][..]),
+                };
+                let wired = int.into_iter().chain(pins.iter().map(|(_, l)| l));
+                for name in wired.chain(device.reset.iter()).chain(device.enable.iter()) {
                     if !lines.iter().any(|l| l.name == *name) {
                         return Err(
                             Invalid::from(format!("{} is not a line of this lab", quote(name))).at(at)
@@ -793,7 +812,14 @@ impl RawDevice {
             };
             return Err(format!("{field} is not a {} setting ({hint})", model.name()).into());
         }
-        Ok(DeviceConfig { addr, ten_bit: self.ten_bit, busy: self.busy, model })
+        Ok(DeviceConfig {
+            addr,
+            ten_bit: self.ten_bit,
+            busy: self.busy,
+            model,
+            reset: self.reset.clone(),
+            enable: self.enable.clone(),
+        })
     }
 
     /// The model with its own settings checked; settings of other models are left for the
@@ -1012,7 +1038,9 @@ mod tests {
                 addr: 0x20,
                 ten_bit: false,
                 busy: false,
-                model: Model::Pcf8574 { inputs: 0xFF, int: None, pins: Vec::new() }
+                model: Model::Pcf8574 { inputs: 0xFF, int: None, pins: Vec::new() },
+                reset: None,
+                enable: None,
             }]
         );
     }
@@ -1054,7 +1082,9 @@ mod tests {
                 addr: 0x1A5,
                 ten_bit: true,
                 busy: true,
-                model: Model::RegisterFile { registers: vec![1, 2] }
+                model: Model::RegisterFile { registers: vec![1, 2] },
+                reset: None,
+                enable: None,
             }
         );
         assert_eq!(
