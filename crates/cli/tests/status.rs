@@ -36,7 +36,8 @@ fn who_holds_the_lock_and_who_waits() {
         })
     };
     let c = Client::connect(url.clone()).unwrap();
-    let _c_bus = c.bus(2).unwrap();
+    let mut c_bus = c.bus(2).unwrap();
+    let _led = c_bus.line("lab-led", smbus_proxy_client::LineSettings::output(true)).unwrap();
 
     let observer = Client::connect(url.clone()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -78,6 +79,15 @@ fn who_holds_the_lock_and_who_waits() {
         text.contains("i2c-2 \"smbus-proxy simulated bus 2\"")
             && text.contains("sessions hidden by the server's policy")
     );
+    // The lab's lines: one held by C's session, as an output driven high.
+    let led = status.lines.iter().find(|l| l.name == "lab-led").unwrap();
+    let held = format!("session {}", led.session);
+    let row = line("lab-led").unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.contains("sim-gpio 2") && row.contains(&held) && row.trim_end().ends_with("output  1"),
+        "{row}"
+    );
+    assert!(line("lab-int").unwrap().trim_end().ends_with("-                           input   -"), "{text}");
 
     // A lets go: B holds the bus, and nobody waits.
     drop(guard);

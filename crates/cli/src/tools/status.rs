@@ -1,6 +1,7 @@
 //! `smbus-proxy status`: who is using the server's buses, as `systemctl status` shows a
 //! service: its version and uptime, then per bus its sessions, which one holds the lock and
-//! for how long, and who waits for it.
+//! for how long, and who waits for it; then its GPIO lines, who holds each, its direction and
+//! value.
 
 use super::{Args, connect, fail};
 use smbus_proxy_client::BusInfo;
@@ -14,7 +15,9 @@ pub const USAGE: &str = concat!(
 Usage: smbus-proxy status
   Shows the server's version and uptime, and for each bus its adapter, functionality and the
   addresses kernel drivers own, and its sessions: the client's address, age, time since its
-  last call, the lock held or awaited and for how long, operations and errors.
+  last call, the lock held or awaited and for how long, operations and errors; then the GPIO
+  lines it offers: the chip and offset, who holds each (a session, or the consumer the kernel
+  names), its direction and, held by a session, its value.
 ",
     remote_usage!()
 );
@@ -44,6 +47,25 @@ fn render(server: &str, status: &StatusResponse) -> String {
     let mut out = format!("smbus-proxy {} at {server}, up {}\n", status.version, duration(status.uptime_ms));
     for bus in &status.buses {
         let _ = write!(out, "{}", bus_lines(bus));
+    }
+    if !status.lines.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nGPIO lines\n  {:<16}  {:<14}  {:<26}  {:<6}  VALUE",
+            "LINE", "CHIP", "HELD BY", "DIR"
+        );
+        for l in &status.lines {
+            let held = match (l.used, l.session.as_str()) {
+                (false, _) => "-".to_owned(),
+                (true, "") if l.consumer.is_empty() => "the kernel".to_owned(),
+                (true, "") => format!("{:?}", l.consumer),
+                (true, session) => format!("session {session}"),
+            };
+            let at = format!("{} {}", l.chip, l.offset);
+            let dir = if l.is_output() { "output" } else { "input" };
+            let value = l.value.map_or("-", |v| if v { "1" } else { "0" });
+            let _ = writeln!(out, "  {:<16}  {at:<14}  {held:<26}  {dir:<6}  {value}", l.name);
+        }
     }
     out
 }
