@@ -79,21 +79,24 @@ gpioset -l -b pull-up -d open-drain rig-0=1 & p0=$!
 gpiomon -b pull-down -p 10ms -e rising -E realtime rig-1 >/dev/null & p1=$!
 gpioset -C mytool rig-2=0 & p2=$!
 gpiomon -e falling rig-3 >/dev/null & p3=$!
-sleep 0.5
+for i in $(seq 150); do [ "$(gpioinfo | grep -c consumer=)" = 5 ] && break; sleep 0.1; done
 same info
 same info --unquoted rig-0 rig-1 rig-2 rig-3
 same get rig-0
 kill $p0 $p1 $p2 $p3; wait $p0 $p1 $p2 $p3 2>/dev/null
-# Driving: what the chip sees while each holds a line.
+# Driving: what the chip sees while each holds a line high (given back, it is pulled down).
 for tool in "gpioset" "smbus-proxy gpio set --server http://127.0.0.1:50052"; do
-  timeout 10 $tool -l rig-6=1 & p=$!; sleep 0.5; echo "$tool: rig-6 at $(gpiosim 6)"; kill $p; wait $p
+  timeout 20 $tool rig-6=1 & p=$!
+  for i in $(seq 150); do gpioinfo rig-6 | grep -q consumer= && break; sleep 0.1; done
+  echo "$tool: rig-6 at $(gpiosim 6)"; kill $p; wait $p
 done
-# Edges: the same events, timestamps aside, as gpio-sim pulls the line.
+# Edges: the same events, timestamps aside, as gpio-sim pulls the line once the tool holds it.
 for tool in gpiomon "smbus-proxy gpio mon --server http://127.0.0.1:50052"; do
   gpiosim 4 pull-down
-  (sleep 0.5; gpiosim 4 pull-up; sleep 0.1; gpiosim 4 pull-down; sleep 0.1; gpiosim 4 pull-up) & q=$!
-  timeout 10 $tool -n 3 -F "%o %e %E %l %c" rig-4 > "/tmp/mon-$(echo $tool | cut -c1-3)"
-  wait $q
+  timeout 20 $tool -n 3 -F "%o %e %E %l %c" rig-4 > "/tmp/mon-$(echo $tool | cut -c1-3)" & m=$!
+  for i in $(seq 150); do gpioinfo rig-4 | grep -q consumer= && break; sleep 0.1; done
+  gpiosim 4 pull-up; sleep 0.1; gpiosim 4 pull-down; sleep 0.1; gpiosim 4 pull-up
+  wait $m
 done
 if cmp -s /tmp/mon-gpi /tmp/mon-smb; then sames=$((sames + 1)); echo "SAME: gpiomon -n 3 -F \"%o %e %E %l %c\" rig-4"; cat /tmp/mon-gpi
 else fails=$((fails + 1)); echo "DIFF: gpiomon"; cat /tmp/mon-gpi /tmp/mon-smb; fi
@@ -103,5 +106,5 @@ out=$(rig/qemu-i2c-rig.sh -g -b "$work/smbus-proxy" -b "$work/rig_gpio" -t 300 "
 echo "$out"
 echo "$out" | grep -q "RIG-GPIO rc=0"
 echo "$out" | grep -q "GPIO-TOOLS-COMPARED same=[0-9]* different=0"
-echo "$out" | grep -q "gpioset: rig-6 at 0"
-echo "$out" | grep -q "smbus-proxy gpio set --server http://127.0.0.1:50052: rig-6 at 0"
+echo "$out" | grep -q "gpioset: rig-6 at 1"
+echo "$out" | grep -q "smbus-proxy gpio set --server http://127.0.0.1:50052: rig-6 at 1"

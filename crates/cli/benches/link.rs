@@ -28,13 +28,12 @@ use smbus_proxy_sim::{Config, SimBus};
 use smbus_proxy_wire::step::MIN_POLL_INTERVAL;
 use smbus_proxy_wire::{Command, Errno, Match, Msg, Op, Poll, Reply, Step};
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{ServerProcess, percentiles};
+use common::{Relay, ServerProcess, percentiles};
 
 const ONE_WAY_US: [u64; 3] = [250, 1000, 2500];
 /// Each workload runs this many times; the median counts.
@@ -336,52 +335,6 @@ fn median(mut run: impl FnMut()) -> Duration {
 
 /// A TCP relay on loopback that delivers each direction's bytes `one_way` after they arrived,
 /// in order, however many are in flight, as a long link does.
-struct Relay {
-    addr: SocketAddr,
-}
-
-impl Relay {
-    fn start(target: SocketAddr, one_way: Duration) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        thread::spawn(move || {
-            for client in listener.incoming() {
-                let client = client.unwrap();
-                let server = TcpStream::connect(target).unwrap();
-                for s in [&client, &server] {
-                    s.set_nodelay(true).unwrap();
-                }
-                delay_pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), one_way);
-                delay_pipe(server, client, one_way);
-            }
-        });
-        Relay { addr }
-    }
-}
-
-/// Threads, not tokio, whose timer counts in milliseconds, too coarse for 0.25 ms; and a
-/// spinning sleep for the last stretch, as a thread sleep overshoots by about 100 µs here.
-fn delay_pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
-    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
-    thread::spawn(move || {
-        let mut buf = vec![0; 64 << 10];
-        while let Ok(n @ 1..) = from.read(&mut buf) {
-            if tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
-                break;
-            }
-        }
-    });
-    thread::spawn(move || {
-        for (due, bytes) in rx {
-            spin_sleep::sleep_until(due);
-            if to.write_all(&bytes).is_err() {
-                break;
-            }
-        }
-        let _ = to.shutdown(Shutdown::Write);
-    });
-}
-
 /// A TCP echo server on loopback: its address.
 fn tcp_echo() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

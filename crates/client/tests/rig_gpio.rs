@@ -126,19 +126,19 @@ fn debounce_hides_pulses_shorter_than_its_period() {
     let client = client();
     let mut bus = client.bus(client.list_buses().unwrap()[0].number).unwrap();
     pull(2, false);
-    let settings = LineSettings { debounce: 30 * MS, ..LineSettings::input().with_edges(Edges::Both) };
+    let settings = LineSettings { debounce: 100 * MS, ..LineSettings::input().with_edges(Edges::Both) };
     let mut line = bus.line("rig-2", settings).unwrap();
     let info = client.list_lines().unwrap().into_iter().find(|l| l.name == "rig-2").unwrap();
-    assert_eq!(info.debounce_us, 30_000);
-    // Bounces: microseconds apart, far shorter than 30 ms.
+    assert_eq!(info.debounce_us, 100_000);
+    // Bounces: microseconds apart (milliseconds on a loaded emulator), far shorter than 100 ms.
     for _ in 0..5 {
         pull(2, true);
         pull(2, false);
     }
-    let err = line.wait_edge(Edges::Both, 150 * MS).unwrap_err();
+    let err = line.wait_edge(Edges::Both, 300 * MS).unwrap_err();
     assert_eq!(err.errno(), Some(Errno::ETIMEDOUT), "a bounce got through");
     pull(2, true);
-    let e = line.wait_edge(Edges::Both, 1000 * MS).unwrap();
+    let e = line.wait_edge(Edges::Both, 2000 * MS).unwrap();
     assert_eq!(e.edge, Edge::Rising);
     pull(2, false);
 }

@@ -1,10 +1,14 @@
-//! What the benchmarks share: the server as a process of its own, and percentiles.
+//! What the benchmarks share: the server as a process of its own, a relay that delays each
+//! direction of a TCP connection, and percentiles.
 
 #![allow(dead_code)] // each bench uses its own part of this
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 /// This package's `smbus-proxy serve`, as a process of its own.
 pub struct ServerProcess {
@@ -86,4 +90,52 @@ pub fn percentiles(samples: &[Duration]) -> (f64, f64) {
     s.sort();
     let at = |p: f64| s[((s.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
     (at(0.50), at(0.99))
+}
+
+/// A TCP relay on loopback that holds each direction's bytes for `one_way` before passing them
+/// on: a network with that latency, without traffic shaping.
+pub struct Relay {
+    pub addr: SocketAddr,
+}
+
+impl Relay {
+    pub fn start(target: SocketAddr, one_way: Duration) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let client = client.unwrap();
+                let server = TcpStream::connect(target).unwrap();
+                for s in [&client, &server] {
+                    s.set_nodelay(true).unwrap();
+                }
+                delay_pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), one_way);
+                delay_pipe(server, client, one_way);
+            }
+        });
+        Relay { addr }
+    }
+}
+
+/// Threads, not tokio, whose timer counts in milliseconds, too coarse for 0.25 ms; and a
+/// spinning sleep for the last stretch, as a thread sleep overshoots by about 100 µs here.
+fn delay_pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    thread::spawn(move || {
+        let mut buf = vec![0; 64 << 10];
+        while let Ok(n @ 1..) = from.read(&mut buf) {
+            if tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    });
+    thread::spawn(move || {
+        for (due, bytes) in rx {
+            spin_sleep::sleep_until(due);
+            if to.write_all(&bytes).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Write);
+    });
 }

@@ -572,14 +572,43 @@ fn session(tool: &str, client: &Client) -> Result<Bus, String> {
 }
 
 /// Sends once Ctrl-C or SIGTERM comes, so that the tool gives its lines back before it ends,
-/// as the kernel takes back the lines of a local tool that ends.
+/// as the kernel takes back the lines of a local tool that ends. The handlers are in place
+/// when this returns: a signal that comes at once is not the default's to kill with.
 fn interrupted<T: Send + 'static>(tx: std::sync::mpsc::Sender<T>, stop: T) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        // No runtime, no handler: the default ends the tool, and the session's lease frees
+        // the lines; meanwhile nothing is sent, as no signal came.
+        std::mem::forget(tx);
+        return;
+    };
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _in = runtime.enter();
+        (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
+    };
     std::thread::spawn(move || {
-        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            runtime.block_on(crate::shutdown_signal());
-            let _ = tx.send(stop);
-        }
+        #[cfg(unix)]
+        runtime.block_on(async {
+            let (int, term) = signals;
+            tokio::select! {
+                () = arrival(int) => {}
+                () = arrival(term) => {}
+            }
+        });
+        #[cfg(not(unix))]
+        runtime.block_on(crate::shutdown_signal());
+        let _ = tx.send(stop);
     });
+}
+
+/// When `signal` comes; never, if it could not be listened for.
+#[cfg(unix)]
+async fn arrival(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut signal) => drop(signal.recv().await),
+        None => std::future::pending().await,
+    }
 }
 
 /// The lines, or why the server would not give them, in gpioget's words where it has them.
@@ -693,15 +722,16 @@ fn set(tool: &str, p: Parsed) -> Result<(), String> {
             (l.name.as_str(), settings)
         })
         .collect();
+    // Held until interrupted (or the toggles end); then the session ends, and the lines are
+    // free.
+    let (tx, stop) = std::sync::mpsc::channel();
+    interrupted(tx, ());
     let mut bus = session(tool, &client)?;
     let mut held = request(tool, &mut bus, &wanted)?;
     let hold = hold.unwrap_or(Duration::ZERO);
     if toggles.is_empty() {
         std::thread::sleep(hold);
-        // Held until interrupted; then the session ends, and the lines are free.
-        let (tx, rx) = std::sync::mpsc::channel();
-        interrupted(tx, ());
-        let _ = rx.recv();
+        let _ = stop.recv();
         drop(held);
         return Ok(());
     }
@@ -711,7 +741,9 @@ fn set(tool: &str, p: Parsed) -> Result<(), String> {
             std::thread::sleep(hold);
             return Ok(());
         }
-        std::thread::sleep((*period).max(hold));
+        if stop.recv_timeout((*period).max(hold)).is_ok() {
+            return Ok(());
+        }
         for (line, value) in held.iter_mut().zip(&mut current) {
             *value = !*value;
             line.set(*value)
@@ -761,6 +793,8 @@ fn mon(tool: &str, p: Parsed) -> Result<(), String> {
         ..LineSettings::input().with_edges(edges)
     };
     let wanted: Vec<_> = found.iter().map(|l| (l.name.as_str(), settings)).collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    interrupted(tx.clone(), None);
     let mut bus = session(tool, &client)?;
     let _held = request(tool, &mut bus, &wanted)?;
     let names: Vec<String> = found.iter().map(|l| l.name.clone()).collect();
@@ -769,9 +803,7 @@ fn mon(tool: &str, p: Parsed) -> Result<(), String> {
     let by_offset = p.value("chip").is_some();
     let utc = clock == EventClock::Realtime || p.has("utc");
     let quoted = !p.has("unquoted");
-    let (tx, rx) = std::sync::mpsc::channel();
     // The stream blocks; the idle timeout and an interruption are kept here.
-    interrupted(tx.clone(), None);
     std::thread::spawn(move || {
         for event in events.by_ref() {
             if tx.send(Some(event)).is_err() {
