@@ -461,3 +461,57 @@ fn a_chip_forgets_its_registers_in_reset_and_ignores_its_address_shut_down() {
     en.set(true).unwrap();
     assert_eq!(bus.read_byte_data(0x49, 0x00).unwrap(), 0xC3, "awake again, with its registers");
 }
+
+/// A client that sends the most waits it may: each is a task on the server, not a thread, so
+/// another client's transaction that waits on the bus (which does take a thread) is not held
+/// up behind them. On threads, 600 waits took the blocking pool's 512 and the other waited
+/// for them to time out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_waits_holds_no_threads() {
+    let (server, _lines) = simulated_with_lines(LAB);
+    let server = server.on_loopback();
+    let mut raw = pb::smbus_client::SmbusClient::connect(server.url()).await.unwrap();
+    let session =
+        raw.open(pb::OpenRequest { bus: 1, ..Default::default() }).await.unwrap().into_inner().session;
+    let settings = smbus_proxy_wire::encode::line_settings(&LineSettings::input().with_edges(Edges::Both));
+    let request = pb::RequestLinesRequest {
+        session: session.clone(),
+        lines: vec![pb::LineRequest { line: "lab-int".into(), settings: Some(settings) }],
+    };
+    raw.request_lines(request).await.unwrap();
+    let wait = smbus_proxy_wire::Step::Line(smbus_proxy_wire::LineStep::WaitEdge {
+        line: "lab-int".into(),
+        edge: Edges::Both,
+        timeout: Duration::from_secs(3),
+    });
+    // Five connections of 120 calls, within the server's 128 streams per connection.
+    let mut connections = Vec::new();
+    for _ in 0..5 {
+        connections.push(pb::smbus_client::SmbusClient::connect(server.url()).await.unwrap());
+    }
+    let waits: Vec<_> = (0..600)
+        .map(|i| {
+            let mut raw = connections[i % 5].clone();
+            let request = pb::ExecuteRequest {
+                session: session.clone(),
+                ops: vec![smbus_proxy_wire::encode::step(&wait)],
+                ..Default::default()
+            };
+            tokio::spawn(async move { raw.execute(request).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let client = Client::connect(server.url()).await.unwrap();
+    let mut bus = client.bus(1).await.unwrap();
+    let started = Instant::now();
+    let mut batch = bus.batch();
+    batch.wait(MS);
+    let read = batch.read_byte_data(0x48, 0);
+    bus.run(batch).await.unwrap().get(read);
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    for wait in waits {
+        let answer = wait.await.unwrap().unwrap().into_inner();
+        assert_eq!(answer.error.unwrap().errno, Errno::ETIMEDOUT.0, "no edge came");
+    }
+}

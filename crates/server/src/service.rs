@@ -279,8 +279,9 @@ impl Service {
         outcome
     }
 
-    /// A transaction of line steps alone: it needs no turn on the bus, nor its lock. One that
-    /// waits does so on a blocking thread.
+    /// A transaction of line steps alone: it needs no turn on the bus, nor its lock, and waits
+    /// as a task, holding no thread. Once claimed it runs to its end on a task of its own,
+    /// whether or not its call is still there, so that its slot is settled with what ran.
     async fn run_lines(
         &self,
         session: Arc<Session>,
@@ -293,15 +294,15 @@ impl Service {
         {
             return Err(NotRun::Dropped);
         }
-        let waits = steps_wait(&steps);
-        let run = move || {
-            let outcome = Ok(Outcome { results: crate::lines::transaction(&session, &steps, keep_going) });
+        let run = async move {
+            let outcome =
+                Ok(Outcome { results: crate::lines::transaction(&session, &steps, keep_going).await });
             if let Some(slot) = slot {
                 slot.settle(Settled::Ran(outcome.clone()));
             }
             outcome
         };
-        if waits { tokio::task::spawn_blocking(run).await.map_err(|_| NotRun::Stopped)? } else { run() }
+        tokio::spawn(run).await.map_err(|_| NotRun::Stopped)?
     }
 
     /// A numbered transaction: run the first time its number comes, answered from the
@@ -524,10 +525,6 @@ fn line_refused(refusal: LineRefusal, field: &str) -> Status {
             quote(&name)
         )),
     }
-}
-
-fn steps_wait(steps: &[Step]) -> bool {
-    steps.iter().any(|s| !s.waits().is_zero())
 }
 
 fn refused(session: &Session, r: NotRun) -> Status {

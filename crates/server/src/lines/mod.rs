@@ -148,24 +148,56 @@ impl EdgeQueue {
         Some((e, lost))
     }
 
-    /// The next edge of a kind among `want`, passing over others, waiting until `deadline`.
+    /// The next edge of a kind among `want` already queued, passing over others; an error if
+    /// the line was given back; none yet otherwise.
+    fn take_now(q: &mut Queue, want: Edges) -> Option<Result<(RawEdge, u64), Failure>> {
+        while let Some((e, lost)) = Self::pop(q) {
+            if want.has(e.edge) {
+                return Some(Ok((e, lost)));
+            }
+            q.carried += lost;
+        }
+        q.closed.then(|| Err(Failure::detailed(Errno::EBADF, ": the line was released while waited on")))
+    }
+
+    fn timed_out(want: Edges) -> Failure {
+        Failure::detailed(Errno::ETIMEDOUT, format!(": no {} edge came", want.name()))
+    }
+
+    /// The next edge of a kind among `want`, waiting on this thread until `deadline`: for a
+    /// transaction on a bus's thread.
     fn take(&self, want: Edges, deadline: Instant) -> Result<(RawEdge, u64), Failure> {
         let mut q = lock(&self.state);
         loop {
-            while let Some((e, lost)) = Self::pop(&mut q) {
-                if want.has(e.edge) {
-                    return Ok((e, lost));
-                }
-                q.carried += lost;
-            }
-            if q.closed {
-                return Err(Failure::detailed(Errno::EBADF, ": the line was released while waited on"));
+            if let Some(taken) = Self::take_now(&mut q, want) {
+                return taken;
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Failure::detailed(Errno::ETIMEDOUT, format!(": no {} edge came", want.name())));
+                return Err(Self::timed_out(want));
             }
             q = self.arrived.wait_timeout(q, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// The same, waiting as a task: a transaction of line steps alone holds no thread while it
+    /// waits, however many of them a client sends.
+    async fn take_async(
+        &self,
+        want: Edges,
+        deadline: tokio::time::Instant,
+    ) -> Result<(RawEdge, u64), Failure> {
+        loop {
+            let arrived = self.notify.notified();
+            tokio::pin!(arrived);
+            // Enabled before looking, so an edge pushed after the look wakes it.
+            arrived.as_mut().enable();
+            if let Some(taken) = Self::take_now(&mut lock(&self.state), want) {
+                return taken;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return Err(Self::timed_out(want));
+            }
         }
     }
 
@@ -242,6 +274,28 @@ impl Held {
                 self.queue.take(edge, deadline).map(|_| Reply::Level(*value))
             }
         }
+    }
+
+    /// The same, waiting as a task rather than on a thread.
+    async fn step_async(&self, step: &LineStep) -> Result<Reply, Failure> {
+        let (want, value, timeout) = match step {
+            LineStep::Set { .. } | LineStep::Get { .. } => return self.step(step),
+            LineStep::WaitEdge { edge, timeout, .. } => (*edge, None, *timeout),
+            LineStep::WaitLevel { value, timeout, .. } => {
+                (if *value { Edges::Rising } else { Edges::Falling }, Some(*value), *timeout)
+            }
+        };
+        self.detects(want)?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        if let Some(value) = value {
+            self.queue.skip();
+            if self.requested.get()? == value {
+                return Ok(Reply::Level(value));
+            }
+            return self.queue.take_async(want, deadline).await.map(|_| Reply::Level(value));
+        }
+        let (e, lost) = self.queue.take_async(want, deadline).await?;
+        Ok(Reply::Edge(Box::new(self.event(e, lost))))
     }
 
     /// Whether the line detects the edges a wait asks for.
@@ -431,9 +485,9 @@ pub fn step(session: Option<&Session>, step: &LineStep) -> Result<Reply, Failure
     }
 }
 
-/// Runs a transaction of line steps alone, which needs no bus: on the calling thread, so one
-/// that waits belongs on a blocking one.
-pub fn transaction(
+/// Runs a transaction of line steps alone, which needs no bus, as a task: its waits hold no
+/// thread.
+pub async fn transaction(
     session: &Session,
     steps: &[smbus_proxy_wire::Step],
     keep_going: bool,
@@ -441,7 +495,10 @@ pub fn transaction(
     let mut results = Vec::with_capacity(steps.len());
     for s in steps {
         let result = match s {
-            smbus_proxy_wire::Step::Line(l) => step(Some(session), l),
+            smbus_proxy_wire::Step::Line(l) => match session.line(l.line()) {
+                Some(held) => held.step_async(l).await,
+                None => Err(Failure::detailed(Errno::EBADF, ": the session no longer holds the line")),
+            },
             _ => Err(Errno::EINVAL.into()),
         };
         let failed = result.is_err();
