@@ -253,49 +253,62 @@ impl Held {
         *lock(&self.settings)
     }
 
-    /// Runs a transaction's step on the line; it may block until its timeout.
-    pub fn step(&self, step: &LineStep) -> Result<Reply, Failure> {
-        match step {
-            LineStep::Set { value, .. } => self.requested.set(*value).map(|()| Reply::Done),
-            LineStep::Get { .. } => self.requested.get().map(Reply::Level),
-            LineStep::WaitEdge { edge, timeout, .. } => {
-                self.detects(*edge)?;
-                let (e, lost) = self.queue.take(*edge, Instant::now() + *timeout)?;
-                Ok(Reply::Edge(Box::new(self.event(e, lost))))
+    /// What a step comes to before any waiting: its reply now, or the edge to wait for (and,
+    /// for a level, the level it answers).
+    fn plan(&self, step: &LineStep) -> Plan {
+        let (want, timeout, level) = match step {
+            LineStep::Set { value, .. } => {
+                return Plan::Now(self.requested.set(*value).map(|()| Reply::Done));
             }
+            LineStep::Get { .. } => return Plan::Now(self.requested.get().map(Reply::Level)),
+            LineStep::WaitEdge { edge, timeout, .. } => (*edge, *timeout, None),
             LineStep::WaitLevel { value, timeout, .. } => {
-                let edge = if *value { Edges::Rising } else { Edges::Falling };
-                self.detects(edge)?;
-                let deadline = Instant::now() + *timeout;
-                self.queue.skip();
-                if self.requested.get()? == *value {
-                    return Ok(Reply::Level(*value));
-                }
-                self.queue.take(edge, deadline).map(|_| Reply::Level(*value))
+                (if *value { Edges::Rising } else { Edges::Falling }, *timeout, Some(*value))
+            }
+        };
+        if let Err(refused) = self.detects(want) {
+            return Plan::Now(Err(refused));
+        }
+        if let Some(value) = level {
+            // Edges before now are passed over: the level read now stands for them.
+            self.queue.skip();
+            match self.requested.get() {
+                Ok(now) if now == value => return Plan::Now(Ok(Reply::Level(value))),
+                Ok(_) => {}
+                Err(failure) => return Plan::Now(Err(failure)),
+            }
+        }
+        Plan::Wait { want, timeout, level }
+    }
+
+    /// The reply of a wait that took this edge.
+    fn answer(&self, (e, lost): (RawEdge, u64), level: Option<bool>) -> Reply {
+        match level {
+            Some(value) => Reply::Level(value),
+            None => Reply::Edge(Box::new(self.event(e, lost))),
+        }
+    }
+
+    /// Runs a transaction's step on the line, waiting on this thread: for a transaction on a
+    /// bus's thread.
+    pub fn step(&self, step: &LineStep) -> Result<Reply, Failure> {
+        match self.plan(step) {
+            Plan::Now(reply) => reply,
+            Plan::Wait { want, timeout, level } => {
+                self.queue.take(want, Instant::now() + timeout).map(|taken| self.answer(taken, level))
             }
         }
     }
 
     /// The same, waiting as a task rather than on a thread.
     async fn step_async(&self, step: &LineStep) -> Result<Reply, Failure> {
-        let (want, value, timeout) = match step {
-            LineStep::Set { .. } | LineStep::Get { .. } => return self.step(step),
-            LineStep::WaitEdge { edge, timeout, .. } => (*edge, None, *timeout),
-            LineStep::WaitLevel { value, timeout, .. } => {
-                (if *value { Edges::Rising } else { Edges::Falling }, Some(*value), *timeout)
+        match self.plan(step) {
+            Plan::Now(reply) => reply,
+            Plan::Wait { want, timeout, level } => {
+                let deadline = tokio::time::Instant::now() + timeout;
+                self.queue.take_async(want, deadline).await.map(|taken| self.answer(taken, level))
             }
-        };
-        self.detects(want)?;
-        let deadline = tokio::time::Instant::now() + timeout;
-        if let Some(value) = value {
-            self.queue.skip();
-            if self.requested.get()? == value {
-                return Ok(Reply::Level(value));
-            }
-            return self.queue.take_async(want, deadline).await.map(|_| Reply::Level(value));
         }
-        let (e, lost) = self.queue.take_async(want, deadline).await?;
-        Ok(Reply::Edge(Box::new(self.event(e, lost))))
     }
 
     /// Whether the line detects the edges a wait asks for.
@@ -324,6 +337,12 @@ impl Held {
             lost,
         }
     }
+}
+
+/// What a line's step comes to before any waiting.
+enum Plan {
+    Now(Result<Reply, Failure>),
+    Wait { want: Edges, timeout: Duration, level: Option<bool> },
 }
 
 /// Why lines were not given or given back.
