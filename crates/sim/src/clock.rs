@@ -45,6 +45,23 @@ impl Clock {
             Some(manual) => manual.sleep(time),
         }
     }
+
+    /// Waits for the clock to reach `until`, for at most `patience` of real time: whether it
+    /// did. A chip's own timer (a sensor's conversions) waits this way, on a thread of its own.
+    /// It is not a sleeper of a [`ManualClock`]: it neither moves an advancing one nor counts
+    /// in [`ManualClock::wait_for_sleepers`], so a test's clock moves only as the test moves
+    /// it; and nothing but the end of a wait matters, so on the machine's clock it does not
+    /// spin.
+    pub fn wait_until(&self, until: Instant, patience: Duration) -> bool {
+        match &self.0 {
+            None => {
+                let left = until.saturating_duration_since(Instant::now());
+                std::thread::sleep(left.min(patience));
+                left <= patience
+            }
+            Some(manual) => manual.wait_until(until, patience),
+        }
+    }
 }
 
 /// A clock for tests: it stands still until [`ManualClock::advance`], and a thread that
@@ -123,6 +140,15 @@ impl ManualClock {
             .wait_timeout_while(state, NO_SLEEPERS, |s| s.sleepers < count)
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         assert!(!timeout.timed_out(), "{count} sleepers expected on the clock, {} came", state.sleepers);
+    }
+
+    fn wait_until(&self, until: Instant, patience: Duration) -> bool {
+        let state = self.state();
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, patience, |s| s.now < until)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.now >= until
     }
 
     fn sleep(&self, time: Duration) {

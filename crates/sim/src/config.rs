@@ -165,6 +165,15 @@ pub enum Model {
         /// Its 32-bit serial number.
         serial: u32,
     },
+    /// An Analog Devices ADXL345 accelerometer and what it measures.
+    Adxl345 {
+        /// X, Y and Z in g, each -16 to 16.
+        acceleration: [f64; 3],
+        /// The GPIO line its INT1 pin drives.
+        int1: Option<String>,
+        /// The GPIO line its INT2 pin drives.
+        int2: Option<String>,
+    },
     /// A Bosch BME280 pressure, temperature and humidity sensor and what it measures.
     Bme280 {
         /// °C, -40 to 85.
@@ -188,6 +197,7 @@ impl Model {
             Model::Ina219 { .. } => "ina219",
             Model::Sht3x { .. } => "sht3x",
             Model::Bme280 { .. } => "bme280",
+            Model::Adxl345 { .. } => "adxl345",
             Model::WriteLog => "write-log",
             Model::Replay(_) => "replay",
         }
@@ -197,6 +207,17 @@ impl Model {
     /// even on a bus with no clock speed set.
     pub fn stretches_the_clock(&self) -> bool {
         matches!(self, Model::Sht3x { .. })
+    }
+
+    /// The GPIO lines its pins are wired to, each by name.
+    pub fn lines(&self) -> Vec<&str> {
+        match self {
+            Model::Pcf8574 { int, pins, .. } => {
+                int.iter().map(String::as_str).chain(pins.iter().map(|(_, l)| l.as_str())).collect()
+            }
+            Model::Adxl345 { int1, int2, .. } => int1.iter().chain(int2).map(String::as_str).collect(),
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -535,6 +556,9 @@ struct RawDevice {
     humidity: Option<f64>,
     pressure: Option<f64>,
     serial: Option<u32>,
+    acceleration: Option<Vec<f64>>,
+    int1: Option<String>,
+    int2: Option<String>,
     trace: Option<PathBuf>,
     mode: Option<ReplayModeName>,
     trace_bus: Option<u32>,
@@ -585,6 +609,8 @@ enum ModelName {
     Sht3x,
     #[serde(rename = "bme280")]
     Bme280,
+    #[serde(rename = "adxl345")]
+    Adxl345,
     #[serde(rename = "write-log")]
     WriteLog,
     #[serde(rename = "replay")]
@@ -630,22 +656,18 @@ impl RawConfig {
         for bus in &buses {
             for device in &bus.devices {
                 let at = format!("bus {}, device {}", bus.number, show(device.addr, device.ten_bit));
-                let (int, pins) = match &device.model {
-                    Model::Pcf8574 { int, pins, .. } => (int.as_ref(), &pins[..]),
-                    _ => (None, &[][..]),
-                };
-                let wired = int.into_iter().chain(pins.iter().map(|(_, l)| l));
-                for name in wired.chain(device.reset.iter()).chain(device.enable.iter()) {
-                    if !lines.iter().any(|l| l.name == *name) {
+                let inputs = device.reset.iter().chain(device.enable.iter()).map(String::as_str);
+                let mut wired: Vec<&str> = Vec::new();
+                for name in device.model.lines().into_iter().chain(inputs) {
+                    if !lines.iter().any(|l| l.name == name) {
                         return Err(
                             Invalid::from(format!("{} is not a line of this lab", quote(name))).at(at)
                         );
                     }
-                }
-                if let Some(int) = int
-                    && pins.iter().any(|(_, l)| l == int)
-                {
-                    return Err(Invalid::from(format!("{} is both its /INT and a pin", quote(int))).at(at));
+                    if wired.contains(&name) {
+                        return Err(Invalid::from(format!("{} is wired to two of its pins", quote(name))).at(at));
+                    }
+                    wired.push(name);
                 }
             }
         }
@@ -780,6 +802,7 @@ impl RawDevice {
             Model::Ina219 { .. } => &["bus_volts", "current_amps", "shunt_ohms"],
             Model::Sht3x { .. } => &["temperature", "humidity", "serial"],
             Model::Bme280 { .. } => &["temperature", "pressure", "humidity"],
+            Model::Adxl345 { .. } => &["acceleration", "int1", "int2"],
             Model::WriteLog => &[],
             Model::Replay(_) => &["trace", "mode", "trace_bus"],
         };
@@ -800,6 +823,9 @@ impl RawDevice {
             ("humidity", self.humidity.is_some()),
             ("pressure", self.pressure.is_some()),
             ("serial", self.serial.is_some()),
+            ("acceleration", self.acceleration.is_some()),
+            ("int1", self.int1.is_some()),
+            ("int2", self.int2.is_some()),
             ("trace", self.trace.is_some()),
             ("mode", self.mode.is_some()),
             ("trace_bus", self.trace_bus.is_some()),
@@ -891,6 +917,20 @@ impl RawDevice {
                 pressure: in_range("pressure", self.pressure.unwrap_or(1013.25), 300.0, 1100.0, "hPa")?,
                 humidity: in_range("humidity", self.humidity.unwrap_or(50.0), 0.0, 100.0, "%RH")?,
             },
+            ModelName::Adxl345 => {
+                let acceleration = match self.acceleration.as_deref() {
+                    None => [0.0, 0.0, 1.0],
+                    Some(&[x, y, z]) => [
+                        in_range("acceleration x", x, -16.0, 16.0, "g")?,
+                        in_range("acceleration y", y, -16.0, 16.0, "g")?,
+                        in_range("acceleration z", z, -16.0, 16.0, "g")?,
+                    ],
+                    Some(other) => {
+                        return Err(format!("acceleration has {} values; it takes [x, y, z] in g", other.len()).into());
+                    }
+                };
+                Model::Adxl345 { acceleration, int1: self.int1.clone(), int2: self.int2.clone() }
+            }
             ModelName::Replay => {
                 let (Some(trace), Some(mode)) = (&self.trace, self.mode) else {
                     return Err("a replay needs trace (the file) and mode (strict or register)".into());
@@ -982,6 +1022,7 @@ mod tests {
                 "ina219",
                 "sht3x",
                 "bme280",
+                "adxl345",
                 "replay"
             ])
         );
@@ -1252,7 +1293,7 @@ mod tests {
             unknown_model.contains(
                 "unknown variant `lm75`, expected one of `register-file`, `register-map`, `eeprom-24c02`, \
                  `eeprom-24c32`, `eeprom-24c64`, `eeprom-24c128`, `eeprom-24c256`, `eeprom-24c512`, `pcf8574`, \
-                 `si4703`, `ina219`, `sht3x`, `bme280`, `write-log`, `replay`"
+                 `si4703`, `ina219`, `sht3x`, `bme280`, `adxl345`, `write-log`, `replay`"
             ),
             "{unknown_model}"
         );

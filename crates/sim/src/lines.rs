@@ -108,6 +108,11 @@ impl SimLine {
         &self.name
     }
 
+    /// The clock its edges are timed on, which a chip driving it keeps time by.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// Its offset on the chip.
     pub fn offset(&self) -> u32 {
         self.offset

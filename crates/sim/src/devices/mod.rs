@@ -10,6 +10,7 @@
 //! time of each start and stop: the moment the operation began plus the wire time clocked so
 //! far, so a busy chip answers as it would at that point of the transfer.
 
+mod adxl345;
 mod bme280;
 mod eeprom;
 mod ina219;
@@ -105,6 +106,10 @@ pub(crate) fn build(model: &Model, now: Instant, lines: &crate::lines::SimLines)
         }
         Model::Bme280 { temperature, pressure, humidity } => {
             Box::new(bme280::Bme280::new(*temperature, *pressure, *humidity, now))
+        }
+        Model::Adxl345 { acceleration, int1, int2 } => {
+            let line = |name: &Option<String>| name.as_deref().and_then(|name| lines.line(name)).cloned();
+            Box::new(adxl345::Adxl345::wired(*acceleration, [line(int1), line(int2)], now))
         }
         Model::WriteLog => Box::new(write_log::WriteLog::new()),
         Model::Replay(_) => return None,
