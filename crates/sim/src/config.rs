@@ -665,7 +665,9 @@ impl RawConfig {
                         );
                     }
                     if wired.contains(&name) {
-                        return Err(Invalid::from(format!("{} is wired to two of its pins", quote(name))).at(at));
+                        return Err(
+                            Invalid::from(format!("{} is wired to two of its pins", quote(name))).at(at)
+                        );
                     }
                     wired.push(name);
                 }
@@ -926,7 +928,11 @@ impl RawDevice {
                         in_range("acceleration z", z, -16.0, 16.0, "g")?,
                     ],
                     Some(other) => {
-                        return Err(format!("acceleration has {} values; it takes [x, y, z] in g", other.len()).into());
+                        return Err(format!(
+                            "acceleration has {} values; it takes [x, y, z] in g",
+                            other.len()
+                        )
+                        .into());
                     }
                 };
                 Model::Adxl345 { acceleration, int1: self.int1.clone(), int2: self.int2.clone() }

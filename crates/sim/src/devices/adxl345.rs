@@ -105,8 +105,16 @@ impl Adxl345 {
         let mut regs = [0; REGISTERS];
         regs[usize::from(DEVID)] = 0xE5;
         regs[usize::from(BW_RATE)] = 0x0A;
-        let state =
-            State { regs, pointer: 0, acceleration, sampling: None, sampled: false, run: 0, data_read: false, now };
+        let state = State {
+            regs,
+            pointer: 0,
+            acceleration,
+            sampling: None,
+            sampled: false,
+            run: 0,
+            data_read: false,
+            now,
+        };
         let chip = Arc::new(Chip { state: Mutex::new(state), int });
         chip.drive_pins(&mut chip.state(), now);
         Adxl345(chip)
@@ -345,8 +353,16 @@ mod tests {
     fn power_on_registers_and_a_sample_every_period_once_measuring() {
         let mut chip = Host::new([0.5, -0.25, 1.0], [None, None]);
         assert_eq!(chip.read(Duration::ZERO, DEVID, 1), [0xE5]);
-        assert_eq!(chip.read(Duration::ZERO, BW_RATE, 3), [0x0A, 0x00, 0x00], "BW_RATE, POWER_CTL, INT_ENABLE");
-        assert_eq!(chip.read(Duration::ZERO, INT_SOURCE, 1), [0x02], "Watermark: the bypass FIFO holds 0 of 0");
+        assert_eq!(
+            chip.read(Duration::ZERO, BW_RATE, 3),
+            [0x0A, 0x00, 0x00],
+            "BW_RATE, POWER_CTL, INT_ENABLE"
+        );
+        assert_eq!(
+            chip.read(Duration::ZERO, INT_SOURCE, 1),
+            [0x02],
+            "Watermark: the bypass FIFO holds 0 of 0"
+        );
         assert_eq!(chip.xyz(Duration::ZERO), [0; 3], "standby: no sample yet");
         chip.write(Duration::ZERO, &[0x05, 0xAA]);
         assert_eq!(chip.read(Duration::ZERO, 0x05, 1), [0], "reserved: no write");
@@ -363,7 +379,11 @@ mod tests {
 
         chip.write(MS * 36, &[BW_RATE, 0x0F]);
         assert_eq!(sample_period(0x0F), Duration::from_micros(312) + Duration::from_nanos(500));
-        assert_eq!(chip.read(MS * 36 + Duration::from_micros(313), INT_SOURCE, 1), [0x82], "3200 Hz from the change");
+        assert_eq!(
+            chip.read(MS * 36 + Duration::from_micros(313), INT_SOURCE, 1),
+            [0x82],
+            "3200 Hz from the change"
+        );
         chip.write(MS * 37, &[POWER_CTL, 0]);
         chip.xyz(MS * 37);
         assert_eq!(chip.read(MS * 100, INT_SOURCE, 1), [0x02], "standby: no more samples");
