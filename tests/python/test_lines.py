@@ -301,3 +301,124 @@ def test_gpiozero_calls_back_on_the_expanders_interrupt(expander):
     finally:
         Device.pin_factory.close()
         Device.pin_factory = None
+
+
+SENSORS = """
+[[bus]]
+number = 1
+[[bus.device]]
+model = "mcp23017"
+addr = 0x20
+inta = "mcp-inta"
+pins = { 0 = "button", 9 = "button" }
+[[bus.device]]
+model = "adxl345"
+addr = 0x53
+acceleration = [0.5, -0.25, 1.0]
+int1 = "accel-int1"
+
+[[line]]
+name = "mcp-inta"
+pull = "up"
+[[line]]
+name = "press"
+pull = "up"
+[[line]]
+name = "button"
+follows = "press"
+[[line]]
+name = "accel-int1"
+"""
+
+
+@pytest.fixture(scope="module")
+def sensors(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sensors") / "lab.toml"
+    path.write_text(SENSORS)
+    with logged_server(config=path) as server:
+        yield server
+
+
+def test_an_mcp23017s_interrupts_through_adafruits_driver_and_digitalio(sensors):
+    """Adafruit's MCP230xx driver, unmodified, configures interrupt on change and reads what
+    caused it; INTA through DigitalInOut behaves as the MCP23017 datasheet (§3.6) has it: it
+    goes active on the first change, INTF names the pin, INTCAP holds the port as it was then,
+    and only reading INTCAP (or GPIO) lets it go; compared with DEFVAL, it stays while the pin
+    differs."""
+    import adafruit_mcp230xx.mcp23017
+    import digitalio
+
+    from smbus_proxy.busio import I2C
+    from smbus_proxy.digitalio import DigitalInOut, Pin
+
+    mcp = adafruit_mcp230xx.mcp23017.MCP23017(I2C(1, server=sensors.url))
+    button = mcp.get_pin(0)
+    button.switch_to_input(pull=digitalio.Pull.UP)
+    mcp.interrupt_enable = 0x0001  # GPA0
+    mcp.interrupt_configuration = 0x0000  # against its previous level
+    mcp.io_control = 0x44  # MIRROR, and open drain: the board's pull-up holds INTA high
+    mcp.clear_ints()
+    inta = DigitalInOut(Pin("mcp-inta", server=sensors.url))
+    assert inta.value is True
+    with Line("press", output=True, value=True, server=sensors.url) as press:
+        press.value = False
+        assert inta.value is False, "GPA0 fell: INTA active"
+        press.value = True  # a change while the interrupt is active: no new one
+        assert mcp.int_flag == [0]
+        assert inta.value is False, "reading INTF clears nothing"
+        assert mcp.int_cap[0] == 0, "INTCAP: GPA0 as it was when it fell"
+        assert inta.value is True, "reading INTCAP cleared it"
+        assert button.value is True, "the pin now"
+        assert mcp.int_flag == []
+
+        mcp.default_value = 0x0001  # GPA0's idle level: high
+        mcp.interrupt_configuration = 0x0001  # against DEFVAL
+        press.value = False
+        assert inta.value is False
+        mcp.clear_ints()
+        assert inta.value is False, "it still differs from DEFVAL: active again at once"
+        press.value = True
+        mcp.clear_ints()
+        assert inta.value is True
+        # GPB1 reads the same wire: port B saw every level, though no interrupt is enabled there.
+        assert mcp.gpiob & 0x02 == 0x02
+    inta.deinit()
+
+
+def test_an_accelerometers_data_ready_pin_paces_adafruits_driver(sensors):
+    """Adafruit's ADXL34x driver, unmodified, reads the acceleration as the ADXL345 datasheet
+    scales it (full resolution, 3.9 mg/LSB, which the driver takes as 4 mg); DATA_READY on
+    INT1, read through DigitalInOut, rises with each sample at the data rate and falls when the
+    driver reads the data."""
+    import adafruit_adxl34x
+
+    from smbus_proxy.busio import I2C
+    from smbus_proxy.digitalio import DigitalInOut, Pin
+
+    i2c = I2C(1, server=sensors.url)
+    accel = adafruit_adxl34x.ADXL345(i2c)  # sets Measure
+    accel.range = adafruit_adxl34x.Range.RANGE_16_G  # and FULL_RES: 256 LSB/g
+    accel.data_rate = adafruit_adxl34x.DataRate.RATE_25_HZ
+    assert accel.data_rate == 0x08
+    while not i2c.try_lock():
+        pass
+    i2c.writeto(0x53, bytes([0x2E, 0x80]))  # INT_ENABLE: DATA_READY (the driver has no setter)
+    i2c.unlock()
+    int1 = DigitalInOut(Pin("accel-int1", server=sensors.url))
+    gravity = 9.80665
+    for _ in range(3):
+        start = time.monotonic()
+        while not int1.value:
+            assert time.monotonic() - start < 1, "no sample at 25 Hz"
+        x, y, z = accel.acceleration
+        assert int1.value is False, "reading the data clears DATA_READY"
+        assert (x, y, z) == pytest.approx((128 * 0.004 * gravity, -64 * 0.004 * gravity, 256 * 0.004 * gravity))
+    # 25 Hz: each sample comes 40 ms after the last.
+    rises = []
+    for _ in range(3):
+        while not int1.value:
+            pass
+        rises.append(time.monotonic())
+        accel.acceleration
+    assert [round(b - a, 2) for a, b in zip(rises[1:], rises[2:])] == [0.04]
+    int1.deinit()

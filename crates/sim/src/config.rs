@@ -140,6 +140,17 @@ pub enum Model {
         /// Pins driven by GPIO lines, P0 to P7, each the line's name.
         pins: Vec<(u8, String)>,
     },
+    /// A 16-bit I/O expander with interrupt on change.
+    Mcp23017 {
+        /// The pins' levels, bit 0 for GPA0 and bit 8 for GPB0, where no line drives them.
+        inputs: u16,
+        /// The GPIO line its INTA output drives.
+        inta: Option<String>,
+        /// The GPIO line its INTB output drives.
+        intb: Option<String>,
+        /// Pins driven by GPIO lines, 0–7 for GPA0–7 and 8–15 for GPB0–7, each the line's name.
+        pins: Vec<(u8, String)>,
+    },
     /// An FM radio tuner, with its power-on registers.
     Si4703,
     /// Not a chip: every byte written to it, kept in order and read back (`devices/write_log.rs`),
@@ -193,6 +204,7 @@ impl Model {
             Model::RegisterMap { .. } => "register-map",
             Model::Eeprom { part, .. } => part.model_name(),
             Model::Pcf8574 { .. } => "pcf8574",
+            Model::Mcp23017 { .. } => "mcp23017",
             Model::Si4703 => "si4703",
             Model::Ina219 { .. } => "ina219",
             Model::Sht3x { .. } => "sht3x",
@@ -209,13 +221,22 @@ impl Model {
         matches!(self, Model::Sht3x { .. })
     }
 
-    /// The GPIO lines its pins are wired to, each by name.
-    pub fn lines(&self) -> Vec<&str> {
+    /// The GPIO lines its output pins drive, each by name.
+    pub fn outputs(&self) -> Vec<&str> {
         match self {
-            Model::Pcf8574 { int, pins, .. } => {
-                int.iter().map(String::as_str).chain(pins.iter().map(|(_, l)| l.as_str())).collect()
-            }
+            Model::Pcf8574 { int, .. } => int.iter().map(String::as_str).collect(),
+            Model::Mcp23017 { inta, intb, .. } => inta.iter().chain(intb).map(String::as_str).collect(),
             Model::Adxl345 { int1, int2, .. } => int1.iter().chain(int2).map(String::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The GPIO lines its input pins read, each by name.
+    pub fn inputs(&self) -> Vec<&str> {
+        match self {
+            Model::Pcf8574 { pins, .. } | Model::Mcp23017 { pins, .. } => {
+                pins.iter().map(|(_, line)| line.as_str()).collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -546,8 +567,10 @@ struct RawDevice {
     auto_increment: Option<bool>,
     contents: Option<Vec<u8>>,
     write_cycle_us: Option<u32>,
-    inputs: Option<u8>,
+    inputs: Option<u16>,
     int: Option<String>,
+    inta: Option<String>,
+    intb: Option<String>,
     pins: Option<std::collections::BTreeMap<String, String>>,
     bus_volts: Option<f64>,
     current_amps: Option<f64>,
@@ -601,6 +624,8 @@ enum ModelName {
     Eeprom24c512,
     #[serde(rename = "pcf8574")]
     Pcf8574,
+    #[serde(rename = "mcp23017")]
+    Mcp23017,
     #[serde(rename = "si4703")]
     Si4703,
     #[serde(rename = "ina219")]
@@ -656,18 +681,27 @@ impl RawConfig {
         for bus in &buses {
             for device in &bus.devices {
                 let at = format!("bus {}, device {}", bus.number, show(device.addr, device.ten_bit));
-                let inputs = device.reset.iter().chain(device.enable.iter()).map(String::as_str);
+                let outputs = device.model.outputs();
+                let inputs = device
+                    .model
+                    .inputs()
+                    .into_iter()
+                    .chain(device.reset.as_deref())
+                    .chain(device.enable.as_deref());
                 let mut wired: Vec<&str> = Vec::new();
-                for name in device.model.lines().into_iter().chain(inputs) {
+                for name in outputs.iter().copied().chain(inputs) {
                     if !lines.iter().any(|l| l.name == name) {
                         return Err(
                             Invalid::from(format!("{} is not a line of this lab", quote(name))).at(at)
                         );
                     }
-                    if wired.contains(&name) {
-                        return Err(
-                            Invalid::from(format!("{} is wired to two of its pins", quote(name))).at(at)
-                        );
+                    // Inputs may share a line, as pins wired together do; an output drives its own.
+                    if wired.contains(&name) && outputs.contains(&name) {
+                        return Err(Invalid::from(format!(
+                            "{} is driven by one of its pins and wired to another",
+                            quote(name)
+                        ))
+                        .at(at));
                     }
                     wired.push(name);
                 }
@@ -800,6 +834,7 @@ impl RawDevice {
             Model::RegisterMap { .. } => &["register", "byte_order", "auto_increment"],
             Model::Eeprom { .. } => &["contents", "write_cycle_us"],
             Model::Pcf8574 { .. } => &["inputs", "int", "pins"],
+            Model::Mcp23017 { .. } => &["inputs", "inta", "intb", "pins"],
             Model::Si4703 => &[],
             Model::Ina219 { .. } => &["bus_volts", "current_amps", "shunt_ohms"],
             Model::Sht3x { .. } => &["temperature", "humidity", "serial"],
@@ -817,6 +852,8 @@ impl RawDevice {
             ("write_cycle_us", self.write_cycle_us.is_some()),
             ("inputs", self.inputs.is_some()),
             ("int", self.int.is_some()),
+            ("inta", self.inta.is_some()),
+            ("intb", self.intb.is_some()),
             ("pins", self.pins.is_some()),
             ("bus_volts", self.bus_volts.is_some()),
             ("current_amps", self.current_amps.is_some()),
@@ -890,15 +927,19 @@ impl RawDevice {
             ModelName::Eeprom24c256 => eeprom(EepromPart::C256)?,
             ModelName::Eeprom24c512 => eeprom(EepromPart::C512)?,
             ModelName::Pcf8574 => {
-                let mut pins = Vec::new();
-                for (pin, line) in self.pins.iter().flatten() {
-                    match pin.parse::<u8>() {
-                        Ok(p) if p < 8 => pins.push((p, line.clone())),
-                        _ => return Err(format!("pins: {} is not a pin, 0 to 7", quote(pin)).into()),
-                    }
-                }
-                Model::Pcf8574 { inputs: self.inputs.unwrap_or(0xFF), int: self.int.clone(), pins }
+                let inputs = match self.inputs {
+                    None => 0xFF,
+                    Some(inputs) => u8::try_from(inputs)
+                        .map_err(|_| format!("inputs {inputs:#x} does not fit its 8 pins (0x00–0xFF)"))?,
+                };
+                Model::Pcf8574 { inputs, int: self.int.clone(), pins: self.pins(8)? }
             }
+            ModelName::Mcp23017 => Model::Mcp23017 {
+                inputs: self.inputs.unwrap_or(0xFFFF),
+                inta: self.inta.clone(),
+                intb: self.intb.clone(),
+                pins: self.pins(16)?,
+            },
             ModelName::Si4703 => Model::Si4703,
             ModelName::WriteLog => Model::WriteLog,
             ModelName::Ina219 => Model::Ina219 {
@@ -950,6 +991,20 @@ impl RawDevice {
                 )?)
             }
         })
+    }
+}
+
+impl RawDevice {
+    /// `pins`, each a pin number below `count` and a line's name.
+    fn pins(&self, count: u8) -> Result<Vec<(u8, String)>, String> {
+        let mut pins = Vec::new();
+        for (pin, line) in self.pins.iter().flatten() {
+            match pin.parse::<u8>() {
+                Ok(p) if p < count => pins.push((p, line.clone())),
+                _ => return Err(format!("pins: {} is not a pin, 0 to {}", quote(pin), count - 1)),
+            }
+        }
+        Ok(pins)
     }
 }
 
@@ -1024,6 +1079,7 @@ mod tests {
                 "eeprom-24c02",
                 "eeprom-24c32",
                 "pcf8574",
+                "mcp23017",
                 "si4703",
                 "ina219",
                 "sht3x",
@@ -1067,6 +1123,47 @@ mod tests {
         assert_eq!(
             bad("[[line]]\nname = \"a\"\n[[line]]\nname = \"a\"\n"),
             "line 1: name \"a\" appears twice"
+        );
+    }
+
+    #[test]
+    fn pins_and_the_lines_they_are_wired_to() {
+        let lab =
+            |device: &str| format!("[[bus]]\nnumber = 1\n[[bus.device]]\n{device}\n[[line]]\nname = \"a\"\n");
+        let ok = |device: &str| Config::parse(&lab(device)).unwrap();
+        let bad = |device: &str| error(&lab(device));
+        ok("model = \"mcp23017\"\naddr = 0x20\npins = { 0 = \"a\", 15 = \"a\" }");
+        assert_eq!(
+            bad("model = \"mcp23017\"\naddr = 0x20\ninta = \"a\"\npins = { 3 = \"a\" }"),
+            "bus 1, device 0x20: \"a\" is driven by one of its pins and wired to another"
+        );
+        assert_eq!(
+            bad("model = \"adxl345\"\naddr = 0x53\nint1 = \"a\"\nint2 = \"a\""),
+            "bus 1, device 0x53: \"a\" is driven by one of its pins and wired to another"
+        );
+        assert_eq!(
+            bad("model = \"pcf8574\"\naddr = 0x20\nint = \"b\""),
+            "bus 1, device 0x20: \"b\" is not a line of this lab"
+        );
+        assert_eq!(
+            bad("model = \"mcp23017\"\naddr = 0x20\npins = { 16 = \"a\" }"),
+            "bus 1, device 0x20: pins: \"16\" is not a pin, 0 to 15"
+        );
+        assert_eq!(
+            bad("model = \"pcf8574\"\naddr = 0x20\ninputs = 0x1FF"),
+            "bus 1, device 0x20: inputs 0x1ff does not fit its 8 pins (0x00–0xFF)"
+        );
+        assert_eq!(
+            bad("model = \"adxl345\"\naddr = 0x53\nacceleration = [0.0, 1.0]"),
+            "bus 1, device 0x53: acceleration has 2 values; it takes [x, y, z] in g"
+        );
+        assert_eq!(
+            bad("model = \"adxl345\"\naddr = 0x53\nacceleration = [0.0, 1.0, 17.0]"),
+            "bus 1, device 0x53: acceleration z 17 is out of range -16–16 g"
+        );
+        assert_eq!(
+            bad("model = \"adxl345\"\naddr = 0x53\ninta = \"a\""),
+            "bus 1, device 0x53: inta is not a adxl345 setting (it takes acceleration, int1, int2)"
         );
     }
 
@@ -1299,7 +1396,7 @@ mod tests {
             unknown_model.contains(
                 "unknown variant `lm75`, expected one of `register-file`, `register-map`, `eeprom-24c02`, \
                  `eeprom-24c32`, `eeprom-24c64`, `eeprom-24c128`, `eeprom-24c256`, `eeprom-24c512`, `pcf8574`, \
-                 `si4703`, `ina219`, `sht3x`, `bme280`, `adxl345`, `write-log`, `replay`"
+                 `mcp23017`, `si4703`, `ina219`, `sht3x`, `bme280`, `adxl345`, `write-log`, `replay`"
             ),
             "{unknown_model}"
         );

@@ -14,6 +14,7 @@ mod adxl345;
 mod bme280;
 mod eeprom;
 mod ina219;
+mod mcp23017;
 mod pcf8574;
 mod register_file;
 mod register_map;
@@ -96,6 +97,12 @@ pub(crate) fn build(model: &Model, now: Instant, lines: &crate::lines::SimLines)
             let pins =
                 pins.iter().filter_map(|(pin, name)| Some((*pin, lines.line(name)?.clone()))).collect();
             Box::new(pcf8574::Pcf8574::wired(*inputs, int, pins))
+        }
+        Model::Mcp23017 { inputs, inta, intb, pins } => {
+            let line = |name: &Option<String>| name.as_deref().and_then(|name| lines.line(name)).cloned();
+            let pins =
+                pins.iter().filter_map(|(pin, name)| Some((*pin, lines.line(name)?.clone()))).collect();
+            Box::new(mcp23017::Mcp23017::wired(*inputs, [line(inta), line(intb)], pins))
         }
         Model::Si4703 => Box::new(si4703::Si4703::new()),
         Model::Ina219 { bus_volts, current_amps, shunt_ohms } => {
