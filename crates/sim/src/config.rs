@@ -175,6 +175,8 @@ pub enum Model {
         humidity: f64,
         /// Its 32-bit serial number.
         serial: u32,
+        /// The GPIO line its ALERT pin drives.
+        alert: Option<String>,
     },
     /// An Analog Devices ADXL345 accelerometer and what it measures.
     Adxl345 {
@@ -227,6 +229,7 @@ impl Model {
             Model::Pcf8574 { int, .. } => int.iter().map(String::as_str).collect(),
             Model::Mcp23017 { inta, intb, .. } => inta.iter().chain(intb).map(String::as_str).collect(),
             Model::Adxl345 { int1, int2, .. } => int1.iter().chain(int2).map(String::as_str).collect(),
+            Model::Sht3x { alert, .. } => alert.iter().map(String::as_str).collect(),
             _ => Vec::new(),
         }
     }
@@ -580,6 +583,7 @@ struct RawDevice {
     pressure: Option<f64>,
     serial: Option<u32>,
     acceleration: Option<Vec<f64>>,
+    alert: Option<String>,
     int1: Option<String>,
     int2: Option<String>,
     trace: Option<PathBuf>,
@@ -837,7 +841,7 @@ impl RawDevice {
             Model::Mcp23017 { .. } => &["inputs", "inta", "intb", "pins"],
             Model::Si4703 => &[],
             Model::Ina219 { .. } => &["bus_volts", "current_amps", "shunt_ohms"],
-            Model::Sht3x { .. } => &["temperature", "humidity", "serial"],
+            Model::Sht3x { .. } => &["temperature", "humidity", "serial", "alert"],
             Model::Bme280 { .. } => &["temperature", "pressure", "humidity"],
             Model::Adxl345 { .. } => &["acceleration", "int1", "int2"],
             Model::WriteLog => &[],
@@ -863,6 +867,7 @@ impl RawDevice {
             ("pressure", self.pressure.is_some()),
             ("serial", self.serial.is_some()),
             ("acceleration", self.acceleration.is_some()),
+            ("alert", self.alert.is_some()),
             ("int1", self.int1.is_some()),
             ("int2", self.int2.is_some()),
             ("trace", self.trace.is_some()),
@@ -954,6 +959,7 @@ impl RawDevice {
                 temperature: in_range("temperature", self.temperature.unwrap_or(25.0), -45.0, 130.0, "°C")?,
                 humidity: in_range("humidity", self.humidity.unwrap_or(50.0), 0.0, 100.0, "%RH")?,
                 serial: self.serial.unwrap_or(0),
+                alert: self.alert.clone(),
             },
             ModelName::Bme280 => Model::Bme280 {
                 temperature: in_range("temperature", self.temperature.unwrap_or(25.0), -40.0, 85.0, "°C")?,
@@ -1355,7 +1361,7 @@ mod tests {
             ),
             (
                 &dev("model = \"sht3x\"\naddr = 0x44\ninputs = 1"),
-                "bus 1, device 0x44: inputs is not a sht3x setting (it takes temperature, humidity, serial)"
+                "bus 1, device 0x44: inputs is not a sht3x setting (it takes temperature, humidity, serial, alert)"
                     .into(),
             ),
             (

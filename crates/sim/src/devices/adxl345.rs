@@ -33,11 +33,11 @@
 //! the lab's config bounds them). Without one, samples are counted when the bus next reaches
 //! the chip, which is all a register can show.
 
+use super::timer::{self, Timed};
 use super::{Ack, Device, Rw};
-use crate::clock::Clock;
 use crate::lines::SimLine;
 use smbus_proxy_wire::Errno;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 const DEVID: u8 = 0x00;
@@ -63,10 +63,6 @@ const OVERRUN: u8 = 1 << 0;
 const INT_INVERT: u8 = 1 << 5;
 const FULL_RES: u8 = 1 << 3;
 const JUSTIFY: u8 = 1 << 2;
-
-/// How long a sample thread waits, in real time, before it looks whether its chip is still
-/// there: how soon a chip powered down or reset lets its thread go.
-const PATIENCE: Duration = Duration::from_millis(100);
 
 /// The time between samples at BW_RATE's `rate` code: 1 / (3200 Hz / 2^(15 − rate)).
 pub(crate) fn sample_period(bw_rate: u8) -> Duration {
@@ -218,36 +214,23 @@ impl Chip {
         state.sampling = measuring.then_some((now, 0));
         let Some(clock) = self.int.iter().flatten().next().map(|line| line.clock().clone()) else { return };
         if measuring {
-            let (chip, run) = (Arc::downgrade(self), state.run);
-            std::thread::Builder::new()
-                .name("adxl345 samples".into())
-                .spawn(move || sample(chip, run, clock))
-                .expect("a thread for a simulated sensor's samples");
+            timer::start(self, state.run, clock, "adxl345 samples");
         }
     }
 }
 
-/// The chip's oscillator: raises DATA_READY on each sample's time, until the chip goes or its
-/// sampling restarts.
-fn sample(chip: Weak<Chip>, run: u64, clock: Clock) {
-    loop {
-        let next = {
-            let Some(chip) = chip.upgrade() else { return };
-            let state = chip.state();
-            match state.next_sample() {
-                Some(next) if state.run == run => next,
-                _ => return,
-            }
-        };
-        if !clock.wait_until(next, PATIENCE) {
-            continue;
+/// The chip's oscillator raises DATA_READY on each sample's time.
+impl Timed for Chip {
+    fn next(&self, run: u64) -> Option<Instant> {
+        let state = self.state();
+        if state.run == run { state.next_sample() } else { None }
+    }
+
+    fn fire(&self, run: u64, now: Instant) {
+        let mut state = self.state();
+        if state.run == run {
+            self.drive_pins(&mut state, now);
         }
-        let Some(chip) = chip.upgrade() else { return };
-        let mut state = chip.state();
-        if state.run != run {
-            return;
-        }
-        chip.drive_pins(&mut state, clock.now());
     }
 }
 
@@ -310,6 +293,7 @@ impl Device for Adxl345 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Clock;
 
     const MS: Duration = Duration::from_millis(1);
 

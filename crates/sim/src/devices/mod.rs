@@ -20,6 +20,7 @@ mod register_file;
 mod register_map;
 mod sht3x;
 mod si4703;
+mod timer;
 mod write_log;
 
 use crate::config::Model;
@@ -108,8 +109,9 @@ pub(crate) fn build(model: &Model, now: Instant, lines: &crate::lines::SimLines)
         Model::Ina219 { bus_volts, current_amps, shunt_ohms } => {
             Box::new(ina219::Ina219::new(*bus_volts, *current_amps, *shunt_ohms, now))
         }
-        Model::Sht3x { temperature, humidity, serial } => {
-            Box::new(sht3x::Sht3x::new(*temperature, *humidity, *serial, now))
+        Model::Sht3x { temperature, humidity, serial, alert } => {
+            let alert = alert.as_deref().and_then(|name| lines.line(name)).cloned();
+            Box::new(sht3x::Sht3xChip::wired(sht3x::Sht3x::new(*temperature, *humidity, *serial, now), alert))
         }
         Model::Bme280 { temperature, pressure, humidity } => {
             Box::new(bme280::Bme280::new(*temperature, *pressure, *humidity, now))

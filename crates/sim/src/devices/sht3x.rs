@@ -21,18 +21,38 @@
 //!   command was not processed (unknown, or not allowed in the current mode).
 //! - When the master has read what the sensor had to send, the sensor stops driving SDA:
 //!   further bytes read 0xFF (the pull-ups).
+//! - Alert mode (§4.8 and Sensirion's application note "Alert Mode of SHT3x-DIS"): four
+//!   limits, high set (80 %RH, 60 °C), high clear (79 %RH, 58 °C), low clear (22 %RH, -9 °C)
+//!   and low set (20 %RH, -10 °C) at reset, each a word of the 7 most significant bits of the
+//!   humidity's raw value over the 9 most significant of the temperature's (high set: 0xCD33). Read with 0xE11F, 0xE114, 0xE109, 0xE102 and written, with the word and
+//!   its CRC, with 0x611D, 0x6116, 0x610B, 0x6100 (a wrong CRC: not written, status bit 0).
+//!   In periodic mode each measurement is checked: a value above its high set or below its low
+//!   set limit raises its tracking alert (status bit 11 humidity, 10 temperature, and 15 alert
+//!   pending), which falls once the value is back between the clear limits; the ALERT pin
+//!   (push-pull, active high) is high while either is raised.
 //!
-//! The heater only sets its status bit here: the simulated temperature does not rise. Alert
-//! limits and their commands are not modelled; they count as unprocessed commands.
+//! The heater only sets its status bit here: the simulated temperature does not rise.
 
+use super::timer::{self, Timed};
 use super::{Ack, Device, Rw};
+use crate::lines::SimLine;
 use smbus_proxy_wire::Errno;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The status register after a power-on or soft reset: alert pending, reset detected.
 const STATUS_RESET: u16 = 0x8010;
 const STATUS_HEATER: u16 = 1 << 13;
 const STATUS_NOT_PROCESSED: u16 = 1 << 1;
+const STATUS_WRITE_CRC: u16 = 1 << 0;
+const STATUS_ALERT_PENDING: u16 = 1 << 15;
+const STATUS_RH_ALERT: u16 = 1 << 11;
+const STATUS_T_ALERT: u16 = 1 << 10;
+/// The alert limits at reset: high set, high clear, low clear, low set, as %RH and °C.
+const LIMITS: [(f64, f64); 4] = [(80.0, 60.0), (79.0, 58.0), (22.0, -9.0), (20.0, -10.0)];
+/// The commands that read each limit, and that write it, in the order of [`LIMITS`].
+const READ_LIMIT: [u16; 4] = [0xE11F, 0xE114, 0xE109, 0xE102];
+const WRITE_LIMIT: [u16; 4] = [0x611D, 0x6116, 0x610B, 0x6100];
 /// The flags clear status clears: alert pending, the two tracking alerts, reset detected.
 const STATUS_CLEARABLE: u16 = 1 << 15 | 1 << 11 | 1 << 10 | 1 << 4;
 
@@ -41,6 +61,18 @@ pub(crate) fn crc8(data: &[u8]) -> u8 {
     data.iter().fold(0xFF, |crc, &byte| {
         (0..8).fold(crc ^ byte, |crc, _| if crc & 0x80 != 0 { crc << 1 ^ 0x31 } else { crc << 1 })
     })
+}
+
+/// The raw temperature and humidity words for °C and %RH (§4.13 turned round). The config has
+/// checked the range the formulas cover, so they fit in 16 bits.
+fn raw(temperature: f64, humidity: f64) -> [u16; 2] {
+    [((temperature + 45.0) * 65535.0 / 175.0).round() as u16, (humidity * 65535.0 / 100.0).round() as u16]
+}
+
+/// An alert limit's word for %RH and °C: the humidity's top 7 bits over the temperature's top 9.
+fn limit((humidity, temperature): (f64, f64)) -> u16 {
+    let [t, rh] = raw(temperature, humidity);
+    rh & 0xFE00 | t >> 7
 }
 
 /// Words as the sensor sends them: each followed by its CRC.
@@ -87,13 +119,106 @@ enum Mode {
         stretch: bool,
     },
     /// Measurements every `period` from `start`, each taking `measure`; `fetched` of them
-    /// have been fetched or skipped.
+    /// have been fetched or skipped, `checked` checked against the alert limits.
     Periodic {
         start: Instant,
         period: Duration,
         measure: Duration,
         fetched: u64,
+        checked: u64,
     },
+}
+
+impl Mode {
+    /// How many periodic measurements have ended by `now`.
+    fn done(start: Instant, period: Duration, measure: Duration, now: Instant) -> u64 {
+        match now.checked_duration_since(start + measure) {
+            Some(since) => (since.as_nanos() / period.as_nanos()) as u64 + 1,
+            None => 0,
+        }
+    }
+}
+
+/// The chip: the sensor and the line its ALERT pin drives, shared with the thread that ends
+/// its periodic measurements on time.
+pub(crate) struct Sht3xChip(Arc<Shared>);
+
+struct Shared {
+    sensor: Mutex<Sht3x>,
+    alert: Option<Arc<SimLine>>,
+}
+
+impl Sht3xChip {
+    pub(crate) fn wired(sensor: Sht3x, alert: Option<Arc<SimLine>>) -> Self {
+        let shared = Arc::new(Shared { sensor: Mutex::new(sensor), alert });
+        shared.drive(&shared.sensor());
+        Sht3xChip(shared)
+    }
+
+    /// After anything a transfer did: the pin, and the timer if periodic mode began.
+    fn after(&self, mut sensor: MutexGuard<'_, Sht3x>) {
+        let shared = &self.0;
+        shared.drive(&sensor);
+        if std::mem::take(&mut sensor.restarted)
+            && matches!(sensor.mode, Mode::Periodic { .. })
+            && let Some(line) = &shared.alert
+        {
+            timer::start(shared, sensor.run, line.clock().clone(), "sht3x measurements");
+        }
+    }
+}
+
+impl Shared {
+    fn sensor(&self) -> MutexGuard<'_, Sht3x> {
+        self.sensor.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn drive(&self, sensor: &Sht3x) {
+        if let Some(line) = &self.alert {
+            line.drive(Some(sensor.status & (STATUS_RH_ALERT | STATUS_T_ALERT) != 0));
+        }
+    }
+}
+
+/// The end of each periodic measurement checks it against the alert limits.
+impl Timed for Shared {
+    fn next(&self, run: u64) -> Option<Instant> {
+        let sensor = self.sensor();
+        match sensor.mode {
+            Mode::Periodic { start, period, measure, checked, .. } if sensor.run == run => {
+                Some(start + measure + period * u32::try_from(checked).unwrap_or(u32::MAX))
+            }
+            _ => None,
+        }
+    }
+
+    fn fire(&self, run: u64, now: Instant) {
+        let mut sensor = self.sensor();
+        if sensor.run == run {
+            sensor.check(now);
+            self.drive(&sensor);
+        }
+    }
+}
+
+impl Device for Sht3xChip {
+    fn address(&mut self, rw: Rw, now: Instant) -> Ack {
+        let mut sensor = self.0.sensor();
+        let ack = sensor.address(rw, now);
+        self.after(sensor);
+        ack
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), Errno> {
+        let mut sensor = self.0.sensor();
+        let result = sensor.write(data);
+        self.after(sensor);
+        result
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<(), Errno> {
+        self.0.sensor().read(buf)
+    }
 }
 
 pub(crate) struct Sht3x {
@@ -106,14 +231,54 @@ pub(crate) struct Sht3x {
     out: Option<Vec<u8>>,
     /// The bus time of the last header, which is when a command that follows it starts.
     now: Instant,
+    /// The raw temperature and humidity, what the alert limits are compared with.
+    raw: [u16; 2],
+    /// High set, high clear, low clear, low set.
+    limits: [u16; 4],
+    /// Which run of periodic measurements this is, and whether one began since last asked.
+    run: u64,
+    restarted: bool,
 }
 
 impl Sht3x {
     pub(crate) fn new(temperature: f64, humidity: f64, serial: u32, now: Instant) -> Self {
-        // The config has checked the range the formulas cover, so these fit in 16 bits.
-        let t = ((temperature + 45.0) * 65535.0 / 175.0).round() as u16;
-        let rh = (humidity * 65535.0 / 100.0).round() as u16;
-        Sht3x { result: with_crcs(&[t, rh]), serial, status: STATUS_RESET, mode: Mode::Idle, out: None, now }
+        let [t, rh] = raw(temperature, humidity);
+        Sht3x {
+            result: with_crcs(&[t, rh]),
+            serial,
+            status: STATUS_RESET,
+            mode: Mode::Idle,
+            out: None,
+            now,
+            raw: [t, rh],
+            limits: LIMITS.map(limit),
+            run: 0,
+            restarted: false,
+        }
+    }
+
+    /// Checks the periodic measurements ended by `now` against the alert limits: each raises
+    /// a tracking alert past a set limit, or lowers one back within the clear limits.
+    fn check(&mut self, now: Instant) {
+        let Mode::Periodic { start, period, measure, checked, .. } = &mut self.mode else { return };
+        let done = Mode::done(*start, *period, *measure, now);
+        if done <= *checked {
+            return;
+        }
+        *checked = done;
+        let [high_set, high_clear, low_clear, low_set] = self.limits;
+        // Humidity in the top 7 bits of a limit, temperature in the bottom 9.
+        let fields: [(u16, fn(u16) -> u16, u16); 2] = [
+            (self.raw[1] >> 9, |w| w >> 9, STATUS_RH_ALERT),
+            (self.raw[0] >> 7, |w| w & 0x1FF, STATUS_T_ALERT),
+        ];
+        for (value, field, bit) in fields {
+            if value > field(high_set) || value < field(low_set) {
+                self.status |= bit | STATUS_ALERT_PENDING;
+            } else if value < field(high_clear) && value > field(low_clear) {
+                self.status &= !bit;
+            }
+        }
     }
 
     /// Completes a single shot measurement whose time has come.
@@ -137,18 +302,22 @@ impl Sht3x {
             0x3066 => self.status &= !STATUS_HEATER,
             0x3093 => self.mode = Mode::Idle,
             0xE000 => {
-                let Mode::Periodic { start, period, measure, fetched } = &mut self.mode else { return false };
-                let done = match now.checked_duration_since(*start + *measure) {
-                    Some(since) => (since.as_nanos() / period.as_nanos()) as u64 + 1,
-                    None => 0,
+                let Mode::Periodic { start, period, measure, fetched, .. } = &mut self.mode else {
+                    return false;
                 };
+                let done = Mode::done(*start, *period, *measure, now);
                 self.out = (done > *fetched).then(|| self.result.clone());
                 *fetched = done;
+            }
+            _ if READ_LIMIT.contains(&command) => {
+                let i = READ_LIMIT.iter().position(|&c| c == command).expect("a limit");
+                self.out = Some(with_crcs(&[self.limits[i]]));
             }
             _ if periodic && period(command).is_none() => return false,
             0x30A2 => {
                 self.status = STATUS_RESET;
                 self.out = None;
+                self.limits = LIMITS.map(limit);
             }
             0x3780 | 0x3682 => {
                 self.out = Some(with_crcs(&[(self.serial >> 16) as u16, self.serial as u16]));
@@ -160,8 +329,10 @@ impl Sht3x {
             }
             _ => match (period(command), measurement_time(command)) {
                 (Some(period), Some(measure)) => {
-                    self.mode = Mode::Periodic { start: now, period, measure, fetched: 0 };
+                    self.mode = Mode::Periodic { start: now, period, measure, fetched: 0, checked: 0 };
                     self.out = None;
+                    self.run += 1;
+                    self.restarted = true;
                 }
                 _ => return false,
             },
@@ -173,6 +344,7 @@ impl Sht3x {
 impl Device for Sht3x {
     fn address(&mut self, rw: Rw, now: Instant) -> Ack {
         self.settle(now);
+        self.check(now);
         self.now = now;
         match (&self.mode, rw) {
             (Mode::Single { ready, stretch: true }, Rw::Read) => {
@@ -191,8 +363,18 @@ impl Device for Sht3x {
         if data.len() < 2 {
             return Ok(());
         }
-        // Longer writes carry data (the alert limits), which this model does not take.
-        let processed = data.len() == 2 && self.command(u16::from_be_bytes([data[0], data[1]]));
+        let command = u16::from_be_bytes([data[0], data[1]]);
+        // A command with data: an alert limit, its word and the word's CRC.
+        if let (Some(i), &[_, _, hi, lo, crc]) = (WRITE_LIMIT.iter().position(|&c| c == command), data) {
+            if crc8(&[hi, lo]) == crc {
+                self.limits[i] = u16::from_be_bytes([hi, lo]);
+                self.status &= !(STATUS_WRITE_CRC | STATUS_NOT_PROCESSED);
+            } else {
+                self.status |= STATUS_WRITE_CRC;
+            }
+            return Ok(());
+        }
+        let processed = data.len() == 2 && self.command(command);
         if processed {
             self.status &= !STATUS_NOT_PROCESSED;
         } else {
@@ -328,8 +510,10 @@ mod tests {
         assert_eq!(status(&mut s), 0x2000);
         command(&mut s, t0, 0x1234);
         assert_eq!(status(&mut s), 0x2002, "an unknown command is flagged");
+        s.write(&[0x61, 0x1D, 0x00, 0x00, 0x80]).unwrap();
+        assert_eq!(status(&mut s), 0x2001, "an alert limit with a wrong CRC");
         s.write(&[0x61, 0x1D, 0x00, 0x00, 0x81]).unwrap();
-        assert_eq!(status(&mut s), 0x2002, "alert limits are not modelled");
+        assert_eq!(status(&mut s), 0x2000, "written");
         command(&mut s, t0, 0x3066);
         assert_eq!(status(&mut s), 0x0000);
         command(&mut s, t0, 0x30A2);
@@ -345,5 +529,58 @@ mod tests {
         let data = read(&mut s, t0, 6).unwrap();
         assert_eq!(data, with_crcs(&[0x1234, 0x5678]));
         assert_eq!(read(&mut s, t0, 1), Err(Ack::Nack), "nothing more to send");
+    }
+
+    fn limit_write(command: u16, word: u16) -> Vec<u8> {
+        let [hi, lo] = word.to_be_bytes();
+        let [c0, c1] = command.to_be_bytes();
+        vec![c0, c1, hi, lo, crc8(&[hi, lo])]
+    }
+
+    #[test]
+    fn alert_limits_read_back_and_raise_the_alert_pin_in_periodic_mode() {
+        use crate::clock::Clock;
+        let line = Arc::new(SimLine::new("alert", 0, false, Clock::real()));
+        let mut chip = Sht3xChip::wired(Sht3x::new(25.0, 50.0, 0, Instant::now()), Some(line.clone()));
+        let now = Instant::now;
+        assert_eq!(LIMITS.map(limit)[0], 0xCD33, "high set at reset, as the datasheet has it");
+        for (read, word) in READ_LIMIT.into_iter().zip(LIMITS.map(limit)) {
+            chip.address(Rw::Write, now());
+            chip.write(&read.to_be_bytes()).unwrap();
+            chip.address(Rw::Read, now());
+            let mut buf = [0; 3];
+            chip.read(&mut buf).unwrap();
+            assert_eq!(buf[..], with_crcs(&[word])[..], "{read:#06x}");
+        }
+        // 80 %RH over 20 °C: the temperature (25 °C) is past the high set limit.
+        let twenty = ((20.0 + 45.0) * 65535.0 / 175.0) as u16 >> 7;
+        chip.address(Rw::Write, now());
+        chip.write(&limit_write(0x611D, 0xCC00 | twenty)).unwrap();
+        chip.address(Rw::Write, now());
+        chip.write(&[0x27, 0x37]).unwrap(); // 10 per second, high repeatability
+        assert!(!line.level(), "not until the first measurement ends");
+        let waited = Instant::now();
+        while !line.level() {
+            assert!(waited.elapsed() < Duration::from_secs(5), "no alert");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(waited.elapsed() >= Duration::from_millis(14), "after t_MEAS, 15 ms");
+        chip.address(Rw::Write, now());
+        chip.write(&[0xF3, 0x2D]).unwrap();
+        chip.address(Rw::Read, now());
+        let mut status = [0; 3];
+        chip.read(&mut status).unwrap();
+        assert_eq!(u16::from_be_bytes([status[0], status[1]]) & 0x8C00, 0x8400, "alert pending, temperature");
+        // Back to the defaults: 25 °C is within the clear limits, and the next measurement
+        // lowers the alert.
+        chip.address(Rw::Write, now());
+        chip.write(&limit_write(0x611D, limit(LIMITS[0]))).unwrap();
+        let waited = Instant::now();
+        while line.level() {
+            assert!(waited.elapsed() < Duration::from_secs(5), "the alert stayed");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        chip.address(Rw::Write, now());
+        chip.write(&[0x30, 0x93]).unwrap(); // break
     }
 }
