@@ -266,16 +266,15 @@ impl Sht3x {
             return;
         }
         *checked = done;
-        let [high_set, high_clear, low_clear, low_set] = self.limits;
         // Humidity in the top 7 bits of a limit, temperature in the bottom 9.
-        let fields: [(u16, fn(u16) -> u16, u16); 2] = [
-            (self.raw[1] >> 9, |w| w >> 9, STATUS_RH_ALERT),
-            (self.raw[0] >> 7, |w| w & 0x1FF, STATUS_T_ALERT),
-        ];
-        for (value, field, bit) in fields {
-            if value > field(high_set) || value < field(low_set) {
+        let humidity = self.limits.map(|w| w >> 9);
+        let temperature = self.limits.map(|w| w & 0x1FF);
+        for (value, [high_set, high_clear, low_clear, low_set], bit) in
+            [(self.raw[1] >> 9, humidity, STATUS_RH_ALERT), (self.raw[0] >> 7, temperature, STATUS_T_ALERT)]
+        {
+            if value > high_set || value < low_set {
                 self.status |= bit | STATUS_ALERT_PENDING;
-            } else if value < field(high_clear) && value > field(low_clear) {
+            } else if value < high_clear && value > low_clear {
                 self.status &= !bit;
             }
         }
