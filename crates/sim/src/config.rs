@@ -151,6 +151,11 @@ pub enum Model {
         /// Pins driven by GPIO lines, 0–7 for GPA0–7 and 8–15 for GPB0–7, each the line's name.
         pins: Vec<(u8, String)>,
     },
+    /// An SSD1306 OLED display controller.
+    Ssd1306 {
+        /// The image file that shows its panel, if any.
+        panel: Option<PathBuf>,
+    },
     /// An FM radio tuner, with its power-on registers.
     Si4703,
     /// Not a chip: every byte written to it, kept in order and read back (`devices/write_log.rs`),
@@ -207,6 +212,7 @@ impl Model {
             Model::Eeprom { part, .. } => part.model_name(),
             Model::Pcf8574 { .. } => "pcf8574",
             Model::Mcp23017 { .. } => "mcp23017",
+            Model::Ssd1306 { .. } => "ssd1306",
             Model::Si4703 => "si4703",
             Model::Ina219 { .. } => "ina219",
             Model::Sht3x { .. } => "sht3x",
@@ -584,6 +590,7 @@ struct RawDevice {
     serial: Option<u32>,
     acceleration: Option<Vec<f64>>,
     alert: Option<String>,
+    panel: Option<PathBuf>,
     int1: Option<String>,
     int2: Option<String>,
     trace: Option<PathBuf>,
@@ -630,6 +637,8 @@ enum ModelName {
     Pcf8574,
     #[serde(rename = "mcp23017")]
     Mcp23017,
+    #[serde(rename = "ssd1306")]
+    Ssd1306,
     #[serde(rename = "si4703")]
     Si4703,
     #[serde(rename = "ina219")]
@@ -839,6 +848,7 @@ impl RawDevice {
             Model::Eeprom { .. } => &["contents", "write_cycle_us"],
             Model::Pcf8574 { .. } => &["inputs", "int", "pins"],
             Model::Mcp23017 { .. } => &["inputs", "inta", "intb", "pins"],
+            Model::Ssd1306 { .. } => &["panel"],
             Model::Si4703 => &[],
             Model::Ina219 { .. } => &["bus_volts", "current_amps", "shunt_ohms"],
             Model::Sht3x { .. } => &["temperature", "humidity", "serial", "alert"],
@@ -868,6 +878,7 @@ impl RawDevice {
             ("serial", self.serial.is_some()),
             ("acceleration", self.acceleration.is_some()),
             ("alert", self.alert.is_some()),
+            ("panel", self.panel.is_some()),
             ("int1", self.int1.is_some()),
             ("int2", self.int2.is_some()),
             ("trace", self.trace.is_some()),
@@ -945,6 +956,7 @@ impl RawDevice {
                 intb: self.intb.clone(),
                 pins: self.pins(16)?,
             },
+            ModelName::Ssd1306 => Model::Ssd1306 { panel: self.panel.as_ref().map(|p| dir.join(p)) },
             ModelName::Si4703 => Model::Si4703,
             ModelName::WriteLog => Model::WriteLog,
             ModelName::Ina219 => Model::Ina219 {
@@ -1086,6 +1098,7 @@ mod tests {
                 "eeprom-24c32",
                 "pcf8574",
                 "mcp23017",
+                "ssd1306",
                 "si4703",
                 "ina219",
                 "sht3x",
@@ -1402,7 +1415,7 @@ mod tests {
             unknown_model.contains(
                 "unknown variant `lm75`, expected one of `register-file`, `register-map`, `eeprom-24c02`, \
                  `eeprom-24c32`, `eeprom-24c64`, `eeprom-24c128`, `eeprom-24c256`, `eeprom-24c512`, `pcf8574`, \
-                 `mcp23017`, `si4703`, `ina219`, `sht3x`, `bme280`, `adxl345`, `write-log`, `replay`"
+                 `mcp23017`, `ssd1306`, `si4703`, `ina219`, `sht3x`, `bme280`, `adxl345`, `write-log`, `replay`"
             ),
             "{unknown_model}"
         );

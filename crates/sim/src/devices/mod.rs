@@ -20,6 +20,7 @@ mod register_file;
 mod register_map;
 mod sht3x;
 mod si4703;
+mod ssd1306;
 mod timer;
 mod write_log;
 
@@ -120,6 +121,7 @@ pub(crate) fn build(model: &Model, now: Instant, lines: &crate::lines::SimLines)
             let line = |name: &Option<String>| name.as_deref().and_then(|name| lines.line(name)).cloned();
             Box::new(adxl345::Adxl345::wired(*acceleration, [line(int1), line(int2)], now))
         }
+        Model::Ssd1306 { panel } => Box::new(ssd1306::Ssd1306::new(panel.clone())),
         Model::WriteLog => Box::new(write_log::WriteLog::new()),
         Model::Replay(_) => return None,
     })
