@@ -422,3 +422,57 @@ def test_an_accelerometers_data_ready_pin_paces_adafruits_driver(sensors):
         accel.acceleration
     assert [round(b - a, 2) for a, b in zip(rises[1:], rises[2:])] == [0.04]
     int1.deinit()
+
+
+OLED = """
+[[bus]]
+number = 1
+[[bus.device]]
+model = "ssd1306"
+addr = 0x3C
+panel = "oled.pbm"
+reset = "oled-reset"
+
+[[line]]
+name = "oled-reset"
+pull = "up"
+[[line]]
+name = "probe"
+follows = "oled-reset"
+"""
+
+
+def lit(panel):
+    """The lit pixels of the simulated panel's P4 PBM image (a 0 bit is lit)."""
+    image = panel.read_bytes()
+    header = b"P4\n128 64\n"
+    assert image.startswith(header)
+    rows = image[len(header) :]
+    return {(x, y) for y in range(64) for x in range(128) if not rows[y * 16 + x // 8] & (0x80 >> (x % 8))}
+
+
+def test_adafruits_ssd1306_driver_takes_the_displays_reset_pin(tmp_path):
+    """Adafruit's SSD1306 driver, unmodified, given the display's RES# as a DigitalInOut: it
+    holds the chip in reset, pulses it (10 ms low, seen on a line wired to it), initialises it
+    and draws; the simulated panel shows what it drew, upright as the module shows it."""
+    import adafruit_ssd1306
+
+    from smbus_proxy.busio import I2C
+    from smbus_proxy.digitalio import DigitalInOut, Pin
+
+    (tmp_path / "lab.toml").write_text(OLED)
+    with logged_server(config=tmp_path / "lab.toml") as server:
+        with Line("probe", edges="both", server=server.url) as probe:
+            reset = DigitalInOut(Pin("oled-reset", server=server.url))
+            display = adafruit_ssd1306.SSD1306_I2C(128, 64, I2C(1, server=server.url), reset=reset)
+            edges = [probe.wait_edge(timeout=1) for _ in range(4)]
+            assert [e.edge for e in edges] == ["falling", "rising", "falling", "rising"]
+            assert edges[3].timestamp_ns - edges[2].timestamp_ns >= 10_000_000, "RES# low for 10 ms"
+            assert lit(tmp_path / "oled.pbm") == set(), "initialised and cleared"
+            for x, y in [(0, 0), (10, 20), (127, 63)]:
+                display.pixel(x, y, 1)
+            display.show()
+            assert lit(tmp_path / "oled.pbm") == {(0, 0), (10, 20), (127, 63)}
+            display.poweroff()
+            assert lit(tmp_path / "oled.pbm") == set(), "display off"
+            reset.deinit()
