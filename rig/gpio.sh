@@ -2,7 +2,8 @@
 # The server's GPIO lines against real kernel lines: boots the QEMU rig with gpio-sim (-g), runs
 # `smbus-proxy serve` in the guest offering four of the rig chip's lines (rig-7 held by a kernel
 # hog), and runs crates/client/tests/rig_gpio.rs in the guest, which drives the chip's inputs
-# through gpio-sim's sysfs and reads its outputs there. Then a server offering all eight lines,
+# through gpio-sim's sysfs and reads its outputs there (and an embedded-hal display driver
+# pulses its reset on one of them). Then a server offering all eight lines,
 # and `smbus-proxy gpio` compared with libgpiod's own tools, line for line: what each prints on
 # stdout and stderr, and its exit status. Needs root the first time (QEMU, the kernel's
 # headers).

@@ -2,7 +2,9 @@
 //! where gpio-sim gives chip "rig-gpio" (lines rig-0..rig-7, rig-7 held by a kernel hog) and
 //! `smbus-proxy serve --line …` offers them; SMBUS_PROXY_RIG_GPIO is its URL. The test drives
 //! the chip's inputs from outside through gpio-sim's sysfs, as a circuit would, and reads its
-//! outputs there. Without the rig these tests are ignored.
+//! outputs there. One test serves a line of its own: the `ssd1306` crate, unmodified, pulses a
+//! simulated display's RES# on the rig chip's line 3, a kernel line. Without the rig these
+//! tests are ignored.
 
 use smbus_proxy_client::{Code, Edge, Edges, Errno, Error, EventClock, LineSettings, blocking};
 use std::process::Command;
@@ -156,4 +158,75 @@ fn a_line_the_kernel_holds_is_busy() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+#[ignore = "needs the QEMU rig's GPIO: rig/gpio.sh"]
+fn an_unmodified_display_driver_pulses_its_reset_on_a_kernel_line() {
+    use smbus_proxy_client::Delay;
+    use smbus_proxy_testkit::Loopback;
+    use ssd1306::prelude::*;
+    use ssd1306::{I2CDisplayInterface, Ssd1306};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    // A server of its own: a simulated bus with the display, and the rig chip's line 3, a kernel
+    // line, as the display's RES# ("oled-reset").
+    let dir = tempfile::tempdir().unwrap();
+    let panel = dir.path().join("oled.pbm");
+    let lab = format!(
+        "[[bus]]\nnumber = 1\n[[bus.device]]\nmodel = \"ssd1306\"\naddr = 0x3C\npanel = \"{}\"\n",
+        panel.display()
+    );
+    let config = smbus_proxy_sim::Config::parse(&lab).unwrap();
+    let (line, _) = smbus_proxy_server::find_line("rig-3").unwrap();
+    let server = smbus_proxy_server::Server::simulated(&config)
+        .lines(vec![("oled-reset".to_owned(), Box::new(line))])
+        .on_loopback();
+
+    // A scope on the kernel's line: gpio-sim's value of line 3, sampled as fast as sysfs goes.
+    let stop = Arc::new(AtomicBool::new(false));
+    let scope = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut seen: Vec<(bool, Instant)> = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let now = level(3);
+                if seen.last().is_none_or(|&(was, _)| was != now) {
+                    seen.push((now, Instant::now()));
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            seen
+        }
+    });
+
+    let client = blocking::Client::connect(server.url()).unwrap();
+    let mut bus = client.bus(1).unwrap();
+    let mut reset = bus.line("oled-reset", LineSettings::output(true)).unwrap();
+    let mut display =
+        Ssd1306::new(I2CDisplayInterface::new(bus), DisplaySize128x64, DisplayRotation::Rotate0)
+            .into_buffered_graphics_mode();
+    display.reset(&mut reset, &mut Delay).unwrap();
+    display.init().unwrap();
+    display.set_pixel(3, 5, true);
+    display.flush().unwrap();
+    std::thread::sleep(20 * MS);
+    stop.store(true, Ordering::Relaxed);
+    let seen = scope.join().unwrap();
+
+    // Low before the server requested it (gpio-sim's pull), then the driver's pulse.
+    let levels: Vec<bool> = seen.iter().map(|&(level, _)| level).collect();
+    assert!(levels.ends_with(&[true, false, true]), "gpio-sim's value of line 3: {seen:?}");
+    let low = seen[seen.len() - 1].1 - seen[seen.len() - 2].1;
+    assert!(low >= 9 * MS, "RES# low {low:?} on the kernel's line: the driver's 10 ms");
+    let image = std::fs::read(&panel).unwrap();
+    let rows = &image[b"P4\n128 64\n".len()..];
+    let lit: Vec<(usize, usize)> = (0..64)
+        .flat_map(|y| (0..128).map(move |x| (x, y)))
+        .filter(|&(x, y)| rows[y * 16 + x / 8] & (0x80 >> (x % 8)) == 0)
+        .collect();
+    assert_eq!(lit, [(3, 5)], "what the driver drew, on the simulated panel");
+    reset.release().unwrap();
 }

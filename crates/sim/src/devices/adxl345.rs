@@ -87,8 +87,8 @@ struct State {
     sampling: Option<(Instant, u64)>,
     /// Whether a sample was ever taken: until then the data registers read 0.
     sampled: bool,
-    /// Which run of the sample thread is the current one; a thread of another run stops.
-    run: u64,
+    /// Whether its timer thread runs.
+    timer: bool,
     /// Whether the data registers were read in the transfer going on.
     data_read: bool,
     /// The bus time of the last start: when what follows it happens.
@@ -107,7 +107,7 @@ impl Adxl345 {
             acceleration,
             sampling: None,
             sampled: false,
-            run: 0,
+            timer: false,
             data_read: false,
             now,
         };
@@ -207,30 +207,29 @@ impl Chip {
     }
 
     /// Starts or stops sampling after a write to POWER_CTL or BW_RATE, and with a pin wired,
-    /// the thread that raises DATA_READY on time.
+    /// the timer that raises DATA_READY on time.
     fn restart(self: &Arc<Self>, state: &mut State, now: Instant) {
         let measuring = state.regs[usize::from(POWER_CTL)] & MEASURE != 0;
-        state.run += 1;
         state.sampling = measuring.then_some((now, 0));
         let Some(clock) = self.int.iter().flatten().next().map(|line| line.clock().clone()) else { return };
-        if measuring {
-            timer::start(self, state.run, clock, "adxl345 samples");
+        if measuring && !state.timer {
+            state.timer = true;
+            timer::start(self, clock, "adxl345 samples");
         }
     }
 }
 
 /// The chip's oscillator raises DATA_READY on each sample's time.
 impl Timed for Chip {
-    fn next(&self, run: u64) -> Option<Instant> {
-        let state = self.state();
-        if state.run == run { state.next_sample() } else { None }
+    fn next(&self) -> Option<Instant> {
+        let mut state = self.state();
+        let next = state.next_sample();
+        state.timer = next.is_some();
+        next
     }
 
-    fn fire(&self, run: u64, now: Instant) {
-        let mut state = self.state();
-        if state.run == run {
-            self.drive_pins(&mut state, now);
-        }
+    fn fire(&self, now: Instant) {
+        self.drive_pins(&mut self.state(), now);
     }
 }
 
@@ -425,5 +424,26 @@ mod tests {
         chip.xyz(chip.t0.elapsed());
         std::thread::sleep(30 * MS);
         assert!(int2.level(), "standby: no new sample pulls it low");
+    }
+
+    #[test]
+    fn a_client_restarting_the_sampling_starts_no_more_threads() {
+        let threads = || {
+            std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                .filter(|name| name.trim() == "adxl345 samples")
+                .count()
+        };
+        let int1 = Arc::new(SimLine::new("int1", 0, false, Clock::real()));
+        let mut chip = Host::new([0.0; 3], [Some(int1), None]);
+        for i in 0..1000u32 {
+            chip.write(
+                Duration::from_micros(u64::from(i)),
+                &[POWER_CTL, if i % 2 == 0 { MEASURE } else { 0 }],
+            );
+        }
+        // Other tests' chips may have a thread each; this one has at most one, not 500.
+        assert!(threads() <= 3, "{} sample threads", threads());
     }
 }

@@ -160,10 +160,11 @@ impl Sht3xChip {
         let shared = &self.0;
         shared.drive(&sensor);
         if std::mem::take(&mut sensor.restarted)
-            && matches!(sensor.mode, Mode::Periodic { .. })
+            && !sensor.timer
             && let Some(line) = &shared.alert
         {
-            timer::start(shared, sensor.run, line.clock().clone(), "sht3x measurements");
+            sensor.timer = true;
+            timer::start(shared, line.clock().clone(), "sht3x measurements");
         }
     }
 }
@@ -182,22 +183,22 @@ impl Shared {
 
 /// The end of each periodic measurement checks it against the alert limits.
 impl Timed for Shared {
-    fn next(&self, run: u64) -> Option<Instant> {
-        let sensor = self.sensor();
-        match sensor.mode {
-            Mode::Periodic { start, period, measure, checked, .. } if sensor.run == run => {
+    fn next(&self) -> Option<Instant> {
+        let mut sensor = self.sensor();
+        let next = match sensor.mode {
+            Mode::Periodic { start, period, measure, checked, .. } => {
                 Some(start + measure + period * u32::try_from(checked).unwrap_or(u32::MAX))
             }
             _ => None,
-        }
+        };
+        sensor.timer = next.is_some();
+        next
     }
 
-    fn fire(&self, run: u64, now: Instant) {
+    fn fire(&self, now: Instant) {
         let mut sensor = self.sensor();
-        if sensor.run == run {
-            sensor.check(now);
-            self.drive(&sensor);
-        }
+        sensor.check(now);
+        self.drive(&sensor);
     }
 }
 
@@ -235,9 +236,9 @@ pub(crate) struct Sht3x {
     raw: [u16; 2],
     /// High set, high clear, low clear, low set.
     limits: [u16; 4],
-    /// Which run of periodic measurements this is, and whether one began since last asked.
-    run: u64,
+    /// Whether periodic measurements began since last asked, and whether its timer runs.
     restarted: bool,
+    timer: bool,
 }
 
 impl Sht3x {
@@ -252,8 +253,8 @@ impl Sht3x {
             now,
             raw: [t, rh],
             limits: LIMITS.map(limit),
-            run: 0,
             restarted: false,
+            timer: false,
         }
     }
 
@@ -330,7 +331,6 @@ impl Sht3x {
                 (Some(period), Some(measure)) => {
                     self.mode = Mode::Periodic { start: now, period, measure, fetched: 0, checked: 0 };
                     self.out = None;
-                    self.run += 1;
                     self.restarted = true;
                 }
                 _ => return false,
