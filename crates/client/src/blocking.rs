@@ -370,6 +370,10 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(1);
 
 impl Drop for Bus {
     fn drop(&mut self) {
+        // A line taken from the bus shares its session, which closes when the last of them goes.
+        if Arc::strong_count(&self.inner.link) > 1 {
+            return;
+        }
         // The timer is made inside `block_on`, where the runtime's clock is.
         let _ =
             self.rt.block_on(async { tokio::time::timeout(GOODBYE_WAIT, self.inner.close_inner()).await });

@@ -52,8 +52,8 @@ follows = "oled-reset"
     let client = blocking::Client::connect(server.url()).unwrap();
 
     // A scope on RES#: the probe is wired to it.
-    let mut scope = client.bus(1).unwrap();
-    let mut probe = scope.line("probe", LineSettings::input().with_edges(Edges::Both)).unwrap();
+    let mut probe =
+        client.bus(1).unwrap().line("probe", LineSettings::input().with_edges(Edges::Both)).unwrap();
 
     let mut bus = client.bus(1).unwrap();
     let mut reset = bus.line("oled-reset", LineSettings::output(true)).unwrap();

@@ -80,6 +80,21 @@ fn an_output_drives_the_line_and_remembers_what_it_set() {
 }
 
 #[test]
+fn a_line_outlives_the_bus_it_came_from() {
+    let (server, lines) = lab();
+    let client = blocking::Client::connect(server.url()).unwrap();
+    let mut led = client.bus(1).unwrap().line("lab-led", LineSettings::output(true)).unwrap();
+    led.set_low().unwrap();
+    assert!(!lines.line("lab-led").unwrap().level(), "the session lives on with its line");
+    drop(led);
+    let start = Instant::now();
+    while client.list_lines().unwrap().iter().any(|l| l.used) {
+        assert!(start.elapsed() < Duration::from_secs(5), "the last line gone, the session ends");
+        std::thread::sleep(10 * MS);
+    }
+}
+
+#[test]
 fn an_input_reads_what_the_circuit_drives() {
     let (server, lines) = lab();
     let client = blocking::Client::connect(server.url()).unwrap();
