@@ -7,6 +7,7 @@ on ``led`` (or ``out``), it reads on ``button`` (or ``in``), so each check drive
 reads its effect on another, through the server both ways.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -42,11 +43,18 @@ name = "GPIO17"
 """
 
 
+@contextlib.contextmanager
+def lab_server(directory, lab):
+    """A server on the simulated lab `lab`, its file in `directory` (where its paths start)."""
+    path = directory / "lab.toml"
+    path.write_text(lab)
+    with logged_server(config=path) as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    path = tmp_path_factory.mktemp("lines") / "lab.toml"
-    path.write_text(LAB)
-    with logged_server(config=path) as server:
+    with lab_server(tmp_path_factory.mktemp("lines"), LAB) as server:
         yield server
 
 
@@ -234,9 +242,7 @@ follows = "press"
 
 @pytest.fixture(scope="module")
 def expander(tmp_path_factory):
-    path = tmp_path_factory.mktemp("expander") / "lab.toml"
-    path.write_text(EXPANDER)
-    with logged_server(config=path) as server:
+    with lab_server(tmp_path_factory.mktemp("expander"), EXPANDER) as server:
         yield server
 
 
@@ -333,9 +339,7 @@ name = "accel-int1"
 
 @pytest.fixture(scope="module")
 def sensors(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sensors") / "lab.toml"
-    path.write_text(SENSORS)
-    with logged_server(config=path) as server:
+    with lab_server(tmp_path_factory.mktemp("sensors"), SENSORS) as server:
         yield server
 
 
@@ -460,8 +464,7 @@ def test_adafruits_ssd1306_driver_takes_the_displays_reset_pin(tmp_path):
     from smbus_proxy.busio import I2C
     from smbus_proxy.digitalio import DigitalInOut, Pin
 
-    (tmp_path / "lab.toml").write_text(OLED)
-    with logged_server(config=tmp_path / "lab.toml") as server:
+    with lab_server(tmp_path, OLED) as server:
         with Line("probe", edges="both", server=server.url) as probe:
             reset = DigitalInOut(Pin("oled-reset", server=server.url))
             display = adafruit_ssd1306.SSD1306_I2C(128, 64, I2C(1, server=server.url), reset=reset)

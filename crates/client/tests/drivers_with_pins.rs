@@ -4,25 +4,11 @@
 //! what it drew.
 
 use smbus_proxy_client::{Delay, Edge, Edges, LineSettings, blocking};
-use smbus_proxy_testkit::{Loopback, simulated_with_lines};
+use smbus_proxy_testkit::{Loopback, panel_pixels as lit, simulated_with_lines};
 use ssd1306::prelude::*;
 use ssd1306::{I2CDisplayInterface, Ssd1306};
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
-
-/// The lit pixels of a P4 PBM image (a 0 bit is lit: white on the dark glass).
-fn lit(path: &Path) -> BTreeSet<(usize, usize)> {
-    let image = std::fs::read(path).unwrap();
-    let header = b"P4\n128 64\n";
-    assert_eq!(&image[..header.len()], header);
-    let rows = &image[header.len()..];
-    assert_eq!(rows.len(), 16 * 64);
-    (0..64)
-        .flat_map(|y| (0..128).map(move |x| (x, y)))
-        .filter(|&(x, y)| rows[y * 16 + x / 8] & (0x80 >> (x % 8)) == 0)
-        .collect()
-}
 
 #[test]
 fn the_ssd1306_crate_pulses_the_displays_reset_then_draws_on_its_panel() {

@@ -113,3 +113,17 @@ pub fn tool(program: &str, debian_package: &str) -> bool {
     }
     on_path
 }
+
+/// The lit pixels, (x, y) from the top left, of a simulated SSD1306's 128×64 panel: its PBM
+/// image (P4), where a lit pixel is a 0 bit, white on the dark glass.
+pub fn panel_pixels(path: &std::path::Path) -> std::collections::BTreeSet<(usize, usize)> {
+    let image = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header = b"P4\n128 64\n";
+    assert_eq!(&image[..header.len()], header, "a 128×64 P4 image");
+    let rows = &image[header.len()..];
+    assert_eq!(rows.len(), 16 * 64, "64 rows of 16 bytes");
+    (0..64)
+        .flat_map(|y| (0..128).map(move |x| (x, y)))
+        .filter(|&(x, y)| rows[y * 16 + x / 8] & (0x80 >> (x % 8)) == 0)
+        .collect()
+}
