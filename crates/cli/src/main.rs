@@ -7,6 +7,7 @@ mod tools;
 mod attach;
 mod config;
 mod man;
+mod web;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use smbus_proxy_server::{Backend, Server, Tls};
@@ -75,6 +76,14 @@ enum Command {
     #[command(disable_help_flag = true)]
     Monitor {
         /// [-d ADDRESS]... [--record FILE] [--pcap FILE|-] [I2CBUS]..., --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The bus in a browser: an address map, live traffic, registers and plots, who holds the
+    /// bus (`web --help` for its options).
+    #[command(disable_help_flag = true)]
+    Web {
+        /// [--listen ADDR] [--open] [--allow-writes], --server URL, --token-file FILE, --ca FILE, --cert FILE, --key FILE
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -339,6 +348,7 @@ fn main() -> ExitCode {
         Command::Transfer { args } => return tools::transfer::run(args),
         Command::Monitor { args } => return tools::monitor::run(args),
         Command::Status { args } => return tools::status::run(args),
+        Command::Web { args } => return web::run(args),
         Command::Servers { wait } => return tools::servers::run(Duration::from_millis(wait)),
         #[cfg(target_os = "linux")]
         Command::Attach { args } => return attach::run(args),

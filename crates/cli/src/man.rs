@@ -20,6 +20,7 @@ fn own_usage(command: &str) -> Option<&'static str> {
         "transfer" => tools::transfer::USAGE,
         "monitor" => tools::monitor::USAGE,
         "status" => tools::status::USAGE,
+        "web" => crate::web::USAGE,
         #[cfg(target_os = "linux")]
         "attach" => crate::attach::USAGE,
         _ => return None,

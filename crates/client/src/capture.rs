@@ -49,6 +49,11 @@ impl<W: Write> Capture<W> {
         Ok(Capture { writer, interfaces: Vec::new(), lost: 0 })
     }
 
+    /// The output, the capture written to it so far.
+    pub fn into_inner(self) -> W {
+        self.writer.into_inner()
+    }
+
     /// Adds what the watch saw, and flushes it.
     pub fn add(&mut self, event: &WatchEvent) -> std::io::Result<()> {
         match event {
