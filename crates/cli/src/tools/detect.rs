@@ -37,7 +37,7 @@ const FUNCS: &[(u64, &str)] = &[
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub enum Mode {
     Auto,
     Quick,
     Read,
@@ -151,20 +151,9 @@ pub fn run(args: Vec<String>) -> ExitCode {
         }
     }
 
-    // What each address gets probed with, as i2cdetect chooses: receive byte where a quick
-    // write could corrupt an EEPROM (0x50–0x5F) or lock up some chips (0x30–0x37).
-    let probe = |addr: i64| {
-        let command = match mode {
-            Mode::Quick => Command::WriteQuick { bit: 0 },
-            Mode::Read => Command::ReadByte,
-            Mode::Auto if (0x30..=0x37).contains(&addr) || (0x50..=0x5F).contains(&addr) => Command::ReadByte,
-            Mode::Auto => Command::WriteQuick { bit: 0 },
-        };
-        let supported = if matches!(command, Command::ReadByte) { read } else { quick };
-        ((first..=last).contains(&addr) && supported).then_some(command)
-    };
-    let probes: Vec<(i64, Op)> = (0..128)
-        .filter_map(|a| probe(a).map(|c| (a, Op::Smbus { target: Target::new(a as u16), command: c })))
+    let probes: Vec<(i64, Op)> = (0..128u16)
+        .filter(|&a| (first..=last).contains(&i64::from(a)))
+        .filter_map(|a| probe(mode, a, info.funcs).map(|op| (i64::from(a), op)))
         .collect();
     let mut bus = match client.bus(info.number) {
         Ok(bus) => bus,
@@ -215,6 +204,22 @@ pub fn run(args: Vec<String>) -> ExitCode {
     }
     print!("{out}");
     ExitCode::SUCCESS
+}
+
+/// The probe of `addr` on a bus with adapter functionality `funcs`, as i2cdetect chooses it:
+/// receive byte where a quick write could corrupt an EEPROM (0x50–0x5F) or lock up some chips
+/// (0x30–0x37), else a quick write, each only where the adapter can send it. `web`'s scan
+/// probes the same way.
+pub fn probe(mode: Mode, addr: u16, funcs: u64) -> Option<Op> {
+    let command = match mode {
+        Mode::Quick => Command::WriteQuick { bit: 0 },
+        Mode::Read => Command::ReadByte,
+        Mode::Auto if (0x30..=0x37).contains(&addr) || (0x50..=0x5F).contains(&addr) => Command::ReadByte,
+        Mode::Auto => Command::WriteQuick { bit: 0 },
+    };
+    let needs =
+        if matches!(command, Command::ReadByte) { funcs::SMBUS_READ_BYTE } else { funcs::SMBUS_QUICK };
+    (funcs & needs != 0).then_some(Op::Smbus { target: Target::new(addr), command })
 }
 
 /// What probing one address found.

@@ -160,6 +160,7 @@ fn start(
         .route("/api/events", get(events))
         .route("/api/capture.trace", get(trace))
         .route("/api/capture.pcapng", get(pcapng))
+        .route("/api/scan", post(scan))
         .route("/api/read", post(read))
         .route("/api/write", post(write))
         .with_state(app)
@@ -307,6 +308,43 @@ fn download(content_type: &'static str, name: &str, body: Vec<u8>) -> Response {
         body,
     )
         .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Scan {
+    bus: u32,
+}
+
+/// Probes 0x08–0x77 as `smbus-proxy detect` does by default: the addresses that answered, and
+/// those a kernel driver owns (EBUSY, i2cdetect's `UU`).
+async fn scan(State(app): State<App>, axum::Json(Scan { bus }): axum::Json<Scan>) -> Response {
+    let scanned = blocking(&app, move |app| {
+        let funcs = app.client.list_buses()?.iter().find(|b| b.number == bus).map_or(0, |b| b.funcs);
+        let probes: Vec<(u16, smbus_proxy_client::Op)> = (0x08..=0x77)
+            .filter_map(|addr| {
+                crate::tools::detect::probe(crate::tools::detect::Mode::Auto, addr, funcs)
+                    .map(|op| (addr, op))
+            })
+            .collect();
+        let ops: Vec<_> = probes.iter().map(|(_, op)| op.clone()).collect();
+        let results = session(app, bus, |b| b.execute_each(&ops))?;
+        let mut found = Vec::new();
+        let mut claimed = Vec::new();
+        for ((addr, _), result) in probes.iter().zip(results) {
+            match result {
+                Ok(_) => found.push(*addr),
+                Err(smbus_proxy_client::Errno::EBUSY) => claimed.push(*addr),
+                Err(_) => {}
+            }
+        }
+        Ok((found, claimed))
+    });
+    match scanned.await {
+        Ok((found, claimed)) => {
+            axum::Json(serde_json::json!({ "found": found, "claimed": claimed })).into_response()
+        }
+        Err(response) => response,
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -21,6 +21,7 @@ const parseNumber = (text) => {
 const state = {
   next: 0, bus: null, writes: false, paused: false, claimed: new Set(),
   seen: new Map(),          // address -> {time, nack}
+  found: new Set(),         // addresses the last scan found
   registers: new Map(),     // register -> byte, for the device in the register view
   points: [],               // [time, value] for the plot
   rows: [],                 // events kept for the table
@@ -66,6 +67,7 @@ async function start() {
     $(id).addEventListener("input", renderTable);
   }
   $("read").addEventListener("click", readRegisters);
+  $("scan").addEventListener("click", scan);
   $("device").addEventListener("change", () => { state.registers.clear(); renderRegisters(); });
   for (const id of ["plot-register", "plot-kind", "plot-scale", "device"]) {
     $(id).addEventListener("change", () => { state.points = []; drawPlot(); });
@@ -81,6 +83,20 @@ function chooseBus() {
   state.bus = option ? Number(option.value) : null;
   state.claimed = new Set(option ? JSON.parse(option.dataset.claimed) : []);
   state.seen.clear();
+  state.found.clear();
+}
+
+// Probes the bus as `smbus-proxy detect` does, and marks what answered.
+async function scan() {
+  $("scan-state").textContent = "scanning…";
+  try {
+    const result = await postJson("/api/scan", { bus: state.bus });
+    state.found = new Set(result.found);
+    for (const addr of result.claimed) state.claimed.add(addr);
+    $("scan-state").textContent = `${result.found.length} found`;
+  } catch (e) {
+    $("scan-state").textContent = e.message;
+  }
 }
 
 function buildMap() {
@@ -118,6 +134,7 @@ function drawMap() {
     const cell = $(`addr-${addr}`);
     const seen = state.seen.get(addr);
     cell.classList.toggle("claimed", state.claimed.has(addr));
+    cell.classList.toggle("found", state.found.has(addr));
     cell.classList.toggle("seen", !!seen && !seen.nack);
     cell.classList.toggle("nack", !!seen && seen.nack);
     cell.style.background = seen ? glow(now - seen.time, seen.nack) : "";
