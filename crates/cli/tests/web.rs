@@ -103,7 +103,11 @@ fn wait_for_events(page: &Page, count: usize) -> serde_json::Value {
         if events["events"].as_array().unwrap().len() >= count {
             return events;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "the feed has {events}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the feed has {} events",
+            events["events"].as_array().unwrap().len()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -251,4 +255,53 @@ fn the_page_serves_loopback_only() {
         stderr.starts_with("Error: --listen 0.0.0.0:0: the page serves loopback only (127.0.0.1, ::1)"),
         "{stderr}"
     );
+}
+
+#[test]
+fn peers_that_stop_reading_hold_a_bounded_share() {
+    let server = lab().on_loopback();
+    let page = Page::start(&server.url(), &[]);
+    let client = Client::connect(server.url()).unwrap();
+    let mut bus = client.bus(1).unwrap();
+    // The feed full of the largest events: 8 KiB reads, about 40 KB of JSON each.
+    let start = Instant::now();
+    while page.events()["events"].as_array().unwrap().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        bus.write_quick(0x48).unwrap();
+    }
+    for _ in 0..600 {
+        bus.i2c_rdwr(vec![smbus_proxy_client::Msg::read(0x50, 8192)]).unwrap();
+    }
+    // Read the feed to its end, as a page would, until it has the last read.
+    let (start, mut after) = (Instant::now(), 0);
+    while after < 600 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the feed took every read");
+        let read: serde_json::Value =
+            serde_json::from_slice(&page.get(&format!("/api/events?after={after}")).1).unwrap();
+        after = read["next"].as_u64().unwrap();
+    }
+    let rss = || {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", page.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().to_owned();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+    };
+    let before = rss();
+    // 64 peers ask for the whole feed, or a download, and read nothing.
+    let mut stalled = Vec::new();
+    for i in 0..64 {
+        let mut stream = TcpStream::connect(page.addr).unwrap();
+        let path = if i % 8 == 0 { "/api/capture.pcapng" } else { "/api/events?after=0" };
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", page.host()).unwrap();
+        stalled.push(stream);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let during = rss();
+    // Each answer is at most 1 MiB, one download is made at a time, and 32 connections are
+    // served at once: without those bounds, 64 × 8 MB.
+    assert!(during < before + 64, "RSS {before} MiB before, {during} MiB with 64 peers not reading");
+    drop(stalled);
+    let start = Instant::now();
+    while page.request("GET", "/api/info", &[("Host", &page.host())], "").0 != 200 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the page answers again once they go");
+    }
 }

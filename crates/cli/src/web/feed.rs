@@ -12,8 +12,10 @@ use std::time::UNIX_EPOCH;
 /// length, twice over for the event it came from).
 pub const MAX_EVENTS: usize = 20_000;
 pub const MAX_BYTES: usize = 16 << 20;
-/// The most events one read of the feed returns: a page asks again for the rest.
+/// The most events one read of the feed returns, and the most bytes of them (past the first):
+/// a page asks again for the rest.
 pub const MAX_PER_READ: usize = 2_000;
+pub const MAX_READ_BYTES: usize = 1 << 20;
 
 /// One operation, as the ring keeps it.
 pub struct Entry {
@@ -80,7 +82,18 @@ impl Feed {
         let oldest = ring.entries.front().map_or(ring.next.max(1), |e| e.seq);
         let missed = oldest.saturating_sub(after + 1);
         let skip = (after + 1).saturating_sub(oldest) as usize;
-        let entries: Vec<_> = ring.entries.iter().skip(skip).take(MAX_PER_READ).cloned().collect();
+        let mut bytes = 0;
+        let entries: Vec<_> = ring
+            .entries
+            .iter()
+            .skip(skip)
+            .take(MAX_PER_READ)
+            .take_while(|e| {
+                bytes += e.json.len();
+                bytes == e.json.len() || bytes <= MAX_READ_BYTES
+            })
+            .cloned()
+            .collect();
         let next = entries.last().map_or(after.max(oldest.saturating_sub(1)), |e| e.seq);
         Read { entries, next, missed, lost: ring.lost }
     }
@@ -204,6 +217,13 @@ mod tests {
             feed.push(big.clone());
         }
         assert!(feed.bytes() <= MAX_BYTES, "{} bytes", feed.bytes());
+        let read = feed.read(0);
+        let json: usize = read.entries.iter().map(|e| e.json.len()).sum();
+        assert!(
+            json <= MAX_READ_BYTES && read.entries.len() > 1,
+            "{json} bytes in {} events",
+            read.entries.len()
+        );
         assert!(feed.all().len() < 1_000, "the oldest went");
         assert_eq!(feed.read(0).missed as usize, 1_000 - feed.all().len());
     }

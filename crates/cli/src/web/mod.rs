@@ -5,10 +5,12 @@
 //!
 //! - `feed.rs`: the watch, kept in a ring bounded in events and bytes, which pages read from;
 //! - `guard.rs`: only the page itself may call (Host, and Origin for changes);
+//! - `limit.rs`: how many connections, and how long one may stall;
 //! - `page/`: the page, built into the binary (no CDN, no build step).
 
 mod feed;
 mod guard;
+mod limit;
 
 use crate::tools::{Args, fail};
 use axum::Router;
@@ -49,6 +51,29 @@ struct Shared {
     writes: bool,
     /// A session per bus the page has read or written, opened on first use.
     buses: Mutex<HashMap<u32, Bus>>,
+    /// One download is made at a time: each is a snapshot of the ring.
+    download: Arc<tokio::sync::Semaphore>,
+}
+
+/// Bytes a capture writes, taken as they come.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Buffer {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 type App = Arc<Shared>;
@@ -144,7 +169,14 @@ fn start(
         .block_on(tokio::net::TcpListener::bind(listen))
         .map_err(|e| format!("cannot listen on {listen}: {}", Report(&e)))?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(Shared { client, server, feed, writes, buses: Mutex::default() });
+    let app = Arc::new(Shared {
+        client,
+        server,
+        feed,
+        writes,
+        buses: Mutex::default(),
+        download: Arc::new(tokio::sync::Semaphore::new(1)),
+    });
     let router = Router::new()
         .route("/", get(|| async { asset("text/html; charset=utf-8", include_str!("page/index.html")) }))
         .route(
@@ -165,9 +197,9 @@ fn start(
         .route("/api/write", post(write))
         .with_state(app)
         .layer(axum::middleware::from_fn_with_state(guard::Hosts::for_addr(addr), guard::only_the_page));
-    let serving = std::thread::Builder::new()
-        .name("web".into())
-        .spawn(move || runtime.block_on(async move { axum::serve(listener, router).await }))?;
+    let serving = std::thread::Builder::new().name("web".into()).spawn(move || {
+        runtime.block_on(async move { axum::serve(limit::Limited::new(listener), router).await })
+    })?;
     Ok((addr, serving))
 }
 
@@ -276,36 +308,68 @@ async fn events(State(app): State<App>, Query(After { after }): Query<After>) ->
 
 /// What the page has seen, as `monitor --record` writes it.
 async fn trace(State(app): State<App>) -> Response {
-    let mut text = format!("{}\n", smbus_proxy_wire::trace::HEADER);
-    for entry in app.feed.all() {
-        text.push_str(&entry.event.to_string());
-        text.push('\n');
-    }
-    download("text/plain; charset=utf-8", "smbus-proxy.trace", text.into_bytes())
+    let Ok(one) = app.download.clone().try_acquire_owned() else { return busy() };
+    let header = format!("{}\n", smbus_proxy_wire::trace::HEADER).into_bytes();
+    let lines = app.feed.all().into_iter().map(|entry| format!("{}\n", entry.event).into_bytes());
+    download("text/plain; charset=utf-8", "smbus-proxy.trace", one, std::iter::once(header).chain(lines))
 }
 
 /// What the page has seen, as `monitor --pcap` writes it: a capture Wireshark reads.
 async fn pcapng(State(app): State<App>) -> Response {
-    let mut capture = match smbus_proxy_client::capture::Capture::new(Vec::new()) {
+    let Ok(one) = app.download.clone().try_acquire_owned() else { return busy() };
+    let out = Buffer::default();
+    let mut capture = match smbus_proxy_client::capture::Capture::new(out.clone()) {
         Ok(capture) => capture,
         Err(e) => return failed(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
-    for entry in app.feed.all() {
-        if let Err(e) = capture.add(&entry.event) {
-            return failed(StatusCode::INTERNAL_SERVER_ERROR, &e);
-        }
-    }
-    download("application/vnd.tcpdump.pcap", "smbus-proxy.pcapng", capture.into_inner())
+    let header = out.take();
+    let packets = app.feed.all().into_iter().map(move |entry| {
+        // An event that cannot be written (the writer only appends to memory) is left out.
+        let _ = capture.add(&entry.event);
+        out.take()
+    });
+    download(
+        "application/vnd.tcpdump.pcap",
+        "smbus-proxy.pcapng",
+        one,
+        std::iter::once(header).chain(packets),
+    )
 }
 
-fn download(content_type: &'static str, name: &str, body: Vec<u8>) -> Response {
+fn busy() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], "a download is being made: try again")
+        .into_response()
+}
+
+/// A download, made as it is sent from a snapshot of the ring (`chunks` renders it): it holds
+/// the one download slot until its last chunk is taken, so a peer that stops reading holds one
+/// snapshot and a chunk, and only until its connection stalls out.
+fn download(
+    content_type: &'static str,
+    name: &str,
+    slot: tokio::sync::OwnedSemaphorePermit,
+    chunks: impl Iterator<Item = Vec<u8>> + Send + 'static,
+) -> Response {
+    let mut chunks = chunks;
+    // About 64 KiB to a chunk, made when the connection takes the last.
+    let batched = std::iter::from_fn(move || {
+        let _slot = &slot;
+        let mut chunk = chunks.next()?;
+        while chunk.len() < 64 << 10 {
+            match chunks.next() {
+                Some(more) => chunk.extend_from_slice(&more),
+                None => break,
+            }
+        }
+        Some(Ok::<_, std::convert::Infallible>(chunk))
+    });
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
             (header::CACHE_CONTROL, "no-store".to_owned()),
         ],
-        body,
+        axum::body::Body::from_stream(futures_util::stream::iter(batched)),
     )
         .into_response()
 }
