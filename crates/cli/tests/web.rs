@@ -95,6 +95,17 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Probes the bus until the page's feed has an event: the watch starts with the page, and
+/// operations before it pass unseen.
+fn until_the_feed_sees(page: &Page, bus: &mut smbus_proxy_client::blocking::Bus) {
+    let start = Instant::now();
+    while page.events()["events"].as_array().unwrap().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(10), "the page's watch never started");
+        bus.write_quick(0x48).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits until the page's feed holds `count` events (the watch starts with the page).
 fn wait_for_events(page: &Page, count: usize) -> serde_json::Value {
     let start = Instant::now();
@@ -136,13 +147,7 @@ fn what_the_bus_does_reaches_the_feed_and_the_downloads() {
     let page = Page::start(&server.url(), &[]);
     let client = Client::connect(server.url()).unwrap();
     let mut bus = client.bus(1).unwrap();
-    // The watch may start after the first operations: probe until the feed has one.
-    let start = Instant::now();
-    while page.events()["events"].as_array().unwrap().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(10));
-        bus.write_quick(0x48).unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until_the_feed_sees(&page, &mut bus);
     let before = page.events()["events"].as_array().unwrap().len();
     bus.write_byte_data(0x48, 0x10, 0xAB).unwrap();
     assert!(bus.read_byte_data(0x33, 0x00).is_err(), "nothing at 0x33");
@@ -241,6 +246,18 @@ fn writes_are_off_unless_allowed_and_reads_are_bounded() {
     assert_eq!((status, body.as_str()), (400, "count 33 is out of range 1–32"));
     let (status, body) = page.post("/api/read", r#"{"bus":9,"addr":72,"register":0}"#);
     assert_eq!(status, 502, "{body}");
+    // What the page's script never sends: a clear refusal, the parser's words clipped.
+    let long = "x".repeat(100_000);
+    let (status, body) = page.post("/api/read", &format!(r#"{{"bus":"{long}","addr":72,"register":0}}"#));
+    assert_eq!(status, 400);
+    assert!(
+        body.len() <= 600 && body.contains("bus"),
+        "{} bytes: {}",
+        body.len(),
+        &body[..body.len().min(200)]
+    );
+    let (status, body) = page.get("/api/events?after=minus-one");
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
 }
 
 #[test]
@@ -264,11 +281,7 @@ fn peers_that_stop_reading_hold_a_bounded_share() {
     let client = Client::connect(server.url()).unwrap();
     let mut bus = client.bus(1).unwrap();
     // The feed full of the largest events: 8 KiB reads, about 40 KB of JSON each.
-    let start = Instant::now();
-    while page.events()["events"].as_array().unwrap().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(10));
-        bus.write_quick(0x48).unwrap();
-    }
+    until_the_feed_sees(&page, &mut bus);
     for _ in 0..600 {
         bus.i2c_rdwr(vec![smbus_proxy_client::Msg::read(0x50, 8192)]).unwrap();
     }

@@ -14,6 +14,7 @@ mod limit;
 
 use crate::tools::{Args, fail};
 use axum::Router;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -292,7 +293,18 @@ struct After {
 
 /// The events after the page's last, as one JSON object written by hand around the ring's
 /// pre-rendered events.
-async fn events(State(app): State<App>, Query(After { after }): Query<After>) -> Response {
+/// A request the page's own script would not send: its rejection in the project's words, the
+/// parser's message clipped as every outside library's is.
+fn refused(rejection: impl IntoResponse + std::fmt::Display) -> Response {
+    let message = rejection.to_string();
+    (StatusCode::BAD_REQUEST, smbus_proxy_wire::quote::clip(&message).into_owned()).into_response()
+}
+
+async fn events(State(app): State<App>, query: Result<Query<After>, QueryRejection>) -> Response {
+    let Query(After { after }) = match query {
+        Ok(query) => query,
+        Err(rejection) => return refused(rejection),
+    };
     let read = app.feed.read(after);
     let mut body =
         format!("{{\"next\":{},\"missed\":{},\"lost\":{},\"events\":[", read.next, read.missed, read.lost);
@@ -381,7 +393,11 @@ struct Scan {
 
 /// Probes 0x08–0x77 as `smbus-proxy detect` does by default: the addresses that answered, and
 /// those a kernel driver owns (EBUSY, i2cdetect's `UU`).
-async fn scan(State(app): State<App>, axum::Json(Scan { bus }): axum::Json<Scan>) -> Response {
+async fn scan(State(app): State<App>, body: Result<axum::Json<Scan>, JsonRejection>) -> Response {
+    let axum::Json(Scan { bus }) = match body {
+        Ok(body) => body,
+        Err(rejection) => return refused(rejection),
+    };
     let scanned = blocking(&app, move |app| {
         let funcs = app.client.list_buses()?.iter().find(|b| b.number == bus).map_or(0, |b| b.funcs);
         let probes: Vec<(u16, smbus_proxy_client::Op)> = (0x08..=0x77)
@@ -426,7 +442,11 @@ struct Access {
 
 /// Reads `count` registers from `register` on (an I2C block read): what the register view
 /// shows on demand.
-async fn read(State(app): State<App>, axum::Json(access): axum::Json<Access>) -> Response {
+async fn read(State(app): State<App>, body: Result<axum::Json<Access>, JsonRejection>) -> Response {
+    let axum::Json(access) = match body {
+        Ok(body) => body,
+        Err(rejection) => return refused(rejection),
+    };
     let count = access.count.unwrap_or(1);
     if !(1..=32).contains(&count) {
         return (StatusCode::BAD_REQUEST, format!("count {count} is out of range 1–32")).into_response();
@@ -441,7 +461,11 @@ async fn read(State(app): State<App>, axum::Json(access): axum::Json<Access>) ->
 }
 
 /// Writes a register, only when the page was started with `--allow-writes`.
-async fn write(State(app): State<App>, axum::Json(access): axum::Json<Access>) -> Response {
+async fn write(State(app): State<App>, body: Result<axum::Json<Access>, JsonRejection>) -> Response {
+    let axum::Json(access) = match body {
+        Ok(body) => body,
+        Err(rejection) => return refused(rejection),
+    };
     if !app.writes {
         return (StatusCode::FORBIDDEN, "writes are off: start the page with --allow-writes").into_response();
     }
